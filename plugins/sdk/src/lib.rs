@@ -1,0 +1,309 @@
+//! econ-plugin-sdk: write an econ-host plugin in a few lines of ordinary Rust.
+//!
+//! Implement one trait for your type and name it in the matching macro:
+//!
+//! ```ignore
+//! use econ_plugin_sdk::answer_parser::*;
+//!
+//! struct Last;
+//! impl AnswerParser for Last {
+//!     fn manifest() -> Manifest { Manifest::new("parser-last", "0.1.0", "last word") }
+//!     fn extract(text: &str) -> Extraction { /* ... */ }
+//!     fn equivalent(reference: &str, candidate: &str) -> bool { reference == candidate }
+//! }
+//! econ_plugin_sdk::answer_parser!(Last);
+//! ```
+//!
+//! Build with `cargo build --release --target wasm32-wasip2`; the `.wasm` in
+//! `target/wasm32-wasip2/release/` is the plugin. The WIT package it is built
+//! against is [`WIT_PACKAGE`].
+
+/// The WIT package (and version) every world here comes from.
+pub const WIT_PACKAGE: &str = "econ:plugins@0.1.0";
+
+pub use serde_json;
+
+/// What a plugin says about itself; `kind` follows from the macro you use.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub author: String,
+}
+
+impl Manifest {
+    pub fn new(name: &str, version: &str, description: &str) -> Self {
+        Manifest {
+            name: name.into(),
+            version: version.into(),
+            description: description.into(),
+            author: String::new(),
+        }
+    }
+
+    pub fn author(mut self, author: &str) -> Self {
+        self.author = author.into();
+        self
+    }
+}
+
+/// Cosine similarity; 0 when either vector is empty, zero or the lengths differ.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() || a.is_empty() {
+        return 0.0;
+    }
+    let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        dot += f64::from(*x) * f64::from(*y);
+        na += f64::from(*x) * f64::from(*x);
+        nb += f64::from(*y) * f64::from(*y);
+    }
+    if na == 0.0 || nb == 0.0 {
+        return 0.0;
+    }
+    (dot / (na.sqrt() * nb.sqrt())) as f32
+}
+
+/// Generates the `meta()` export for one world.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_meta {
+    ($world:ident, $kind:ident, $t:ident, $trait:ident) => {
+        impl $crate::$world::bindings::Guest for $t {
+            fn meta() -> $crate::$world::bindings::econ::plugins::types::PluginMeta {
+                let m = <$t as $crate::$world::$trait>::manifest();
+                $crate::$world::bindings::econ::plugins::types::PluginMeta {
+                    name: m.name,
+                    kind: $crate::$world::bindings::econ::plugins::types::PluginKind::$kind,
+                    version: m.version,
+                    description: m.description,
+                    author: m.author,
+                }
+            }
+        }
+    };
+}
+
+pub mod reward {
+    //! The `reward` world: TS / AL / CC per agent for one episode.
+    pub use crate::{Manifest, cosine};
+
+    #[doc(hidden)]
+    pub mod bindings {
+        wit_bindgen::generate!({
+            path: "../../wit",
+            world: "econ:plugins/reward",
+            pub_export_macro: true,
+            export_macro_name: "__export_reward",
+            default_bindings_module: "econ_plugin_sdk::reward::bindings",
+        });
+    }
+
+    pub use bindings::econ::plugins::types::Sampling;
+    pub use bindings::exports::econ::plugins::scorer::{
+        AgentReward, Episode, ExecutorResult, RewardWeights,
+    };
+
+    pub trait Reward {
+        fn manifest() -> Manifest;
+        /// One reward per executor, in the order of `episode.executors`.
+        fn score(episode: Episode) -> Result<Vec<AgentReward>, String>;
+    }
+
+    /// Export `$t: Reward` as this component's `reward` world.
+    #[macro_export]
+    macro_rules! reward {
+        ($t:ident) => {
+            $crate::__impl_meta!(reward, Reward, $t, Reward);
+            impl $crate::reward::bindings::exports::econ::plugins::scorer::Guest for $t {
+                fn score(
+                    episode: $crate::reward::Episode,
+                ) -> Result<Vec<$crate::reward::AgentReward>, String> {
+                    <$t as $crate::reward::Reward>::score(episode)
+                }
+            }
+            $crate::reward::bindings::__export_reward!($t);
+        };
+    }
+}
+
+pub mod dataset_adapter {
+    //! The `dataset-adapter` world: raw JSON records to problems.
+    pub use crate::Manifest;
+
+    #[doc(hidden)]
+    pub mod bindings {
+        wit_bindgen::generate!({
+            path: "../../wit",
+            world: "econ:plugins/dataset-adapter",
+            pub_export_macro: true,
+            export_macro_name: "__export_dataset_adapter",
+            default_bindings_module: "econ_plugin_sdk::dataset_adapter::bindings",
+        });
+    }
+
+    pub use bindings::econ::plugins::types::Problem;
+    pub use bindings::exports::econ::plugins::adapter::RawRecord;
+
+    /// Options from the config's dataset section, as key / value pairs.
+    pub struct Options<'a>(pub &'a [(String, String)]);
+
+    impl Options<'_> {
+        pub fn get(&self, key: &str) -> Option<&str> {
+            self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        }
+    }
+
+    pub trait DatasetAdapter {
+        fn manifest() -> Manifest;
+        /// Convert one record (already parsed JSON); `line` is for messages.
+        fn adapt(
+            record: &crate::serde_json::Value,
+            line: u32,
+            options: &Options,
+        ) -> Result<Problem, String>;
+    }
+
+    /// Parse each record's JSON and hand it to `T::adapt`; errors name the line.
+    pub fn adapt_all<T: DatasetAdapter>(
+        records: Vec<RawRecord>,
+        options: Vec<(String, String)>,
+    ) -> Vec<Result<Problem, String>> {
+        let options = Options(&options);
+        records
+            .into_iter()
+            .map(|r| {
+                let value: crate::serde_json::Value = crate::serde_json::from_str(&r.json)
+                    .map_err(|e| format!("line {}: not valid JSON: {e}", r.line))?;
+                T::adapt(&value, r.line, &options).map_err(|e| {
+                    if e.starts_with("line ") {
+                        e
+                    } else {
+                        format!("line {}: {e}", r.line)
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// Export `$t: DatasetAdapter` as this component's `dataset-adapter` world.
+    #[macro_export]
+    macro_rules! dataset_adapter {
+        ($t:ident) => {
+            $crate::__impl_meta!(dataset_adapter, DatasetAdapter, $t, DatasetAdapter);
+            impl $crate::dataset_adapter::bindings::exports::econ::plugins::adapter::Guest for $t {
+                fn adapt(
+                    records: Vec<$crate::dataset_adapter::RawRecord>,
+                    options: Vec<(String, String)>,
+                ) -> Vec<Result<$crate::dataset_adapter::Problem, String>> {
+                    $crate::dataset_adapter::adapt_all::<$t>(records, options)
+                }
+            }
+            $crate::dataset_adapter::bindings::__export_dataset_adapter!($t);
+        };
+    }
+}
+
+pub mod prompt_template {
+    //! The `prompt-template` world: chat messages for each LLM call.
+    pub use crate::Manifest;
+
+    #[doc(hidden)]
+    pub mod bindings {
+        wit_bindgen::generate!({
+            path: "../../wit",
+            world: "econ:plugins/prompt-template",
+            pub_export_macro: true,
+            export_macro_name: "__export_prompt_template",
+            default_bindings_module: "econ_plugin_sdk::prompt_template::bindings",
+        });
+    }
+
+    pub use bindings::econ::plugins::types::ChatMessage;
+    pub use bindings::exports::econ::plugins::templates::PromptContext;
+
+    /// A `user` message.
+    pub fn user(content: impl Into<String>) -> ChatMessage {
+        ChatMessage { role: "user".into(), content: content.into() }
+    }
+
+    /// A `system` message.
+    pub fn system(content: impl Into<String>) -> ChatMessage {
+        ChatMessage { role: "system".into(), content: content.into() }
+    }
+
+    pub trait PromptTemplate {
+        fn manifest() -> Manifest;
+        /// Messages for one call; an unknown `ctx.stage` is an error.
+        fn render(ctx: &PromptContext) -> Result<Vec<ChatMessage>, String>;
+    }
+
+    /// Export `$t: PromptTemplate` as this component's `prompt-template` world.
+    #[macro_export]
+    macro_rules! prompt_template {
+        ($t:ident) => {
+            $crate::__impl_meta!(prompt_template, PromptTemplate, $t, PromptTemplate);
+            impl $crate::prompt_template::bindings::exports::econ::plugins::templates::Guest for $t {
+                fn render(
+                    contexts: Vec<$crate::prompt_template::PromptContext>,
+                ) -> Vec<Result<Vec<$crate::prompt_template::ChatMessage>, String>> {
+                    contexts
+                        .iter()
+                        .map(<$t as $crate::prompt_template::PromptTemplate>::render)
+                        .collect()
+                }
+            }
+            $crate::prompt_template::bindings::__export_prompt_template!($t);
+        };
+    }
+}
+
+pub mod answer_parser {
+    //! The `answer-parser` world: extract final answers, judge equivalence.
+    pub use crate::Manifest;
+
+    #[doc(hidden)]
+    pub mod bindings {
+        wit_bindgen::generate!({
+            path: "../../wit",
+            world: "econ:plugins/answer-parser",
+            pub_export_macro: true,
+            export_macro_name: "__export_answer_parser",
+            default_bindings_module: "econ_plugin_sdk::answer_parser::bindings",
+        });
+    }
+
+    pub use bindings::exports::econ::plugins::parser::Extraction;
+
+    pub trait AnswerParser {
+        fn manifest() -> Manifest;
+        fn extract(text: &str) -> Extraction;
+        fn equivalent(reference: &str, candidate: &str) -> bool;
+    }
+
+    /// Export `$t: AnswerParser` as this component's `answer-parser` world.
+    #[macro_export]
+    macro_rules! answer_parser {
+        ($t:ident) => {
+            $crate::__impl_meta!(answer_parser, AnswerParser, $t, AnswerParser);
+            impl $crate::answer_parser::bindings::exports::econ::plugins::parser::Guest for $t {
+                fn extract(texts: Vec<String>) -> Vec<$crate::answer_parser::Extraction> {
+                    texts
+                        .iter()
+                        .map(|t| <$t as $crate::answer_parser::AnswerParser>::extract(t))
+                        .collect()
+                }
+                fn equivalent(reference: String, candidates: Vec<String>) -> Vec<bool> {
+                    candidates
+                        .iter()
+                        .map(|c| {
+                            <$t as $crate::answer_parser::AnswerParser>::equivalent(&reference, c)
+                        })
+                        .collect()
+                }
+            }
+            $crate::answer_parser::bindings::__export_answer_parser!($t);
+        };
+    }
+}

@@ -1,0 +1,38 @@
+//! A deliberately bad answer parser for the host's tests: the text it is asked
+//! to parse says how to misbehave ("loop", "trap", "oom"); anything else is
+//! echoed back as the answer.
+use econ_plugin_sdk::answer_parser::*;
+
+struct Misbehave;
+
+impl AnswerParser for Misbehave {
+    fn manifest() -> Manifest {
+        Manifest::new("test-misbehave", "0.1.0", "loops, traps or eats memory on request")
+    }
+
+    fn extract(text: &str) -> Extraction {
+        match text {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "trap" => panic!("asked to trap"),
+            "oom" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            other => Extraction { answer: Some(other.to_string()), method: "echo".into() },
+        }
+    }
+
+    fn equivalent(reference: &str, candidate: &str) -> bool {
+        reference == candidate
+    }
+}
+
+econ_plugin_sdk::answer_parser!(Misbehave);
