@@ -1,0 +1,153 @@
+//! The real binary: exit codes, messages, and the main job on a real model.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn econ_host(args: &[&str]) -> Output {
+    Command::new(common::binary())
+        .args(args)
+        .current_dir(common::repo_root())
+        .output()
+        .expect("running econ-host")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn plugins_list_shows_every_kind_with_its_source() {
+    let out = econ_host(&["plugins", "list", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plugins = v["plugins"].as_array().unwrap();
+    let kinds: std::collections::BTreeSet<&str> =
+        plugins.iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["answer-parser", "dataset-adapter", "prompt-template", "reward"]
+    );
+    for p in plugins {
+        assert_eq!(p["wit_version"], "0.1.0");
+        assert!(p["file"].as_str().unwrap().ends_with(".wasm"));
+    }
+}
+
+#[test]
+fn plugins_check_accepts_a_plugin_and_rejects_garbage_with_exit_2() {
+    let good = common::plugin_dir().join("reward-econ.wasm");
+    let out = econ_host(&["plugins", "check", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("econ:plugins/reward@0.1.0") && t.contains("reward-econ"), "{t}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("random.wasm");
+    std::fs::write(&garbage, (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>())
+        .unwrap();
+    let out = econ_host(&["plugins", "check", garbage.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("random.wasm"));
+
+    for (name, expected) in [
+        ("test-wrong-world", "implements none of the worlds"),
+        ("test-future-wit", "supports econ:plugins@0.1.0"),
+    ] {
+        let file = common::test_plugin(name);
+        let out = econ_host(&["plugins", "check", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(expected), "{}", text(&out));
+    }
+}
+
+#[test]
+fn plugins_dir_overrides_a_builtin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::plugin_dir().join("parser-boxed.wasm"),
+        dir.path().join("parser-boxed.wasm"),
+    )
+    .unwrap();
+    let out = econ_host(&["--plugins", dir.path().to_str().unwrap(), "plugins", "list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("(overridden) parser-boxed"), "{t}");
+
+    let out = econ_host(&["--plugins", "/no/such/folder", "plugins", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("/no/such/folder"));
+}
+
+#[test]
+fn a_bad_config_exits_2_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "n_agents = 0\n[llm.coordinator]\nprovider='local'\nmodel='x'\n[llm.executor]\nprovider='local'\nmodel='x'\n[dataset]\nadapter='a'\npath='p'\n",
+    )
+    .unwrap();
+    let out = econ_host(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("bad.toml") && t.contains("n_agents"), "{t}");
+
+    let out = econ_host(&["run", "--config", "configs/default.toml", "--set", "sampling.top_p_default=2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("sampling.top_p_default"));
+
+    std::fs::write(&cfg, "n_agents = 3\nnot valid toml [").unwrap();
+    let out = econ_host(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("line"), "{}", text(&out));
+}
+
+/// The main job end to end on the tiny packaged model: real plugins, real
+/// llama.cpp decoding, summary.json written.
+#[test]
+fn run_loads_plugins_and_the_model_and_writes_a_summary() {
+    let logs = tempfile::tempdir().unwrap();
+    let out = econ_host(&[
+        "run",
+        "--config",
+        "configs/default.toml",
+        "--test-eps",
+        "1",
+        "--log-dir",
+        logs.path().to_str().unwrap(),
+        "--set",
+        "llm.coordinator.model=smollm2-135m",
+        "--set",
+        "llm.executor.model=smollm2-135m",
+        "--set",
+        "llm.executor.max_tokens=48",
+        "--set",
+        "llm.coordinator.max_tokens=48",
+        "--set",
+        "n_agents=2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(logs.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["episodes"], 1);
+    let episode = &summary["results"][0];
+    assert_eq!(episode["executor_outputs"].as_array().unwrap().len(), 2);
+    assert!(episode["completion_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(episode["rewards"].as_array().unwrap().len(), 2);
+    assert_eq!(episode["reference"], "18");
+    let plugins = summary["plugins"].as_array().unwrap();
+    assert_eq!(plugins.len(), 4);
+    assert!(text(&out).contains("Foundation pass"));
+}
+
+#[test]
+fn a_missing_or_corrupt_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.gguf");
+    std::fs::write(&fake, b"definitely not a model").unwrap();
+    let set = format!("llm.executor.model={}", fake.display());
+    let out = econ_host(&["run", "--config", "configs/default.toml", "--test-eps", "1", "--set", &set]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("not a GGUF file") && text(&out).contains("fake.gguf"), "{}", text(&out));
+}

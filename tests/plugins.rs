@@ -1,0 +1,281 @@
+//! The plugin host against the real built plugins: each kind answers a real
+//! call, bad guests fail with errors that name them, the host lives on.
+
+mod common;
+
+use std::path::PathBuf;
+
+use econ_host::plugins::{
+    Limits, Plugin, PluginEngine, PluginKind, PluginRegistry, answer_parser::Extraction,
+    dataset_adapter::RawRecord, prompt_template::PromptContext, reward,
+};
+
+fn registry() -> PluginRegistry {
+    let engine = PluginEngine::new(None).unwrap();
+    PluginRegistry::load(&engine, &[common::plugin_dir()], Limits::default()).unwrap()
+}
+
+#[test]
+fn every_builtin_plugin_loads_with_its_manifest() {
+    let registry = registry();
+    assert!(registry.failures().is_empty(), "{:?}", registry.failures());
+    let mut found: Vec<(String, PluginKind)> =
+        registry.plugins().map(|p| (p.info().name.clone(), p.info().kind)).collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("adapter-gsm8k".to_string(), PluginKind::DatasetAdapter),
+            ("parser-boxed".to_string(), PluginKind::AnswerParser),
+            ("prompts-econ".to_string(), PluginKind::PromptTemplate),
+            ("reward-econ".to_string(), PluginKind::Reward),
+        ]
+    );
+    for p in registry.plugins() {
+        let info = p.info();
+        assert_eq!(info.wit_version, "0.1.0");
+        assert_eq!(info.sha256.len(), 64);
+        assert!(!info.version.is_empty() && !info.description.is_empty(), "{info:?}");
+    }
+}
+
+#[test]
+fn adapter_converts_gsm8k_rows_and_names_bad_lines() {
+    let registry = registry();
+    let adapter = registry.dataset_adapter("adapter-gsm8k").unwrap();
+    let rows = [
+        r#"{"question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?", "answer": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72"}"#,
+        r#"{"question": "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. How much did she earn?", "answer": "Weng earns 12/60 = $<<12/60=0.2>>0.2 per minute.\nWorking 50 minutes, she earned 0.2 x 50 = $<<0.2*50=10>>10.\n#### 10"}"#,
+        r#"{"question": "no answer here"}"#,
+        r#"not json at all"#,
+    ];
+    let records: Vec<RawRecord> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RawRecord { line: i as u32 + 1, json: r.to_string() })
+        .collect();
+    let out = adapter.adapt(&records, &[]).unwrap();
+    let first = out[0].as_ref().unwrap();
+    assert_eq!(first.answer, "72");
+    assert!(first.question.starts_with("Natalia sold clips"));
+    assert_eq!(out[1].as_ref().unwrap().answer, "10");
+    let missing = out[2].as_ref().unwrap_err();
+    assert!(missing.contains("line 3") && missing.contains("answer"), "{missing}");
+    assert!(out[3].as_ref().unwrap_err().contains("line 4"));
+}
+
+fn context(stage: &str, agent: u32, outputs: Vec<String>) -> PromptContext {
+    PromptContext {
+        stage: stage.into(),
+        question: "A robe takes 2 bolts of blue fiber and half that much white fiber. How many bolts in total does it take?".into(),
+        strategy: "1. Find the white fiber. 2. Add both amounts.".into(),
+        agent,
+        n_agents: 3,
+        round: 0,
+        executor_outputs: outputs,
+        previous_commitment: None,
+        vars: Vec::new(),
+    }
+}
+
+#[test]
+fn prompts_render_every_stage_of_an_episode_in_one_call() {
+    let registry = registry();
+    let prompts = registry.prompt_template("prompts-econ").unwrap();
+    let outputs = vec!["... \\boxed{3}".to_string(), "... \\boxed{3}".into(), "... \\boxed{4}".into()];
+    let contexts = vec![
+        context("coordinator-strategy", 0, vec![]),
+        context("executor", 0, vec![]),
+        context("executor", 1, vec![]),
+        context("executor", 2, vec![]),
+        context("coordinator-commitment", 0, outputs),
+    ];
+    let rendered = prompts.render(&contexts).unwrap();
+    assert_eq!(rendered.len(), 5);
+    for messages in &rendered {
+        let all: String = messages.iter().map(|m| m.content.as_str()).collect();
+        assert!(all.contains("A robe takes 2 bolts"), "question missing: {all}");
+        assert!(!all.contains('\u{8}'), "control character in a prompt");
+    }
+    let executor: String = rendered[1].iter().map(|m| m.content.as_str()).collect();
+    assert!(executor.contains("Find the white fiber"), "strategy missing from executor prompt");
+    let commitment: String = rendered[4].iter().map(|m| m.content.as_str()).collect();
+    assert!(commitment.contains("\\boxed{4}") && commitment.contains("final_value"));
+
+    let err = prompts.render(&[context("no-such-stage", 0, vec![])]).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("prompts-econ") && msg.contains("no-such-stage"), "{msg}");
+}
+
+#[test]
+fn parser_reads_real_model_outputs() {
+    let registry = registry();
+    let parser = registry.answer_parser("parser-boxed").unwrap();
+    let texts: Vec<String> = [
+        // Qwen-style chain of thought, answer boxed on the last line.
+        "Janet's ducks lay 16 eggs per day.\nShe eats 3 and bakes with 4, so she sells 16 - 3 - 4 = 9 eggs.\nAt $2 each she makes 9 * 2 = 18 dollars.\n\n\\boxed{18}",
+        // Nested braces inside the box.
+        "The probability is \\(\\frac{1}{2}\\), so the answer is \\boxed{\\frac{1}{2}}.",
+        // Several boxes: the last one wins.
+        "First guess: \\boxed{12}. Wait, I forgot the white fiber: 2 + 1 = 3.\n\\boxed{3}",
+        // No box at all: fall back to what the text says.
+        "So the total is 540 meters.",
+        // Thousands separator and dollars.
+        "He made a profit of \\boxed{\\$70,000}.",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out: Vec<Extraction> = parser.extract(&texts).unwrap();
+    let answers: Vec<Option<&str>> = out.iter().map(|e| e.answer.as_deref()).collect();
+    assert_eq!(answers[0], Some("18"));
+    assert_eq!(out[0].method, "boxed");
+    assert_eq!(answers[2], Some("3"));
+    assert_eq!(answers[3], Some("540"));
+    assert_ne!(out[3].method, "boxed");
+    assert_eq!(answers[4], Some("70000"));
+    let half = out[1].answer.clone().unwrap();
+    let verdicts = parser
+        .equivalent("0.5", &[half, "1/2".into(), "\\dfrac{1}{2}".into(), "2".into()])
+        .unwrap();
+    assert_eq!(verdicts, vec![true, true, true, false]);
+    assert_eq!(parser.equivalent("70000", &["70,000.00".into()]).unwrap(), vec![true]);
+}
+
+fn executor(agent: u32, embedding: Vec<f32>, answer: &str, correct: bool) -> reward::ExecutorResult {
+    reward::ExecutorResult {
+        agent,
+        output: format!("... \\boxed{{{answer}}}"),
+        answer: Some(answer.into()),
+        correct: Some(correct),
+        embedding,
+        sampling: reward::Sampling { temperature: 0.7, repetition_penalty: 1.1, top_p: 0.9 },
+    }
+}
+
+#[test]
+fn reward_scores_ts_al_cc_per_agent() {
+    let registry = registry();
+    let scorer = registry.reward("reward-econ").unwrap();
+    let e = vec![1.0, 0.0, 0.0];
+    let episode = reward::Episode {
+        problem_id: "p1".into(),
+        question: "q".into(),
+        reference: "3".into(),
+        strategy: "s".into(),
+        commitment: "{\"final_value\": \"3\"}".into(),
+        commitment_answer: Some("3".into()),
+        commitment_correct: true,
+        commitment_embedding: e.clone(),
+        executors: vec![
+            executor(0, e.clone(), "3", true),
+            executor(1, e.clone(), "3", true),
+            executor(2, vec![0.0, 1.0, 0.0], "4", false),
+        ],
+        weights: reward::RewardWeights { al: 0.4, ts: 0.4, cc: 0.2 },
+        rounds: 1,
+    };
+    let rewards = scorer.score(&episode).unwrap();
+    assert_eq!(rewards.len(), 3);
+    for r in &rewards {
+        assert_eq!(r.ts, 1.0);
+        // mean cos = (1 + 1 + 0) / 3 -> AL = (2/3 + 1) / 2.
+        assert!((r.al - 5.0 / 6.0).abs() < 1e-5, "AL {}", r.al);
+        assert!((0.0..=1.0).contains(&r.cc));
+        let total = 0.4 * r.al + 0.4 * r.ts + 0.2 * r.cc;
+        assert!((r.total - total).abs() < 1e-5, "total {} vs {total}", r.total);
+    }
+    let mut bad = episode.clone();
+    bad.executors.clear();
+    let msg = format!("{:#}", scorer.score(&bad).unwrap_err());
+    assert!(msg.contains("reward-econ"), "{msg}");
+}
+
+fn misbehaving() -> (PluginEngine, Plugin) {
+    let engine = PluginEngine::new(None).unwrap();
+    let file = common::test_plugin("test-misbehave");
+    // A small fuel and memory budget keeps the test fast; the limits are the
+    // same mechanism as in production.
+    let limits = Limits { fuel: 50_000_000, memory_bytes: 32 << 20 };
+    let plugin = Plugin::load(&engine, &file, file.parent().unwrap(), limits).unwrap();
+    (engine, plugin)
+}
+
+#[test]
+fn a_looping_trapping_or_hoarding_guest_fails_its_call_and_the_host_goes_on() {
+    let (_engine, plugin) = misbehaving();
+    let Plugin::AnswerParser(bad) = plugin else { panic!("test-misbehave is an answer parser") };
+    let registry = registry();
+    let good = registry.answer_parser("parser-boxed").unwrap();
+
+    let cases = [("loop", "ran out of fuel"), ("trap", "asked to trap"), ("oom", "memory limit of 32 MiB")];
+    for (input, expected) in cases {
+        let err = bad.extract(&[input.to_string()]).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("test-misbehave@0.1.0"), "error does not name the plugin: {msg}");
+        assert!(msg.contains(expected), "{input}: expected {expected:?} in {msg}");
+        // The next call on a good plugin works...
+        let ok = good.extract(&["\\boxed{7}".to_string()]).unwrap();
+        assert_eq!(ok[0].answer.as_deref(), Some("7"));
+        // ...and so does the bad plugin itself: every call gets a fresh instance.
+        let echo = bad.extract(&["fine".to_string()]).unwrap();
+        assert_eq!(echo[0].answer.as_deref(), Some("fine"));
+    }
+}
+
+#[test]
+fn wrong_files_are_refused_with_a_reason_naming_the_file() {
+    let engine = PluginEngine::new(None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let load = |file: &PathBuf| {
+        format!("{:#}", Plugin::load(&engine, file, dir.path(), Limits::default()).err().unwrap())
+    };
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"this is not wasm").unwrap();
+    assert!(load(&garbage).contains("not a WebAssembly file"));
+    assert!(load(&garbage).contains("garbage.wasm"));
+
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    assert!(load(&core).contains("core WebAssembly module"));
+
+    let future = load(&common::test_plugin("test-future-wit"));
+    assert!(future.contains("econ:plugins@1.0.0") && future.contains("supports econ:plugins@0.1.0"), "{future}");
+    let other = load(&common::test_plugin("test-wrong-world"));
+    assert!(other.contains("implements none of the worlds") && other.contains("hello"), "{other}");
+}
+
+#[test]
+fn a_second_start_loads_compiled_plugins_from_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let engine = PluginEngine::new(Some(cache.path().to_path_buf())).unwrap();
+    let file = common::plugin_dir().join("parser-boxed.wasm");
+    let first = engine.load_file(&file).unwrap();
+    assert!(!first.cached);
+    let engine = PluginEngine::new(Some(cache.path().to_path_buf())).unwrap();
+    let second = engine.load_file(&file).unwrap();
+    assert!(second.cached, "second load compiled again");
+    assert_eq!(first.sha256, second.sha256);
+
+    // A corrupt artifact is ignored and replaced, not fatal.
+    for entry in std::fs::read_dir(cache.path()).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"corrupt").unwrap();
+    }
+    let third = engine.load_file(&file).unwrap();
+    assert!(!third.cached);
+}
+
+#[test]
+fn a_later_folder_overrides_a_plugin_of_the_same_name() {
+    let user = tempfile::tempdir().unwrap();
+    let copy = user.path().join("my-parser.wasm");
+    std::fs::copy(common::plugin_dir().join("parser-boxed.wasm"), &copy).unwrap();
+    let engine = PluginEngine::new(None).unwrap();
+    let dirs = [common::plugin_dir(), user.path().to_path_buf()];
+    let registry = PluginRegistry::load(&engine, &dirs, Limits::default()).unwrap();
+    assert_eq!(registry.get("parser-boxed").unwrap().info().file, copy);
+    assert_eq!(registry.shadowed().len(), 1);
+    assert_eq!(registry.shadowed()[0].source, common::plugin_dir());
+    let msg = format!("{:#}", registry.reward("parser-boxed").err().unwrap());
+    assert!(msg.contains("is a answer-parser plugin") || msg.contains("answer-parser"), "{msg}");
+}

@@ -42,7 +42,7 @@ pub struct RunArgs {
     pub config: PathBuf,
     #[arg(long, default_value_t = 0)]
     pub train_eps: usize,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 3)]
     pub test_eps: usize,
     #[arg(long, value_name = "DIR", default_value = "logs")]
     pub log_dir: PathBuf,

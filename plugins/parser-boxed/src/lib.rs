@@ -1,1 +1,62 @@
+//! parser-boxed: final answers out of model text, and answer equivalence.
+//!
+//! The logic is plain Rust ([`extract()`], [`normalize()`], [`equivalent()`]),
+//! tested natively; this file only exposes it as the `answer-parser` world.
 
+mod equiv;
+mod extract;
+mod latex;
+mod normalize;
+mod number;
+
+pub use equiv::equivalent;
+pub use extract::{Found, Method, extract};
+pub use normalize::normalize;
+
+use econ_plugin_sdk::answer_parser::{AnswerParser, Extraction, Manifest};
+
+/// The plugin: [`extract()`] and [`equivalent()`] behind the SDK trait.
+pub struct BoxedParser;
+
+impl AnswerParser for BoxedParser {
+    fn manifest() -> Manifest {
+        Manifest::new(
+            "parser-boxed",
+            env!("CARGO_PKG_VERSION"),
+            "final answer from \\boxed{}, ####, 'answer is' or the last number; numeric equivalence",
+        )
+    }
+
+    fn extract(text: &str) -> Extraction {
+        let found = extract(text);
+        Extraction {
+            answer: found.answer,
+            method: found.method.as_str().into(),
+        }
+    }
+
+    fn equivalent(reference: &str, candidate: &str) -> bool {
+        equivalent(reference, candidate)
+    }
+}
+
+econ_plugin_sdk::answer_parser!(BoxedParser);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trait_wiring() {
+        let m = BoxedParser::manifest();
+        assert_eq!(m.name, "parser-boxed");
+        let e = <BoxedParser as AnswerParser>::extract("so \\boxed{42}");
+        assert_eq!(
+            (e.answer.as_deref(), e.method.as_str()),
+            (Some("42"), "boxed")
+        );
+        let none = <BoxedParser as AnswerParser>::extract("nothing here");
+        assert_eq!((none.answer, none.method.as_str()), (None, "none"));
+        assert!(<BoxedParser as AnswerParser>::equivalent("42", "$42.00"));
+    }
+}

@@ -123,6 +123,9 @@ pub mod reward {
                     <$t as $crate::reward::Reward>::score(episode)
                 }
             }
+            // The export symbols ("econ:plugins/...#fn") only link in a wasm component;
+            // native builds (unit tests of the plugin logic) keep just the trait impls.
+            #[cfg(target_arch = "wasm32")]
             $crate::reward::bindings::__export_reward!($t);
         };
     }
@@ -200,6 +203,9 @@ pub mod dataset_adapter {
                     $crate::dataset_adapter::adapt_all::<$t>(records, options)
                 }
             }
+            // The export symbols ("econ:plugins/...#fn") only link in a wasm component;
+            // native builds (unit tests of the plugin logic) keep just the trait impls.
+            #[cfg(target_arch = "wasm32")]
             $crate::dataset_adapter::bindings::__export_dataset_adapter!($t);
         };
     }
@@ -254,6 +260,9 @@ pub mod prompt_template {
                         .collect()
                 }
             }
+            // The export symbols ("econ:plugins/...#fn") only link in a wasm component;
+            // native builds (unit tests of the plugin logic) keep just the trait impls.
+            #[cfg(target_arch = "wasm32")]
             $crate::prompt_template::bindings::__export_prompt_template!($t);
         };
     }
@@ -303,6 +312,9 @@ pub mod answer_parser {
                         .collect()
                 }
             }
+            // The export symbols ("econ:plugins/...#fn") only link in a wasm component;
+            // native builds (unit tests of the plugin logic) keep just the trait impls.
+            #[cfg(target_arch = "wasm32")]
             $crate::answer_parser::bindings::__export_answer_parser!($t);
         };
     }

@@ -1,0 +1,32 @@
+//! The prompt texts. Raw strings keep `\boxed` a backslash and a `b`: the
+//! reference wrote "\boxed" in a normal string and sent a backspace.
+
+pub const STRATEGY_ROLE: &str = "You are the Coordinator of a team of specialist executors \
+who will solve the problem below.";
+
+pub const STRATEGY_RULES: &str = r"Write a high-level STRATEGY for the executors: exactly three short, numbered, conceptual steps, at most 50 tokens in total.
+- Say what to do, not what comes out. Do NOT compute anything, and do NOT reveal the final answer or any numeric result: the executors do every calculation.
+- You may name the quantities given in the problem.
+- Output only the three steps, one per line.";
+
+pub const EXECUTOR_RULES: &str = r"Instructions:
+1. Follow the strategy's steps in order.
+2. Show every calculation with explicit numbers.
+3. Check your result against the problem before you finish.
+4. End with your final answer in \boxed{...} as the very last line, e.g. \boxed{42}. Put only the value in the box: no units, no words.";
+
+pub const COMMITMENT_ROLE: &str = "You are the Coordinator. Your executors solved the problem \
+below following your strategy; decide the team's final answer.";
+
+pub const COMMITMENT_RULES: &str = r#"Instructions:
+1. Extract each executor's final answer from its \boxed{...}.
+2. If all executors agree, take the common answer. Otherwise check their work and decide which answer is correct.
+3. Verify the arithmetic of the answer you choose.
+4. If the problem lacks information needed for an answer, use "undetermined" as the final value.
+
+Output JSON only, with no code fences and no text before or after it, exactly in this form:
+{"final_value": "<the final answer only, as a plain string such as 42: no \boxed{}, no units>", "reasoning": "<at most 20 words>", "confidence": <a number from 0 to 1: 1.0 if all executors agree, at most 0.2 if undetermined>, "checklist": {"all_agree": <true or false>, "arithmetic_verified": <true or false>, "units_correct": <true or false>}}"#;
+
+/// ECON's stand-in when the coordinator returned no strategy.
+pub const FALLBACK_STRATEGY: &str =
+    "1. Break the problem into steps. 2. Compute each step. 3. Check the result.";

@@ -1,0 +1,35 @@
+//! Where the build put the binary and the plugins (scripts/dev build).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_econ-host"))
+}
+
+fn beside_binary(folder: &str) -> PathBuf {
+    let dir = binary().parent().unwrap().join(folder);
+    assert!(
+        dir.is_dir(),
+        "{} is missing: build the plugins first with `scripts/dev build` (or run `scripts/dev test`)",
+        dir.display()
+    );
+    dir
+}
+
+/// The built-in plugins.
+pub fn plugin_dir() -> PathBuf {
+    beside_binary("plugins")
+}
+
+/// Test-only guests: test-misbehave, test-future-wit, test-wrong-world.
+pub fn test_plugin(name: &str) -> PathBuf {
+    let file = beside_binary("test-plugins").join(format!("{name}.wasm"));
+    assert!(file.is_file(), "{} is missing: run `scripts/dev build`", file.display());
+    file
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
