@@ -13,7 +13,11 @@ fn econ_host(args: &[&str]) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]
@@ -22,11 +26,18 @@ fn plugins_list_shows_every_kind_with_its_source() {
     assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let plugins = v["plugins"].as_array().unwrap();
-    let kinds: std::collections::BTreeSet<&str> =
-        plugins.iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    let kinds: std::collections::BTreeSet<&str> = plugins
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
-        ["answer-parser", "dataset-adapter", "prompt-template", "reward"]
+        [
+            "answer-parser",
+            "dataset-adapter",
+            "prompt-template",
+            "reward"
+        ]
     );
     for p in plugins {
         assert_eq!(p["wit_version"], "0.1.0");
@@ -40,12 +51,20 @@ fn plugins_check_accepts_a_plugin_and_rejects_garbage_with_exit_2() {
     let out = econ_host(&["plugins", "check", good.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains("econ:plugins/reward@0.1.0") && t.contains("reward-econ"), "{t}");
+    assert!(
+        t.contains("econ:plugins/reward@0.1.0") && t.contains("reward-econ"),
+        "{t}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("random.wasm");
-    std::fs::write(&garbage, (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>())
-        .unwrap();
+    std::fs::write(
+        &garbage,
+        (0..4096u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     let out = econ_host(&["plugins", "check", garbage.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("random.wasm"));
@@ -93,7 +112,13 @@ fn a_bad_config_exits_2_naming_file_and_key() {
     let t = text(&out);
     assert!(t.contains("bad.toml") && t.contains("n_agents"), "{t}");
 
-    let out = econ_host(&["run", "--config", "configs/default.toml", "--set", "sampling.top_p_default=2"]);
+    let out = econ_host(&[
+        "run",
+        "--config",
+        "configs/default.toml",
+        "--set",
+        "sampling.top_p_default=2",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("sampling.top_p_default"));
 
@@ -147,7 +172,19 @@ fn a_missing_or_corrupt_model_is_a_clear_error() {
     let fake = dir.path().join("fake.gguf");
     std::fs::write(&fake, b"definitely not a model").unwrap();
     let set = format!("llm.executor.model={}", fake.display());
-    let out = econ_host(&["run", "--config", "configs/default.toml", "--test-eps", "1", "--set", &set]);
+    let out = econ_host(&[
+        "run",
+        "--config",
+        "configs/default.toml",
+        "--test-eps",
+        "1",
+        "--set",
+        &set,
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("not a GGUF file") && text(&out).contains("fake.gguf"), "{}", text(&out));
+    assert!(
+        text(&out).contains("not a GGUF file") && text(&out).contains("fake.gguf"),
+        "{}",
+        text(&out)
+    );
 }

@@ -19,8 +19,10 @@ fn registry() -> PluginRegistry {
 fn every_builtin_plugin_loads_with_its_manifest() {
     let registry = registry();
     assert!(registry.failures().is_empty(), "{:?}", registry.failures());
-    let mut found: Vec<(String, PluginKind)> =
-        registry.plugins().map(|p| (p.info().name.clone(), p.info().kind)).collect();
+    let mut found: Vec<(String, PluginKind)> = registry
+        .plugins()
+        .map(|p| (p.info().name.clone(), p.info().kind))
+        .collect();
     found.sort();
     assert_eq!(
         found,
@@ -35,7 +37,10 @@ fn every_builtin_plugin_loads_with_its_manifest() {
         let info = p.info();
         assert_eq!(info.wit_version, "0.1.0");
         assert_eq!(info.sha256.len(), 64);
-        assert!(!info.version.is_empty() && !info.description.is_empty(), "{info:?}");
+        assert!(
+            !info.version.is_empty() && !info.description.is_empty(),
+            "{info:?}"
+        );
     }
 }
 
@@ -52,7 +57,10 @@ fn adapter_converts_gsm8k_rows_and_names_bad_lines() {
     let records: Vec<RawRecord> = rows
         .iter()
         .enumerate()
-        .map(|(i, r)| RawRecord { line: i as u32 + 1, json: r.to_string() })
+        .map(|(i, r)| RawRecord {
+            line: i as u32 + 1,
+            json: r.to_string(),
+        })
         .collect();
     let out = adapter.adapt(&records, &[]).unwrap();
     let first = out[0].as_ref().unwrap();
@@ -60,7 +68,10 @@ fn adapter_converts_gsm8k_rows_and_names_bad_lines() {
     assert!(first.question.starts_with("Natalia sold clips"));
     assert_eq!(out[1].as_ref().unwrap().answer, "10");
     let missing = out[2].as_ref().unwrap_err();
-    assert!(missing.contains("line 3") && missing.contains("answer"), "{missing}");
+    assert!(
+        missing.contains("line 3") && missing.contains("answer"),
+        "{missing}"
+    );
     assert!(out[3].as_ref().unwrap_err().contains("line 4"));
 }
 
@@ -82,7 +93,11 @@ fn context(stage: &str, agent: u32, outputs: Vec<String>) -> PromptContext {
 fn prompts_render_every_stage_of_an_episode_in_one_call() {
     let registry = registry();
     let prompts = registry.prompt_template("prompts-econ").unwrap();
-    let outputs = vec!["... \\boxed{3}".to_string(), "... \\boxed{3}".into(), "... \\boxed{4}".into()];
+    let outputs = vec![
+        "... \\boxed{3}".to_string(),
+        "... \\boxed{3}".into(),
+        "... \\boxed{4}".into(),
+    ];
     let contexts = vec![
         context("coordinator-strategy", 0, vec![]),
         context("executor", 0, vec![]),
@@ -94,17 +109,28 @@ fn prompts_render_every_stage_of_an_episode_in_one_call() {
     assert_eq!(rendered.len(), 5);
     for messages in &rendered {
         let all: String = messages.iter().map(|m| m.content.as_str()).collect();
-        assert!(all.contains("A robe takes 2 bolts"), "question missing: {all}");
+        assert!(
+            all.contains("A robe takes 2 bolts"),
+            "question missing: {all}"
+        );
         assert!(!all.contains('\u{8}'), "control character in a prompt");
     }
     let executor: String = rendered[1].iter().map(|m| m.content.as_str()).collect();
-    assert!(executor.contains("Find the white fiber"), "strategy missing from executor prompt");
+    assert!(
+        executor.contains("Find the white fiber"),
+        "strategy missing from executor prompt"
+    );
     let commitment: String = rendered[4].iter().map(|m| m.content.as_str()).collect();
     assert!(commitment.contains("\\boxed{4}") && commitment.contains("final_value"));
 
-    let err = prompts.render(&[context("no-such-stage", 0, vec![])]).unwrap_err();
+    let err = prompts
+        .render(&[context("no-such-stage", 0, vec![])])
+        .unwrap_err();
     let msg = format!("{err:#}");
-    assert!(msg.contains("prompts-econ") && msg.contains("no-such-stage"), "{msg}");
+    assert!(
+        msg.contains("prompts-econ") && msg.contains("no-such-stage"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -136,20 +162,35 @@ fn parser_reads_real_model_outputs() {
     assert_eq!(answers[4], Some("70000"));
     let half = out[1].answer.clone().unwrap();
     let verdicts = parser
-        .equivalent("0.5", &[half, "1/2".into(), "\\dfrac{1}{2}".into(), "2".into()])
+        .equivalent(
+            "0.5",
+            &[half, "1/2".into(), "\\dfrac{1}{2}".into(), "2".into()],
+        )
         .unwrap();
     assert_eq!(verdicts, vec![true, true, true, false]);
-    assert_eq!(parser.equivalent("70000", &["70,000.00".into()]).unwrap(), vec![true]);
+    assert_eq!(
+        parser.equivalent("70000", &["70,000.00".into()]).unwrap(),
+        vec![true]
+    );
 }
 
-fn executor(agent: u32, embedding: Vec<f32>, answer: &str, correct: bool) -> reward::ExecutorResult {
+fn executor(
+    agent: u32,
+    embedding: Vec<f32>,
+    answer: &str,
+    correct: bool,
+) -> reward::ExecutorResult {
     reward::ExecutorResult {
         agent,
         output: format!("... \\boxed{{{answer}}}"),
         answer: Some(answer.into()),
         correct: Some(correct),
         embedding,
-        sampling: reward::Sampling { temperature: 0.7, repetition_penalty: 1.1, top_p: 0.9 },
+        sampling: reward::Sampling {
+            temperature: 0.7,
+            repetition_penalty: 1.1,
+            top_p: 0.9,
+        },
     }
 }
 
@@ -172,7 +213,11 @@ fn reward_scores_ts_al_cc_per_agent() {
             executor(1, e.clone(), "3", true),
             executor(2, vec![0.0, 1.0, 0.0], "4", false),
         ],
-        weights: reward::RewardWeights { al: 0.4, ts: 0.4, cc: 0.2 },
+        weights: reward::RewardWeights {
+            al: 0.4,
+            ts: 0.4,
+            cc: 0.2,
+        },
         rounds: 1,
     };
     let rewards = scorer.score(&episode).unwrap();
@@ -183,7 +228,11 @@ fn reward_scores_ts_al_cc_per_agent() {
         assert!((r.al - 5.0 / 6.0).abs() < 1e-5, "AL {}", r.al);
         assert!((0.0..=1.0).contains(&r.cc));
         let total = 0.4 * r.al + 0.4 * r.ts + 0.2 * r.cc;
-        assert!((r.total - total).abs() < 1e-5, "total {} vs {total}", r.total);
+        assert!(
+            (r.total - total).abs() < 1e-5,
+            "total {} vs {total}",
+            r.total
+        );
     }
     let mut bad = episode.clone();
     bad.executors.clear();
@@ -196,7 +245,10 @@ fn misbehaving() -> (PluginEngine, Plugin) {
     let file = common::test_plugin("test-misbehave");
     // A small fuel and memory budget keeps the test fast; the limits are the
     // same mechanism as in production.
-    let limits = Limits { fuel: 50_000_000, memory_bytes: 32 << 20 };
+    let limits = Limits {
+        fuel: 50_000_000,
+        memory_bytes: 32 << 20,
+    };
     let plugin = Plugin::load(&engine, &file, file.parent().unwrap(), limits).unwrap();
     (engine, plugin)
 }
@@ -204,16 +256,28 @@ fn misbehaving() -> (PluginEngine, Plugin) {
 #[test]
 fn a_looping_trapping_or_hoarding_guest_fails_its_call_and_the_host_goes_on() {
     let (_engine, plugin) = misbehaving();
-    let Plugin::AnswerParser(bad) = plugin else { panic!("test-misbehave is an answer parser") };
+    let Plugin::AnswerParser(bad) = plugin else {
+        panic!("test-misbehave is an answer parser")
+    };
     let registry = registry();
     let good = registry.answer_parser("parser-boxed").unwrap();
 
-    let cases = [("loop", "ran out of fuel"), ("trap", "asked to trap"), ("oom", "memory limit of 32 MiB")];
+    let cases = [
+        ("loop", "ran out of fuel"),
+        ("trap", "asked to trap"),
+        ("oom", "memory limit of 32 MiB"),
+    ];
     for (input, expected) in cases {
         let err = bad.extract(&[input.to_string()]).unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("test-misbehave@0.1.0"), "error does not name the plugin: {msg}");
-        assert!(msg.contains(expected), "{input}: expected {expected:?} in {msg}");
+        assert!(
+            msg.contains("test-misbehave@0.1.0"),
+            "error does not name the plugin: {msg}"
+        );
+        assert!(
+            msg.contains(expected),
+            "{input}: expected {expected:?} in {msg}"
+        );
         // The next call on a good plugin works...
         let ok = good.extract(&["\\boxed{7}".to_string()]).unwrap();
         assert_eq!(ok[0].answer.as_deref(), Some("7"));
@@ -228,7 +292,12 @@ fn wrong_files_are_refused_with_a_reason_naming_the_file() {
     let engine = PluginEngine::new(None).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let load = |file: &PathBuf| {
-        format!("{:#}", Plugin::load(&engine, file, dir.path(), Limits::default()).err().unwrap())
+        format!(
+            "{:#}",
+            Plugin::load(&engine, file, dir.path(), Limits::default())
+                .err()
+                .unwrap()
+        )
     };
     let garbage = dir.path().join("garbage.wasm");
     std::fs::write(&garbage, b"this is not wasm").unwrap();
@@ -240,9 +309,15 @@ fn wrong_files_are_refused_with_a_reason_naming_the_file() {
     assert!(load(&core).contains("core WebAssembly module"));
 
     let future = load(&common::test_plugin("test-future-wit"));
-    assert!(future.contains("econ:plugins@1.0.0") && future.contains("supports econ:plugins@0.1.0"), "{future}");
+    assert!(
+        future.contains("econ:plugins@1.0.0") && future.contains("supports econ:plugins@0.1.0"),
+        "{future}"
+    );
     let other = load(&common::test_plugin("test-wrong-world"));
-    assert!(other.contains("implements none of the worlds") && other.contains("hello"), "{other}");
+    assert!(
+        other.contains("implements none of the worlds") && other.contains("hello"),
+        "{other}"
+    );
 }
 
 #[test]
@@ -277,5 +352,8 @@ fn a_later_folder_overrides_a_plugin_of_the_same_name() {
     assert_eq!(registry.shadowed().len(), 1);
     assert_eq!(registry.shadowed()[0].source, common::plugin_dir());
     let msg = format!("{:#}", registry.reward("parser-boxed").err().unwrap());
-    assert!(msg.contains("is a answer-parser plugin") || msg.contains("answer-parser"), "{msg}");
+    assert!(
+        msg.contains("is a answer-parser plugin") || msg.contains("answer-parser"),
+        "{msg}"
+    );
 }

@@ -20,7 +20,9 @@ fn plugin_dir() -> PathBuf {
 }
 
 fn vector(seed: usize) -> Vec<f32> {
-    (0..DIM).map(|i| (((i * 31 + seed * 17) % 97) as f32 / 97.0) - 0.5).collect()
+    (0..DIM)
+        .map(|i| (((i * 31 + seed * 17) % 97) as f32 / 97.0) - 0.5)
+        .collect()
 }
 
 fn host_episode() -> reward::Episode {
@@ -40,10 +42,18 @@ fn host_episode() -> reward::Episode {
                 answer: Some("18".into()),
                 correct: Some(true),
                 embedding: vector(i + 1),
-                sampling: reward::Sampling { temperature: 0.7, repetition_penalty: 1.1, top_p: 0.9 },
+                sampling: reward::Sampling {
+                    temperature: 0.7,
+                    repetition_penalty: 1.1,
+                    top_p: 0.9,
+                },
             })
             .collect(),
-        weights: reward::RewardWeights { al: 0.4, ts: 0.4, cc: 0.2 },
+        weights: reward::RewardWeights {
+            al: 0.4,
+            ts: 0.4,
+            cc: 0.2,
+        },
         rounds: 1,
     }
 }
@@ -76,7 +86,11 @@ fn native_episode() -> econ_plugin_sdk::reward::Episode {
                 },
             })
             .collect(),
-        weights: sdk::RewardWeights { al: 0.4, ts: 0.4, cc: 0.2 },
+        weights: sdk::RewardWeights {
+            al: 0.4,
+            ts: 0.4,
+            cc: 0.2,
+        },
         rounds: h.rounds,
     }
 }
@@ -115,7 +129,9 @@ fn plugin_load(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("load_parser_boxed");
     group.sample_size(10);
-    group.bench_function("compile", |bench| bench.iter(|| uncached.load_file(&file).unwrap()));
+    group.bench_function("compile", |bench| {
+        bench.iter(|| uncached.load_file(&file).unwrap())
+    });
     group.bench_function("from cache", |bench| {
         bench.iter(|| {
             let loaded = cached.load_file(&file).unwrap();

@@ -26,10 +26,17 @@ pub fn plugin_dir() -> PathBuf {
 /// Test-only guests: test-misbehave, test-future-wit, test-wrong-world.
 pub fn test_plugin(name: &str) -> PathBuf {
     let file = beside_binary("test-plugins").join(format!("{name}.wasm"));
-    assert!(file.is_file(), "{} is missing: run `scripts/dev build`", file.display());
+    assert!(
+        file.is_file(),
+        "{} is missing: run `scripts/dev build`",
+        file.display()
+    );
     file
 }
 
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }

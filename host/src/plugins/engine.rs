@@ -81,11 +81,13 @@ impl PluginEngine {
         std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut compat);
         let key = format!("{sha256}-{:016x}.cwasm", std::hash::Hasher::finish(&compat));
         let artifact = cache_dir.join(key);
-        if artifact.is_file() {
+        // Read into memory rather than mmap the file: another process
+        // rewriting the cache must not be able to fault this one.
+        if let Ok(compiled) = std::fs::read(&artifact) {
             // SAFETY: the file was written by `serialize` below, under a name
             // bound to the source hash and this engine's configuration;
             // wasmtime still checks its header and version.
-            match unsafe { Component::deserialize_file(&self.engine, &artifact) } {
+            match unsafe { Component::deserialize(&self.engine, &compiled) } {
                 Ok(component) => {
                     return Ok(Loaded {
                         component,

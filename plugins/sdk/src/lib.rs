@@ -154,7 +154,10 @@ pub mod dataset_adapter {
 
     impl Options<'_> {
         pub fn get(&self, key: &str) -> Option<&str> {
-            self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+            self.0
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
         }
     }
 
@@ -231,12 +234,18 @@ pub mod prompt_template {
 
     /// A `user` message.
     pub fn user(content: impl Into<String>) -> ChatMessage {
-        ChatMessage { role: "user".into(), content: content.into() }
+        ChatMessage {
+            role: "user".into(),
+            content: content.into(),
+        }
     }
 
     /// A `system` message.
     pub fn system(content: impl Into<String>) -> ChatMessage {
-        ChatMessage { role: "system".into(), content: content.into() }
+        ChatMessage {
+            role: "system".into(),
+            content: content.into(),
+        }
     }
 
     pub trait PromptTemplate {
@@ -250,7 +259,9 @@ pub mod prompt_template {
     macro_rules! prompt_template {
         ($t:ident) => {
             $crate::__impl_meta!(prompt_template, PromptTemplate, $t, PromptTemplate);
-            impl $crate::prompt_template::bindings::exports::econ::plugins::templates::Guest for $t {
+            impl $crate::prompt_template::bindings::exports::econ::plugins::templates::Guest
+                for $t
+            {
                 fn render(
                     contexts: Vec<$crate::prompt_template::PromptContext>,
                 ) -> Vec<Result<Vec<$crate::prompt_template::ChatMessage>, String>> {

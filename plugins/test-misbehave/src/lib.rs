@@ -1,13 +1,19 @@
 //! A deliberately bad answer parser for the host's tests: the text it is asked
 //! to parse says how to misbehave ("loop", "trap", "oom"); anything else is
 //! echoed back as the answer.
+//! Only meaningful as a wasm component; empty on native builds.
+#![cfg(target_arch = "wasm32")]
 use econ_plugin_sdk::answer_parser::*;
 
 struct Misbehave;
 
 impl AnswerParser for Misbehave {
     fn manifest() -> Manifest {
-        Manifest::new("test-misbehave", "0.1.0", "loops, traps or eats memory on request")
+        Manifest::new(
+            "test-misbehave",
+            "0.1.0",
+            "loops, traps or eats memory on request",
+        )
     }
 
     fn extract(text: &str) -> Extraction {
@@ -26,7 +32,10 @@ impl AnswerParser for Misbehave {
                     std::hint::black_box(&hoard);
                 }
             }
-            other => Extraction { answer: Some(other.to_string()), method: "echo".into() },
+            other => Extraction {
+                answer: Some(other.to_string()),
+                method: "echo".into(),
+            },
         }
     }
 
