@@ -288,6 +288,23 @@ fn a_looping_trapping_or_hoarding_guest_fails_its_call_and_the_host_goes_on() {
 }
 
 #[test]
+fn a_guest_sees_no_environment_arguments_files_or_network() {
+    let (_engine, plugin) = misbehaving();
+    let Plugin::AnswerParser(probe) = plugin else {
+        panic!("test-misbehave is an answer parser")
+    };
+    // The test process has PATH, HOME and more: a guest must see none of them.
+    assert!(std::env::vars().count() > 0);
+    let probes: Vec<String> = ["env", "args", "file", "net"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let out = probe.extract(&probes).unwrap();
+    let seen: Vec<&str> = out.iter().map(|e| e.answer.as_deref().unwrap()).collect();
+    assert_eq!(seen, ["0", "0", "false", "false"]);
+}
+
+#[test]
 fn wrong_files_are_refused_with_a_reason_naming_the_file() {
     let engine = PluginEngine::new(None).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,6 @@
 //! A deliberately bad answer parser for the host's tests: the text it is asked
-//! to parse says how to misbehave ("loop", "trap", "oom"); anything else is
-//! echoed back as the answer.
+//! to parse says how to misbehave ("loop", "trap", "oom") or which capability
+//! to probe ("env", "args", "file", "net"); anything else is echoed back.
 //! Only meaningful as a wasm component; empty on native builds.
 #![cfg(target_arch = "wasm32")]
 use econ_plugin_sdk::answer_parser::*;
@@ -32,6 +32,15 @@ impl AnswerParser for Misbehave {
                     std::hint::black_box(&hoard);
                 }
             }
+            // What the sandbox lets a guest see: the tests expect nothing.
+            "env" => answer(std::env::vars().count().to_string()),
+            "args" => answer(std::env::args().count().to_string()),
+            "file" => answer(std::fs::read_dir("/").is_ok().to_string()),
+            "net" => answer(
+                std::net::TcpStream::connect("127.0.0.1:9")
+                    .is_ok()
+                    .to_string(),
+            ),
             other => Extraction {
                 answer: Some(other.to_string()),
                 method: "echo".into(),
@@ -41,6 +50,13 @@ impl AnswerParser for Misbehave {
 
     fn equivalent(reference: &str, candidate: &str) -> bool {
         reference == candidate
+    }
+}
+
+fn answer(text: String) -> Extraction {
+    Extraction {
+        answer: Some(text),
+        method: "probe".into(),
     }
 }
 
