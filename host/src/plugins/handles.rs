@@ -64,6 +64,16 @@ impl Core {
     ) -> Result<R> {
         sandboxed(&self.engine, &self.limits, &*self.info, function, f)
     }
+
+    /// A batch call must answer once per input, in order.
+    fn expect_len(&self, function: &str, got: usize, want: usize, what: &str) -> Result<()> {
+        anyhow::ensure!(
+            got == want,
+            "plugin {}: {function} returned {got} results for {want} {what}",
+            self.info.label()
+        );
+        Ok(())
+    }
 }
 
 #[derive(Clone)]
@@ -82,13 +92,8 @@ impl RewardPlugin {
                 .call_score(store, episode)
         })?;
         let rewards = out.map_err(|e| reported(&*self.core.info, "score", e))?;
-        anyhow::ensure!(
-            rewards.len() == episode.executors.len(),
-            "plugin {}: score returned {} rewards for {} executors",
-            self.core.info.label(),
-            rewards.len(),
-            episode.executors.len()
-        );
+        self.core
+            .expect_len("score", rewards.len(), episode.executors.len(), "executors")?;
         Ok(rewards)
     }
 }
@@ -112,13 +117,8 @@ impl DatasetAdapterPlugin {
                 .econ_plugins_adapter()
                 .call_adapt(store, records, &options.to_vec())
         })?;
-        anyhow::ensure!(
-            out.len() == records.len(),
-            "plugin {}: adapt returned {} results for {} records",
-            self.core.info.label(),
-            out.len(),
-            records.len()
-        );
+        self.core
+            .expect_len("adapt", out.len(), records.len(), "records")?;
         Ok(out)
     }
 }
@@ -141,13 +141,8 @@ impl PromptTemplatePlugin {
                 .econ_plugins_templates()
                 .call_render(store, contexts)
         })?;
-        anyhow::ensure!(
-            out.len() == contexts.len(),
-            "plugin {}: render returned {} prompts for {} contexts",
-            self.core.info.label(),
-            out.len(),
-            contexts.len()
-        );
+        self.core
+            .expect_len("render", out.len(), contexts.len(), "contexts")?;
         out.into_iter()
             .zip(contexts)
             .map(|(r, ctx)| {
@@ -171,13 +166,8 @@ impl AnswerParserPlugin {
                 .econ_plugins_parser()
                 .call_extract(store, texts)
         })?;
-        anyhow::ensure!(
-            out.len() == texts.len(),
-            "plugin {}: extract returned {} answers for {} texts",
-            self.core.info.label(),
-            out.len(),
-            texts.len()
-        );
+        self.core
+            .expect_len("extract", out.len(), texts.len(), "texts")?;
         Ok(out)
     }
 
@@ -188,13 +178,8 @@ impl AnswerParserPlugin {
                 .econ_plugins_parser()
                 .call_equivalent(store, reference, candidates)
         })?;
-        anyhow::ensure!(
-            out.len() == candidates.len(),
-            "plugin {}: equivalent returned {} verdicts for {} candidates",
-            self.core.info.label(),
-            out.len(),
-            candidates.len()
-        );
+        self.core
+            .expect_len("equivalent", out.len(), candidates.len(), "candidates")?;
         Ok(out)
     }
 }
