@@ -131,8 +131,10 @@ fn plugins_check(file: &std::path::Path, json: bool) -> Result<()> {
     } else {
         println!("{}: ok", file.display());
         println!(
-            "  world    {}:plugins/{}@{}",
-            "econ", info.kind, info.wit_version
+            "  world    {}/{}@{}",
+            plugins::WIT_PACKAGE,
+            info.kind,
+            info.wit_version
         );
         println!("  name     {}", info.name);
         println!("  version  {}", info.version);
