@@ -66,7 +66,7 @@ impl PluginEngine {
 
     pub fn load_bytes(&self, bytes: &[u8]) -> Result<Loaded> {
         check_component_header(bytes)?;
-        let sha256 = hex::encode(Sha256::digest(bytes));
+        let sha256 = sha256_hex(bytes);
         let Some(cache_dir) = &self.cache_dir else {
             let component = Component::new(&self.engine, bytes).map_err(Error::from)?;
             return Ok(Loaded {
@@ -118,6 +118,11 @@ impl PluginEngine {
             cached: false,
         })
     }
+}
+
+/// Content hash of a plugin file: its identity in the registry and the cache.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// A clear word for the three common wrong files before wasmtime's own errors.

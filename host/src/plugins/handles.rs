@@ -226,11 +226,26 @@ impl Plugin {
         source: &std::path::Path,
         limits: Limits,
     ) -> Result<Plugin> {
+        let bytes =
+            std::fs::read(file).with_context(|| format!("reading plugin {}", file.display()))?;
+        Plugin::from_bytes(engine, &bytes, file, source, limits)
+    }
+
+    /// As [`Plugin::load`], for bytes already read from `file`.
+    pub fn from_bytes(
+        engine: &PluginEngine,
+        bytes: &[u8],
+        file: &std::path::Path,
+        source: &std::path::Path,
+        limits: Limits,
+    ) -> Result<Plugin> {
         let Loaded {
             component,
             sha256,
             cached,
-        } = engine.load_file(file)?;
+        } = engine
+            .load_bytes(bytes)
+            .with_context(|| format!("loading plugin {}", file.display()))?;
         let (kind, wit_version) = detect_world(engine.engine(), &component)
             .with_context(|| format!("plugin {}", file.display()))?;
         let pre: InstancePre<CallState> = engine

@@ -6,6 +6,7 @@ mod engine;
 mod handles;
 mod limits;
 mod registry;
+mod reload;
 mod worlds;
 
 pub use engine::{Loaded, PluginEngine};
@@ -15,6 +16,7 @@ pub use handles::{
 };
 pub use limits::Limits;
 pub use registry::{LoadFailure, PluginRegistry};
+pub use reload::{DEBOUNCE, LiveRegistry, WatchGuard};
 pub use worlds::{
     PluginKind, WIT_PACKAGE, WIT_VERSION, answer_parser, dataset_adapter, detect_world,
     prompt_template, reward,

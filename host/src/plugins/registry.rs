@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 
-use super::engine::PluginEngine;
+use super::engine::{PluginEngine, sha256_hex};
 use super::handles::{
     AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginInfo, PromptTemplatePlugin,
     RewardPlugin,
@@ -20,10 +20,11 @@ pub struct LoadFailure {
     pub error: String,
 }
 
+#[derive(Clone)]
 pub struct PluginRegistry {
     plugins: BTreeMap<String, Plugin>,
     /// Plugins hidden by a later one of the same name.
-    shadowed: Vec<std::sync::Arc<PluginInfo>>,
+    shadowed: Vec<Plugin>,
     failures: Vec<LoadFailure>,
 }
 
@@ -32,26 +33,61 @@ impl PluginRegistry {
     /// folder replaces the earlier plugin (that is how `--plugins DIR`
     /// overrides a built-in). A file that fails to load is recorded, not fatal.
     pub fn load(engine: &PluginEngine, dirs: &[PathBuf], limits: Limits) -> Result<Self> {
+        Self::scan(engine, dirs, limits, None)
+    }
+
+    /// Load `dirs` again after `previous`: a file whose bytes did not change
+    /// keeps its loaded plugin (no recompilation); a file that now fails to
+    /// load (half-written, broken) keeps serving its previous version.
+    pub fn scan(
+        engine: &PluginEngine,
+        dirs: &[PathBuf],
+        limits: Limits,
+        previous: Option<&PluginRegistry>,
+    ) -> Result<Self> {
         let mut registry = PluginRegistry {
             plugins: BTreeMap::new(),
             shadowed: Vec::new(),
             failures: Vec::new(),
         };
+        let before = |file: &Path| previous.and_then(|p| p.by_file(file));
         for dir in dirs {
             for file in wasm_files(dir)? {
-                match Plugin::load(engine, &file, dir, limits) {
-                    Ok(plugin) => registry.insert(plugin),
-                    Err(e) => {
-                        tracing::error!("{e:#}");
-                        registry.failures.push(LoadFailure {
-                            file,
-                            error: format!("{e:#}"),
-                        });
+                let loaded = std::fs::read(&file)
+                    .with_context(|| format!("reading plugin {}", file.display()))
+                    .and_then(|bytes| match before(&file) {
+                        Some(old) if old.info().sha256 == sha256_hex(&bytes) => Ok(old.clone()),
+                        _ => Plugin::from_bytes(engine, &bytes, &file, dir, limits),
+                    });
+                match (loaded, before(&file)) {
+                    (Ok(plugin), _) => registry.insert(plugin),
+                    (Err(e), old) => {
+                        let error = format!("{e:#}");
+                        match old {
+                            Some(old) => {
+                                tracing::error!(
+                                    "{error}; {}@{} keeps serving",
+                                    old.info().name,
+                                    old.info().version
+                                );
+                                registry.insert(old.clone());
+                            }
+                            None => tracing::error!("{error}"),
+                        }
+                        registry.failures.push(LoadFailure { file, error });
                     }
                 }
             }
         }
         Ok(registry)
+    }
+
+    /// The plugin (serving or shadowed) loaded from `file`.
+    fn by_file(&self, file: &Path) -> Option<&Plugin> {
+        self.plugins
+            .values()
+            .chain(&self.shadowed)
+            .find(|p| p.info().file == file)
     }
 
     fn insert(&mut self, plugin: Plugin) {
@@ -71,7 +107,7 @@ impl PluginRegistry {
                 info.file.display(),
                 old.info().file.display()
             );
-            self.shadowed.push(old.info().clone());
+            self.shadowed.push(old);
         }
     }
 
@@ -79,8 +115,8 @@ impl PluginRegistry {
         self.plugins.values()
     }
 
-    pub fn shadowed(&self) -> &[std::sync::Arc<PluginInfo>] {
-        &self.shadowed
+    pub fn shadowed(&self) -> Vec<std::sync::Arc<PluginInfo>> {
+        self.shadowed.iter().map(|p| p.info().clone()).collect()
     }
 
     pub fn failures(&self) -> &[LoadFailure] {

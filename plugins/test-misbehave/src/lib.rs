@@ -5,13 +5,19 @@
 #![cfg(target_arch = "wasm32")]
 use econ_plugin_sdk::answer_parser::*;
 
+/// The hot-reload test builds this guest twice to get two versions.
+const VERSION: &str = match option_env!("ECON_TEST_PLUGIN_VERSION") {
+    Some(v) => v,
+    None => "0.1.0",
+};
+
 struct Misbehave;
 
 impl AnswerParser for Misbehave {
     fn manifest() -> Manifest {
         Manifest::new(
             "test-misbehave",
-            "0.1.0",
+            VERSION,
             "loops, traps or eats memory on request",
         )
     }
@@ -32,6 +38,7 @@ impl AnswerParser for Misbehave {
                     std::hint::black_box(&hoard);
                 }
             }
+            "version" => answer(VERSION.to_string()),
             // What the sandbox lets a guest see: the tests expect nothing.
             "env" => answer(std::env::vars().count().to_string()),
             "args" => answer(std::env::args().count().to_string()),
