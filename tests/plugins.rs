@@ -248,6 +248,7 @@ fn misbehaving() -> (PluginEngine, Plugin) {
     let limits = Limits {
         fuel: 50_000_000,
         memory_bytes: 32 << 20,
+        max_consecutive_failures: 3,
     };
     let plugin = Plugin::load(&engine, &file, file.parent().unwrap(), limits).unwrap();
     (engine, plugin)
@@ -285,6 +286,27 @@ fn a_looping_trapping_or_hoarding_guest_fails_its_call_and_the_host_goes_on() {
         let echo = bad.extract(&["fine".to_string()]).unwrap();
         assert_eq!(echo[0].answer.as_deref(), Some("fine"));
     }
+}
+
+#[test]
+fn a_guest_that_fails_every_call_is_disabled_with_a_clear_message() {
+    let (_engine, plugin) = misbehaving();
+    let Plugin::AnswerParser(bad) = plugin else {
+        panic!("test-misbehave is an answer parser")
+    };
+    // A success in between resets the count.
+    for input in ["trap", "trap", "fine", "trap", "trap"] {
+        let _ = bad.extract(&[input.to_string()]);
+    }
+    assert!(bad.extract(&["fine".to_string()]).is_ok());
+    for _ in 0..3 {
+        assert!(bad.extract(&["trap".to_string()]).is_err());
+    }
+    let msg = format!("{:#}", bad.extract(&["fine".to_string()]).unwrap_err());
+    assert!(
+        msg.contains("test-misbehave@0.1.0") && msg.contains("disabled after 3"),
+        "{msg}"
+    );
 }
 
 #[test]

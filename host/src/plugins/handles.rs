@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -54,6 +55,9 @@ struct Core {
     engine: wasmtime::Engine,
     limits: Limits,
     info: Arc<PluginInfo>,
+    /// Calls that trapped, ran out of fuel or memory in a row; shared by the
+    /// clones of one loaded version (a reloaded file starts again at 0).
+    consecutive_failures: Arc<AtomicU32>,
 }
 
 impl Core {
@@ -62,7 +66,22 @@ impl Core {
         function: &str,
         f: impl FnOnce(&mut wasmtime::Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R> {
-        sandboxed(&self.engine, &self.limits, &*self.info, function, f)
+        let failed = self.consecutive_failures.load(Ordering::Relaxed);
+        if failed >= self.limits.max_consecutive_failures {
+            anyhow::bail!(
+                "plugin {} is disabled after {failed} failed calls in a row; fix it and \
+                 replace the file (it is reloaded) or restart",
+                self.info.label()
+            );
+        }
+        let result = sandboxed(&self.engine, &self.limits, &*self.info, function, f);
+        match &result {
+            Ok(_) => self.consecutive_failures.store(0, Ordering::Relaxed),
+            Err(_) => {
+                self.consecutive_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        result
     }
 
     /// A batch call must answer once per input, in order.
@@ -282,6 +301,7 @@ impl Plugin {
                 engine: engine.engine().clone(),
                 limits,
                 info: Arc::new(info),
+                consecutive_failures: Arc::default(),
             })
         };
         // meta() runs in the same sandbox as every other call.

@@ -13,6 +13,9 @@ pub struct Limits {
     pub fuel: u64,
     /// Cap on linear memory of the instance, in bytes.
     pub memory_bytes: usize,
+    /// After this many failed calls in a row (trap, fuel, memory) the plugin
+    /// is disabled: its calls fail at once with a message saying so.
+    pub max_consecutive_failures: u32,
 }
 
 impl Default for Limits {
@@ -20,6 +23,7 @@ impl Default for Limits {
         Limits {
             fuel: 2_000_000_000,
             memory_bytes: 256 << 20,
+            max_consecutive_failures: 20,
         }
     }
 }
