@@ -256,7 +256,9 @@ fn load_error(folder: &Path) -> String {
                 2,
                 "a bad folder is bad input"
             );
-            format!("{e:#}")
+            let message = format!("{e:#}");
+            println!("error: {message}");
+            message
         }
     }
 }

