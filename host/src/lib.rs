@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod embed;
 pub mod error;
 pub mod llm;
 pub mod models;

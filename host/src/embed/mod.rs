@@ -1,0 +1,45 @@
+//! Sentence embeddings: the observation an agent's belief network reads and
+//! what the reward plugin compares. The local encoder is a BERT-family model
+//! in tch, read from a sentence-transformers folder (bert.rs).
+
+pub mod bert;
+pub mod pooling;
+
+use std::path::Path;
+
+use anyhow::Result;
+
+pub use bert::{BertEmbedder, LoadOptions};
+pub use pooling::Pooling;
+
+/// Turns texts into fixed-size vectors.
+pub trait Embedder: Send {
+    /// One vector of `dim()` floats per text, in order. All texts go through
+    /// the model together (one forward pass): an episode's n + 1 texts are
+    /// one call.
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
+
+    /// Length of every vector `embed` returns.
+    fn dim(&self) -> usize;
+}
+
+/// Load a local encoder from a packaged model name (configs/models.toml, e.g.
+/// "all-minilm-l6-v2") or a folder path (relative to `base_dir`).
+pub fn load_local(model: &str, base_dir: &Path, device: tch::Device) -> Result<BertEmbedder> {
+    let folder = crate::models::resolve(model, base_dir).map_err(crate::error::bad_input)?;
+    BertEmbedder::load(&folder, device)
+}
+
+/// Cosine similarity of two vectors (0 when either is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        dot += x as f64 * y as f64;
+        na += x as f64 * x as f64;
+        nb += y as f64 * y as f64;
+    }
+    if na == 0.0 || nb == 0.0 {
+        return 0.0;
+    }
+    (dot / (na.sqrt() * nb.sqrt())) as f32
+}
