@@ -202,7 +202,6 @@ impl OpenAiClient {
         let http = reqwest::Client::builder()
             .user_agent(concat!("econ-host/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(options.concurrency.max(1))
             .tcp_nodelay(true)
             .build()
             .context("building the HTTP client")?;
