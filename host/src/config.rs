@@ -36,18 +36,171 @@ pub struct LlmConfig {
     pub context: u32,
     pub coordinator: RoleConfig,
     pub executor: RoleConfig,
+    /// Record / replay of LLM responses.
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+/// `[llm.cache]`: `mode = "off" | "record" | "replay"`, `path` = a JSONL file
+/// (relative to the config file's folder).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    #[serde(default = "default_cache_mode")]
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            mode: default_cache_mode(),
+            path: None,
+        }
+    }
 }
 
 /// One LLM role (coordinator or executors).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleConfig {
-    /// "local" (embedded llama.cpp); "openai" comes with the LLM I/O work.
+    /// "local" (embedded llama.cpp) or "openai" (any OpenAI-compatible server).
     pub provider: String,
-    /// A packaged model name (`econ-host models list`) or a path to a GGUF file.
+    /// local: a packaged model name (`econ-host models list`) or a path to a
+    /// GGUF file; openai: the model name the server knows.
     pub model: String,
     #[serde(default = "default_max_tokens")]
     pub max_tokens: u32,
+    /// openai: the server's base URL, e.g. "http://localhost:8000/v1"
+    /// (requests go to {base_url}/chat/completions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// openai: several servers of one model, load-balanced (instead of base_url).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_urls: Vec<String>,
+    /// openai: the name of the environment variable that holds the API key
+    /// (never the key itself). Absent: no Authorization header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// openai: requests in flight per server.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// openai: limit on one HTTP attempt, in seconds.
+    #[serde(default = "default_timeout_s")]
+    pub timeout_s: f64,
+    /// openai: retries after the first attempt (429, 5xx, connection errors, timeouts).
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// openai: delay before the first retry, doubled per retry (with jitter).
+    #[serde(default = "default_retry_backoff_ms")]
+    pub retry_backoff_ms: u64,
+    /// openai: the longest backoff between retries.
+    #[serde(default = "default_retry_backoff_max_ms")]
+    pub retry_backoff_max_ms: u64,
+    /// openai: send `repetition_penalty` (vLLM / Together / SGLang name); set
+    /// false for servers that reject it (OpenAI).
+    #[serde(default = "default_true")]
+    pub send_repetition_penalty: bool,
+}
+
+impl RoleConfig {
+    /// The configured base URLs: `base_url`, or else `base_urls`.
+    pub fn endpoints(&self) -> Vec<String> {
+        match &self.base_url {
+            Some(url) => vec![url.clone()],
+            None => self.base_urls.clone(),
+        }
+    }
+
+    fn validate(&self, role: &str) -> Result<()> {
+        let key = |name: &str| format!("key llm.{role}.{name}");
+        if self.max_tokens == 0 {
+            bail!("{}: must be at least 1", key("max_tokens"));
+        }
+        match self.provider.as_str() {
+            "local" => {
+                for (name, set) in [
+                    ("base_url", self.base_url.is_some()),
+                    ("base_urls", !self.base_urls.is_empty()),
+                    ("api_key_env", self.api_key_env.is_some()),
+                ] {
+                    if set {
+                        bail!(
+                            "{}: only used with provider = \"openai\" (this role's provider is \"local\")",
+                            key(name)
+                        );
+                    }
+                }
+            }
+            "openai" => {
+                if self.base_url.is_some() && !self.base_urls.is_empty() {
+                    bail!("keys llm.{role}.base_url and llm.{role}.base_urls: set one, not both");
+                }
+                if self.base_url.is_none() && self.base_urls.is_empty() {
+                    bail!(
+                        "{}: required for provider = \"openai\" (or base_urls for several servers)",
+                        key("base_url")
+                    );
+                }
+                let named: Vec<(String, &String)> = match &self.base_url {
+                    Some(url) => vec![(key("base_url"), url)],
+                    None => self
+                        .base_urls
+                        .iter()
+                        .enumerate()
+                        .map(|(i, url)| (format!("{}[{i}]", key("base_urls")), url))
+                        .collect(),
+                };
+                for (name, url) in named {
+                    let url = url.trim();
+                    if !(url.starts_with("http://") || url.starts_with("https://"))
+                        || url.len() <= "https://".len()
+                    {
+                        bail!("{name}: {url:?} is not an http:// or https:// URL");
+                    }
+                }
+                if let Some(var) = &self.api_key_env {
+                    // The message must not echo the value: it may be a pasted key.
+                    let is_name = !var.is_empty()
+                        && !var.starts_with(|c: char| c.is_ascii_digit())
+                        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !is_name {
+                        bail!(
+                            "{}: must be the name of an environment variable (letters, digits, _), \
+                             e.g. \"TOGETHER_API_KEY\", not the key itself",
+                            key("api_key_env")
+                        );
+                    }
+                }
+                if self.concurrency == 0 {
+                    bail!("{}: must be at least 1", key("concurrency"));
+                }
+                if !(self.timeout_s.is_finite()
+                    && self.timeout_s > 0.0
+                    && self.timeout_s <= 86400.0)
+                {
+                    bail!(
+                        "{}: {} is outside (0, 86400] seconds",
+                        key("timeout_s"),
+                        self.timeout_s
+                    );
+                }
+                if self.retry_backoff_ms > self.retry_backoff_max_ms {
+                    bail!(
+                        "keys llm.{role}.retry_backoff_ms/retry_backoff_max_ms: need first <= max, got {} > {}",
+                        self.retry_backoff_ms,
+                        self.retry_backoff_max_ms
+                    );
+                }
+            }
+            other => bail!(
+                "{}: {other:?} is not supported (supported: \"local\", \"openai\")",
+                key("provider")
+            ),
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -122,6 +275,27 @@ fn default_context() -> u32 {
 }
 fn default_max_tokens() -> u32 {
     512
+}
+fn default_concurrency() -> u32 {
+    8
+}
+fn default_timeout_s() -> f64 {
+    60.0
+}
+fn default_max_retries() -> u32 {
+    3
+}
+fn default_retry_backoff_ms() -> u64 {
+    500
+}
+fn default_retry_backoff_max_ms() -> u64 {
+    8000
+}
+fn default_true() -> bool {
+    true
+}
+fn default_cache_mode() -> String {
+    "off".into()
 }
 fn default_reward() -> String {
     "reward-econ".into()
@@ -205,18 +379,21 @@ impl Config {
                 s.top_p_default
             );
         }
-        for (role, r) in [
-            ("coordinator", &self.llm.coordinator),
-            ("executor", &self.llm.executor),
-        ] {
-            if r.provider != "local" {
-                bail!(
-                    "key llm.{role}.provider: {:?} is not supported yet (supported: \"local\")",
-                    r.provider
-                );
+        self.llm.coordinator.validate("coordinator")?;
+        self.llm.executor.validate("executor")?;
+        let cache = &self.llm.cache;
+        match cache.mode.as_str() {
+            "off" => {}
+            "record" | "replay" => {
+                if cache.path.as_ref().is_none_or(|p| p.as_os_str().is_empty()) {
+                    bail!(
+                        "key llm.cache.path: required when llm.cache.mode = {:?}",
+                        cache.mode
+                    );
+                }
             }
-            if r.max_tokens == 0 {
-                bail!("key llm.{role}.max_tokens: must be at least 1");
+            other => {
+                bail!("key llm.cache.mode: {other:?} is not one of \"off\", \"record\", \"replay\"")
             }
         }
         Ok(())
@@ -267,5 +444,115 @@ mod tests {
         assert_eq!(t["d"]["e"].as_bool(), Some(true));
         assert!(apply_override(&mut t, "a.b.c=1").is_err());
         assert!(apply_override(&mut t, "novalue").is_err());
+    }
+
+    fn load_with(dir: &Path, overrides: &[&str]) -> Result<Config> {
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "[llm.coordinator]\nprovider = \"local\"\nmodel = \"m\"\n\
+             [llm.executor]\nprovider = \"local\"\nmodel = \"m\"\n\
+             [dataset]\nadapter = \"a\"\npath = \"d.jsonl\"\n",
+        )
+        .unwrap();
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Config::load(&path, &overrides)
+    }
+
+    fn error(dir: &Path, overrides: &[&str]) -> String {
+        format!("{:#}", load_with(dir, overrides).unwrap_err())
+    }
+
+    #[test]
+    fn shipped_configs_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml")
+                && path.file_name().unwrap() != "models.toml"
+            {
+                Config::load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            }
+        }
+    }
+
+    #[test]
+    fn openai_roles_load_and_validate_with_named_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let c = load_with(
+            d,
+            &[
+                "llm.executor.provider=openai",
+                "llm.executor.base_urls=[\"http://127.0.0.1:1/v1\", \"http://127.0.0.1:2/v1\"]",
+                "llm.executor.api_key_env=MY_KEY",
+                "llm.executor.concurrency=4",
+                "llm.executor.timeout_s=2.5",
+                "llm.executor.send_repetition_penalty=false",
+                "llm.cache.mode=record",
+                "llm.cache.path=cache.jsonl",
+            ],
+        )
+        .unwrap();
+        let e = &c.llm.executor;
+        assert_eq!(e.endpoints().len(), 2);
+        assert_eq!(e.concurrency, 4);
+        assert_eq!(e.max_retries, 3);
+        assert!(!e.send_repetition_penalty);
+        assert_eq!(c.llm.cache.mode, "record");
+        assert_eq!(load_with(d, &[]).unwrap().llm.cache.mode, "off");
+
+        let open = "llm.executor.provider=openai";
+        let url = "llm.executor.base_url=http://127.0.0.1:1/v1";
+        for (overrides, expected) in [
+            (
+                vec!["llm.executor.provider=grpc"],
+                "key llm.executor.provider",
+            ),
+            (vec![open], "key llm.executor.base_url: required"),
+            (
+                vec![open, "llm.executor.base_url=localhost:8000"],
+                "key llm.executor.base_url:",
+            ),
+            (
+                vec![
+                    open,
+                    "llm.executor.base_urls=[\"http://a/v1\", \"ftp://b\"]",
+                ],
+                "key llm.executor.base_urls[1]",
+            ),
+            (
+                vec![open, url, "llm.executor.base_urls=[\"http://a/v1\"]"],
+                "llm.executor.base_url and llm.executor.base_urls",
+            ),
+            (
+                vec![open, url, "llm.executor.concurrency=0"],
+                "key llm.executor.concurrency",
+            ),
+            (
+                vec![open, url, "llm.executor.timeout_s=0"],
+                "key llm.executor.timeout_s",
+            ),
+            (
+                vec![open, url, "llm.executor.retry_backoff_ms=9000"],
+                "llm.executor.retry_backoff_ms/retry_backoff_max_ms",
+            ),
+            (
+                vec!["llm.coordinator.base_url=http://a/v1"],
+                "key llm.coordinator.base_url: only used",
+            ),
+            (vec!["llm.cache.mode=replay"], "key llm.cache.path"),
+            (vec!["llm.cache.mode=sometimes"], "key llm.cache.mode"),
+        ] {
+            let message = error(d, &overrides);
+            assert!(message.contains(expected), "{overrides:?}: {message}");
+        }
+        // A key pasted where the variable name belongs is not echoed back.
+        let message = error(d, &[open, url, "llm.executor.api_key_env=sk-abc.def-123"]);
+        assert!(
+            message.contains("key llm.executor.api_key_env"),
+            "{message}"
+        );
+        assert!(!message.contains("sk-abc"), "{message}");
     }
 }

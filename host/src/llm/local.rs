@@ -2,7 +2,7 @@
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -13,7 +13,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 
-use super::{ChatRequest, Completion};
+use super::{BoxFuture, ChatRequest, Completion, LlmClient};
 
 /// llama.cpp allows one backend per process.
 static BACKEND: OnceLock<LlamaBackend> = OnceLock::new();
@@ -145,7 +145,58 @@ impl LocalModel {
             text,
             prompt_tokens: tokens.len() as u32,
             completion_tokens,
+            usage_estimated: false,
             latency: started.elapsed(),
+        })
+    }
+}
+
+/// [`LlmClient`] over a shared [`LocalModel`]. Each request decodes on a
+/// blocking thread; requests run one at a time, since one decode already uses
+/// every llama.cpp thread (parallel sequences in one batch come later).
+pub struct LocalClient {
+    model: Arc<LocalModel>,
+    name: String,
+    gate: tokio::sync::Semaphore,
+}
+
+impl LocalClient {
+    pub fn new(model: Arc<LocalModel>) -> Self {
+        // The file name, not the path: a recording replays on another machine.
+        let name = model
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| model.path().display().to_string());
+        LocalClient {
+            model,
+            name,
+            gate: tokio::sync::Semaphore::new(1),
+        }
+    }
+
+    pub fn local_model(&self) -> &Arc<LocalModel> {
+        &self.model
+    }
+}
+
+impl LlmClient for LocalClient {
+    fn model(&self) -> &str {
+        &self.name
+    }
+
+    fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion>> {
+        Box::pin(async move {
+            let _turn = self
+                .gate
+                .acquire()
+                .await
+                .context("the embedded model was shut down")?;
+            let model = Arc::clone(&self.model);
+            let request = request.clone();
+            tokio::task::spawn_blocking(move || model.chat(&request))
+                .await
+                .context("the embedded model's decoding thread failed")?
         })
     }
 }

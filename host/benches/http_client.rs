@@ -1,0 +1,221 @@
+//! The OpenAI-compatible client against a local axum server (127.0.0.1):
+//!
+//! - `http_overhead`: one request at a time to a server that answers at once;
+//!   `econ_client` (OpenAiClient::chat: body encoding, endpoint pick,
+//!   semaphore, retry loop, JSON decoding) next to `raw_reqwest` (a bare POST
+//!   of the same body and a serde_json::Value parse) — the difference is the
+//!   client's own cost per request.
+//! - `http_throughput`: a server with a fixed 20 ms latency, the client's
+//!   concurrency limit at 1 / 8 / 64 and 8x that many requests per batch.
+//!   The latency-bound ideal is concurrency / 20 ms requests per second; the
+//!   ratio is printed at the end, for the client and for `concurrency`
+//!   workers posting with bare reqwest (what the machine itself allows).
+
+#[path = "../../tests/common/openai_server.rs"]
+mod openai_server;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use econ_host::llm::openai::{OpenAiClient, OpenAiOptions};
+use econ_host::llm::{ChatRequest, LlmClient, Message};
+use openai_server::Server;
+
+const LATENCY: Duration = Duration::from_millis(20);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn request() -> ChatRequest {
+    ChatRequest {
+        messages: vec![
+            Message::new("system", "Solve the problem step by step."),
+            Message::new(
+                "user",
+                "Natalia sold clips to 48 of her friends in April, and then she sold half as \
+                 many clips in May. How many clips did Natalia sell altogether in April and May?",
+            ),
+        ],
+        temperature: 0.7,
+        repetition_penalty: 1.1,
+        top_p: 0.9,
+        max_tokens: 256,
+        stop: vec![],
+        seed: 42,
+    }
+}
+
+fn client(url: String, concurrency: usize) -> OpenAiClient {
+    let mut o = OpenAiOptions::new(vec![url], "bench-model");
+    o.concurrency = concurrency;
+    o.max_retries = 0;
+    OpenAiClient::new(o).unwrap()
+}
+
+fn overhead(c: &mut Criterion) {
+    let rt = runtime();
+    let server = rt.block_on(Server::start_with(Duration::ZERO, false));
+    let econ = client(server.base_url(), 1);
+    let raw = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
+    let url = format!("{}/chat/completions", server.base_url());
+    let body = serde_json::to_vec(&serde_json::json!({
+        "model": "bench-model", "messages": request().messages, "temperature": 0.7,
+        "top_p": 0.9, "max_tokens": 256, "seed": 42, "repetition_penalty": 1.1, "stream": false
+    }))
+    .unwrap();
+    let r = request();
+    let mut group = c.benchmark_group("http_overhead");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("raw_reqwest", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let started = Instant::now();
+                for _ in 0..iters {
+                    let response = raw
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap();
+                    let bytes = response.bytes().await.unwrap();
+                    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                    assert!(v["choices"][0]["message"]["content"].is_string());
+                }
+                started.elapsed()
+            })
+        })
+    });
+    group.bench_function("econ_client", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let started = Instant::now();
+                for _ in 0..iters {
+                    econ.chat(&r).await.unwrap();
+                }
+                started.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+/// (client, concurrency, requests per second) of every throughput sample.
+static RESULTS: Mutex<Vec<(&'static str, usize, f64)>> = Mutex::new(Vec::new());
+
+fn throughput(c: &mut Criterion) {
+    let rt = runtime();
+    let server = rt.block_on(Server::start_with(LATENCY, false));
+    let url = format!("{}/chat/completions", server.base_url());
+    let body = serde_json::to_vec(&serde_json::json!({
+        "model": "bench-model", "messages": request().messages, "temperature": 0.7,
+        "top_p": 0.9, "max_tokens": 256, "seed": 42, "repetition_penalty": 1.1, "stream": false
+    }))
+    .unwrap();
+    let raw = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("http_throughput_20ms");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for concurrency in [1usize, 8, 64] {
+        let econ = Arc::new(client(server.base_url(), concurrency));
+        let batch = concurrency * 8;
+        group.throughput(Throughput::Elements(batch as u64));
+        // The client under test: `batch` requests at once, its semaphore
+        // keeping `concurrency` in flight.
+        group.bench_function(format!("econ_client/{concurrency}"), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let started = Instant::now();
+                    for _ in 0..iters {
+                        let mut tasks = tokio::task::JoinSet::new();
+                        for _ in 0..batch {
+                            let econ = Arc::clone(&econ);
+                            tasks.spawn(async move { econ.chat(&request()).await.unwrap() });
+                        }
+                        while let Some(t) = tasks.join_next().await {
+                            t.unwrap();
+                        }
+                    }
+                    record("econ_client", concurrency, iters as usize * batch, started)
+                })
+            })
+        });
+        // The baseline: `concurrency` workers posting with bare reqwest.
+        group.bench_function(format!("raw_reqwest/{concurrency}"), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let started = Instant::now();
+                    for _ in 0..iters {
+                        let mut tasks = tokio::task::JoinSet::new();
+                        for _ in 0..concurrency {
+                            let (raw, url, body) = (raw.clone(), url.clone(), body.clone());
+                            tasks.spawn(async move {
+                                for _ in 0..8 {
+                                    let response = raw
+                                        .post(&url)
+                                        .header("content-type", "application/json")
+                                        .body(body.clone())
+                                        .send()
+                                        .await
+                                        .unwrap();
+                                    let bytes = response.bytes().await.unwrap();
+                                    let _: serde_json::Value =
+                                        serde_json::from_slice(&bytes).unwrap();
+                                }
+                            });
+                        }
+                        while let Some(t) = tasks.join_next().await {
+                            t.unwrap();
+                        }
+                    }
+                    record("raw_reqwest", concurrency, iters as usize * batch, started)
+                })
+            })
+        });
+    }
+    group.finish();
+    let results = RESULTS.lock().unwrap();
+    println!("\nthroughput against a server with {LATENCY:?} latency (mean over samples):");
+    for concurrency in [1usize, 8, 64] {
+        let ideal = concurrency as f64 / LATENCY.as_secs_f64();
+        for name in ["econ_client", "raw_reqwest"] {
+            let rates: Vec<f64> = results
+                .iter()
+                .filter(|(n, c, _)| *n == name && *c == concurrency)
+                .map(|(_, _, r)| *r)
+                .collect();
+            if rates.is_empty() {
+                continue;
+            }
+            let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+            println!(
+                "  {name:<11} concurrency {concurrency:>2}: {mean:8.1} req/s, ideal {ideal:7.1} req/s, {:5.1}% of ideal",
+                100.0 * mean / ideal
+            );
+        }
+    }
+}
+
+fn record(name: &'static str, concurrency: usize, requests: usize, started: Instant) -> Duration {
+    let took = started.elapsed();
+    RESULTS
+        .lock()
+        .unwrap()
+        .push((name, concurrency, requests as f64 / took.as_secs_f64()));
+    took
+}
+
+criterion_group!(benches, overhead, throughput);
+criterion_main!(benches);

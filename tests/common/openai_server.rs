@@ -1,0 +1,235 @@
+//! A scriptable OpenAI-compatible server for the HTTP client's tests and
+//! benchmark: axum on 127.0.0.1, a random port, started inside the test.
+//! It answers `POST /v1/chat/completions` with the next scripted [`Reply`]
+//! (then the default one), and counts requests and how many were in flight
+//! at once.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// A completion echoing the last message, with usage.
+    Ok,
+    /// The same without `usage`.
+    OkWithoutUsage,
+    /// An error status with a short JSON body and an optional Retry-After.
+    Status(u16, Option<&'static str>),
+    /// An error status whose body repeats the request's Authorization header
+    /// (a careless proxy), to test that the client masks it.
+    EchoAuth(u16),
+    /// This status and body, as they are.
+    Raw(u16, String),
+    /// Never answer.
+    Hang,
+    /// Answer Ok after this long.
+    Delay(Duration),
+}
+
+pub struct ServerState {
+    script: Mutex<VecDeque<Reply>>,
+    default: Mutex<Reply>,
+    /// Added before every reply.
+    latency: Duration,
+    /// Keep each request's body and Authorization header (off in benches).
+    keep: bool,
+    pub requests: AtomicUsize,
+    current: AtomicUsize,
+    pub max_concurrent: AtomicUsize,
+    pub bodies: Mutex<Vec<serde_json::Value>>,
+    pub auth: Mutex<Vec<Option<String>>>,
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: Arc<ServerState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Server {
+    /// A server that records requests and adds `latency` to every reply.
+    pub async fn start(latency: Duration) -> Server {
+        Self::start_with(latency, true).await
+    }
+
+    pub async fn start_with(latency: Duration, keep: bool) -> Server {
+        let state = Arc::new(ServerState {
+            script: Mutex::new(VecDeque::new()),
+            default: Mutex::new(Reply::Ok),
+            latency,
+            keep,
+            requests: AtomicUsize::new(0),
+            current: AtomicUsize::new(0),
+            max_concurrent: AtomicUsize::new(0),
+            bodies: Mutex::new(Vec::new()),
+            auth: Mutex::new(Vec::new()),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .with_state(Arc::clone(&state));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Server { addr, state, task }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Replies for the next requests, in order.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.state.script.lock().unwrap().extend(replies);
+    }
+
+    /// The reply once the script is used up.
+    pub fn set_default(&self, reply: Reply) {
+        *self.state.default.lock().unwrap() = reply;
+    }
+
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn max_concurrent(&self) -> usize {
+        self.state.max_concurrent.load(Ordering::SeqCst)
+    }
+
+    /// Stop accepting connections.
+    pub fn shutdown(self) {
+        self.task.abort();
+    }
+}
+
+/// The text the server answers for a request: deterministic, so that tests
+/// can predict it.
+pub fn echo_text(body: &serde_json::Value) -> String {
+    let last = body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or("");
+    format!("echo: {last} (T={})", body["temperature"])
+}
+
+/// Its prompt_tokens: words in the messages plus 7.
+pub fn prompt_tokens(body: &serde_json::Value) -> u64 {
+    body["messages"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| {
+                    m["content"]
+                        .as_str()
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .count() as u64
+                })
+                .sum::<u64>()
+        })
+        .unwrap_or(0)
+        + 7
+}
+
+async fn chat(State(s): State<Arc<ServerState>>, headers: HeaderMap, body: Bytes) -> Response {
+    s.requests.fetch_add(1, Ordering::SeqCst);
+    let now = s.current.fetch_add(1, Ordering::SeqCst) + 1;
+    s.max_concurrent.fetch_max(now, Ordering::SeqCst);
+    let _in_flight = InFlight(&s.current);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("").to_string());
+    if s.keep {
+        s.bodies.lock().unwrap().push(json.clone());
+        s.auth.lock().unwrap().push(auth.clone());
+    }
+    let reply = s
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| s.default.lock().unwrap().clone());
+    if !s.latency.is_zero() {
+        tokio::time::sleep(s.latency).await;
+    }
+    match reply {
+        Reply::Ok => completion(&json, true),
+        Reply::OkWithoutUsage => completion(&json, false),
+        Reply::Delay(d) => {
+            tokio::time::sleep(d).await;
+            completion(&json, true)
+        }
+        Reply::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            completion(&json, true)
+        }
+        Reply::Status(code, retry_after) => {
+            let status = StatusCode::from_u16(code).unwrap();
+            let body = format!(r#"{{"error": {{"message": "scripted {code}"}}}}"#);
+            let mut response =
+                (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+            if let Some(after) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, after.parse().unwrap());
+            }
+            response
+        }
+        Reply::EchoAuth(code) => {
+            let status = StatusCode::from_u16(code).unwrap();
+            let body = format!("bad credentials: {}", auth.unwrap_or_default());
+            (status, body).into_response()
+        }
+        Reply::Raw(code, body) => (
+            StatusCode::from_u16(code).unwrap(),
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+    }
+}
+
+fn completion(request: &serde_json::Value, usage: bool) -> Response {
+    let text = echo_text(request);
+    let mut body = serde_json::json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": request["model"],
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": "stop"
+        }]
+    });
+    if usage {
+        let p = prompt_tokens(request);
+        let c = text.split_whitespace().count() as u64;
+        body["usage"] =
+            serde_json::json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c});
+    }
+    axum::Json(body).into_response()
+}
