@@ -6,8 +6,10 @@ pub mod commands;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod learner;
 pub mod llm;
 pub mod models;
+pub mod nets;
 pub mod plugins;
 pub mod smoke;
 
