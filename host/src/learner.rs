@@ -20,11 +20,14 @@
 //!   policy gradient through e^K_π = e^0_π + Σ η·Δe, so it trains both the refine step
 //!   and the initial action; the initial term is a baseline (stop-gradient, so the
 //!   initial action is never pushed *down*, unlike the reference);
-//! - `loss_equilibrium` L_eq = mean (e^K_π − e^0_π)².
+//! - `loss_equilibrium` L_eq = mean (e^K_π − e^0_π)²;
+//! - `loss_saturation` L_sat = mean relu(|z| − 3)² on the action logits z (keeps the
+//!   sigmoid out of saturation, where logit-space exploration stops moving e).
 //!
 //! `loss_total` = td_weight·L_TD + local_td_weight·L_local + λ_m·L_cons + λ_SD·L_SD
-//!              + eq_weight·L_eq + ci_weight·L_CI (the reference's L_TD + 0.1 L_cons +
-//!              0.05 L_eq + 0.1 L_CI plus the per-agent TD and L_SD). The critic
+//!              + eq_weight·L_eq + ci_weight·L_CI + saturation_weight·L_sat (the
+//!              reference's L_TD + 0.1 L_cons + 0.05 L_eq + 0.1 L_CI plus the
+//!              per-agent TD, L_SD and L_sat). The critic
 //!              terms update only critic parameters and the actor terms only actor
 //!              parameters (critic held fixed for the actor, as in DDPG).
 //!
@@ -32,7 +35,8 @@
 //! fitted with its own Adam (lr reward.eta_alpha) to L_α = mean(α·(AL,TS,CC) −
 //! sg Q_tot)² (the reference's rule).
 //!
-//! Adam per component (belief nets, encoder, refine, mixer), each with its own
+//! Adam per component (belief-net trunks and Q heads, action heads, encoder, refine,
+//! mixer), each with its own
 //! learning rate and gradient-norm clip. The targets are soft-updated with
 //! `target_update_tau` every `target_update_interval` updates (counted once per update).
 
@@ -47,6 +51,9 @@ use tch::{Device, Kind, Tensor, nn};
 use crate::nets::adam::Adam;
 use crate::nets::config::NetsConfig;
 use crate::nets::{MixInput, Nets, RoundState, tensor_from};
+
+/// |logit| beyond which L_sat penalises the action head (σ(3) ≈ 0.95).
+const SATURATION_LOGIT: f64 = 3.0;
 
 /// One learner update's numbers, by name (one metrics.jsonl line).
 pub type Metrics = BTreeMap<String, f64>;
@@ -91,20 +98,27 @@ pub struct Counters {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Component {
     BeliefNet,
+    Action,
     Encoder,
     Refine,
     Mixer,
 }
 
 impl Component {
-    const ALL: [Component; 4] =
-        [Component::BeliefNet, Component::Encoder, Component::Refine, Component::Mixer];
+    const ALL: [Component; 5] = [
+        Component::BeliefNet,
+        Component::Action,
+        Component::Encoder,
+        Component::Refine,
+        Component::Mixer,
+    ];
 
     fn of(name: &str) -> Component {
         match name.split('.').next().unwrap_or("") {
             "encoder" => Component::Encoder,
             "refine" => Component::Refine,
             "mixer" => Component::Mixer,
+            _ if name.split('.').nth(1) == Some("action") => Component::Action,
             _ => Component::BeliefNet,
         }
     }
@@ -112,6 +126,7 @@ impl Component {
     fn label(self) -> &'static str {
         match self {
             Component::BeliefNet => "belief_net",
+            Component::Action => "action",
             Component::Encoder => "encoder",
             Component::Refine => "refine",
             Component::Mixer => "mixer",
@@ -121,7 +136,7 @@ impl Component {
 
 /// Actor parameters: the belief networks' action heads and the RefineModule.
 fn is_actor(name: &str) -> bool {
-    name.starts_with("refine.") || name.split('.').nth(1) == Some("action")
+    matches!(Component::of(name), Component::Action | Component::Refine)
 }
 
 /// Small deterministic RNG for replay sampling (state saved in checkpoints).
@@ -203,6 +218,7 @@ impl Learner {
             .map(|(name, var)| {
                 let lr = match Component::of(&name) {
                     Component::BeliefNet => cfg.belief_net_lr(),
+                    Component::Action => cfg.action_lr(),
                     Component::Encoder => cfg.encoder_lr(),
                     Component::Refine => cfg.refine_lr(),
                     Component::Mixer => cfg.mixer_lr(),
@@ -521,13 +537,15 @@ impl Learner {
         let q_tot_init = nets.q_tot(&s0, &e0_sg, &batch.outputs[0], &batch.commitments[0], train).q_tot;
         let l_ci = -(&q_tot_pi - &q_tot_init).mean(Kind::Float);
         let l_eq = (&e_pi - &e0_pi).square().mean(Kind::Float);
+        let z = nets.action_logits(&s0.beliefs);
+        let l_sat = (z.abs() - SATURATION_LOGIT).relu().square().mean(Kind::Float);
 
         let w = &cfg.loss;
         let critic = &l_td * w.td_weight
             + &l_local * w.local_td_weight
             + &l_cons * cfg.mixer.lambda_m
             + &l_sd * cfg.mixer.lambda_sd;
-        let actor = &l_ci * w.ci_weight + &l_eq * w.eq_weight;
+        let actor = &l_ci * w.ci_weight + &l_eq * w.eq_weight + &l_sat * w.saturation_weight;
         let total = &critic + &actor;
         let d = |t: &Tensor| t.detach();
         let e_pi_d = e_pi.detach();
@@ -538,6 +556,7 @@ impl Learner {
             ("loss_sd", d(&l_sd)),
             ("loss_equilibrium", d(&l_eq)),
             ("loss_commit_improve", d(&l_ci)),
+            ("loss_saturation", d(&l_sat)),
             ("loss_critic", d(&critic)),
             ("loss_actor", d(&actor)),
             ("loss_total", d(&total)),

@@ -10,10 +10,10 @@
 //! Heads:
 //! - action: b_i → Linear → ReLU → Linear → 2 logits z; e_i = lo + (hi − lo)·σ(z + ε),
 //!   ε ~ N(0, σ²) only while exploring (training episodes), so e_i is always inside
-//!   its bounds;
-//! - local value: Q_i(b_i, e_i) = Linear → LN → ReLU → Linear of [b_i, ê_i], where ê_i is
-//!   e_i rescaled to [0, 1] (the reference's Q_i ignores e_i, which leaves the actions
-//!   nothing to climb).
+//!   its bounds; the last layer starts tiny, so every agent starts mid-range;
+//! - local value: Q_i(b_i, e_i) = Linear → LN → ReLU → Linear of [b_i, ReLU(Linear(ê_i))],
+//!   where ê_i is e_i rescaled to [0, 1] (the reference's Q_i ignores e_i, which leaves
+//!   the actions nothing to climb; the action embedding lets Q_i bend in e_i quickly).
 //!
 //! Parameters under `<path>/action` are the actor's; the rest is critic / trunk (see
 //! learner.rs).
@@ -21,7 +21,7 @@
 use tch::{Tensor, nn, nn::Module};
 
 use super::config::NetsConfig;
-use super::layers::Block;
+use super::layers::{Block, small_linear};
 
 #[derive(Debug)]
 pub struct BeliefNetwork {
@@ -35,6 +35,7 @@ pub struct BeliefNetwork {
     head2: nn::Linear,
     act1: nn::Linear,
     act2: nn::Linear,
+    q_action: nn::Linear,
     q1: nn::Linear,
     q_ln: nn::LayerNorm,
     q2: nn::Linear,
@@ -74,8 +75,9 @@ impl BeliefNetwork {
             head_ln: nn::layer_norm(&trunk / "head_ln", vec![h], Default::default()),
             head2: nn::linear(&trunk / "head2", h, db, Default::default()),
             act1: nn::linear(&action / "l1", db, mlp, Default::default()),
-            act2: nn::linear(&action / "l2", mlp, 2, Default::default()),
-            q1: nn::linear(&q / "l1", db + 2, h, Default::default()),
+            act2: small_linear(&action / "l2", mlp, 2),
+            q_action: nn::linear(&q / "action_embed", 2, h, Default::default()),
+            q1: nn::linear(&q / "l1", db + h, h, Default::default()),
             q_ln: nn::layer_norm(&q / "ln", vec![h], Default::default()),
             q2: nn::linear(&q / "l2", h, 1, Default::default()),
             dropout: cfg.arch.dropout_rate,
@@ -121,7 +123,8 @@ impl BeliefNetwork {
 
     /// Local value Q_i(b_i, e_i): belief (B, d_b), unit-scaled action (B, 2) -> (B,).
     pub fn q_value(&self, belief: &Tensor, unit_action: &Tensor) -> Tensor {
-        let x = Tensor::cat(&[belief, unit_action], 1);
+        let a = unit_action.apply(&self.q_action).relu();
+        let x = Tensor::cat(&[belief, &a], 1);
         self.q_ln.forward(&x.apply(&self.q1)).relu().apply(&self.q2).squeeze_dim(-1)
     }
 }

@@ -45,6 +45,10 @@ pub struct NetsConfig {
     pub mixer_lr: Option<f64>,
     #[serde(default)]
     pub refine_lr: Option<f64>,
+    /// Learning rate of the belief networks' action heads (the initial actors);
+    /// absent = `belief_net_lr`.
+    #[serde(default)]
+    pub action_lr: Option<f64>,
     /// L2 weight decay of Adam (as torch.optim.Adam's `weight_decay`).
     #[serde(default = "d_wd")]
     pub weight_decay: f64,
@@ -126,6 +130,9 @@ pub struct BneConfig {
     /// Largest refine step: Δe = refine_step_scale · tanh(·) (reference 0.3).
     #[serde(default = "d_step")]
     pub refine_step_scale: f64,
+    /// Dropout inside the RefineModule (reference 0.1).
+    #[serde(default = "d_01")]
+    pub refine_dropout: f64,
     #[serde(default = "d_match")]
     pub commitment_match_threshold: f64,
     #[serde(default = "d_osc")]
@@ -198,6 +205,10 @@ pub struct LossWeights {
     /// L_CI = −mean(Q_tot(e_final) − Q_tot(e_init)): the actors' improvement term.
     #[serde(default = "d_01")]
     pub ci_weight: f64,
+    /// Weight of L_sat = mean(relu(|z| − 3)²) on the action logits z: keeps the
+    /// sigmoid out of saturation, where logit-space exploration would stop moving e.
+    #[serde(default = "d_01")]
+    pub saturation_weight: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -376,6 +387,9 @@ impl NetsConfig {
     pub fn refine_lr(&self) -> f64 {
         self.refine_lr.unwrap_or(self.lr)
     }
+    pub fn action_lr(&self) -> f64 {
+        self.action_lr.unwrap_or(self.belief_net_lr())
+    }
 
     /// Checks ranges; errors name the key.
     pub fn validate(&self) -> Result<()> {
@@ -423,6 +437,9 @@ impl NetsConfig {
         if !(0.0..1.0).contains(&self.arch.dropout_rate) {
             bail!("arch.dropout_rate must be in [0, 1)");
         }
+        if !(0.0..1.0).contains(&self.bne.refine_dropout) {
+            bail!("bne.refine_dropout must be in [0, 1)");
+        }
         let s = &self.sampling;
         if !(s.temperature_min < s.temperature_max) {
             bail!("sampling.temperature_min must be below sampling.temperature_max");
@@ -448,6 +465,7 @@ impl NetsConfig {
             ("encoder_lr", self.encoder_lr()),
             ("mixer_lr", self.mixer_lr()),
             ("refine_lr", self.refine_lr()),
+            ("action_lr", self.action_lr()),
             ("reward.eta_alpha", self.reward.eta_alpha),
         ] {
             if !(lr >= 0.0 && lr.is_finite()) {

@@ -68,6 +68,17 @@ impl Block {
     }
 }
 
+/// A linear layer whose weights start tiny and bias at zero (DDPG's actor output
+/// init): actions start near the middle of their bounds, refine steps near zero.
+pub fn small_linear(p: nn::Path, i: i64, o: i64) -> nn::Linear {
+    let cfg = nn::LinearConfig {
+        ws_init: nn::Init::Uniform { lo: -3e-3, up: 3e-3 },
+        bs_init: Some(nn::Init::Const(0.0)),
+        bias: true,
+    };
+    nn::linear(p, i, o, cfg)
+}
+
 /// Sum of the element counts of the variables whose names start with `prefix`.
 pub fn count_params(vs: &nn::VarStore, prefix: &str) -> i64 {
     vs.variables()

@@ -119,7 +119,7 @@ impl QmixMixer {
             prompt_ln: nn::layer_norm(&p / "prompt_ln", vec![h], Default::default()),
             feat1: lin("feat1", 2 * h, h),
             feat2: lin("feat2", h, h),
-            w1a: lin("hyper_w1a", 2 * h + 2, h),
+            w1a: lin("hyper_w1a", 2 * h, h),
             w1b: lin("hyper_w1b", h, k),
             b1: lin("hyper_b1", h, k),
             w2a: lin("hyper_w2a", h, h),
@@ -146,7 +146,7 @@ impl QmixMixer {
         let (b, n) = input.q.size2().expect("q is (B, N)");
         let (f, g) = self.features(input, train);
         let gx = g.unsqueeze(1).expand([b, n, -1], false);
-        let z = Tensor::cat(&[&gx, &f, input.unit_actions], 2);
+        let z = Tensor::cat(&[&gx, &f], 2);
         let w1 = z.apply(&self.w1a).relu().apply(&self.w1b).abs(); // (B, N, k)
         let b1 = g.apply(&self.b1); // (B, k)
         let hidden = (input.q.unsqueeze(1).matmul(&w1).squeeze_dim(1) + b1).elu(); // (B, k)

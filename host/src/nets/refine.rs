@@ -1,9 +1,10 @@
 //! RefineModule (shared): the per-round BNE update of the sampling actions
 //! (ECON-SPEC.md sections 5 and 7.1).
 //!
-//! x = [b_i, emb(u_i), emb(C), E, ê_i] → Linear(·, 256) → ReLU → LN → Dropout(0.1)
+//! x = [b_i, emb(u_i), emb(C), E, ê_i] → Linear(·, 256) → ReLU → LN → Dropout(bne.refine_dropout = 0.1)
 //! → Linear(256, 128) → ReLU → Linear(128, 2) → tanh; Δe_i = refine_step_scale·tanh(·)
-//! (0.3 in the reference); e_i ← clamp(e_i + η·Δe_i) into the bounds.
+//! (0.3 in the reference); e_i ← clamp(e_i + η·Δe_i) into the bounds. The last layer
+//! starts tiny (refine steps start near zero).
 //!
 //! Unlike the reference, the clamp is out of place (no in-place writes into a
 //! tensor autograd needs), and the caller adopts the new e before any early-stop
@@ -12,6 +13,7 @@
 use tch::{Tensor, nn, nn::Module};
 
 use super::config::NetsConfig;
+use super::layers::small_linear;
 
 #[derive(Debug)]
 pub struct RefineModule {
@@ -20,6 +22,7 @@ pub struct RefineModule {
     l2: nn::Linear,
     l3: nn::Linear,
     step_scale: f64,
+    dropout: f64,
 }
 
 impl RefineModule {
@@ -31,8 +34,9 @@ impl RefineModule {
             l1: nn::linear(&p / "l1", input, 256, Default::default()),
             ln: nn::layer_norm(&p / "ln", vec![256], Default::default()),
             l2: nn::linear(&p / "l2", 256, 128, Default::default()),
-            l3: nn::linear(&p / "l3", 128, 2, Default::default()),
+            l3: small_linear(&p / "l3", 128, 2),
             step_scale: cfg.bne.refine_step_scale,
+            dropout: cfg.bne.refine_dropout,
         }
     }
 
@@ -51,7 +55,7 @@ impl RefineModule {
         let c = commitment.unsqueeze(1).expand([b, n, -1], false);
         let g = group.unsqueeze(1).expand([b, n, -1], false);
         let x = Tensor::cat(&[beliefs, outputs, &c, &g, unit_actions], 2);
-        let h = self.ln.forward(&x.apply(&self.l1).relu()).dropout(0.1, train);
+        let h = self.ln.forward(&x.apply(&self.l1).relu()).dropout(self.dropout, train);
         h.apply(&self.l2).relu().apply(&self.l3).tanh() * self.step_scale
     }
 }
