@@ -39,8 +39,14 @@ fn episode(cfg: &NetsConfig, seed: u64) -> EpisodeRecord {
 }
 
 fn main() {
-    let threads: i32 = std::env::var("ECON_BENCH_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-    let dim: usize = std::env::var("ECON_BENCH_DIM").ok().and_then(|v| v.parse().ok()).unwrap_or(384);
+    let threads: i32 = std::env::var("ECON_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let dim: usize = std::env::var("ECON_BENCH_DIM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(384);
     tch::set_num_threads(threads);
     let mut devices = vec![Device::Cpu];
     if tch::Cuda::is_available() {
@@ -54,7 +60,9 @@ fn main() {
         cfg.obs_dim = dim;
         cfg.commitment_embedding_dim = dim;
         println!("n={n} dim={dim} parameters: {:?}", param_counts(&cfg));
-        let batch: Vec<_> = (0..cfg.train.batch_size as u64).map(|i| episode(&cfg, i + 1)).collect();
+        let batch: Vec<_> = (0..cfg.train.batch_size as u64)
+            .map(|i| episode(&cfg, i + 1))
+            .collect();
         for &device in &devices {
             let mut learner = Learner::new(cfg.clone(), device).expect("learner");
             let name = format!("{device:?}/threads{threads}/batch{}", batch.len());

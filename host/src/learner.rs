@@ -19,7 +19,9 @@
 //! - `loss_commit_improve` L_CI = −mean(Q_tot(e^K_π) − Q_tot(sg e^0_π)): a deterministic
 //!   policy gradient through e^K_π = e^0_π + Σ η·Δe, so it trains both the refine step
 //!   and the initial action; the initial term is a baseline (stop-gradient, so the
-//!   initial action is never pushed *down*, unlike the reference);
+//!   initial action is never pushed *down*, unlike the reference). While training,
+//!   e^0_π = σ(z + ε)-scaled with the exploration noise ε (reparameterised), so the
+//!   actors maximise the value of the exploring policy they really run;
 //! - `loss_equilibrium` L_eq = mean (e^K_π − e^0_π)²;
 //! - `loss_saturation` L_sat = mean relu(|z| − 3)² on the action logits z (keeps the
 //!   sigmoid out of saturation, where logit-space exploration stops moving e).
@@ -36,7 +38,7 @@
 //! sg Q_tot)² (the reference's rule).
 //!
 //! Adam per component (belief-net trunks and Q heads, action heads, encoder, refine,
-//! mixer), each with its own
+//! mixer; nets/adam.rs), each with its own
 //! learning rate and gradient-norm clip. The targets are soft-updated with
 //! `target_update_tau` every `target_update_interval` updates (counted once per update).
 
@@ -50,7 +52,7 @@ use tch::{Device, Kind, Tensor, nn};
 
 use crate::nets::adam::Adam;
 use crate::nets::config::NetsConfig;
-use crate::nets::{MixInput, Nets, RoundState, tensor_from};
+use crate::nets::{Nets, tensor_from};
 
 /// |logit| beyond which L_sat penalises the action head (σ(3) ≈ 0.95).
 const SATURATION_LOGIT: f64 = 3.0;
@@ -123,6 +125,11 @@ impl Component {
         }
     }
 
+    /// Actor parameters: the belief networks' action heads and the RefineModule.
+    fn is_actor(self) -> bool {
+        matches!(self, Component::Action | Component::Refine)
+    }
+
     fn label(self) -> &'static str {
         match self {
             Component::BeliefNet => "belief_net",
@@ -132,11 +139,6 @@ impl Component {
             Component::Mixer => "mixer",
         }
     }
-}
-
-/// Actor parameters: the belief networks' action heads and the RefineModule.
-fn is_actor(name: &str) -> bool {
-    matches!(Component::of(name), Component::Action | Component::Refine)
 }
 
 /// Small deterministic RNG for replay sampling (state saved in checkpoints).
@@ -190,8 +192,9 @@ pub struct Learner {
     alpha_logits: Tensor,
     opt: Adam,
     alpha_opt: Adam,
-    slot_component: Vec<Component>,
-    slot_actor: Vec<bool>,
+    /// Per optimiser group: its component and its variables (same order as the group).
+    group_component: Vec<Component>,
+    group_vars: Vec<Vec<Tensor>>,
     buffer: VecDeque<EpisodeRecord>,
     counters: Counters,
     rng: SplitMix64,
@@ -206,37 +209,48 @@ impl Learner {
         let nets = Nets::new(&vs.root(), &cfg);
         let mut target_vs = nn::VarStore::new(device);
         let target = Nets::new(&target_vs.root(), &cfg);
-        target_vs.copy(&vs).context("copying the networks into the targets")?;
+        target_vs
+            .copy(&vs)
+            .context("copying the networks into the targets")?;
         target_vs.freeze();
 
         let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
-        let slot_component: Vec<Component> = named.iter().map(|(n, _)| Component::of(n)).collect();
-        let slot_actor: Vec<bool> = named.iter().map(|(n, _)| is_actor(n)).collect();
-        let params = named
-            .into_iter()
-            .map(|(name, var)| {
-                let lr = match Component::of(&name) {
-                    Component::BeliefNet => cfg.belief_net_lr(),
-                    Component::Action => cfg.action_lr(),
-                    Component::Encoder => cfg.encoder_lr(),
-                    Component::Refine => cfg.refine_lr(),
-                    Component::Mixer => cfg.mixer_lr(),
-                };
-                (name, var, lr, cfg.weight_decay)
-            })
-            .collect();
-        let opt = Adam::new(params);
+        let mut groups = Vec::new();
+        let mut group_component = Vec::new();
+        let mut group_vars = Vec::new();
+        for comp in Component::ALL {
+            let vars: Vec<(String, Tensor)> = named
+                .iter()
+                .filter(|(n, _)| Component::of(n) == comp)
+                .map(|(n, t)| (n.clone(), t.shallow_clone()))
+                .collect();
+            if vars.is_empty() {
+                continue;
+            }
+            let lr = match comp {
+                Component::BeliefNet => cfg.belief_net_lr(),
+                Component::Action => cfg.action_lr(),
+                Component::Encoder => cfg.encoder_lr(),
+                Component::Refine => cfg.refine_lr(),
+                Component::Mixer => cfg.mixer_lr(),
+            };
+            group_component.push(comp);
+            group_vars.push(vars.iter().map(|(_, t)| t.shallow_clone()).collect());
+            groups.push((comp.label().to_string(), lr, cfg.weight_decay, vars));
+        }
+        let opt = Adam::new(groups);
 
         let w = cfg.reward.initial_weights;
-        let alpha_logits = Tensor::from_slice(&[w[0].ln() as f32, w[1].ln() as f32, w[2].ln() as f32])
-            .to_device(device)
-            .set_requires_grad(true);
+        let alpha_logits =
+            Tensor::from_slice(&[w[0].ln() as f32, w[1].ln() as f32, w[2].ln() as f32])
+                .to_device(device)
+                .set_requires_grad(true);
         let alpha_opt = Adam::new(vec![(
-            "logits".into(),
-            alpha_logits.shallow_clone(),
+            "alpha".into(),
             cfg.reward.eta_alpha,
             0.0,
+            vec![("logits".into(), alpha_logits.shallow_clone())],
         )]);
         Ok(Learner {
             buffer: VecDeque::with_capacity(cfg.train.buffer_size),
@@ -249,8 +263,8 @@ impl Learner {
             alpha_logits,
             opt,
             alpha_opt,
-            slot_component,
-            slot_actor,
+            group_component,
+            group_vars,
             counters: Counters::default(),
             rng: SplitMix64(0x5EED_0F_EC0),
         })
@@ -287,8 +301,12 @@ impl Learner {
 
     /// Current α = (α_AL, α_TS, α_CC).
     pub fn alpha(&self) -> [f32; 3] {
-        let a: Vec<f32> = Vec::try_from(self.alpha_logits.softmax(0, Kind::Float).to_device(Device::Cpu))
-            .expect("alpha is a float vector");
+        let a: Vec<f32> = Vec::try_from(
+            self.alpha_logits
+                .softmax(0, Kind::Float)
+                .to_device(Device::Cpu),
+        )
+        .expect("alpha is a float vector");
         [a[0], a[1], a[2]]
     }
 
@@ -303,14 +321,27 @@ impl Learner {
     }
 
     fn actions_tensor(&self, actions: &[[f32; 2]]) -> Result<Tensor> {
-        ensure!(actions.len() == self.cfg.n_agents, "{} actions for {} agents", actions.len(), self.cfg.n_agents);
+        ensure!(
+            actions.len() == self.cfg.n_agents,
+            "{} actions for {} agents",
+            actions.len(),
+            self.cfg.n_agents
+        );
         let flat: Vec<f32> = actions.iter().flatten().copied().collect();
-        Ok(tensor_from(&flat, &[1, actions.len() as i64, 2], self.device))
+        Ok(tensor_from(
+            &flat,
+            &[1, actions.len() as i64, 2],
+            self.device,
+        ))
     }
 
     fn check_context(&self, outputs: &[Vec<f32>], commitment: &[f32]) -> Result<()> {
         let (n, dc) = (self.cfg.n_agents, self.cfg.commitment_embedding_dim);
-        ensure!(outputs.len() == n, "{} output embeddings for {n} agents", outputs.len());
+        ensure!(
+            outputs.len() == n,
+            "{} output embeddings for {n} agents",
+            outputs.len()
+        );
         ensure!(
             outputs.iter().all(|o| o.len() == dc) && commitment.len() == dc,
             "output / commitment embeddings must have commitment_embedding_dim = {dc} values"
@@ -318,7 +349,11 @@ impl Learner {
         Ok(())
     }
 
-    fn context_tensors(&self, outputs: &[Vec<f32>], commitment: &[f32]) -> Result<(Tensor, Tensor)> {
+    fn context_tensors(
+        &self,
+        outputs: &[Vec<f32>],
+        commitment: &[f32],
+    ) -> Result<(Tensor, Tensor)> {
         self.check_context(outputs, commitment)?;
         let (n, dc) = (self.cfg.n_agents, self.cfg.commitment_embedding_dim);
         let flat: Vec<f32> = outputs.iter().flatten().copied().collect();
@@ -329,7 +364,8 @@ impl Learner {
     }
 
     fn to_actions(e: &Tensor) -> Vec<[f32; 2]> {
-        let v: Vec<f32> = Vec::try_from(e.to_device(Device::Cpu).reshape([-1])).expect("float actions");
+        let v: Vec<f32> =
+            Vec::try_from(e.to_device(Device::Cpu).reshape([-1])).expect("float actions");
         v.chunks(2).map(|c| [c[0], c[1]]).collect()
     }
 
@@ -337,8 +373,14 @@ impl Learner {
     /// training exploration noise. Networks in eval mode (no dropout).
     pub fn initial_actions(&self, obs: &[f32], explore: bool) -> Result<Vec<[f32; 2]>> {
         let obs = self.obs_tensor(obs)?;
-        let noise = if explore { self.cfg.sampling.exploration_std } else { 0.0 };
-        Ok(tch::no_grad(|| Self::to_actions(&self.nets.initial(&obs, false, noise).actions)))
+        let noise = if explore {
+            self.cfg.sampling.exploration_std
+        } else {
+            0.0
+        };
+        Ok(tch::no_grad(|| {
+            Self::to_actions(&self.nets.initial(&obs, false, noise).actions)
+        }))
     }
 
     /// The next BNE round's actions from the previous actions, the agents' outputs of
@@ -361,7 +403,10 @@ impl Learner {
     }
 
     fn check_record(&self, ep: &EpisodeRecord) -> Result<()> {
-        ensure!(!ep.rounds.is_empty(), "an episode record needs at least round 0");
+        ensure!(
+            !ep.rounds.is_empty(),
+            "an episode record needs at least round 0"
+        );
         ensure!(
             ep.obs.len() == self.cfg.obs_dim,
             "episode observation has {} values, obs_dim is {}",
@@ -375,12 +420,19 @@ impl Learner {
                 r.actions.len(),
                 self.cfg.n_agents
             );
-            self.check_context(&r.outputs, &r.commitment).with_context(|| format!("round {k}"))?;
+            self.check_context(&r.outputs, &r.commitment)
+                .with_context(|| format!("round {k}"))?;
         }
         if let Some(next) = &ep.next_obs {
-            ensure!(next.len() == self.cfg.obs_dim, "next_obs must have obs_dim values");
+            ensure!(
+                next.len() == self.cfg.obs_dim,
+                "next_obs must have obs_dim values"
+            );
         }
-        ensure!(ep.done || ep.next_obs.is_some(), "a non-terminal episode record needs next_obs");
+        ensure!(
+            ep.done || ep.next_obs.is_some(),
+            "a non-terminal episode record needs next_obs"
+        );
         Ok(())
     }
 
@@ -422,7 +474,10 @@ impl Learner {
             self.check_record(ep)?;
         }
         let (b, n) = (eps.len() as i64, self.cfg.n_agents as i64);
-        let (od, dc) = (self.cfg.obs_dim as i64, self.cfg.commitment_embedding_dim as i64);
+        let (od, dc) = (
+            self.cfg.obs_dim as i64,
+            self.cfg.commitment_embedding_dim as i64,
+        );
         let k_max = eps.iter().map(|e| e.rounds.len()).max().unwrap_or(1);
         let dev = self.device;
         let obs: Vec<f32> = eps.iter().flat_map(|e| e.obs.iter().copied()).collect();
@@ -431,11 +486,22 @@ impl Learner {
         let mut commitments = Vec::new();
         let mut live = Vec::new();
         for k in 0..k_max {
-            let round = |e: &'_ EpisodeRecord| -> RoundRecord { e.rounds[k.min(e.rounds.len() - 1)].clone() };
+            let round = |e: &'_ EpisodeRecord| -> RoundRecord {
+                e.rounds[k.min(e.rounds.len() - 1)].clone()
+            };
             let rs: Vec<RoundRecord> = eps.iter().map(round).collect();
-            let a: Vec<f32> = rs.iter().flat_map(|r| r.actions.iter().flatten().copied()).collect();
-            let u: Vec<f32> = rs.iter().flat_map(|r| r.outputs.iter().flatten().copied()).collect();
-            let c: Vec<f32> = rs.iter().flat_map(|r| r.commitment.iter().copied()).collect();
+            let a: Vec<f32> = rs
+                .iter()
+                .flat_map(|r| r.actions.iter().flatten().copied())
+                .collect();
+            let u: Vec<f32> = rs
+                .iter()
+                .flat_map(|r| r.outputs.iter().flatten().copied())
+                .collect();
+            let c: Vec<f32> = rs
+                .iter()
+                .flat_map(|r| r.commitment.iter().copied())
+                .collect();
             actions.push(tensor_from(&a, &[b, n, 2], dev));
             outputs.push(tensor_from(&u, &[b, n, dc], dev));
             commitments.push(tensor_from(&c, &[b, dc], dev));
@@ -471,44 +537,93 @@ impl Learner {
         let bounds = &nets.bounds;
         let b = batch.obs.size()[0];
 
-        // Round 0 and the policy's path through the BNE rounds.
-        let s0 = nets.initial(&batch.obs, train, 0.0);
-        let e0_pi = s0.actions.shallow_clone();
-        let mut state = RoundState {
-            beliefs: s0.beliefs.shallow_clone(),
-            group: s0.group.shallow_clone(),
-            actions: e0_pi.shallow_clone(),
-            delta: None,
+        let k_n = batch.actions.len();
+
+        // Beliefs and E of every round in one batched pass: round 0 sees the bare
+        // observation, round k ≥ 1 also round k−1's outputs and commitment.
+        let (beliefs, groups): (Vec<Tensor>, Vec<Tensor>) = if nets.belief_update() && k_n > 1 {
+            let (n, dc) = (cfg.n_agents as i64, cfg.commitment_embedding_dim as i64);
+            let mut us = vec![Tensor::zeros([b, n, dc], (Kind::Float, self.device))];
+            let mut cs = vec![Tensor::zeros([b, dc], (Kind::Float, self.device))];
+            us.extend(batch.outputs[..k_n - 1].iter().map(|t| t.shallow_clone()));
+            cs.extend(
+                batch.commitments[..k_n - 1]
+                    .iter()
+                    .map(|t| t.shallow_clone()),
+            );
+            let obs = batch.obs.repeat([k_n as i64, 1]);
+            let bel = nets.beliefs(
+                &obs,
+                Some((&Tensor::cat(&us, 0), &Tensor::cat(&cs, 0))),
+                train,
+            );
+            let grp = nets.group(&bel, train);
+            (bel.chunk(k_n as i64, 0), grp.chunk(k_n as i64, 0))
+        } else {
+            let bel = nets.beliefs(&batch.obs, None, train);
+            let grp = nets.group(&bel, train);
+            (
+                (0..k_n).map(|_| bel.shallow_clone()).collect(),
+                (0..k_n).map(|_| grp.shallow_clone()).collect(),
+            )
         };
-        for k in 1..batch.actions.len() {
-            let next = nets.bne_round(&batch.obs, &state, &batch.outputs[k - 1], &batch.commitments[k - 1], train);
+
+        // The policy's path: e^0 = π(b^0), then the refine steps (episodes that
+        // stopped earlier keep their last round's state).
+        // While training, the actor is the exploring policy it really runs: e^0 =
+        // σ(z + ε) with ε ~ N(0, exploration_std²), reparameterised, so it maximises
+        // the expected Q under its own noise (an interior optimum, not a band edge).
+        let z = nets.action_logits(&beliefs[0]);
+        let noise = cfg.sampling.exploration_std;
+        let e0_pi = if train && noise > 0.0 {
+            bounds.from_logits(&(&z + z.randn_like() * noise))
+        } else {
+            bounds.from_logits(&z)
+        };
+        let (mut b_f, mut g_f, mut e_pi) = (
+            beliefs[0].shallow_clone(),
+            groups[0].shallow_clone(),
+            e0_pi.shallow_clone(),
+        );
+        for k in 1..k_n {
+            let (e_k, _) = nets.refine_step(
+                &beliefs[k],
+                &groups[k],
+                &batch.outputs[k - 1],
+                &batch.commitments[k - 1],
+                &e_pi,
+                train,
+            );
             let live = &batch.live[k];
             let l3 = live.view([b, 1, 1]);
-            let l2 = live.view([b, 1]);
-            state = RoundState {
-                beliefs: next.beliefs.where_self(&l3, &state.beliefs),
-                group: next.group.where_self(&l2, &state.group),
-                actions: next.actions.where_self(&l3, &state.actions),
-                delta: next.delta,
-            };
+            b_f = beliefs[k].where_self(&l3, &b_f);
+            g_f = groups[k].where_self(&live.view([b, 1]), &g_f);
+            e_pi = e_k.where_self(&l3, &e_pi);
         }
-        let e_pi = state.actions.shallow_clone();
-        let last = batch.actions.len() - 1;
-        let (u_f, c_f, e_x) = (&batch.outputs[last], &batch.commitments[last], &batch.actions[last]);
+        let last = k_n - 1;
+        let (u_f, c_f, e_x) = (
+            &batch.outputs[last],
+            &batch.commitments[last],
+            &batch.actions[last],
+        );
 
-        // Critic at the executed actions.
-        let q_x = nets.q_values(&state.beliefs, e_x);
-        let mix_x = nets.mixer.forward_t(
-            &MixInput {
-                q: &q_x,
-                beliefs: &state.beliefs,
-                unit_actions: &bounds.unit(e_x),
-                group: &state.group,
-                outputs: u_f,
-                commitment: c_f,
-            },
+        // One mixer pass for three uses: the critic at the executed final actions, the
+        // actor at the policy's refined actions, and the baseline at sg(e^0_π).
+        let e0_sg = e0_pi.detach();
+        let cat3 = |x: &Tensor, y: &Tensor, w: &Tensor| Tensor::cat(&[x, y, w], 0);
+        let (q_all, mix_all) = nets.q_tot(
+            &cat3(&b_f, &b_f, &beliefs[0]),
+            &cat3(&g_f, &g_f, &groups[0]),
+            &cat3(e_x, &e_pi, &e0_sg),
+            &cat3(u_f, u_f, &batch.outputs[0]),
+            &cat3(c_f, c_f, &batch.commitments[0]),
             train,
         );
+        let q_x = q_all.narrow(0, 0, b);
+        let q_tots = mix_all.q_tot.chunk(3, 0);
+        let (q_tot_x, q_tot_pi, q_tot_init) = (&q_tots[0], &q_tots[1], &q_tots[2]);
+        let align_x = mix_all.align.narrow(0, 0, b);
+
         let alpha = self.alpha_logits.softmax(0, Kind::Float).detach();
         let r = batch.components.matmul(&alpha); // (B,)
         let (y_tot, y_loc) = if batch.any_next {
@@ -518,27 +633,28 @@ impl Learner {
                 let (n, dc) = (cfg.n_agents as i64, cfg.commitment_embedding_dim as i64);
                 let zu = Tensor::zeros([b, n, dc], (Kind::Float, self.device));
                 let zc = Tensor::zeros([b, dc], (Kind::Float, self.device));
-                let tq = t.q_values(&ts.beliefs, &ts.actions);
-                let tmix = t.q_tot(&ts, &ts.actions, &zu, &zc, false);
+                let (tq, tmix) = t.q_tot(&ts.beliefs, &ts.group, &ts.actions, &zu, &zc, false);
                 let disc = &batch.not_done * cfg.train.gamma;
-                (&r + &disc * tmix.q_tot, r.unsqueeze(1) + disc.unsqueeze(1) * tq)
+                (
+                    &r + &disc * tmix.q_tot,
+                    r.unsqueeze(1) + disc.unsqueeze(1) * tq,
+                )
             })
         } else {
             (r.shallow_clone(), r.unsqueeze(1).expand_as(&q_x))
         };
-        let l_td = (&mix_x.q_tot - &y_tot).square().mean(Kind::Float);
+        let l_td = (q_tot_x - &y_tot).square().mean(Kind::Float);
         let l_local = (&q_x - &y_loc).square().mean(Kind::Float);
-        let l_cons = nets.mixer.consistency(&q_x, &mix_x.q_tot);
-        let l_sd = mix_x.align.mean(Kind::Float);
+        let l_cons = nets.mixer.consistency(&q_x, q_tot_x);
+        let l_sd = align_x.mean(Kind::Float);
 
         // Actors: the policy's refined actions against the (fixed) critic.
-        let q_tot_pi = nets.q_tot(&state, &e_pi, u_f, c_f, train).q_tot;
-        let e0_sg = e0_pi.detach();
-        let q_tot_init = nets.q_tot(&s0, &e0_sg, &batch.outputs[0], &batch.commitments[0], train).q_tot;
-        let l_ci = -(&q_tot_pi - &q_tot_init).mean(Kind::Float);
+        let l_ci = -(q_tot_pi - q_tot_init).mean(Kind::Float);
         let l_eq = (&e_pi - &e0_pi).square().mean(Kind::Float);
-        let z = nets.action_logits(&s0.beliefs);
-        let l_sat = (z.abs() - SATURATION_LOGIT).relu().square().mean(Kind::Float);
+        let l_sat = (z.abs() - SATURATION_LOGIT)
+            .relu()
+            .square()
+            .mean(Kind::Float);
 
         let w = &cfg.loss;
         let critic = &l_td * w.td_weight
@@ -560,41 +676,54 @@ impl Learner {
             ("loss_critic", d(&critic)),
             ("loss_actor", d(&actor)),
             ("loss_total", d(&total)),
-            ("q_tot_exec_mean", mix_x.q_tot.detach().mean(Kind::Float)),
+            ("q_tot_exec_mean", q_tot_x.detach().mean(Kind::Float)),
             ("q_tot_init_mean", q_tot_init.detach().mean(Kind::Float)),
             ("q_tot_refined_mean", q_tot_pi.detach().mean(Kind::Float)),
-            ("q_improvement_mean", (&q_tot_pi - &q_tot_init).detach().mean(Kind::Float)),
+            (
+                "q_improvement_mean",
+                (q_tot_pi - q_tot_init).detach().mean(Kind::Float),
+            ),
             ("q_local_mean", q_x.detach().mean(Kind::Float)),
             ("reward_mean", r.mean(Kind::Float)),
             ("e_temperature_mean", e_pi_d.select(2, 0).mean(Kind::Float)),
             ("e_penalty_mean", e_pi_d.select(2, 1).mean(Kind::Float)),
-            ("e_delta_abs_mean", (&e_pi_d - e0_pi.detach()).abs().mean(Kind::Float)),
+            (
+                "e_delta_abs_mean",
+                (&e_pi_d - e0_pi.detach()).abs().mean(Kind::Float),
+            ),
         ];
-        Losses { critic, actor, terms, q_tot_exec: mix_x.q_tot.detach() }
+        Losses {
+            critic,
+            actor,
+            terms,
+            q_tot_exec: q_tot_x.detach(),
+        }
     }
 
-    /// Gradients of a loss set, per optimiser slot (critic loss → critic parameters,
-    /// actor loss → actor parameters; None where a parameter was not used).
-    fn gradients(&self, losses: &Losses) -> Vec<Option<Tensor>> {
-        let split = |actor: bool| -> (Vec<usize>, Vec<Tensor>) {
-            self.opt
-                .slots
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| self.slot_actor[*i] == actor)
-                .map(|(i, s)| (i, s.var.shallow_clone()))
-                .unzip()
-        };
-        let mut grads: Vec<Option<Tensor>> = (0..self.opt.slots.len()).map(|_| None).collect();
+    /// Gradients of a loss set per optimiser group and parameter (critic loss →
+    /// critic parameters, actor loss → actor parameters; None where a parameter was
+    /// not used).
+    fn gradients(&self, losses: &Losses) -> Vec<Vec<Option<Tensor>>> {
+        let mut grads: Vec<Vec<Option<Tensor>>> = self
+            .group_vars
+            .iter()
+            .map(|vars| vars.iter().map(|_| None).collect())
+            .collect();
         for (actor, loss, keep) in [(false, &losses.critic, true), (true, &losses.actor, false)] {
-            let (idx, vars) = split(actor);
+            let groups: Vec<usize> = (0..self.group_vars.len())
+                .filter(|&g| self.group_component[g].is_actor() == actor)
+                .collect();
+            let vars: Vec<&Tensor> = groups
+                .iter()
+                .flat_map(|&g| self.group_vars[g].iter())
+                .collect();
             if vars.is_empty() {
                 continue;
             }
-            let gs = Tensor::run_backward(&[loss], &vars, keep, false);
-            for (i, g) in idx.into_iter().zip(gs) {
-                if g.defined() {
-                    grads[i] = Some(g);
+            let mut gs = Tensor::run_backward(&[loss], &vars, keep, false).into_iter();
+            for &g in &groups {
+                for slot in grads[g].iter_mut() {
+                    *slot = gs.next().filter(|t| t.defined());
                 }
             }
         }
@@ -603,34 +732,58 @@ impl Learner {
 
     /// Named gradients the next update would apply to a batch (before clipping);
     /// for inspection and tests.
-    pub fn named_gradients(&self, batch: &[EpisodeRecord]) -> Result<Vec<(String, Option<Tensor>)>> {
+    pub fn named_gradients(
+        &self,
+        batch: &[EpisodeRecord],
+    ) -> Result<Vec<(String, Option<Tensor>)>> {
         let batch = self.make_batch(batch)?;
         let losses = self.losses(&batch, true);
         let grads = self.gradients(&losses);
-        Ok(self.opt.slots.iter().map(|s| s.name.clone()).zip(grads).collect())
+        Ok(self
+            .opt
+            .groups
+            .iter()
+            .zip(grads)
+            .flat_map(|(g, gs)| {
+                g.param_names()
+                    .map(str::to_string)
+                    .zip(gs)
+                    .collect::<Vec<_>>()
+            })
+            .collect())
     }
 
     /// The loss terms of a batch without updating anything (eval mode, no dropout).
     pub fn evaluate(&self, batch: &[EpisodeRecord]) -> Result<Metrics> {
         let batch = self.make_batch(batch)?;
         let losses = tch::no_grad(|| self.losses(&batch, false));
-        Ok(losses.terms.iter().map(|(k, v)| (k.to_string(), v.double_value(&[]))).collect())
+        Ok(losses
+            .terms
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.double_value(&[])))
+            .collect())
     }
 
     /// One learner update on the given episodes; returns every loss term by name.
     pub fn update_on(&mut self, episodes: &[EpisodeRecord]) -> Result<Metrics> {
         let batch = self.make_batch(episodes)?;
         let losses = self.losses(&batch, true);
-        let mut m: Metrics = losses.terms.iter().map(|(k, v)| (k.to_string(), v.double_value(&[]))).collect();
+        let mut m: Metrics = losses
+            .terms
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.double_value(&[])))
+            .collect();
 
         // Dynamic α (reference rule: fit α·components to Q_tot).
         if self.cfg.reward.dynamic_alpha_update {
-            let pred = batch.components.matmul(&self.alpha_logits.softmax(0, Kind::Float));
+            let pred = batch
+                .components
+                .matmul(&self.alpha_logits.softmax(0, Kind::Float));
             let l_alpha = (pred - &losses.q_tot_exec).square().mean(Kind::Float);
             let la = l_alpha.double_value(&[]);
             if la.is_finite() {
                 let g = Tensor::run_backward(&[&l_alpha], &[&self.alpha_logits], false, false);
-                self.alpha_opt.step(&[g.into_iter().next()]);
+                self.alpha_opt.step_group(0, &g[0]);
             }
             m.insert("loss_alpha".into(), la);
         }
@@ -647,29 +800,26 @@ impl Learner {
             m.insert("train_steps".into(), self.counters.train_steps as f64);
             return Ok(m);
         }
-        let mut grads = self.gradients(&losses);
+        let grads = self.gradients(&losses);
         drop(losses);
 
-        // Per-component gradient-norm clipping.
-        for comp in Component::ALL {
-            let idx: Vec<usize> = (0..grads.len())
-                .filter(|&i| self.slot_component[i] == comp && grads[i].is_some())
-                .collect();
-            let sq: f64 = idx
-                .iter()
-                .map(|&i| grads[i].as_ref().unwrap().square().sum(Kind::Float).double_value(&[]))
-                .sum();
-            let norm = sq.sqrt();
-            m.insert(format!("grad_norm_{}", comp.label()), norm);
-            let clip = self.cfg.train.grad_clip;
-            if norm > clip {
-                let scale = clip / (norm + 1e-6);
-                for &i in &idx {
-                    grads[i] = grads[i].take().map(|g| g * scale);
-                }
-            }
+        // Per-component gradient-norm clipping, then Adam.
+        let clip = self.cfg.train.grad_clip;
+        for (g, gs) in grads.iter().enumerate() {
+            let label = self.group_component[g].label();
+            let Some(flat) = self.opt.groups[g].flat_grad(gs) else {
+                m.insert(format!("grad_norm_{label}"), 0.0);
+                continue;
+            };
+            let norm = flat.norm().double_value(&[]);
+            m.insert(format!("grad_norm_{label}"), norm);
+            let flat = if norm > clip {
+                flat * (clip / (norm + 1e-6))
+            } else {
+                flat
+            };
+            self.opt.step_group(g, &flat);
         }
-        self.opt.step(&grads);
 
         self.counters.train_steps += 1;
         let mut updated = 0.0;
@@ -703,16 +853,24 @@ impl Learner {
     /// counters, α, replay-sampler state, and `extra` from the caller). Atomic: all
     /// files go to a temporary sibling folder that is then renamed to `dir`.
     pub fn save(&self, dir: &Path, extra: serde_json::Value) -> Result<()> {
-        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        let name = dir.file_name().context("checkpoint path has no folder name")?.to_string_lossy();
+        let name = dir
+            .file_name()
+            .context("checkpoint path has no folder name")?
+            .to_string_lossy();
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         let tmp = parent.join(format!(".{name}.tmp-{}-{stamp}", std::process::id()));
         fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let result = self.write_into(&tmp, extra).and_then(|()| replace_dir(&tmp, dir));
+        let result = self
+            .write_into(&tmp, extra)
+            .and_then(|()| replace_dir(&tmp, dir));
         if result.is_err() {
             let _ = fs::remove_dir_all(&tmp);
         }
@@ -732,11 +890,17 @@ impl Learner {
         add_store("online", &self.vs, &mut tensors);
         add_store("target", &self.target_vs, &mut tensors);
         tensors.push(("alpha.logits".into(), cpu(&self.alpha_logits)));
-        for (n, t) in self.opt.state("optim").into_iter().chain(self.alpha_opt.state("alpha_optim")) {
+        for (n, t) in self
+            .opt
+            .state("optim")
+            .into_iter()
+            .chain(self.alpha_opt.state("alpha_optim"))
+        {
             tensors.push((n, cpu(&t)));
         }
         let model = tmp.join("model.safetensors");
-        Tensor::write_safetensors(&tensors, &model).with_context(|| format!("writing {}", model.display()))?;
+        Tensor::write_safetensors(&tensors, &model)
+            .with_context(|| format!("writing {}", model.display()))?;
         let meta = CheckpointMeta {
             format: CHECKPOINT_FORMAT.into(),
             econ_host_version: env!("CARGO_PKG_VERSION").into(),
@@ -753,9 +917,12 @@ impl Learner {
             extra,
         };
         let path = tmp.join("meta.json");
-        fs::write(&path, serde_json::to_vec_pretty(&meta)?).with_context(|| format!("writing {}", path.display()))?;
+        fs::write(&path, serde_json::to_vec_pretty(&meta)?)
+            .with_context(|| format!("writing {}", path.display()))?;
         for f in [&model, &path] {
-            fs::File::open(f).and_then(|f| f.sync_all()).with_context(|| format!("syncing {}", f.display()))?;
+            fs::File::open(f)
+                .and_then(|f| f.sync_all())
+                .with_context(|| format!("syncing {}", f.display()))?;
         }
         Ok(())
     }
@@ -763,7 +930,8 @@ impl Learner {
     /// Reads a checkpoint's meta.json.
     pub fn read_meta(dir: &Path) -> Result<CheckpointMeta> {
         let path = dir.join("meta.json");
-        let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let meta: CheckpointMeta =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         ensure!(
@@ -782,16 +950,32 @@ impl Learner {
     pub fn load(dir: &Path, cfg: NetsConfig, device: Device) -> Result<Self> {
         let meta = Self::read_meta(dir)?;
         let shape_keys: [(&str, String, String); 11] = [
-            ("n_agents", meta.n_agents.to_string(), cfg.n_agents.to_string()),
-            ("belief_dim", meta.belief_dim.to_string(), cfg.belief_dim.to_string()),
+            (
+                "n_agents",
+                meta.n_agents.to_string(),
+                cfg.n_agents.to_string(),
+            ),
+            (
+                "belief_dim",
+                meta.belief_dim.to_string(),
+                cfg.belief_dim.to_string(),
+            ),
             ("obs_dim", meta.obs_dim.to_string(), cfg.obs_dim.to_string()),
             (
                 "commitment_embedding_dim",
                 meta.commitment_embedding_dim.to_string(),
                 cfg.commitment_embedding_dim.to_string(),
             ),
-            ("arch.entity_dim", meta.entity_dim.to_string(), cfg.arch.entity_dim.to_string()),
-            ("mixer.kind", meta.mixer_kind.clone(), cfg.mixer.kind.clone()),
+            (
+                "arch.entity_dim",
+                meta.entity_dim.to_string(),
+                cfg.arch.entity_dim.to_string(),
+            ),
+            (
+                "mixer.kind",
+                meta.mixer_kind.clone(),
+                cfg.mixer.kind.clone(),
+            ),
             (
                 "arch.transformer_blocks",
                 meta.config.arch.transformer_blocks.to_string(),
@@ -854,10 +1038,18 @@ impl Learner {
         };
         fill("online", &learner.vs)?;
         fill("target", &learner.target_vs)?;
-        let alpha = tensors.get("alpha.logits").context("tensor alpha.logits is missing")?;
+        let alpha = tensors
+            .get("alpha.logits")
+            .context("tensor alpha.logits is missing")?;
         tch::no_grad(|| learner.alpha_logits.copy_(alpha));
-        learner.opt.load_state("optim", &tensors).with_context(|| path.display().to_string())?;
-        learner.alpha_opt.load_state("alpha_optim", &tensors).with_context(|| path.display().to_string())?;
+        learner
+            .opt
+            .load_state("optim", &tensors)
+            .with_context(|| path.display().to_string())?;
+        learner
+            .alpha_opt
+            .load_state("alpha_optim", &tensors)
+            .with_context(|| path.display().to_string())?;
         learner.counters = meta.counters;
         learner.rng = SplitMix64(meta.replay_rng);
         Ok(learner)
@@ -870,15 +1062,19 @@ fn replace_dir(tmp: &Path, dir: &Path) -> Result<()> {
         let mut old = PathBuf::from(dir);
         old.set_file_name(format!(
             ".{}.old-{}",
-            dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            dir.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
             std::process::id()
         ));
         let _ = fs::remove_dir_all(&old);
         fs::rename(dir, &old).with_context(|| format!("moving the old {} aside", dir.display()))?;
-        fs::rename(tmp, dir).with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
+        fs::rename(tmp, dir)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
         let _ = fs::remove_dir_all(&old);
     } else {
-        fs::rename(tmp, dir).with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
+        fs::rename(tmp, dir)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
     }
     Ok(())
 }

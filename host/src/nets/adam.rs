@@ -1,10 +1,14 @@
-//! Adam with per-parameter learning rates and an inspectable, checkpointable state.
+//! Adam over parameter groups, with an inspectable, checkpointable state.
 //!
-//! tch's optimiser wrapper does not expose its moment buffers, so a checkpoint
-//! could not restore it; this one keeps m, v and the step count as named tensors.
-//! Update (as torch.optim.Adam, L2 weight decay): g ← g + wd·θ;
+//! tch's optimiser wrapper does not expose its moment buffers, so a checkpoint could
+//! not restore it; this one keeps m, v and the step count as named tensors.
+//! Each group (one learning rate, one weight decay, one gradient clip) keeps its
+//! parameters in one flat buffer: the variables become views into it, so an update is
+//! a handful of large ops instead of a handful per parameter tensor.
+//! Update (as torch.optim.Adam with L2 weight decay): g ← g + wd·θ;
 //! m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; θ ← θ − lr·m̂/(√v̂ + ε).
-//! A parameter without a gradient (unused this step) keeps its state and step count.
+//! A group without any gradient this step keeps its state and step count (torch
+//! skips parameters whose grad is None).
 
 use std::collections::HashMap;
 
@@ -12,107 +16,187 @@ use anyhow::{Result, bail};
 use tch::{Kind, Tensor};
 
 #[derive(Debug)]
-pub struct Slot {
+struct Param {
+    name: String,
+    offset: i64,
+    shape: Vec<i64>,
+}
+
+#[derive(Debug)]
+pub struct Group {
     pub name: String,
-    pub var: Tensor,
     pub lr: f64,
     pub weight_decay: f64,
+    params: Vec<Param>,
+    flat: Tensor,
     m: Tensor,
     v: Tensor,
     step: i64,
 }
 
+impl Group {
+    fn numel(p: &Param) -> i64 {
+        p.shape.iter().product()
+    }
+
+    fn view<'a>(&self, t: &'a Tensor, p: &Param) -> Tensor {
+        t.narrow(0, p.offset, Self::numel(p))
+            .view(p.shape.as_slice())
+    }
+
+    /// Flattens per-parameter gradients (same order as the parameters; None or
+    /// undefined = zeros) into one vector; None when no parameter had one.
+    pub fn flat_grad(&self, grads: &[Option<Tensor>]) -> Option<Tensor> {
+        assert_eq!(grads.len(), self.params.len());
+        if grads
+            .iter()
+            .all(|g| g.as_ref().is_none_or(|g| !g.defined()))
+        {
+            return None;
+        }
+        let parts: Vec<Tensor> = grads
+            .iter()
+            .zip(&self.params)
+            .map(|(g, p)| match g {
+                Some(g) if g.defined() => g.reshape([-1]),
+                _ => Tensor::zeros([Self::numel(p)], (Kind::Float, self.flat.device())),
+            })
+            .collect();
+        Some(Tensor::cat(&parts, 0))
+    }
+
+    pub fn param_names(&self) -> impl Iterator<Item = &str> {
+        self.params.iter().map(|p| p.name.as_str())
+    }
+
+    pub fn steps(&self) -> i64 {
+        self.step
+    }
+}
+
 #[derive(Debug)]
 pub struct Adam {
-    pub slots: Vec<Slot>,
+    pub groups: Vec<Group>,
     beta1: f64,
     beta2: f64,
     eps: f64,
 }
 
 impl Adam {
-    /// `params`: (name, variable, learning rate, weight decay).
-    pub fn new(params: Vec<(String, Tensor, f64, f64)>) -> Self {
-        let slots = params
+    /// `groups`: (group name, learning rate, weight decay, [(parameter name, variable)]).
+    /// The variables' data move into the group's flat buffer (they stay the same
+    /// autograd leaves, and the VarStore still sees them).
+    pub fn new(groups: Vec<(String, f64, f64, Vec<(String, Tensor)>)>) -> Self {
+        let groups = groups
             .into_iter()
-            .map(|(name, var, lr, weight_decay)| Slot {
-                m: var.zeros_like().detach(),
-                v: var.zeros_like().detach(),
-                name,
-                var,
-                lr,
-                weight_decay,
-                step: 0,
+            .filter(|(_, _, _, vars)| !vars.is_empty())
+            .map(|(name, lr, weight_decay, vars)| {
+                let flat = Tensor::cat(
+                    &vars
+                        .iter()
+                        .map(|(_, v)| v.detach().reshape([-1]))
+                        .collect::<Vec<_>>(),
+                    0,
+                );
+                let mut params = Vec::with_capacity(vars.len());
+                let mut offset = 0;
+                for (pname, mut var) in vars {
+                    let shape = var.size();
+                    let numel: i64 = shape.iter().product();
+                    tch::no_grad(|| {
+                        var.set_data(&flat.narrow(0, offset, numel).view(shape.as_slice()))
+                    });
+                    params.push(Param {
+                        name: pname,
+                        offset,
+                        shape,
+                    });
+                    offset += numel;
+                }
+                Group {
+                    m: flat.zeros_like(),
+                    v: flat.zeros_like(),
+                    flat,
+                    name,
+                    lr,
+                    weight_decay,
+                    params,
+                    step: 0,
+                }
             })
             .collect();
-        Adam { slots, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        Adam {
+            groups,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
     }
 
-    /// One step; `grads[i]` belongs to `slots[i]` (None or undefined = skip it).
-    pub fn step(&mut self, grads: &[Option<Tensor>]) {
-        assert_eq!(grads.len(), self.slots.len());
+    /// One step of group `g` with its flat gradient.
+    pub fn step_group(&mut self, g: usize, grad: &Tensor) {
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
+        let group = &mut self.groups[g];
+        group.step += 1;
+        let t = group.step as i32;
         tch::no_grad(|| {
-            for (slot, grad) in self.slots.iter_mut().zip(grads) {
-                let Some(g) = grad.as_ref().filter(|g| g.defined()) else { continue };
-                slot.step += 1;
-                let g = if slot.weight_decay != 0.0 {
-                    g + &slot.var * slot.weight_decay
-                } else {
-                    g.shallow_clone()
-                };
-                let _ = slot.m.f_mul_scalar_(b1);
-                let _ = slot.m.f_add_(&(&g * (1.0 - b1)));
-                let _ = slot.v.f_mul_scalar_(b2);
-                let _ = slot.v.f_add_(&(g.square() * (1.0 - b2)));
-                let bc1 = 1.0 - b1.powi(slot.step as i32);
-                let bc2 = 1.0 - b2.powi(slot.step as i32);
-                let denom = (&slot.v / bc2).sqrt() + eps;
-                let update = (&slot.m / bc1) / denom * slot.lr;
-                let _ = slot.var.f_sub_(&update);
-            }
+            let grad = if group.weight_decay != 0.0 {
+                grad + &group.flat * group.weight_decay
+            } else {
+                grad.shallow_clone()
+            };
+            let _ = group.m.lerp_(&grad, 1.0 - b1);
+            let _ = group.v.lerp_(&grad.square(), 1.0 - b2);
+            let bc1 = 1.0 - b1.powi(t);
+            let bc2 = 1.0 - b2.powi(t);
+            let denom = group.v.sqrt() / bc2.sqrt() + eps;
+            let _ = group.flat.addcdiv_(&(&group.m * (-group.lr / bc1)), &denom);
         });
     }
 
-    /// The state as named tensors: `<prefix>.m.<name>`, `<prefix>.v.<name>`,
-    /// `<prefix>.step.<name>` (int64 scalar).
+    /// The state as named tensors: `<prefix>.m.<param>`, `<prefix>.v.<param>` and
+    /// `<prefix>.step.<group>` (int64 scalar).
     pub fn state(&self, prefix: &str) -> Vec<(String, Tensor)> {
-        let mut out = Vec::with_capacity(3 * self.slots.len());
-        for s in &self.slots {
-            out.push((format!("{prefix}.m.{}", s.name), s.m.shallow_clone()));
-            out.push((format!("{prefix}.v.{}", s.name), s.v.shallow_clone()));
-            out.push((format!("{prefix}.step.{}", s.name), Tensor::from(s.step)));
+        let mut out = Vec::new();
+        for g in &self.groups {
+            for p in &g.params {
+                out.push((format!("{prefix}.m.{}", p.name), g.view(&g.m, p)));
+                out.push((format!("{prefix}.v.{}", p.name), g.view(&g.v, p)));
+            }
+            out.push((format!("{prefix}.step.{}", g.name), Tensor::from(g.step)));
         }
         out
     }
 
-    /// Restores the state written by [`Adam::state`]; every slot must be present.
+    /// Restores the state written by [`Adam::state`]; every entry must be present.
     pub fn load_state(&mut self, prefix: &str, tensors: &HashMap<String, Tensor>) -> Result<()> {
-        for s in &mut self.slots {
-            let get = |what: &str| -> Result<&Tensor> {
-                let key = format!("{prefix}.{what}.{}", s.name);
-                tensors.get(&key).ok_or_else(|| anyhow::anyhow!("optimiser state {key} is missing"))
+        for g in &mut self.groups {
+            let get = |key: String| -> Result<&Tensor> {
+                tensors
+                    .get(&key)
+                    .ok_or_else(|| anyhow::anyhow!("optimiser state {key} is missing"))
             };
-            let (m, v, step) = (get("m")?, get("v")?, get("step")?);
-            if m.size() != s.m.size() || v.size() != s.v.size() {
-                bail!(
-                    "optimiser state of {} has shape {:?}, the network has {:?}",
-                    s.name,
-                    m.size(),
-                    s.m.size()
-                );
+            for p in &g.params {
+                for (what, buf) in [("m", &g.m), ("v", &g.v)] {
+                    let src = get(format!("{prefix}.{what}.{}", p.name))?;
+                    if src.size() != p.shape {
+                        bail!(
+                            "optimiser state {prefix}.{what}.{} has shape {:?}, the network has {:?}",
+                            p.name,
+                            src.size(),
+                            p.shape
+                        );
+                    }
+                    tch::no_grad(|| {
+                        let mut dst = g.view(buf, p);
+                        dst.copy_(src)
+                    });
+                }
             }
-            tch::no_grad(|| {
-                s.m.copy_(m);
-                s.v.copy_(v);
-            });
-            s.step = step.to_kind(Kind::Int64).int64_value(&[]);
+            g.step = get(format!("{prefix}.step.{}", g.name))?
+                .to_kind(Kind::Int64)
+                .int64_value(&[]);
         }
         Ok(())
-    }
-
-    /// Step count of one slot (tests and metrics).
-    pub fn steps(&self, index: usize) -> i64 {
-        self.slots[index].step
     }
 }

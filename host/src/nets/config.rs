@@ -412,7 +412,10 @@ impl NetsConfig {
         positive("train.update_interval", self.train.update_interval as usize)?;
         positive("train.buffer_size", self.train.buffer_size)?;
         positive("train.batch_size", self.train.batch_size)?;
-        positive("target_update_interval", self.target_update_interval as usize)?;
+        positive(
+            "target_update_interval",
+            self.target_update_interval as usize,
+        )?;
         if self.arch.entity_dim % self.arch.attention_heads != 0 {
             bail!(
                 "arch.entity_dim ({}) must be a multiple of arch.attention_heads ({})",

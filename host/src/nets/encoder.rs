@@ -40,7 +40,11 @@ impl BeliefEncoder {
     pub fn forward_t(&self, beliefs: &Tensor, train: bool) -> Tensor {
         let a = self.attn.forward(beliefs).dropout(self.dropout, train);
         let x = self.ln1.forward(&(beliefs + a));
-        let f = x.apply(&self.ff1).relu().dropout(self.dropout, train).apply(&self.ff2);
+        let f = x
+            .apply(&self.ff1)
+            .relu()
+            .dropout(self.dropout, train)
+            .apply(&self.ff2);
         let x = self.ln2.forward(&(x + f));
         x.mean_dim(1, false, x.kind()).apply(&self.out)
     }

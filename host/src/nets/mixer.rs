@@ -5,10 +5,11 @@
 //! (prompt) embeddings are projected and passed through self-attention over agents,
 //! F_i = MLP([x_i, g]) with g = ReLU(Linear(E)). QMIX hypernetworks conditioned on
 //! E make the mixing weights non-negative:
-//!   W1_i = |hyper_w1([g, F_i, ê_i])| (per agent, hypernet_embed wide), b1 = hyper_b1(g),
+//!   W1_i = |hyper_w1([g, F_i])| (per agent, hypernet_embed wide), b1 = hyper_b1(g),
 //!   h = ELU(Σ_i Q_i·W1_i + b1), W2 = |hyper_w2(g)|, V = hyper_v(g),
 //!   Q_tot = h·W2 + V,
-//! so ∂Q_tot/∂Q_i ≥ 0 for every i (monotonic: IGM). Since W1 comes per agent from a
+//! so ∂Q_tot/∂Q_i ≥ 0 for every i (monotonic: IGM). hyper_b1 and V start tiny, so
+//! Q_tot starts near 0 (the scale of the rewards) instead of O(hypernet_embed). Since W1 comes per agent from a
 //! shared hypernetwork, the parameter count does not depend on n.
 //! Commitment alignment L_SD = mean_i (1 − cos(F_i, P_c·c))², P_c = Linear(d_c, h).
 //! Q-consistency L_cons = mean_i (Q_i − Q_tot)² (weighted by lambda_m).
@@ -27,7 +28,7 @@
 use tch::{Kind, Tensor, nn, nn::Module};
 
 use super::config::{MixerKind, NetsConfig};
-use super::layers::SelfAttention;
+use super::layers::{SelfAttention, small_linear};
 
 /// Inputs of one mixing: every tensor has batch size B and n agents.
 pub struct MixInput<'a> {
@@ -77,7 +78,9 @@ impl Mixer {
     pub fn consistency(&self, q: &Tensor, q_tot: &Tensor) -> Tensor {
         match self {
             Mixer::Qmix(_) => (q - q_tot.unsqueeze(1)).square().mean(Kind::Float),
-            Mixer::Attention(_) => (q_tot - q.mean_dim(1, false, Kind::Float)).square().mean(Kind::Float),
+            Mixer::Attention(_) => (q_tot - q.mean_dim(1, false, Kind::Float))
+                .square()
+                .mean(Kind::Float),
         }
     }
 }
@@ -115,17 +118,21 @@ impl QmixMixer {
         QmixMixer {
             group: lin("group", db, h),
             prompt_in: lin("prompt_in", dc, h),
-            prompt_attn: SelfAttention::new(&p / "prompt_attn", h, cfg.mixer.attention_heads as i64),
+            prompt_attn: SelfAttention::new(
+                &p / "prompt_attn",
+                h,
+                cfg.mixer.attention_heads as i64,
+            ),
             prompt_ln: nn::layer_norm(&p / "prompt_ln", vec![h], Default::default()),
             feat1: lin("feat1", 2 * h, h),
             feat2: lin("feat2", h, h),
             w1a: lin("hyper_w1a", 2 * h, h),
             w1b: lin("hyper_w1b", h, k),
-            b1: lin("hyper_b1", h, k),
+            b1: small_linear(&p / "hyper_b1", h, k),
             w2a: lin("hyper_w2a", h, h),
             w2b: lin("hyper_w2b", h, k),
             va: lin("hyper_va", h, h),
-            vb: lin("hyper_vb", h, 1),
+            vb: small_linear(&p / "hyper_vb", h, 1),
             proj_commit: lin("proj_commit", dc, h),
             dropout: cfg.arch.dropout_rate,
         }
@@ -136,9 +143,14 @@ impl QmixMixer {
         let (b, n) = input.q.size2().expect("q is (B, N)");
         let g = input.group.apply(&self.group).relu();
         let x = input.outputs.apply(&self.prompt_in);
-        let x = self.prompt_ln.forward(&(&x + self.prompt_attn.forward(&x).dropout(self.dropout, train)));
+        let x = self
+            .prompt_ln
+            .forward(&(&x + self.prompt_attn.forward(&x).dropout(self.dropout, train)));
         let gx = g.unsqueeze(1).expand([b, n, -1], false);
-        let f = Tensor::cat(&[&x, &gx], 2).apply(&self.feat1).relu().apply(&self.feat2);
+        let f = Tensor::cat(&[&x, &gx], 2)
+            .apply(&self.feat1)
+            .relu()
+            .apply(&self.feat2);
         (f, g)
     }
 
@@ -153,8 +165,14 @@ impl QmixMixer {
         let w2 = g.apply(&self.w2a).relu().apply(&self.w2b).abs(); // (B, k)
         let v = g.apply(&self.va).relu().apply(&self.vb).squeeze_dim(-1); // (B,)
         let q_tot = (hidden * w2).sum_dim_intlist(-1, false, Kind::Float) + v;
-        let c = input.commitment.apply(&self.proj_commit).unsqueeze(1).expand([b, n, -1], false);
-        let align = (-cosine(&f, &c) + 1.0).square().mean_dim(1, false, Kind::Float);
+        let c = input
+            .commitment
+            .apply(&self.proj_commit)
+            .unsqueeze(1)
+            .expand([b, n, -1], false);
+        let align = (-cosine(&f, &c) + 1.0)
+            .square()
+            .mean_dim(1, false, Kind::Float);
         MixOutput { q_tot, align }
     }
 }
@@ -201,11 +219,16 @@ impl AttentionMixer {
         let (b, n) = input.q.size2().expect("q is (B, N)");
         let g = input.group.apply(&self.group);
         let f = Tensor::cat(
-            &[input.beliefs.apply(&self.belief), input.unit_actions.apply(&self.action)],
+            &[
+                input.beliefs.apply(&self.belief),
+                input.unit_actions.apply(&self.action),
+            ],
             2,
         )
         .apply(&self.fuse);
-        let x = self.ln.forward(&(self.attn.forward(&f).dropout(self.dropout, train) + &f));
+        let x = self
+            .ln
+            .forward(&(self.attn.forward(&f).dropout(self.dropout, train) + &f));
         let gx = g.unsqueeze(1).expand([b, n, -1], false);
         let w = Tensor::cat(&[&x, &gx], 2)
             .apply(&self.w1)

@@ -9,7 +9,8 @@
 //! - local values Q (B, N); Q_tot (B,).
 //!
 //! Variable names (checkpoints, per-component learning rates) start with
-//! `belief_<i>.`, `encoder.`, `refine.` or `mixer.`.
+//! `belief.` (the n agents' networks, stacked: leading dimension n), `encoder.`,
+//! `refine.` or `mixer.`.
 
 pub mod adam;
 pub mod belief;
@@ -76,11 +77,13 @@ pub struct RoundState {
 /// All networks of one ECON model (the learner holds two: online and target).
 #[derive(Debug)]
 pub struct Nets {
-    pub agents: Vec<BeliefNetwork>,
+    /// The n agents' belief networks (independent weights, evaluated together).
+    pub agents: BeliefNetwork,
     pub encoder: BeliefEncoder,
     pub refine: RefineModule,
     pub mixer: Mixer,
     pub bounds: Bounds,
+    n_agents: usize,
     update_rate: f64,
     belief_update: bool,
 }
@@ -89,72 +92,57 @@ impl Nets {
     /// Builds every network under `p` (the config must be validated).
     pub fn new(p: &nn::Path, cfg: &NetsConfig) -> Self {
         Nets {
-            agents: (0..cfg.n_agents)
-                .map(|i| BeliefNetwork::new(p / format!("belief_{i}"), cfg))
-                .collect(),
+            agents: BeliefNetwork::new(p / "belief", cfg),
             encoder: BeliefEncoder::new(p / "encoder", cfg),
             refine: RefineModule::new(p / "refine", cfg),
             mixer: Mixer::new(p / "mixer", cfg),
             bounds: Bounds::new(cfg, p.device()),
+            n_agents: cfg.n_agents,
             update_rate: cfg.bne.update_rate,
             belief_update: cfg.bne.belief_update,
         }
     }
 
     pub fn n_agents(&self) -> usize {
-        self.agents.len()
+        self.n_agents
+    }
+
+    /// Whether BNE rounds recompute the beliefs from outputs and commitment.
+    pub fn belief_update(&self) -> bool {
+        self.belief_update
     }
 
     /// Beliefs (B, N, d_b) from the observation and, in rounds ≥ 1, the agents' last
     /// outputs (B, N, d_c) and the last commitment (B, d_c).
-    pub fn beliefs(&self, obs: &Tensor, context: Option<(&Tensor, &Tensor)>, train: bool) -> Tensor {
-        let per_agent = obs.dim() == 3;
-        let bs: Vec<Tensor> = self
-            .agents
-            .iter()
-            .enumerate()
-            .map(|(i, net)| {
-                let o = if per_agent { obs.select(1, i as i64) } else { obs.shallow_clone() };
-                match context {
-                    Some((outputs, commitment)) => {
-                        net.belief(&o, Some(&outputs.select(1, i as i64)), Some(commitment), train)
-                    }
-                    None => net.belief(&o, None, None, train),
-                }
-            })
-            .collect();
-        Tensor::stack(&bs, 1)
+    pub fn beliefs(
+        &self,
+        obs: &Tensor,
+        context: Option<(&Tensor, &Tensor)>,
+        train: bool,
+    ) -> Tensor {
+        self.agents.beliefs(obs, context, train)
     }
 
     /// Pre-sigmoid action logits (B, N, 2).
     pub fn action_logits(&self, beliefs: &Tensor) -> Tensor {
-        let zs: Vec<Tensor> = self
-            .agents
-            .iter()
-            .enumerate()
-            .map(|(i, net)| net.action_logits(&beliefs.select(1, i as i64)))
-            .collect();
-        Tensor::stack(&zs, 1)
+        self.agents.action_logits(beliefs)
     }
 
     /// The agents' actions (B, N, 2); `noise_std` > 0 adds Gaussian exploration noise
     /// to the logits (training episodes only). Always within bounds.
     pub fn policy_actions(&self, beliefs: &Tensor, noise_std: f64) -> Tensor {
         let z = self.action_logits(beliefs);
-        let z = if noise_std > 0.0 { &z + z.randn_like() * noise_std } else { z };
+        let z = if noise_std > 0.0 {
+            &z + z.randn_like() * noise_std
+        } else {
+            z
+        };
         self.bounds.from_logits(&z)
     }
 
     /// Local values Q_i(b_i, e_i) (B, N) for actions e (B, N, 2).
     pub fn q_values(&self, beliefs: &Tensor, actions: &Tensor) -> Tensor {
-        let unit = self.bounds.unit(actions);
-        let qs: Vec<Tensor> = self
-            .agents
-            .iter()
-            .enumerate()
-            .map(|(i, net)| net.q_value(&beliefs.select(1, i as i64), &unit.select(1, i as i64)))
-            .collect();
-        Tensor::stack(&qs, 1)
+        self.agents.q_values(beliefs, &self.bounds.unit(actions))
     }
 
     /// Group representation E (B, d_b).
@@ -167,7 +155,37 @@ impl Nets {
         let beliefs = self.beliefs(obs, None, train);
         let group = self.group(&beliefs, train);
         let actions = self.policy_actions(&beliefs, noise_std);
-        RoundState { beliefs, group, actions, delta: None }
+        RoundState {
+            beliefs,
+            group,
+            actions,
+            delta: None,
+        }
+    }
+
+    /// The refine step of a BNE round for given beliefs and E:
+    /// (e^k = clamp(e^{k−1} + η·Δe), Δe), Δe = Refine(b, u, c, E, e^{k−1}).
+    pub fn refine_step(
+        &self,
+        beliefs: &Tensor,
+        group: &Tensor,
+        outputs: &Tensor,
+        commitment: &Tensor,
+        prev_actions: &Tensor,
+        train: bool,
+    ) -> (Tensor, Tensor) {
+        let delta = self.refine.delta(
+            beliefs,
+            outputs,
+            commitment,
+            group,
+            &self.bounds.unit(prev_actions),
+            train,
+        );
+        let actions = self
+            .bounds
+            .clamp(&(prev_actions + &delta * self.update_rate));
+        (actions, delta)
     }
 
     /// One BNE round k ≥ 1 from the previous round's state and its outputs
@@ -188,39 +206,40 @@ impl Nets {
         } else {
             (prev.beliefs.shallow_clone(), prev.group.shallow_clone())
         };
-        let delta = self.refine.delta(
-            &beliefs,
-            outputs,
-            commitment,
-            &group,
-            &self.bounds.unit(&prev.actions),
-            train,
-        );
-        let actions = self.bounds.clamp(&(&prev.actions + &delta * self.update_rate));
-        RoundState { beliefs, group, actions, delta: Some(delta) }
+        let (actions, delta) =
+            self.refine_step(&beliefs, &group, outputs, commitment, &prev.actions, train);
+        RoundState {
+            beliefs,
+            group,
+            actions,
+            delta: Some(delta),
+        }
     }
 
-    /// Q_tot for the given state, actions, output embeddings and commitment.
+    /// Q_tot for beliefs (B, N, d_b), E (B, d_b), actions, output embeddings and
+    /// commitment.
     pub fn q_tot(
         &self,
-        state: &RoundState,
+        beliefs: &Tensor,
+        group: &Tensor,
         actions: &Tensor,
         outputs: &Tensor,
         commitment: &Tensor,
         train: bool,
-    ) -> MixOutput {
-        let q = self.q_values(&state.beliefs, actions);
-        self.mixer.forward_t(
+    ) -> (Tensor, MixOutput) {
+        let q = self.q_values(beliefs, actions);
+        let mix = self.mixer.forward_t(
             &MixInput {
                 q: &q,
-                beliefs: &state.beliefs,
+                beliefs,
                 unit_actions: &self.bounds.unit(actions),
-                group: &state.group,
+                group,
                 outputs,
                 commitment,
             },
             train,
-        )
+        );
+        (q, mix)
     }
 }
 
@@ -240,9 +259,9 @@ pub fn param_counts(cfg: &NetsConfig) -> Vec<(&'static str, i64)> {
     let vs = nn::VarStore::new(Device::Cpu);
     let _nets = Nets::new(&vs.root(), cfg);
     let count = |prefix: &str| layers::count_params(&vs, prefix);
-    let agents: i64 = (0..cfg.n_agents).map(|i| count(&format!("belief_{i}."))).sum();
+    let agents = count("belief.");
     vec![
-        ("belief_network", count("belief_0.")),
+        ("belief_network", agents / cfg.n_agents as i64),
         ("belief_networks", agents),
         ("encoder", count("encoder.")),
         ("refine", count("refine.")),
@@ -253,5 +272,8 @@ pub fn param_counts(cfg: &NetsConfig) -> Vec<(&'static str, i64)> {
 
 /// Float32 tensor of the given shape from a slice, on `device`.
 pub(crate) fn tensor_from(data: &[f32], shape: &[i64], device: Device) -> Tensor {
-    Tensor::from_slice(data).view(shape).to_kind(Kind::Float).to_device(device)
+    Tensor::from_slice(data)
+        .view(shape)
+        .to_kind(Kind::Float)
+        .to_device(device)
 }

@@ -55,7 +55,10 @@ impl RefineModule {
         let c = commitment.unsqueeze(1).expand([b, n, -1], false);
         let g = group.unsqueeze(1).expand([b, n, -1], false);
         let x = Tensor::cat(&[beliefs, outputs, &c, &g, unit_actions], 2);
-        let h = self.ln.forward(&x.apply(&self.l1).relu()).dropout(self.dropout, train);
+        let h = self
+            .ln
+            .forward(&x.apply(&self.l1).relu())
+            .dropout(self.dropout, train);
         h.apply(&self.l2).relu().apply(&self.l3).tanh() * self.step_scale
     }
 }
