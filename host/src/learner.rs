@@ -783,7 +783,7 @@ impl Learner {
             let la = l_alpha.double_value(&[]);
             if la.is_finite() {
                 let g = Tensor::run_backward(&[&l_alpha], &[&self.alpha_logits], false, false);
-                self.alpha_opt.step_group(0, &g[0]);
+                self.alpha_opt.step_group(0, g[0].shallow_clone());
             }
             m.insert("loss_alpha".into(), la);
         }
@@ -813,12 +813,11 @@ impl Learner {
             };
             let norm = flat.norm().double_value(&[]);
             m.insert(format!("grad_norm_{label}"), norm);
-            let flat = if norm > clip {
-                flat * (clip / (norm + 1e-6))
-            } else {
-                flat
-            };
-            self.opt.step_group(g, &flat);
+            let mut flat = flat;
+            if norm > clip {
+                let _ = flat.f_mul_scalar_(clip / (norm + 1e-6));
+            }
+            self.opt.step_group(g, flat);
         }
 
         self.counters.train_steps += 1;
