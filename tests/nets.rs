@@ -641,3 +641,25 @@ fn bandit_seed_sweep() {
     }
     assert!(fails.is_empty(), "failing seeds {fails:?}");
 }
+
+/// Non-terminal records bootstrap from the target networks: y = r + γ·Q_tot⁻(next).
+#[test]
+fn non_terminal_records_bootstrap_from_the_targets() {
+    init();
+    let cfg = small_cfg(3, "qmix");
+    let mut l = Learner::new(cfg.clone(), Device::Cpu).unwrap();
+    let terminal: Vec<_> = (0..4).map(|i| random_episode(&cfg, 2, 300 + i)).collect();
+    let mut open = terminal.clone();
+    for (i, ep) in open.iter_mut().enumerate() {
+        ep.done = false;
+        ep.next_obs = Some(Lcg(400 + i as u64).vec(24));
+    }
+    let a = l.evaluate(&terminal).unwrap();
+    let b = l.evaluate(&open).unwrap();
+    assert_ne!(a["loss_td"], b["loss_td"]);
+    assert!(l.update_on(&open).unwrap()["loss_total"].is_finite());
+    // A non-terminal record without next_obs is refused.
+    let mut bad = terminal[0].clone();
+    bad.done = false;
+    assert!(l.observe(bad).unwrap_err().to_string().contains("next_obs"));
+}

@@ -38,9 +38,30 @@
 //! sg Q_tot)² (the reference's rule).
 //!
 //! Adam per component (belief-net trunks and Q heads, action heads, encoder, refine,
-//! mixer; nets/adam.rs), each with its own
-//! learning rate and gradient-norm clip. The targets are soft-updated with
-//! `target_update_tau` every `target_update_interval` updates (counted once per update).
+//! mixer; nets/adam.rs), each with its own learning rate and gradient-norm clip. The
+//! targets are soft-updated with `target_update_tau` every `target_update_interval`
+//! updates (counted once per update).
+//!
+//! # Use from an episode runner
+//! ```text
+//! let mut learner = Learner::new(nets_cfg, econ_host::torch_device())?;   // or Learner::load(dir, cfg, dev)
+//! // training episode (test: explore = false, and no observe):
+//! let obs = embed(question + "\n\nStrategy:\n" + strategy);             // obs_dim floats
+//! let mut e = learner.initial_actions(&obs, true)?;                       // n × [T, p]
+//! let mut rounds = vec![];
+//! loop {
+//!     let outs = executors(e); let c = commitment(outs);                  // LLM calls
+//!     rounds.push(RoundRecord { actions: e.clone(), outputs: emb(outs), commitment: emb(c) });
+//!     if rounds.len() > bne.max_iterations_train || converged { break }
+//!     let next = learner.refined_actions(&obs, &e, &emb(outs), &emb(c))?;
+//!     if nets::action_delta(&next, &e) < bne.convergence_threshold { ... } // stop rule of the runner
+//!     e = next;                                                           // adopt e^k first (no [BUG] 7.1)
+//! }
+//! for metrics in learner.observe(EpisodeRecord { obs, rounds, components: [al, ts, cc], done: true, next_obs: None })? {
+//!     write a metrics.jsonl line (every loss term by name, alpha, grad norms, counters)
+//! }
+//! learner.save(&model_dir.join("final"), json!({"episode": k, ...}))?;   // atomic
+//! ```
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs;
