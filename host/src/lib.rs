@@ -7,8 +7,10 @@ pub mod config;
 pub mod data;
 pub mod embed;
 pub mod error;
+pub mod learner;
 pub mod llm;
 pub mod models;
+pub mod nets;
 pub mod plugins;
 pub mod smoke;
 

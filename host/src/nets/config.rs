@@ -1,0 +1,521 @@
+//! Configuration of the networks and the learner.
+//!
+//! Key names mirror the paper and the reference config (`scripts/config_p0.yaml`);
+//! defaults are the reference's p0 values (ECON-SPEC.md section 12). Keys the
+//! reference declares but never reads (`train.update_interval`, `train.buffer_size`,
+//! `train.batch_size`, per-component learning rates) work for real here.
+//!
+//! Every struct denies unknown keys, so a typo is an error that names the key.
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// Everything the networks and the learner read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetsConfig {
+    /// Number of executors n (ECON: 3, 5 or 8).
+    #[serde(default = "d_n_agents")]
+    pub n_agents: usize,
+    /// Dimension of a belief b_i (and of the group representation E).
+    #[serde(default = "d_128")]
+    pub belief_dim: usize,
+    /// Dimension of the observation: the sentence embedding of question + strategy
+    /// (384 for all-MiniLM-L6-v2, 1024 for bge-large-en-v1.5). Set it from the embedder.
+    #[serde(default = "d_1024")]
+    pub obs_dim: usize,
+    /// Dimension of an output / commitment embedding (the same embedder in practice).
+    #[serde(default = "d_1024")]
+    pub commitment_embedding_dim: usize,
+    /// Soft target update rate: θ⁻ ← τθ + (1−τ)θ⁻.
+    #[serde(default = "d_tau")]
+    pub target_update_tau: f64,
+    /// Soft-update the targets every this many learner updates.
+    #[serde(default = "d_target_interval")]
+    pub target_update_interval: u64,
+    /// Default Adam learning rate of every component.
+    #[serde(default = "d_lr")]
+    pub lr: f64,
+    /// Per-component learning rates; absent = `lr`.
+    #[serde(default)]
+    pub belief_net_lr: Option<f64>,
+    #[serde(default)]
+    pub encoder_lr: Option<f64>,
+    #[serde(default)]
+    pub mixer_lr: Option<f64>,
+    #[serde(default)]
+    pub refine_lr: Option<f64>,
+    /// Learning rate of the belief networks' action heads (the initial actors);
+    /// absent = `belief_net_lr`.
+    #[serde(default)]
+    pub action_lr: Option<f64>,
+    /// L2 weight decay of Adam (as torch.optim.Adam's `weight_decay`).
+    #[serde(default = "d_wd")]
+    pub weight_decay: f64,
+    #[serde(default)]
+    pub arch: ArchConfig,
+    #[serde(default)]
+    pub sampling: SamplingBounds,
+    #[serde(default)]
+    pub bne: BneConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
+    #[serde(default)]
+    pub mixer: MixerConfig,
+    #[serde(default)]
+    pub loss: LossWeights,
+    #[serde(default)]
+    pub reward: RewardConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchConfig {
+    /// Width H of the belief network's transformer tokens.
+    #[serde(default = "d_128")]
+    pub entity_dim: usize,
+    #[serde(default = "d_4")]
+    pub attention_heads: usize,
+    #[serde(default = "d_2")]
+    pub transformer_blocks: usize,
+    /// Hidden width of the action head, the mixer and the refine module's MLPs.
+    #[serde(default = "d_128")]
+    pub mlp_hidden_size: usize,
+    /// Width of the belief encoder's feed-forward layer.
+    #[serde(default = "d_512")]
+    pub feedforward_size: usize,
+    #[serde(default = "d_dropout")]
+    pub dropout_rate: f64,
+}
+
+/// Bounds of the executors' sampling actions e_i = (T_i, p_i) and the exploration noise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingBounds {
+    #[serde(default = "d_t_min")]
+    pub temperature_min: f64,
+    #[serde(default = "d_t_max")]
+    pub temperature_max: f64,
+    /// Repetition-penalty bounds. The reference's [0.2, 0.85] means "encourage
+    /// repetition" on OpenAI-style servers; kept as the default for comparability.
+    #[serde(default = "d_p_min")]
+    pub p_min: f64,
+    #[serde(default = "d_p_max")]
+    pub p_max: f64,
+    #[serde(default = "d_top_p")]
+    pub top_p_default: f64,
+    /// Std of the Gaussian added to the action head's pre-sigmoid logits while
+    /// training (not in the reference, which explores only through dropout); 0 = none.
+    #[serde(default = "d_noise")]
+    pub exploration_std: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BneConfig {
+    #[serde(default = "d_true")]
+    pub enabled: bool,
+    #[serde(default = "d_1")]
+    pub max_iterations_train: usize,
+    #[serde(default = "d_3")]
+    pub max_iterations_infer: usize,
+    #[serde(default = "d_true")]
+    pub refine_at_infer: bool,
+    /// Stop when ‖e^k − e^{k−1}‖_F falls below this (≤ 0 disables the check).
+    #[serde(default = "d_eps")]
+    pub convergence_threshold: f64,
+    /// η in e^k = clamp(e^{k−1} + η·Δe).
+    #[serde(default = "d_one")]
+    pub update_rate: f64,
+    /// Largest refine step: Δe = refine_step_scale · tanh(·) (reference 0.3).
+    #[serde(default = "d_step")]
+    pub refine_step_scale: f64,
+    /// Dropout inside the RefineModule (reference 0.1).
+    #[serde(default = "d_01")]
+    pub refine_dropout: f64,
+    #[serde(default = "d_match")]
+    pub commitment_match_threshold: f64,
+    #[serde(default = "d_osc")]
+    pub commitment_osc_threshold: f64,
+    #[serde(default = "d_true")]
+    pub detect_oscillation: bool,
+    #[serde(default = "d_5")]
+    pub oscillation_min_history: usize,
+    /// In rounds k ≥ 1 recompute the beliefs from the observation plus the agent's
+    /// last output and the last commitment (false: keep the round-0 beliefs, as R).
+    #[serde(default = "d_true")]
+    pub belief_update: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Learner update every this many episodes.
+    #[serde(default = "d_5")]
+    pub update_interval: u64,
+    /// Replay buffer capacity, in episodes.
+    #[serde(default = "d_16")]
+    pub buffer_size: usize,
+    /// Episodes per update batch.
+    #[serde(default = "d_8")]
+    pub batch_size: usize,
+    /// Gradient steps per update (each on a freshly sampled batch).
+    #[serde(default = "d_1")]
+    pub updates_per_interval: usize,
+    #[serde(default = "d_gamma")]
+    pub gamma: f64,
+    /// Gradient-norm clip, per component (belief nets, encoder, refine, mixer).
+    #[serde(default = "d_clip")]
+    pub grad_clip: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixerConfig {
+    /// "qmix" (paper: monotonic hypernetworks conditioned on E) or "attention"
+    /// (the reference code's softmax-attention mixer).
+    #[serde(default = "d_qmix")]
+    pub kind: String,
+    #[serde(default = "d_4")]
+    pub attention_heads: usize,
+    /// Width of the QMIX mixing layer (|W1| is n × hypernet_embed).
+    #[serde(default = "d_32")]
+    pub hypernet_embed: usize,
+    /// Weight of the commitment alignment L_SD.
+    #[serde(default = "d_01")]
+    pub lambda_sd: f64,
+    /// Weight of the Q-consistency L_cons (the reference's 0.1·L_cons).
+    #[serde(default = "d_01")]
+    pub lambda_m: f64,
+}
+
+/// Weights of the remaining loss terms (L_cons and L_SD are weighted by mixer.lambda_*).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossWeights {
+    /// Team TD on Q_tot.
+    #[serde(default = "d_one")]
+    pub td_weight: f64,
+    /// Per-agent TD on each Q_i.
+    #[serde(default = "d_one")]
+    pub local_td_weight: f64,
+    /// L_eq = mean((e_final − e_init)²).
+    #[serde(default = "d_005")]
+    pub eq_weight: f64,
+    /// L_CI = −mean(Q_tot(e_final) − Q_tot(e_init)): the actors' improvement term.
+    #[serde(default = "d_01")]
+    pub ci_weight: f64,
+    /// Weight of L_sat = mean(relu(|z| − 3)²) on the action logits z: keeps the
+    /// sigmoid out of saturation, where logit-space exploration would stop moving e.
+    #[serde(default = "d_01")]
+    pub saturation_weight: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardConfig {
+    /// Initial α = (α_AL, α_TS, α_CC); α = softmax(alpha_logits), logits = ln(weights).
+    #[serde(default = "d_alpha")]
+    pub initial_weights: [f64; 3],
+    /// Learning rate of alpha_logits.
+    #[serde(default = "d_eta_alpha")]
+    pub eta_alpha: f64,
+    #[serde(default = "d_true")]
+    pub dynamic_alpha_update: bool,
+}
+
+fn d_n_agents() -> usize {
+    3
+}
+fn d_1() -> usize {
+    1
+}
+fn d_2() -> usize {
+    2
+}
+fn d_3() -> usize {
+    3
+}
+fn d_4() -> usize {
+    4
+}
+fn d_5<T: From<u8>>() -> T {
+    T::from(5)
+}
+fn d_8() -> usize {
+    8
+}
+fn d_16() -> usize {
+    16
+}
+fn d_32() -> usize {
+    32
+}
+fn d_128() -> usize {
+    128
+}
+fn d_512() -> usize {
+    512
+}
+fn d_1024() -> usize {
+    1024
+}
+fn d_tau() -> f64 {
+    0.01
+}
+fn d_target_interval() -> u64 {
+    8
+}
+fn d_lr() -> f64 {
+    4e-4
+}
+fn d_wd() -> f64 {
+    1e-5
+}
+fn d_dropout() -> f64 {
+    0.15
+}
+fn d_t_min() -> f64 {
+    0.2
+}
+fn d_t_max() -> f64 {
+    1.5
+}
+fn d_p_min() -> f64 {
+    0.2
+}
+fn d_p_max() -> f64 {
+    0.85
+}
+fn d_top_p() -> f64 {
+    0.9
+}
+fn d_noise() -> f64 {
+    0.3
+}
+fn d_true() -> bool {
+    true
+}
+fn d_eps() -> f64 {
+    0.08
+}
+fn d_one() -> f64 {
+    1.0
+}
+fn d_step() -> f64 {
+    0.3
+}
+fn d_match() -> f64 {
+    0.995
+}
+fn d_osc() -> f64 {
+    0.98
+}
+fn d_gamma() -> f64 {
+    0.99
+}
+fn d_clip() -> f64 {
+    10.0
+}
+fn d_qmix() -> String {
+    "qmix".into()
+}
+fn d_01() -> f64 {
+    0.1
+}
+fn d_005() -> f64 {
+    0.05
+}
+fn d_alpha() -> [f64; 3] {
+    [0.4, 0.4, 0.2]
+}
+fn d_eta_alpha() -> f64 {
+    1e-3
+}
+
+impl Default for NetsConfig {
+    fn default() -> Self {
+        // serde defaults are the single source of truth.
+        toml::from_str("").expect("empty nets config parses")
+    }
+}
+
+macro_rules! default_from_serde {
+    ($($t:ty),*) => {$(
+        impl Default for $t {
+            fn default() -> Self {
+                toml::from_str("").expect("empty section parses")
+            }
+        }
+    )*};
+}
+default_from_serde!(
+    ArchConfig,
+    SamplingBounds,
+    BneConfig,
+    TrainConfig,
+    MixerConfig,
+    LossWeights,
+    RewardConfig
+);
+
+/// Which mixer the config asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MixerKind {
+    Qmix,
+    Attention,
+}
+
+impl NetsConfig {
+    pub fn mixer_kind(&self) -> Result<MixerKind> {
+        match self.mixer.kind.as_str() {
+            "qmix" => Ok(MixerKind::Qmix),
+            "attention" => Ok(MixerKind::Attention),
+            other => bail!("mixer.kind = {other:?}: expected \"qmix\" or \"attention\""),
+        }
+    }
+
+    pub fn belief_net_lr(&self) -> f64 {
+        self.belief_net_lr.unwrap_or(self.lr)
+    }
+    pub fn encoder_lr(&self) -> f64 {
+        self.encoder_lr.unwrap_or(self.lr)
+    }
+    pub fn mixer_lr(&self) -> f64 {
+        self.mixer_lr.unwrap_or(self.lr)
+    }
+    pub fn refine_lr(&self) -> f64 {
+        self.refine_lr.unwrap_or(self.lr)
+    }
+    pub fn action_lr(&self) -> f64 {
+        self.action_lr.unwrap_or(self.belief_net_lr())
+    }
+
+    /// Checks ranges; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        fn positive(key: &str, v: usize) -> Result<()> {
+            if v == 0 {
+                bail!("{key} must be at least 1");
+            }
+            Ok(())
+        }
+        positive("n_agents", self.n_agents)?;
+        positive("belief_dim", self.belief_dim)?;
+        positive("obs_dim", self.obs_dim)?;
+        positive("commitment_embedding_dim", self.commitment_embedding_dim)?;
+        positive("arch.entity_dim", self.arch.entity_dim)?;
+        positive("arch.attention_heads", self.arch.attention_heads)?;
+        positive("arch.mlp_hidden_size", self.arch.mlp_hidden_size)?;
+        positive("arch.feedforward_size", self.arch.feedforward_size)?;
+        positive("mixer.attention_heads", self.mixer.attention_heads)?;
+        positive("mixer.hypernet_embed", self.mixer.hypernet_embed)?;
+        positive("train.update_interval", self.train.update_interval as usize)?;
+        positive("train.buffer_size", self.train.buffer_size)?;
+        positive("train.batch_size", self.train.batch_size)?;
+        positive(
+            "target_update_interval",
+            self.target_update_interval as usize,
+        )?;
+        if self.arch.entity_dim % self.arch.attention_heads != 0 {
+            bail!(
+                "arch.entity_dim ({}) must be a multiple of arch.attention_heads ({})",
+                self.arch.entity_dim,
+                self.arch.attention_heads
+            );
+        }
+        if self.belief_dim % self.arch.attention_heads != 0 {
+            bail!(
+                "belief_dim ({}) must be a multiple of arch.attention_heads ({}) (belief encoder)",
+                self.belief_dim,
+                self.arch.attention_heads
+            );
+        }
+        if self.arch.mlp_hidden_size % self.mixer.attention_heads != 0 {
+            bail!(
+                "arch.mlp_hidden_size ({}) must be a multiple of mixer.attention_heads ({})",
+                self.arch.mlp_hidden_size,
+                self.mixer.attention_heads
+            );
+        }
+        if !(0.0..1.0).contains(&self.arch.dropout_rate) {
+            bail!("arch.dropout_rate must be in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&self.bne.refine_dropout) {
+            bail!("bne.refine_dropout must be in [0, 1)");
+        }
+        let s = &self.sampling;
+        if !(s.temperature_min < s.temperature_max) {
+            bail!("sampling.temperature_min must be below sampling.temperature_max");
+        }
+        if !(s.p_min < s.p_max) {
+            bail!("sampling.p_min must be below sampling.p_max");
+        }
+        if !(s.exploration_std >= 0.0) {
+            bail!("sampling.exploration_std must be >= 0");
+        }
+        if !(self.target_update_tau > 0.0 && self.target_update_tau <= 1.0) {
+            bail!("target_update_tau must be in (0, 1]");
+        }
+        if !(0.0..=1.0).contains(&self.train.gamma) {
+            bail!("train.gamma must be in [0, 1]");
+        }
+        if !(self.train.grad_clip > 0.0) {
+            bail!("train.grad_clip must be > 0");
+        }
+        for (key, lr) in [
+            ("lr", self.lr),
+            ("belief_net_lr", self.belief_net_lr()),
+            ("encoder_lr", self.encoder_lr()),
+            ("mixer_lr", self.mixer_lr()),
+            ("refine_lr", self.refine_lr()),
+            ("action_lr", self.action_lr()),
+            ("reward.eta_alpha", self.reward.eta_alpha),
+        ] {
+            if !(lr >= 0.0 && lr.is_finite()) {
+                bail!("{key} must be a finite number >= 0");
+            }
+        }
+        if self.reward.initial_weights.iter().any(|w| !(*w > 0.0)) {
+            bail!("reward.initial_weights must all be > 0 (α = softmax of their logarithms)");
+        }
+        self.mixer_kind()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_p0() {
+        let c = NetsConfig::default();
+        assert_eq!(c.n_agents, 3);
+        assert_eq!(c.belief_dim, 128);
+        assert_eq!(c.arch.entity_dim, 128);
+        assert_eq!(c.train.update_interval, 5);
+        assert_eq!(c.train.buffer_size, 16);
+        assert_eq!(c.train.batch_size, 8);
+        assert_eq!(c.sampling.temperature_min, 0.2);
+        assert_eq!(c.sampling.p_max, 0.85);
+        assert_eq!(c.target_update_tau, 0.01);
+        assert_eq!(c.target_update_interval, 8);
+        assert_eq!(c.reward.initial_weights, [0.4, 0.4, 0.2]);
+        assert_eq!(c.mixer.kind, "qmix");
+        assert_eq!(c.bne.max_iterations_infer, 3);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = toml::from_str::<NetsConfig>("[bne]\nmax_iteration_train = 2\n").unwrap_err();
+        assert!(e.to_string().contains("max_iteration_train"), "{e}");
+    }
+
+    #[test]
+    fn bad_mixer_kind_names_the_key() {
+        let c: NetsConfig = toml::from_str("[mixer]\nkind = \"vdn\"\n").unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().contains("mixer.kind"), "{e}");
+    }
+}

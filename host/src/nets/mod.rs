@@ -1,0 +1,279 @@
+//! The ECON networks in tch: one BeliefNetwork per agent, the shared BeliefEncoder
+//! and RefineModule, and the Mixer (ECON-SPEC.md sections 4-7, 10).
+//!
+//! Shapes: B = batch, N = n_agents, d_b = belief_dim, d_c = commitment_embedding_dim.
+//! - observation: (B, obs_dim) — the sentence embedding of question + strategy, the
+//!   same for every agent — or (B, N, obs_dim) per agent;
+//! - beliefs (B, N, d_b); group representation E (B, d_b);
+//! - actions e (B, N, 2) = (temperature, repetition penalty), always within bounds;
+//! - local values Q (B, N); Q_tot (B,).
+//!
+//! Variable names (checkpoints, per-component learning rates) start with
+//! `belief.` (the n agents' networks, stacked: leading dimension n), `encoder.`,
+//! `refine.` or `mixer.`.
+
+pub mod adam;
+pub mod belief;
+pub mod config;
+pub mod encoder;
+pub mod layers;
+pub mod mixer;
+pub mod refine;
+
+use tch::{Device, Kind, Tensor, nn};
+
+pub use belief::BeliefNetwork;
+pub use config::NetsConfig;
+pub use encoder::BeliefEncoder;
+pub use mixer::{MixInput, MixOutput, Mixer};
+pub use refine::RefineModule;
+
+/// Action bounds as tensors: e = lo + span·σ(z).
+#[derive(Debug)]
+pub struct Bounds {
+    lo: Tensor,
+    hi: Tensor,
+    span: Tensor,
+}
+
+impl Bounds {
+    pub fn new(cfg: &NetsConfig, device: Device) -> Self {
+        let s = &cfg.sampling;
+        let lo = Tensor::from_slice(&[s.temperature_min as f32, s.p_min as f32]).to_device(device);
+        let hi = Tensor::from_slice(&[s.temperature_max as f32, s.p_max as f32]).to_device(device);
+        let span = &hi - &lo;
+        Bounds { lo, hi, span }
+    }
+
+    /// Actions from pre-sigmoid logits (any shape ending in 2).
+    pub fn from_logits(&self, z: &Tensor) -> Tensor {
+        &self.lo + &self.span * z.sigmoid()
+    }
+
+    /// Actions rescaled to [0, 1] (network inputs).
+    pub fn unit(&self, e: &Tensor) -> Tensor {
+        (e - &self.lo) / &self.span
+    }
+
+    /// Out-of-place clamp into the bounds (keeps the autograd graph intact).
+    pub fn clamp(&self, e: &Tensor) -> Tensor {
+        e.maximum(&self.lo).minimum(&self.hi)
+    }
+}
+
+/// The state after one BNE round (round 0 = the initial actions).
+#[derive(Debug)]
+pub struct RoundState {
+    /// (B, N, d_b)
+    pub beliefs: Tensor,
+    /// E (B, d_b)
+    pub group: Tensor,
+    /// e (B, N, 2)
+    pub actions: Tensor,
+    /// Δe of this round before η and the clamp (None in round 0).
+    pub delta: Option<Tensor>,
+}
+
+/// All networks of one ECON model (the learner holds two: online and target).
+#[derive(Debug)]
+pub struct Nets {
+    /// The n agents' belief networks (independent weights, evaluated together).
+    pub agents: BeliefNetwork,
+    pub encoder: BeliefEncoder,
+    pub refine: RefineModule,
+    pub mixer: Mixer,
+    pub bounds: Bounds,
+    n_agents: usize,
+    update_rate: f64,
+    belief_update: bool,
+}
+
+impl Nets {
+    /// Builds every network under `p` (the config must be validated).
+    pub fn new(p: &nn::Path, cfg: &NetsConfig) -> Self {
+        Nets {
+            agents: BeliefNetwork::new(p / "belief", cfg),
+            encoder: BeliefEncoder::new(p / "encoder", cfg),
+            refine: RefineModule::new(p / "refine", cfg),
+            mixer: Mixer::new(p / "mixer", cfg),
+            bounds: Bounds::new(cfg, p.device()),
+            n_agents: cfg.n_agents,
+            update_rate: cfg.bne.update_rate,
+            belief_update: cfg.bne.belief_update,
+        }
+    }
+
+    pub fn n_agents(&self) -> usize {
+        self.n_agents
+    }
+
+    /// Whether BNE rounds recompute the beliefs from outputs and commitment.
+    pub fn belief_update(&self) -> bool {
+        self.belief_update
+    }
+
+    /// Beliefs (B, N, d_b) from the observation and, in rounds ≥ 1, the agents' last
+    /// outputs (B, N, d_c) and the last commitment (B, d_c).
+    pub fn beliefs(
+        &self,
+        obs: &Tensor,
+        context: Option<(&Tensor, &Tensor)>,
+        train: bool,
+    ) -> Tensor {
+        self.agents.beliefs(obs, context, train)
+    }
+
+    /// Pre-sigmoid action logits (B, N, 2).
+    pub fn action_logits(&self, beliefs: &Tensor) -> Tensor {
+        self.agents.action_logits(beliefs)
+    }
+
+    /// The agents' actions (B, N, 2); `noise_std` > 0 adds Gaussian exploration noise
+    /// to the logits (training episodes only). Always within bounds.
+    pub fn policy_actions(&self, beliefs: &Tensor, noise_std: f64) -> Tensor {
+        let z = self.action_logits(beliefs);
+        let z = if noise_std > 0.0 {
+            &z + z.randn_like() * noise_std
+        } else {
+            z
+        };
+        self.bounds.from_logits(&z)
+    }
+
+    /// Local values Q_i(b_i, e_i) (B, N) for actions e (B, N, 2).
+    pub fn q_values(&self, beliefs: &Tensor, actions: &Tensor) -> Tensor {
+        self.agents.q_values(beliefs, &self.bounds.unit(actions))
+    }
+
+    /// Group representation E (B, d_b).
+    pub fn group(&self, beliefs: &Tensor, train: bool) -> Tensor {
+        self.encoder.forward_t(beliefs, train)
+    }
+
+    /// Round 0: beliefs, E and the initial actions.
+    pub fn initial(&self, obs: &Tensor, train: bool, noise_std: f64) -> RoundState {
+        let beliefs = self.beliefs(obs, None, train);
+        let group = self.group(&beliefs, train);
+        let actions = self.policy_actions(&beliefs, noise_std);
+        RoundState {
+            beliefs,
+            group,
+            actions,
+            delta: None,
+        }
+    }
+
+    /// The refine step of a BNE round for given beliefs and E:
+    /// (e^k = clamp(e^{k−1} + η·Δe), Δe), Δe = Refine(b, u, c, E, e^{k−1}).
+    pub fn refine_step(
+        &self,
+        beliefs: &Tensor,
+        group: &Tensor,
+        outputs: &Tensor,
+        commitment: &Tensor,
+        prev_actions: &Tensor,
+        train: bool,
+    ) -> (Tensor, Tensor) {
+        let delta = self.refine.delta(
+            beliefs,
+            outputs,
+            commitment,
+            group,
+            &self.bounds.unit(prev_actions),
+            train,
+        );
+        let actions = self
+            .bounds
+            .clamp(&(prev_actions + &delta * self.update_rate));
+        (actions, delta)
+    }
+
+    /// One BNE round k ≥ 1 from the previous round's state and its outputs
+    /// (B, N, d_c) and commitment (B, d_c): (with `bne.belief_update`) new beliefs
+    /// and E, then e^k = clamp(e^{k−1} + η·Refine(b, u, c, E, e^{k−1})).
+    pub fn bne_round(
+        &self,
+        obs: &Tensor,
+        prev: &RoundState,
+        outputs: &Tensor,
+        commitment: &Tensor,
+        train: bool,
+    ) -> RoundState {
+        let (beliefs, group) = if self.belief_update {
+            let b = self.beliefs(obs, Some((outputs, commitment)), train);
+            let g = self.group(&b, train);
+            (b, g)
+        } else {
+            (prev.beliefs.shallow_clone(), prev.group.shallow_clone())
+        };
+        let (actions, delta) =
+            self.refine_step(&beliefs, &group, outputs, commitment, &prev.actions, train);
+        RoundState {
+            beliefs,
+            group,
+            actions,
+            delta: Some(delta),
+        }
+    }
+
+    /// Q_tot for beliefs (B, N, d_b), E (B, d_b), actions, output embeddings and
+    /// commitment.
+    pub fn q_tot(
+        &self,
+        beliefs: &Tensor,
+        group: &Tensor,
+        actions: &Tensor,
+        outputs: &Tensor,
+        commitment: &Tensor,
+        train: bool,
+    ) -> (Tensor, MixOutput) {
+        let q = self.q_values(beliefs, actions);
+        let mix = self.mixer.forward_t(
+            &MixInput {
+                q: &q,
+                beliefs,
+                unit_actions: &self.bounds.unit(actions),
+                group,
+                outputs,
+                commitment,
+            },
+            train,
+        );
+        (q, mix)
+    }
+}
+
+/// ‖e − e'‖_F over all agents' actions (the BNE convergence test's δ).
+pub fn action_delta(a: &[[f32; 2]], b: &[[f32; 2]]) -> f64 {
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| [(x[0] - y[0]) as f64, (x[1] - y[1]) as f64])
+        .map(|d| d * d)
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Parameter counts per network for a config: `belief_network` (one agent),
+/// `belief_networks` (all n), `encoder`, `refine`, `mixer`, `total`.
+pub fn param_counts(cfg: &NetsConfig) -> Vec<(&'static str, i64)> {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let _nets = Nets::new(&vs.root(), cfg);
+    let count = |prefix: &str| layers::count_params(&vs, prefix);
+    let agents = count("belief.");
+    vec![
+        ("belief_network", agents / cfg.n_agents as i64),
+        ("belief_networks", agents),
+        ("encoder", count("encoder.")),
+        ("refine", count("refine.")),
+        ("mixer", count("mixer.")),
+        ("total", count("")),
+    ]
+}
+
+/// Float32 tensor of the given shape from a slice, on `device`.
+pub(crate) fn tensor_from(data: &[f32], shape: &[i64], device: Device) -> Tensor {
+    Tensor::from_slice(data)
+        .view(shape)
+        .to_kind(Kind::Float)
+        .to_device(device)
+}
