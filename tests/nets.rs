@@ -663,3 +663,43 @@ fn non_terminal_records_bootstrap_from_the_targets() {
     bad.done = false;
     assert!(l.observe(bad).unwrap_err().to_string().contains("next_obs"));
 }
+
+#[test]
+fn every_loss_term_is_logged_by_name_to_metrics_jsonl() {
+    init();
+    tch::manual_seed(11);
+    let cfg = small_cfg(3, "qmix");
+    let mut l = Learner::new(cfg.clone(), Device::Cpu).unwrap();
+    let batch: Vec<_> = (0..4).map(|i| random_episode(&cfg, 2, 300 + i)).collect();
+    let metrics = l.update_on(&batch).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = econ_host::metrics::MetricsLog::open(dir.path()).unwrap();
+    log.append(4, 1, &metrics).unwrap();
+    log.append(8, 2, &metrics).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["episode"], 8);
+    for term in [
+        "loss_td",
+        "loss_td_local",
+        "loss_consistency",
+        "loss_sd",
+        "loss_equilibrium",
+        "loss_commit_improve",
+        "loss_total",
+    ] {
+        assert!(
+            metrics.contains_key(term),
+            "learner did not report {term}: {metrics:?}"
+        );
+        assert!(
+            lines[0][term].is_number(),
+            "{term} missing from metrics.jsonl: {}",
+            lines[0]
+        );
+    }
+}

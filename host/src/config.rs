@@ -6,23 +6,39 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+use crate::nets::config::NetsConfig;
+
+/// A whole run: the keys the runner reads (`seed`, `[llm]`, `[dataset]`,
+/// `[plugins]`) and, at the top level beside them, every key of the networks
+/// and the learner named as in the paper (`n_agents`, `belief_dim`,
+/// `[sampling]`, `[bne]`, `[train]`, `[mixer]`, `[loss]`, `[reward]`, ...).
+#[derive(Clone, Debug, Serialize)]
 pub struct Config {
-    /// Number of executors n (ECON uses 3, 5 or 8).
-    #[serde(default = "default_n_agents")]
-    pub n_agents: u32,
-    #[serde(default = "default_seed")]
     pub seed: u64,
     pub llm: LlmConfig,
     pub dataset: DatasetConfig,
-    #[serde(default)]
     pub plugins: PluginsConfig,
-    #[serde(default)]
-    pub sampling: SamplingConfig,
+    #[serde(flatten)]
+    pub nets: NetsConfig,
     /// Folder the config file is in; relative paths in it resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// The runner's own keys; everything else in the file belongs to [`NetsConfig`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunKeys {
+    #[serde(default = "default_seed")]
+    seed: u64,
+    llm: LlmConfig,
+    dataset: DatasetConfig,
+    #[serde(default)]
+    plugins: PluginsConfig,
+}
+
+impl RunKeys {
+    const KEYS: [&str; 4] = ["seed", "llm", "dataset", "plugins"];
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -236,37 +252,6 @@ impl Default for PluginsConfig {
     }
 }
 
-/// Bounds of the executors' sampling actions e_i = (T_i, p_i).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SamplingConfig {
-    #[serde(default = "default_t_min")]
-    pub temperature_min: f32,
-    #[serde(default = "default_t_max")]
-    pub temperature_max: f32,
-    #[serde(default = "default_p_min")]
-    pub p_min: f32,
-    #[serde(default = "default_p_max")]
-    pub p_max: f32,
-    #[serde(default = "default_top_p")]
-    pub top_p_default: f32,
-}
-
-impl Default for SamplingConfig {
-    fn default() -> Self {
-        SamplingConfig {
-            temperature_min: default_t_min(),
-            temperature_max: default_t_max(),
-            p_min: default_p_min(),
-            p_max: default_p_max(),
-            top_p_default: default_top_p(),
-        }
-    }
-}
-
-fn default_n_agents() -> u32 {
-    3
-}
 fn default_seed() -> u64 {
     42
 }
@@ -306,23 +291,6 @@ fn default_prompts() -> String {
 fn default_parser() -> String {
     "parser-boxed".into()
 }
-fn default_t_min() -> f32 {
-    0.2
-}
-fn default_t_max() -> f32 {
-    1.5
-}
-// llama.cpp and vLLM read repetition_penalty < 1 as "encourage repetition";
-// the reference's [0.2, 0.85] keeps that meaning only in p0.toml.
-fn default_p_min() -> f32 {
-    1.0
-}
-fn default_p_max() -> f32 {
-    1.3
-}
-fn default_top_p() -> f32 {
-    0.9
-}
 
 impl Config {
     /// Read `path`, apply `overrides` ("a.b=value"), validate.
@@ -335,10 +303,26 @@ impl Config {
             apply_override(&mut value, item)
                 .with_context(|| format!("--set {item} (config {})", path.display()))?;
         }
-        let mut config: Config = value
+        let mut run = toml::Table::new();
+        for key in RunKeys::KEYS {
+            if let Some(v) = value.remove(key) {
+                run.insert(key.to_string(), v);
+            }
+        }
+        let run: RunKeys = run
             .try_into()
             .with_context(|| format!("config {}", path.display()))?;
-        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let nets: NetsConfig = value
+            .try_into()
+            .with_context(|| format!("config {}", path.display()))?;
+        let config = Config {
+            seed: run.seed,
+            llm: run.llm,
+            dataset: run.dataset,
+            plugins: run.plugins,
+            nets,
+            base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
         config
             .validate()
             .with_context(|| format!("config {}", path.display()))?;
@@ -355,23 +339,19 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
-        if !(1..=64).contains(&self.n_agents) {
-            bail!("key n_agents: {} is outside 1..=64", self.n_agents);
+        if !(1..=64).contains(&self.nets.n_agents) {
+            bail!("key n_agents: {} is outside 1..=64", self.nets.n_agents);
         }
-        let s = &self.sampling;
-        if !(s.temperature_min >= 0.0 && s.temperature_min <= s.temperature_max) {
+        self.nets.validate()?;
+        let s = &self.nets.sampling;
+        if s.temperature_min < 0.0 {
             bail!(
-                "keys sampling.temperature_min/max: need 0 <= min <= max, got [{}, {}]",
-                s.temperature_min,
-                s.temperature_max
+                "key sampling.temperature_min: {} is below 0",
+                s.temperature_min
             );
         }
-        if !(s.p_min > 0.0 && s.p_min <= s.p_max) {
-            bail!(
-                "keys sampling.p_min/p_max: need 0 < min <= max, got [{}, {}]",
-                s.p_min,
-                s.p_max
-            );
+        if s.p_min <= 0.0 {
+            bail!("key sampling.p_min: {} must be above 0", s.p_min);
         }
         if !(s.top_p_default > 0.0 && s.top_p_default <= 1.0) {
             bail!(
@@ -461,6 +441,33 @@ mod tests {
 
     fn error(dir: &Path, overrides: &[&str]) -> String {
         format!("{:#}", load_with(dir, overrides).unwrap_err())
+    }
+
+    #[test]
+    fn paper_keys_sit_beside_the_runner_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = load_with(
+            dir.path(),
+            &[
+                "n_agents=5",
+                "bne.max_iterations_infer=2",
+                "mixer.kind=attention",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.nets.n_agents, 5);
+        assert_eq!(c.nets.bne.max_iterations_infer, 2);
+        assert_eq!(c.nets.mixer.kind, "attention");
+        let err = format!(
+            "{:#}",
+            load_with(dir.path(), &["belief_dimm=64"]).unwrap_err()
+        );
+        assert!(err.contains("belief_dimm"), "{err}");
+        let err = format!(
+            "{:#}",
+            load_with(dir.path(), &["llm.threadz=2"]).unwrap_err()
+        );
+        assert!(err.contains("threadz"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod embed;
 pub mod error;
 pub mod learner;
 pub mod llm;
+pub mod metrics;
 pub mod models;
 pub mod nets;
 pub mod plugins;

@@ -76,7 +76,7 @@ pub fn run(config: &Config, registry: &PluginRegistry, episodes: usize) -> Resul
                 messages,
                 temperature,
                 repetition_penalty: penalty,
-                top_p: config.sampling.top_p_default,
+                top_p: config.nets.sampling.top_p_default as f32,
                 max_tokens,
                 stop: Vec::new(),
                 seed: config.seed as u32,
@@ -84,7 +84,7 @@ pub fn run(config: &Config, registry: &PluginRegistry, episodes: usize) -> Resul
             tokens += c.completion_tokens;
             anyhow::Ok(c.text.trim().to_string())
         };
-        let n = config.n_agents;
+        let n = config.nets.n_agents as u32;
         let ctx = |stage: &str, agent: u32, strategy: &str, outputs: &[String]| PromptContext {
             stage: stage.into(),
             question: problem.question.clone(),
@@ -108,12 +108,12 @@ pub fn run(config: &Config, registry: &PluginRegistry, episodes: usize) -> Resul
         let contexts: Vec<PromptContext> =
             (0..n).map(|i| ctx("executor", i, &strategy, &[])).collect();
         let rendered = prompts.render(&contexts)?;
-        let s = &config.sampling;
+        let s = &config.nets.sampling;
         let mut outputs = Vec::new();
         for (i, msgs) in rendered.iter().enumerate() {
-            let f = (i as f32 + 0.5) / n as f32;
-            let t = s.temperature_min + f * (s.temperature_max - s.temperature_min);
-            let p = s.p_min + f * (s.p_max - s.p_min);
+            let f = (i as f64 + 0.5) / f64::from(n);
+            let t = (s.temperature_min + f * (s.temperature_max - s.temperature_min)) as f32;
+            let p = (s.p_min + f * (s.p_max - s.p_min)) as f32;
             outputs.push(chat(
                 to_messages(msgs),
                 t,
@@ -159,7 +159,7 @@ pub fn run(config: &Config, registry: &PluginRegistry, episodes: usize) -> Resul
                     sampling: reward::Sampling {
                         temperature: 0.0,
                         repetition_penalty: 1.0,
-                        top_p: config.sampling.top_p_default,
+                        top_p: config.nets.sampling.top_p_default as f32,
                     },
                 })
                 .collect(),
