@@ -70,9 +70,9 @@ pub fn run(config: &Config, registry: &PluginRegistry, episodes: usize) -> Resul
     let mut results = Vec::new();
     for problem in data.problems.iter().take(episodes) {
         let t0 = Instant::now();
-        let mut tokens = 0u32;
-        let mut chat = |messages: Vec<Message>, temperature: f32, penalty: f32, max_tokens: u32| {
-            let c = model.chat(&ChatRequest {
+        let tokens = std::cell::Cell::new(0u32);
+        let request =
+            |messages: Vec<Message>, temperature: f32, penalty: f32, max_tokens: u32| ChatRequest {
                 messages,
                 temperature,
                 repetition_penalty: penalty,
@@ -80,8 +80,10 @@ pub fn run(config: &Config, registry: &PluginRegistry, episodes: usize) -> Resul
                 max_tokens,
                 stop: Vec::new(),
                 seed: config.seed as u32,
-            })?;
-            tokens += c.completion_tokens;
+            };
+        let chat = |messages: Vec<Message>, temperature: f32, penalty: f32, max_tokens: u32| {
+            let c = model.chat(&request(messages, temperature, penalty, max_tokens))?;
+            tokens.set(tokens.get() + c.completion_tokens);
             anyhow::Ok(c.text.trim().to_string())
         };
         let n = config.nets.n_agents as u32;
@@ -109,18 +111,23 @@ pub fn run(config: &Config, registry: &PluginRegistry, episodes: usize) -> Resul
             (0..n).map(|i| ctx("executor", i, &strategy, &[])).collect();
         let rendered = prompts.render(&contexts)?;
         let s = &config.nets.sampling;
-        let mut outputs = Vec::new();
-        for (i, msgs) in rendered.iter().enumerate() {
-            let f = (i as f64 + 0.5) / f64::from(n);
-            let t = (s.temperature_min + f * (s.temperature_max - s.temperature_min)) as f32;
-            let p = (s.p_min + f * (s.p_max - s.p_min)) as f32;
-            outputs.push(chat(
-                to_messages(msgs),
-                t,
-                p,
-                config.llm.executor.max_tokens,
-            )?);
-        }
+        let requests: Vec<ChatRequest> = rendered
+            .iter()
+            .enumerate()
+            .map(|(i, msgs)| {
+                let f = (i as f64 + 0.5) / f64::from(n);
+                let t = (s.temperature_min + f * (s.temperature_max - s.temperature_min)) as f32;
+                let p = (s.p_min + f * (s.p_max - s.p_min)) as f32;
+                request(to_messages(msgs), t, p, config.llm.executor.max_tokens)
+            })
+            .collect();
+        // The n executors decode together, one sequence each, in one batch.
+        let completions = model.chat_batch(&requests)?;
+        tokens.set(tokens.get() + completions.iter().map(|c| c.completion_tokens).sum::<u32>());
+        let outputs: Vec<String> = completions
+            .iter()
+            .map(|c| c.text.trim().to_string())
+            .collect();
         let msgs = prompts.render(&[ctx("coordinator-commitment", 0, &strategy, &outputs)])?;
         let commitment = chat(to_messages(&msgs[0]), 0.1, 1.05, coordinator.max_tokens)?;
 
@@ -184,7 +191,7 @@ pub fn run(config: &Config, registry: &PluginRegistry, episodes: usize) -> Resul
                 .iter()
                 .map(|r| [r.ts, r.al, r.cc, r.total])
                 .collect(),
-            completion_tokens: tokens,
+            completion_tokens: tokens.get(),
             wall_ms: t0.elapsed().as_millis(),
         });
     }

@@ -2,7 +2,7 @@
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -18,7 +18,15 @@ use super::{BoxFuture, ChatRequest, Completion, LlmClient};
 /// llama.cpp allows one backend per process.
 static BACKEND: OnceLock<LlamaBackend> = OnceLock::new();
 
+/// Serialises the first initialisation: two threads loading models at once
+/// must not both call llama_backend_init.
+static BACKEND_INIT: Mutex<()> = Mutex::new(());
+
 fn backend() -> Result<&'static LlamaBackend> {
+    if let Some(b) = BACKEND.get() {
+        return Ok(b);
+    }
+    let _guard = BACKEND_INIT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(b) = BACKEND.get() {
         return Ok(b);
     }
@@ -78,7 +86,134 @@ impl LocalModel {
 
     /// One chat completion, decoded with the request's own sampler chain.
     pub fn chat(&self, request: &ChatRequest) -> Result<Completion> {
+        let mut out = self.chat_batch(std::slice::from_ref(request))?;
+        Ok(out.remove(0))
+    }
+
+    /// Several chat completions decoded together: one llama.cpp context with a
+    /// sequence per request, every step one batch holding the next token of
+    /// each unfinished sequence (how the n executors of a round run at once).
+    /// Each request keeps its own sampler chain (temperature, penalty, seed).
+    pub fn chat_batch(&self, requests: &[ChatRequest]) -> Result<Vec<Completion>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
         let started = Instant::now();
+        let vocab = self.model.vocab();
+        let per_seq = self.n_ctx as usize;
+        let prompts = requests
+            .iter()
+            .map(|r| self.prompt_tokens(r))
+            .collect::<Result<Vec<_>>>()?;
+        for p in &prompts {
+            if p.len() + 1 >= per_seq {
+                bail!(
+                    "prompt of {} tokens does not fit the context of {per_seq}",
+                    p.len()
+                );
+            }
+        }
+        let n = requests.len();
+        let n_batch = prompts.iter().map(Vec::len).sum::<usize>().max(n);
+        // Every sequence gets the configured context: n_ctx is split evenly
+        // over n_seq_max sequences when the KV cache is not unified.
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(self.n_ctx * n as u32))
+            .with_n_batch(n_batch as u32)
+            .with_n_seq_max(n as u32)
+            .with_n_threads(self.threads)
+            .with_n_threads_batch(self.threads);
+        let mut ctx = self
+            .model
+            .new_context(backend()?, params)
+            .context("creating a llama.cpp context")?;
+
+        let mut batch = LlamaBatch::new(n_batch, n as i32);
+        // Where in the last batch each sequence's logits are.
+        let mut logits_at = vec![0i32; n];
+        for (s, tokens) in prompts.iter().enumerate() {
+            let last = tokens.len() - 1;
+            for (i, token) in tokens.iter().enumerate() {
+                batch.add(*token, i as i32, &[s as i32], i == last)?;
+            }
+            logits_at[s] = batch.n_tokens() - 1;
+        }
+        ctx.decode(&mut batch).context("decoding the prompts")?;
+
+        let mut seqs: Vec<Sequence> = requests
+            .iter()
+            .zip(&prompts)
+            .map(|(r, p)| Sequence {
+                sampler: sampler_for(r, self.model.n_vocab()),
+                out: Vec::new(),
+                pos: p.len() as i32,
+                generated: 0,
+                max_new: (r.max_tokens as usize).min(per_seq - p.len() - 1),
+                done: false,
+            })
+            .collect();
+        loop {
+            let mut next = Vec::new();
+            for (s, seq) in seqs.iter_mut().enumerate() {
+                if seq.done {
+                    continue;
+                }
+                if seq.generated >= seq.max_new {
+                    seq.done = true;
+                    continue;
+                }
+                let token = seq.sampler.sample(&ctx, logits_at[s]);
+                if vocab.is_eog(token) {
+                    seq.done = true;
+                    continue;
+                }
+                seq.generated += 1;
+                seq.out.extend(vocab.token_to_piece(token, false, None));
+                let stopped = requests[s]
+                    .stop
+                    .iter()
+                    .any(|st| ends_with_stop(&seq.out, st));
+                if stopped || seq.generated >= seq.max_new {
+                    seq.done = true;
+                } else {
+                    next.push((s, token));
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            batch.clear();
+            for (s, token) in next {
+                batch.add(token, seqs[s].pos, &[s as i32], true)?;
+                logits_at[s] = batch.n_tokens() - 1;
+                seqs[s].pos += 1;
+            }
+            ctx.decode(&mut batch).context("decoding")?;
+        }
+        let latency = started.elapsed();
+        Ok(seqs
+            .into_iter()
+            .zip(requests.iter().zip(&prompts))
+            .map(|(seq, (request, prompt))| {
+                let mut text = String::from_utf8_lossy(&seq.out).into_owned();
+                for stop in &request.stop {
+                    if let Some(cut) = text.rfind(stop.as_str()) {
+                        text.truncate(cut);
+                    }
+                }
+                Completion {
+                    text,
+                    prompt_tokens: prompt.len() as u32,
+                    completion_tokens: seq.generated as u32,
+                    latency,
+                    usage_estimated: false,
+                }
+            })
+            .collect())
+    }
+
+    /// The request's messages through the model's own chat template, tokenised.
+    fn prompt_tokens(&self, request: &ChatRequest) -> Result<Vec<llama_cpp_2::token::LlamaToken>> {
         let messages = request
             .messages
             .iter()
@@ -89,66 +224,18 @@ impl LocalModel {
             .model
             .apply_chat_template(&self.template, &messages, true)
             .context("applying the model's chat template")?;
-        let vocab = self.model.vocab();
-        let tokens = vocab.tokenize(prompt.as_bytes(), true, true);
-        let budget = self.n_ctx as usize;
-        if tokens.len() + 1 >= budget {
-            bail!(
-                "prompt of {} tokens does not fit the context of {budget}",
-                tokens.len()
-            );
-        }
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(self.n_ctx))
-            .with_n_batch(self.n_ctx)
-            .with_n_threads(self.threads)
-            .with_n_threads_batch(self.threads);
-        let mut ctx = self
-            .model
-            .new_context(backend()?, params)
-            .context("creating a llama.cpp context")?;
-
-        let mut batch = LlamaBatch::new(budget, 1);
-        let last = tokens.len() - 1;
-        for (i, token) in tokens.iter().enumerate() {
-            batch.add(*token, i as i32, &[0], i == last)?;
-        }
-        ctx.decode(&mut batch).context("decoding the prompt")?;
-
-        let mut sampler = sampler_for(request, self.model.n_vocab());
-        let mut out = Vec::new();
-        let mut pos = tokens.len() as i32;
-        let mut completion_tokens = 0u32;
-        let max_new = (request.max_tokens as usize).min(budget - tokens.len() - 1);
-        while (completion_tokens as usize) < max_new {
-            let token = sampler.sample(&ctx, batch.n_tokens() - 1);
-            if vocab.is_eog(token) {
-                break;
-            }
-            completion_tokens += 1;
-            out.extend(vocab.token_to_piece(token, false, None));
-            if request.stop.iter().any(|s| ends_with_stop(&out, s)) {
-                break;
-            }
-            batch.clear();
-            batch.add(token, pos, &[0], true)?;
-            pos += 1;
-            ctx.decode(&mut batch).context("decoding")?;
-        }
-        let mut text = String::from_utf8_lossy(&out).into_owned();
-        for stop in &request.stop {
-            if let Some(cut) = text.rfind(stop.as_str()) {
-                text.truncate(cut);
-            }
-        }
-        Ok(Completion {
-            text,
-            prompt_tokens: tokens.len() as u32,
-            completion_tokens,
-            usage_estimated: false,
-            latency: started.elapsed(),
-        })
+        Ok(self.model.vocab().tokenize(prompt.as_bytes(), true, true))
     }
+}
+
+/// One request's decoding state inside a batch.
+struct Sequence {
+    sampler: LlamaSampler,
+    out: Vec<u8>,
+    pos: i32,
+    generated: usize,
+    max_new: usize,
+    done: bool,
 }
 
 /// [`LlmClient`] over a shared [`LocalModel`]. Each request decodes on a
