@@ -50,16 +50,16 @@ impl PluginRegistry {
             shadowed: Vec::new(),
             failures: Vec::new(),
         };
-        let before = |file: &Path| previous.and_then(|p| p.by_file(file));
         for dir in dirs {
             for file in wasm_files(dir)? {
+                let before = previous.and_then(|p| p.by_file(&file));
                 let loaded = std::fs::read(&file)
                     .with_context(|| format!("reading plugin {}", file.display()))
-                    .and_then(|bytes| match before(&file) {
+                    .and_then(|bytes| match before {
                         Some(old) if old.info().sha256 == sha256_hex(&bytes) => Ok(old.clone()),
                         _ => Plugin::from_bytes(engine, &bytes, &file, dir, limits),
                     });
-                match (loaded, before(&file)) {
+                match (loaded, before) {
                     (Ok(plugin), _) => registry.insert(plugin),
                     (Err(e), old) => {
                         let error = format!("{e:#}");

@@ -104,6 +104,13 @@ pub fn unwrap_whole(s: &str) -> Option<&str> {
     (close + 1 == b.len()).then(|| &s[open + 1..close])
 }
 
+/// End of the letters of the command whose backslash is at `backslash`.
+fn command_name_end(b: &[u8], backslash: usize) -> usize {
+    (backslash + 1..b.len())
+        .find(|&j| !b[j].is_ascii_alphabetic())
+        .unwrap_or(b.len())
+}
+
 /// Top-level `\name{...}` groups for the given command names:
 /// `(backslash index, open-brace index, close-brace index)`.
 pub fn command_groups(s: &str, names: &[&str]) -> Vec<(usize, usize, usize)> {
@@ -115,9 +122,7 @@ pub fn command_groups(s: &str, names: &[&str]) -> Vec<(usize, usize, usize)> {
             i += 1;
             continue;
         }
-        let name_end = (i + 1..b.len())
-            .find(|&j| !b[j].is_ascii_alphabetic())
-            .unwrap_or(b.len());
+        let name_end = command_name_end(b, i);
         let name = &s[i + 1..name_end];
         let open = skip_ws(b, name_end);
         if names.contains(&name)
@@ -143,9 +148,7 @@ pub fn remove_commands(s: &str, names: &[&str]) -> String {
             i += 1;
             continue;
         }
-        let name_end = (i + 1..b.len())
-            .find(|&j| !b[j].is_ascii_alphabetic())
-            .unwrap_or(b.len());
+        let name_end = command_name_end(b, i);
         if names.contains(&&s[i + 1..name_end]) {
             out.push_str(&s[copied..i]);
             copied = name_end;
