@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::job_config::{EarlyStoppingConfig, EmbeddingConfig, EnvConfig, RunnerConfig};
 use crate::nets::config::NetsConfig;
 
 /// A whole run: the keys the runner reads (`seed`, `[llm]`, `[dataset]`,
@@ -18,6 +19,10 @@ pub struct Config {
     pub llm: LlmConfig,
     pub dataset: DatasetConfig,
     pub plugins: PluginsConfig,
+    pub embedding: EmbeddingConfig,
+    pub env: EnvConfig,
+    pub runner: RunnerConfig,
+    pub early_stopping: EarlyStoppingConfig,
     #[serde(flatten)]
     pub nets: NetsConfig,
     /// Folder the config file is in; relative paths in it resolve against it.
@@ -35,10 +40,27 @@ struct RunKeys {
     dataset: DatasetConfig,
     #[serde(default)]
     plugins: PluginsConfig,
+    #[serde(default)]
+    embedding: EmbeddingConfig,
+    #[serde(default)]
+    env: EnvConfig,
+    #[serde(default)]
+    runner: RunnerConfig,
+    #[serde(default)]
+    early_stopping: EarlyStoppingConfig,
 }
 
 impl RunKeys {
-    const KEYS: [&str; 4] = ["seed", "llm", "dataset", "plugins"];
+    const KEYS: [&str; 8] = [
+        "seed",
+        "llm",
+        "dataset",
+        "plugins",
+        "embedding",
+        "env",
+        "runner",
+        "early_stopping",
+    ];
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -320,6 +342,10 @@ impl Config {
             llm: run.llm,
             dataset: run.dataset,
             plugins: run.plugins,
+            embedding: run.embedding,
+            env: run.env,
+            runner: run.runner,
+            early_stopping: run.early_stopping,
             nets,
             base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         };
@@ -359,6 +385,9 @@ impl Config {
                 s.top_p_default
             );
         }
+        self.env.validate()?;
+        self.runner.validate()?;
+        self.early_stopping.validate()?;
         self.llm.coordinator.validate("coordinator")?;
         self.llm.executor.validate("executor")?;
         let cache = &self.llm.cache;

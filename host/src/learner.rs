@@ -312,6 +312,26 @@ impl Learner {
     pub fn counters(&self) -> Counters {
         self.counters
     }
+    /// The replay buffer, oldest first (saved beside a resume checkpoint).
+    pub fn replay_buffer(&self) -> Vec<EpisodeRecord> {
+        self.buffer.iter().cloned().collect()
+    }
+
+    /// Put back a saved replay buffer (after [`Learner::load`]) without
+    /// counting its episodes again or running updates.
+    pub fn restore_replay_buffer(&mut self, episodes: Vec<EpisodeRecord>) -> Result<()> {
+        self.buffer.clear();
+        for (i, ep) in episodes.into_iter().enumerate() {
+            self.check_record(&ep)
+                .with_context(|| format!("replay buffer entry {i}"))?;
+            if self.buffer.len() == self.cfg.train.buffer_size {
+                self.buffer.pop_front();
+            }
+            self.buffer.push_back(ep);
+        }
+        Ok(())
+    }
+
     pub fn buffer_len(&self) -> usize {
         self.buffer.len()
     }

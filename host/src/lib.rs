@@ -1,12 +1,15 @@
 //! econ-host: ECON (belief-driven multi-agent LLM reasoning) with hot-reloaded
 //! WebAssembly plugins for rewards, dataset adapters, prompts and parsers.
 
+pub mod bne;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod data;
 pub mod embed;
+pub mod episode;
 pub mod error;
+pub mod job_config;
 pub mod learner;
 pub mod llm;
 pub mod metrics;
@@ -14,6 +17,7 @@ pub mod models;
 pub mod nets;
 pub mod plugins;
 pub mod smoke;
+pub mod trace;
 
 /// Where the networks run: CUDA when libtorch sees a GPU, else the CPU.
 pub fn torch_device() -> tch::Device {

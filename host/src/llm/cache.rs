@@ -204,9 +204,55 @@ impl<C: LlmClient> CachedClient<C> {
             );
         }
         let completion = self.inner.chat(request).await?;
+        self.record(&key, request, completion)
+    }
+
+    /// Hits come from the recording; the misses go to the inner client as
+    /// one `chat_many` (so the embedded engine still decodes them as a batch).
+    async fn chat_many_cached(&self, requests: &[ChatRequest]) -> Vec<Result<Completion>> {
+        if self.mode == CacheMode::Off {
+            return self.inner.chat_many(requests).await;
+        }
+        let model = self.inner.model();
+        let keys: Vec<String> = requests.iter().map(|r| cache_key(model, r)).collect();
+        let mut out: Vec<Option<Result<Completion>>> = {
+            let store = self.lock();
+            keys.iter()
+                .map(|k| store.entries.get(k).cloned().map(Ok))
+                .collect()
+        };
+        let missing: Vec<usize> = (0..requests.len()).filter(|&i| out[i].is_none()).collect();
+        if self.mode == CacheMode::Replay {
+            for i in missing {
+                out[i] = Some(Err(anyhow!(
+                    "replay: no recorded response for request key {} (model {model:?}) in {}",
+                    keys[i],
+                    self.path.display()
+                )));
+            }
+        } else if !missing.is_empty() {
+            let batch: Vec<ChatRequest> = missing.iter().map(|&i| requests[i].clone()).collect();
+            let answers = self.inner.chat_many(&batch).await;
+            for (&i, answer) in missing.iter().zip(answers) {
+                out[i] = Some(answer.and_then(|c| self.record(&keys[i], &requests[i], c)));
+            }
+        }
+        out.into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(anyhow!("internal: no answer for a request"))))
+            .collect()
+    }
+
+    /// Append one answer to the recording (record mode) and remember it.
+    fn record(
+        &self,
+        key: &str,
+        request: &ChatRequest,
+        completion: Completion,
+    ) -> Result<Completion> {
+        let model = self.inner.model();
         let material = KeyMaterial::new(model, request);
         let mut line = serde_json::to_string(&RecordOut {
-            key: &key,
+            key,
             request: &material,
             completion: &completion,
         })
@@ -215,7 +261,7 @@ impl<C: LlmClient> CachedClient<C> {
         let mut store = self.lock();
         // Two identical requests in flight at once: the first recorded answer
         // is the one both get, so that a replay gives the same.
-        if let Some(first) = store.entries.get(&key) {
+        if let Some(first) = store.entries.get(key) {
             return Ok(first.clone());
         }
         let file = store
@@ -225,7 +271,7 @@ impl<C: LlmClient> CachedClient<C> {
         file.write_all(line.as_bytes())
             .and_then(|()| file.flush())
             .with_context(|| format!("appending to {}", self.path.display()))?;
-        store.entries.insert(key, completion.clone());
+        store.entries.insert(key.to_string(), completion.clone());
         Ok(completion)
     }
 }
@@ -237,6 +283,13 @@ impl<C: LlmClient> LlmClient for CachedClient<C> {
 
     fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion>> {
         Box::pin(self.chat_cached(request))
+    }
+
+    fn chat_many<'a>(
+        &'a self,
+        requests: &'a [ChatRequest],
+    ) -> BoxFuture<'a, Vec<Result<Completion>>> {
+        Box::pin(self.chat_many_cached(requests))
     }
 }
 

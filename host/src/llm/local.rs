@@ -238,9 +238,9 @@ struct Sequence {
     done: bool,
 }
 
-/// [`LlmClient`] over a shared [`LocalModel`]. Each request decodes on a
-/// blocking thread; requests run one at a time, since one decode already uses
-/// every llama.cpp thread (parallel sequences in one batch come later).
+/// [`LlmClient`] over a shared [`LocalModel`]. Decoding runs on a blocking
+/// thread, one call at a time (one decode already uses every llama.cpp
+/// thread); `chat_many` decodes its requests together as one batch.
 pub struct LocalClient {
     model: Arc<LocalModel>,
     name: String,
@@ -284,6 +284,32 @@ impl LlmClient for LocalClient {
             tokio::task::spawn_blocking(move || model.chat(&request))
                 .await
                 .context("the embedded model's decoding thread failed")?
+        })
+    }
+
+    fn chat_many<'a>(
+        &'a self,
+        requests: &'a [ChatRequest],
+    ) -> BoxFuture<'a, Vec<Result<Completion>>> {
+        Box::pin(async move {
+            let n = requests.len();
+            let all = async {
+                let _turn = self
+                    .gate
+                    .acquire()
+                    .await
+                    .context("the embedded model was shut down")?;
+                let model = Arc::clone(&self.model);
+                let requests = requests.to_vec();
+                tokio::task::spawn_blocking(move || model.chat_batch(&requests))
+                    .await
+                    .context("the embedded model's decoding thread failed")?
+            };
+            match all.await {
+                Ok(completions) => completions.into_iter().map(Ok).collect(),
+                // One batch: its failure is every request's.
+                Err(e) => (0..n).map(|_| Err(anyhow::anyhow!("{e:#}"))).collect(),
+            }
         })
     }
 }

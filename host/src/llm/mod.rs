@@ -68,6 +68,18 @@ pub trait LlmClient: Send + Sync {
 
     /// One chat completion.
     fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion>>;
+
+    /// Several independent completions (the n executors of a round), one
+    /// result each, in order. Remote clients send them concurrently; the
+    /// embedded engine decodes them together in one batch.
+    fn chat_many<'a>(
+        &'a self,
+        requests: &'a [ChatRequest],
+    ) -> BoxFuture<'a, Vec<Result<Completion>>> {
+        Box::pin(futures_util::future::join_all(
+            requests.iter().map(|r| self.chat(r)),
+        ))
+    }
 }
 
 impl<T: LlmClient + ?Sized> LlmClient for Arc<T> {
@@ -77,6 +89,12 @@ impl<T: LlmClient + ?Sized> LlmClient for Arc<T> {
     fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion>> {
         (**self).chat(request)
     }
+    fn chat_many<'a>(
+        &'a self,
+        requests: &'a [ChatRequest],
+    ) -> BoxFuture<'a, Vec<Result<Completion>>> {
+        (**self).chat_many(requests)
+    }
 }
 
 impl<T: LlmClient + ?Sized> LlmClient for Box<T> {
@@ -85,6 +103,12 @@ impl<T: LlmClient + ?Sized> LlmClient for Box<T> {
     }
     fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion>> {
         (**self).chat(request)
+    }
+    fn chat_many<'a>(
+        &'a self,
+        requests: &'a [ChatRequest],
+    ) -> BoxFuture<'a, Vec<Result<Completion>>> {
+        (**self).chat_many(requests)
     }
 }
 

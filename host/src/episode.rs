@@ -1,0 +1,693 @@
+//! One episode = one problem (DESIGN.md "One episode"): strategy, executors
+//! under their belief networks' actions, commitment, BNE rounds with the
+//! convergence guard, answer parser, reward plugin, learner records.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::bne::{self, StopReason};
+use crate::config::Config;
+use crate::embed::{Embedder, cosine};
+use crate::learner::{EpisodeRecord, Learner, RoundRecord};
+use crate::llm::{ChatRequest, Completion, LlmClient, Message};
+use crate::plugins::dataset_adapter::Problem;
+use crate::plugins::prompt_template::{ChatMessage, PromptContext};
+use crate::plugins::{
+    AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin, RewardPlugin, reward,
+};
+use crate::trace::{
+    AgentRewardTrace, ExecutorTrace, RoleTokens, RoundTrace, StepTrace, Tokens, Trace,
+};
+
+/// ECON's stand-in when the coordinator returned no strategy.
+pub const FALLBACK_STRATEGY: &str =
+    "1. Break the problem into steps. 2. Compute each step. 3. Check the result.";
+
+/// Coordinator sampling, as the reference: a focused strategy, a near-greedy
+/// commitment.
+const STRATEGY_SAMPLING: (f32, f32, f32) = (0.3, 0.4, 1.1);
+const COMMITMENT_SAMPLING: (f32, f32, f32) = (0.1, 0.3, 1.05);
+
+/// What an episode shares with every other: config, LLM roles, the encoder.
+pub struct Resources {
+    pub config: Config,
+    pub coordinator: Arc<dyn LlmClient>,
+    pub executor: Arc<dyn LlmClient>,
+    pub embedder: Mutex<Box<dyn Embedder>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Train,
+    Test,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Train => "train",
+            Phase::Test => "test",
+        }
+    }
+}
+
+/// Baseline: round 0 only (the belief networks' first actions, no BNE
+/// refinement). Bne: up to K refinement rounds with the convergence guard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Baseline,
+    Bne,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Baseline => "baseline",
+            Mode::Bne => "bne",
+        }
+    }
+}
+
+/// A finished episode: its trace line and what the learner stores (one
+/// record per decision step; none when the episode failed).
+pub struct Outcome {
+    pub trace: Trace,
+    pub records: Vec<EpisodeRecord>,
+    /// Cosine of the last two commitments of the last step (none with one round).
+    pub commitment_cos: Option<f64>,
+}
+
+/// The plugins one episode runs with, from one registry snapshot: a reload
+/// during the episode does not change them.
+struct Plugins<'a> {
+    prompts: &'a PromptTemplatePlugin,
+    parser: &'a AnswerParserPlugin,
+    reward: &'a RewardPlugin,
+    names: Vec<String>,
+}
+
+impl<'a> Plugins<'a> {
+    fn from(config: &Config, registry: &'a PluginRegistry) -> Result<Self> {
+        let prompts = registry.prompt_template(&config.plugins.prompts)?;
+        let parser = registry.answer_parser(&config.plugins.parser)?;
+        let reward = registry.reward(&config.plugins.reward)?;
+        let names = [prompts.info(), parser.info(), reward.info()]
+            .iter()
+            .map(|i| format!("{}@{}", i.name, i.version))
+            .collect();
+        Ok(Plugins {
+            prompts,
+            parser,
+            reward,
+            names,
+        })
+    }
+}
+
+/// Why an episode stopped early. A plugin failure ends that episode only; an
+/// LLM that still fails after its retries, or a broken network, ends the run.
+enum Failure {
+    Plugin(anyhow::Error),
+    Fatal(anyhow::Error),
+}
+
+type Step<T> = std::result::Result<T, Failure>;
+
+fn plugin<T>(r: Result<T>) -> Step<T> {
+    r.map_err(Failure::Plugin)
+}
+
+fn fatal<T>(r: Result<T>) -> Step<T> {
+    r.map_err(Failure::Fatal)
+}
+
+/// Time and tokens of one episode's LLM calls.
+#[derive(Default)]
+struct Usage {
+    tokens: RoleTokens,
+    llm: Duration,
+}
+
+impl Usage {
+    fn count(&mut self, coordinator: bool, c: &Completion) {
+        let t = Tokens {
+            prompt: u64::from(c.prompt_tokens),
+            completion: u64::from(c.completion_tokens),
+        };
+        if coordinator {
+            self.tokens.coordinator.add(t);
+        } else {
+            self.tokens.executor.add(t);
+        }
+        self.tokens.estimated |= c.usage_estimated;
+    }
+}
+
+/// What one decision step produced.
+struct StepOutput {
+    trace: StepTrace,
+    record: RoundsRecord,
+    commitment_cos: Option<f64>,
+    correct: bool,
+    final_answer: Option<String>,
+    parse_method: String,
+}
+
+struct RoundsRecord {
+    rounds: Vec<RoundRecord>,
+    components: [f32; 3],
+}
+
+pub struct Episode<'a> {
+    pub res: &'a Resources,
+    pub registry: &'a PluginRegistry,
+    pub learner: &'a Mutex<Learner>,
+    pub problem: &'a Problem,
+    pub index: u64,
+    pub phase: Phase,
+    pub mode: Mode,
+}
+
+impl Episode<'_> {
+    /// Run the episode. Err only for failures that must stop the run.
+    pub async fn run(&self) -> Result<Outcome> {
+        let started = Instant::now();
+        let mut usage = Usage::default();
+        let mut trace = self.empty_trace();
+        let result = self.run_steps(&mut usage, &mut trace).await;
+        trace.tokens = usage.tokens;
+        trace.llm_ms = usage.llm.as_millis() as u64;
+        trace.wall_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok((records, commitment_cos)) => Ok(Outcome {
+                trace,
+                records,
+                commitment_cos,
+            }),
+            Err(Failure::Plugin(e)) => {
+                let message = format!("{e:#}");
+                tracing::warn!("episode {} ({}): {message}", self.index, self.problem.id);
+                trace.error = Some(message);
+                trace.correct = false;
+                Ok(Outcome {
+                    trace,
+                    records: Vec::new(),
+                    commitment_cos: None,
+                })
+            }
+            Err(Failure::Fatal(e)) => Err(e.context(format!(
+                "episode {} (problem {})",
+                self.index, self.problem.id
+            ))),
+        }
+    }
+
+    fn empty_trace(&self) -> Trace {
+        let mode = match (self.phase, self.mode) {
+            (Phase::Train, Mode::Bne) => "bne",
+            (_, m) => m.as_str(),
+        };
+        Trace {
+            episode: self.index,
+            phase: self.phase.as_str().into(),
+            mode: mode.into(),
+            id: self.problem.id.clone(),
+            question: self.problem.question.clone(),
+            reference: self.problem.answer.clone(),
+            strategy: String::new(),
+            strategy_tokens: 0,
+            strategy_truncated: false,
+            strategy_reveals_answer: false,
+            steps: Vec::new(),
+            final_commitment: String::new(),
+            final_answer: None,
+            parse_method: "none".into(),
+            correct: false,
+            reward: 0.0,
+            alpha: [0.0; 3],
+            tokens: RoleTokens::default(),
+            plugins: Vec::new(),
+            wall_ms: 0,
+            llm_ms: 0,
+            error: None,
+        }
+    }
+
+    fn config(&self) -> &Config {
+        &self.res.config
+    }
+
+    /// Rounds allowed after round 0 in this episode.
+    fn max_refinements(&self) -> usize {
+        let bne = &self.config().nets.bne;
+        match (self.phase, self.mode) {
+            (_, Mode::Baseline) => 0,
+            _ if !bne.enabled => 0,
+            (Phase::Train, Mode::Bne) => bne.max_iterations_train,
+            (Phase::Test, Mode::Bne) if bne.refine_at_infer => bne.max_iterations_infer,
+            (Phase::Test, Mode::Bne) => 0,
+        }
+    }
+
+    async fn run_steps(
+        &self,
+        usage: &mut Usage,
+        trace: &mut Trace,
+    ) -> Step<(Vec<EpisodeRecord>, Option<f64>)> {
+        let plugins = plugin(Plugins::from(self.config(), self.registry))?;
+        trace.plugins = plugins.names.clone();
+        trace.alpha = self.lock_learner().alpha();
+
+        let strategy = self.strategy(&plugins, usage, trace).await?;
+        let obs_text = format!("{}\n\nStrategy:\n{strategy}", self.problem.question);
+        let obs = fatal(self.embed(std::slice::from_ref(&obs_text)))?.remove(0);
+
+        let steps = self.config().env.max_rounds;
+        let mut records = Vec::new();
+        let mut previous: Option<String> = None;
+        let mut last_cos = None;
+        for t in 0..steps {
+            let done = t + 1 == steps;
+            let out = self
+                .decision_step(
+                    &plugins,
+                    usage,
+                    t as u32,
+                    &strategy,
+                    &obs,
+                    previous.as_deref(),
+                )
+                .await?;
+            let mut step = out.trace;
+            step.observation = obs_text.clone();
+            step.done = done;
+            previous = step.rounds.last().map(|r| r.commitment.clone());
+            trace.final_commitment = previous.clone().unwrap_or_default();
+            trace.final_answer = out.final_answer;
+            trace.parse_method = out.parse_method;
+            trace.correct = out.correct;
+            trace.reward = mean(step.rewards.iter().map(|r| r.total));
+            last_cos = out.commitment_cos;
+            records.push(EpisodeRecord {
+                obs: obs.clone(),
+                rounds: out.record.rounds,
+                components: out.record.components,
+                done,
+                // The next step observes the same question and strategy.
+                next_obs: (!done).then(|| obs.clone()),
+            });
+            trace.steps.push(step);
+        }
+        Ok((records, last_cos))
+    }
+
+    fn lock_learner(&self) -> std::sync::MutexGuard<'_, Learner> {
+        self.learner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let embedder = self.res.embedder.lock().unwrap_or_else(|e| e.into_inner());
+        embedder
+            .embed(texts)
+            .context("computing sentence embeddings")
+    }
+
+    fn context(&self, stage: &str, agent: u32, round: u32) -> PromptContext {
+        PromptContext {
+            stage: stage.into(),
+            question: self.problem.question.clone(),
+            strategy: String::new(),
+            agent,
+            n_agents: self.config().nets.n_agents as u32,
+            round,
+            executor_outputs: Vec::new(),
+            previous_commitment: None,
+            vars: Vec::new(),
+        }
+    }
+
+    fn request(
+        &self,
+        messages: &[ChatMessage],
+        sampling: (f32, f32, f32),
+        max_tokens: u32,
+    ) -> ChatRequest {
+        ChatRequest {
+            messages: messages
+                .iter()
+                .map(|m| Message::new(m.role.clone(), m.content.clone()))
+                .collect(),
+            temperature: sampling.0,
+            top_p: sampling.1,
+            repetition_penalty: sampling.2,
+            max_tokens,
+            stop: Vec::new(),
+            seed: self.seed(),
+        }
+    }
+
+    /// Per-episode seed: runs repeat, episodes differ.
+    fn seed(&self) -> u32 {
+        (self.config().seed as u32).wrapping_add(self.index as u32 * 7919)
+    }
+
+    async fn coordinator_call(
+        &self,
+        request: &ChatRequest,
+        usage: &mut Usage,
+        what: &str,
+    ) -> Step<String> {
+        let t0 = Instant::now();
+        let c = fatal(
+            self.res
+                .coordinator
+                .chat(request)
+                .await
+                .with_context(|| format!("coordinator ({what})")),
+        )?;
+        usage.llm += t0.elapsed();
+        usage.count(true, &c);
+        Ok(c.text.trim().to_string())
+    }
+
+    /// The coordinator's strategy, checked for length and for the answer.
+    async fn strategy(
+        &self,
+        plugins: &Plugins<'_>,
+        usage: &mut Usage,
+        trace: &mut Trace,
+    ) -> Step<String> {
+        let msgs = plugin(
+            plugins
+                .prompts
+                .render(&[self.context("coordinator-strategy", 0, 0)]),
+        )?;
+        let budget = self.config().env.strategy_max_tokens;
+        let request = self.request(&msgs[0], STRATEGY_SAMPLING, budget);
+        let before = usage.tokens.coordinator.completion;
+        let mut strategy = self.coordinator_call(&request, usage, "strategy").await?;
+        let used = usage.tokens.coordinator.completion - before;
+        trace.strategy_tokens = used;
+        trace.strategy_truncated = used >= u64::from(budget);
+        if strategy.is_empty() {
+            strategy = FALLBACK_STRATEGY.to_string();
+        }
+        let found = plugin(plugins.parser.extract(std::slice::from_ref(&strategy)))?;
+        if let Some(answer) = found[0].answer.clone() {
+            let same = plugin(plugins.parser.equivalent(&self.problem.answer, &[answer]))?;
+            trace.strategy_reveals_answer = same[0];
+        }
+        trace.strategy = strategy.clone();
+        Ok(strategy)
+    }
+
+    /// One decision step: round 0 and up to K BNE rounds, then the reward.
+    async fn decision_step(
+        &self,
+        plugins: &Plugins<'_>,
+        usage: &mut Usage,
+        t: u32,
+        strategy: &str,
+        obs: &[f32],
+        previous_step_commitment: Option<&str>,
+    ) -> Step<StepOutput> {
+        let explore = self.phase == Phase::Train;
+        let mut actions = fatal(self.lock_learner().initial_actions(obs, explore))?;
+        let max_refinements = self.max_refinements();
+        let mut rounds: Vec<RoundTrace> = Vec::new();
+        let mut records: Vec<RoundRecord> = Vec::new();
+        let mut delta = None;
+        let mut stop = StopReason::MaxRounds;
+        loop {
+            let k = rounds.len() as u32;
+            let previous = rounds
+                .last()
+                .map(|r| r.commitment.clone())
+                .or_else(|| previous_step_commitment.map(str::to_string));
+            let (round, record) = self
+                .round(plugins, usage, k, strategy, &actions, delta, previous)
+                .await?;
+            rounds.push(round);
+            records.push(record);
+            if k as usize >= 1 {
+                let history: Vec<bne::Commitment<'_>> = rounds
+                    .iter()
+                    .zip(&records)
+                    .map(|(r, rec)| bne::Commitment {
+                        text: &r.commitment_canonical,
+                        embedding: &rec.commitment,
+                    })
+                    .collect();
+                if let Some(reason) = bne::stop_after_round(
+                    &history,
+                    delta.unwrap_or(f64::INFINITY),
+                    &self.config().nets.bne,
+                ) {
+                    stop = reason;
+                    break;
+                }
+            }
+            if k as usize >= max_refinements {
+                break;
+            }
+            let last = records.last().expect("a round was just run");
+            let next = fatal(self.lock_learner().refined_actions(
+                obs,
+                &actions,
+                &last.outputs,
+                &last.commitment,
+            ))?;
+            delta = Some(crate::nets::action_delta(&next, &actions));
+            // The refined actions are adopted before the next round runs with
+            // them (the reference broke out first and kept e^{k-1}).
+            actions = next;
+        }
+
+        let last = rounds.last().expect("round 0 always runs");
+        let last_record = records.last().expect("round 0 always runs");
+        let commitment_cos = (records.len() >= 2).then(|| {
+            let prev = &records[records.len() - 2];
+            f64::from(cosine(&prev.commitment, &last_record.commitment))
+        });
+        let correct = last.commitment_correct;
+        let rewards = self.score(plugins, strategy, last, last_record, correct, rounds.len())?;
+        let components = [
+            mean(rewards.iter().map(|r| r.al)),
+            mean(rewards.iter().map(|r| r.ts)),
+            mean(rewards.iter().map(|r| r.cc)),
+        ];
+        let final_answer = last.commitment_answer.clone();
+        let parse_method = last.commitment_method.clone();
+        Ok(StepOutput {
+            trace: StepTrace {
+                t,
+                observation: String::new(),
+                rounds,
+                stop_reason: stop,
+                converged: stop.converged(),
+                rewards,
+                components,
+                done: true,
+            },
+            record: RoundsRecord {
+                rounds: records,
+                components,
+            },
+            commitment_cos,
+            correct,
+            final_answer,
+            parse_method,
+        })
+    }
+
+    /// One round: executors under `actions`, then the commitment; answers
+    /// parsed and judged, outputs and commitment embedded.
+    #[allow(clippy::too_many_arguments)]
+    async fn round(
+        &self,
+        plugins: &Plugins<'_>,
+        usage: &mut Usage,
+        k: u32,
+        strategy: &str,
+        actions: &[[f32; 2]],
+        delta: Option<f64>,
+        previous_commitment: Option<String>,
+    ) -> Step<(RoundTrace, RoundRecord)> {
+        let n = actions.len() as u32;
+        let contexts: Vec<PromptContext> = (0..n)
+            .map(|i| PromptContext {
+                strategy: strategy.to_string(),
+                previous_commitment: previous_commitment.clone(),
+                ..self.context("executor", i, k)
+            })
+            .collect();
+        let rendered = plugin(plugins.prompts.render(&contexts))?;
+        let top_p = self.config().nets.sampling.top_p_default as f32;
+        let max_tokens = self.config().llm.executor.max_tokens;
+        let requests: Vec<ChatRequest> = rendered
+            .iter()
+            .zip(actions)
+            .map(|(msgs, e)| self.request(msgs, (e[0], top_p, e[1]), max_tokens))
+            .collect();
+        let t0 = Instant::now();
+        let answers = self.res.executor.chat_many(&requests).await;
+        usage.llm += t0.elapsed();
+
+        let mut outputs = Vec::with_capacity(answers.len());
+        let mut executors = Vec::with_capacity(answers.len());
+        let mut failures = Vec::new();
+        for (i, (answer, e)) in answers.into_iter().zip(actions).enumerate() {
+            let (output, tokens, error) = match answer {
+                Ok(c) => {
+                    usage.count(false, &c);
+                    let t = Tokens {
+                        prompt: u64::from(c.prompt_tokens),
+                        completion: u64::from(c.completion_tokens),
+                    };
+                    (c.text.trim().to_string(), t, None)
+                }
+                Err(err) => {
+                    let msg = format!("{err:#}");
+                    failures.push(msg.clone());
+                    (String::new(), Tokens::default(), Some(msg))
+                }
+            };
+            outputs.push(output.clone());
+            executors.push(ExecutorTrace {
+                agent: i as u32,
+                temperature: e[0],
+                repetition_penalty: e[1],
+                top_p,
+                output,
+                answer: None,
+                correct: false,
+                tokens,
+                error,
+            });
+        }
+        if failures.len() == executors.len() {
+            return Err(Failure::Fatal(anyhow!(
+                "executor: every request of round {k} failed: {}",
+                failures[0]
+            )));
+        }
+
+        let ctx = PromptContext {
+            strategy: strategy.to_string(),
+            executor_outputs: outputs.clone(),
+            previous_commitment,
+            ..self.context("coordinator-commitment", 0, k)
+        };
+        let msgs = plugin(plugins.prompts.render(&[ctx]))?;
+        let request = self.request(
+            &msgs[0],
+            COMMITMENT_SAMPLING,
+            self.config().llm.coordinator.max_tokens,
+        );
+        let commitment = self.coordinator_call(&request, usage, "commitment").await?;
+
+        // One parser call for the round: n outputs and the commitment.
+        let mut texts = outputs.clone();
+        texts.push(commitment.clone());
+        let found = plugin(plugins.parser.extract(&texts))?;
+        let candidates: Vec<String> = found
+            .iter()
+            .map(|f| f.answer.clone().unwrap_or_default())
+            .collect();
+        let verdicts = plugin(plugins.parser.equivalent(&self.problem.answer, &candidates))?;
+        for (i, ex) in executors.iter_mut().enumerate() {
+            ex.answer = found[i].answer.clone();
+            ex.correct = ex.answer.is_some() && verdicts[i];
+        }
+        let last = found.len() - 1;
+        let commitment_answer = found[last].answer.clone();
+        let canonical = match &commitment_answer {
+            Some(a) => format!("\\boxed{{{a}}}"),
+            None => commitment.clone(),
+        };
+        let mut to_embed = outputs;
+        to_embed.push(canonical.clone());
+        let mut embeddings = fatal(self.embed(&to_embed))?;
+        let commitment_embedding = embeddings.pop().expect("n + 1 embeddings");
+        let round = RoundTrace {
+            round: k,
+            delta,
+            executors,
+            commitment,
+            commitment_answer,
+            commitment_method: found[last].method.clone(),
+            commitment_correct: found[last].answer.is_some() && verdicts[last],
+            commitment_canonical: canonical,
+        };
+        let record = RoundRecord {
+            actions: actions.to_vec(),
+            outputs: embeddings,
+            commitment: commitment_embedding,
+        };
+        Ok((round, record))
+    }
+
+    /// The reward plugin on the step's last round.
+    fn score(
+        &self,
+        plugins: &Plugins<'_>,
+        strategy: &str,
+        last: &RoundTrace,
+        record: &RoundRecord,
+        correct: bool,
+        rounds: usize,
+    ) -> Step<Vec<AgentRewardTrace>> {
+        let alpha = self.lock_learner().alpha();
+        let episode = reward::Episode {
+            problem_id: self.problem.id.clone(),
+            question: self.problem.question.clone(),
+            reference: self.problem.answer.clone(),
+            strategy: strategy.to_string(),
+            commitment: last.commitment.clone(),
+            commitment_answer: last.commitment_answer.clone(),
+            commitment_correct: correct,
+            commitment_embedding: record.commitment.clone(),
+            executors: last
+                .executors
+                .iter()
+                .zip(&record.outputs)
+                .map(|(ex, emb)| reward::ExecutorResult {
+                    agent: ex.agent,
+                    output: ex.output.clone(),
+                    answer: ex.answer.clone(),
+                    correct: ex.answer.as_ref().map(|_| ex.correct),
+                    embedding: emb.clone(),
+                    sampling: reward::Sampling {
+                        temperature: ex.temperature,
+                        repetition_penalty: ex.repetition_penalty,
+                        top_p: ex.top_p,
+                    },
+                })
+                .collect(),
+            weights: reward::RewardWeights {
+                al: alpha[0],
+                ts: alpha[1],
+                cc: alpha[2],
+            },
+            rounds: rounds as u32,
+        };
+        let rewards = plugin(plugins.reward.score(&episode))?;
+        Ok(rewards
+            .iter()
+            .map(|r| AgentRewardTrace {
+                agent: r.agent,
+                ts: r.ts,
+                al: r.al,
+                cc: r.cc,
+                total: r.total,
+            })
+            .collect())
+    }
+}
+
+fn mean(values: impl Iterator<Item = f32>) -> f32 {
+    let (sum, n) = values.fold((0f32, 0usize), |(s, n), v| (s + v, n + 1));
+    if n == 0 { 0.0 } else { sum / n as f32 }
+}

@@ -1,0 +1,240 @@
+//! The runner's own config sections: `[embedding]`, `[env]`, `[runner]` and
+//! `[early_stopping]`. Each is optional; the defaults give the paper's p0 run.
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// The sentence encoder for observations and reward embeddings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    /// Packaged model name (configs/models.toml) or a sentence-transformers
+    /// folder, relative to the config file. Its width must equal `obs_dim`
+    /// and `commitment_embedding_dim`.
+    #[serde(default = "default_embedding_model")]
+    pub model: String,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        EmbeddingConfig {
+            model: default_embedding_model(),
+        }
+    }
+}
+
+/// The environment: how a problem becomes an episode.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    /// Decision steps per episode (the reference's env max_rounds); each step
+    /// holds its own BNE rounds. 1 = one decision, as in every shipped config.
+    #[serde(default = "d_1")]
+    pub max_rounds: usize,
+    /// Token budget of the coordinator's strategy (the paper: at most 50).
+    #[serde(default = "default_strategy_tokens")]
+    pub strategy_max_tokens: u32,
+}
+
+impl Default for EnvConfig {
+    fn default() -> Self {
+        EnvConfig {
+            max_rounds: 1,
+            strategy_max_tokens: default_strategy_tokens(),
+        }
+    }
+}
+
+/// How the runner schedules and saves.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerConfig {
+    /// Test episodes in flight at once (each with its own plugin snapshot);
+    /// results are written in problem order. Training is sequential.
+    #[serde(default = "d_1")]
+    pub concurrency: usize,
+    /// A checkpoint every this many training episodes (the final one always).
+    #[serde(default = "default_save_interval")]
+    pub save_interval: u64,
+    /// Threads libtorch may use (networks, embeddings). Few: the LLM decodes
+    /// on the same cores. 0 = libtorch's default.
+    #[serde(default = "d_1")]
+    pub torch_threads: usize,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            concurrency: 1,
+            save_interval: default_save_interval(),
+            torch_threads: 1,
+        }
+    }
+}
+
+/// Early stopping of training. With `commitment_threshold`, `reward_threshold`
+/// and `loss_threshold` all set, the three-criterion rule; otherwise the
+/// single metric `metric` with `patience`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStoppingConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Episodes before any rule may fire.
+    #[serde(default = "default_warmup")]
+    pub warmup: u64,
+    /// Consecutive episodes a rule must hold (three-criterion) or episodes
+    /// without improvement (single metric).
+    #[serde(default = "default_patience")]
+    pub patience: u64,
+    /// Cosine between the last two BNE commitments of an episode at or above
+    /// which its commitment counts as settled.
+    #[serde(default)]
+    pub commitment_threshold: Option<f64>,
+    /// Episode reward (mean total over agents) at or above which it counts.
+    #[serde(default)]
+    pub reward_threshold: Option<f64>,
+    /// |Δ loss_total| between the last two learner updates at or below which
+    /// the loss counts as settled.
+    #[serde(default)]
+    pub loss_threshold: Option<f64>,
+    /// Single-metric rule: "reward_mean" (episode reward) or "accuracy"
+    /// (running train accuracy over the last `patience` episodes).
+    #[serde(default = "default_metric")]
+    pub metric: String,
+    /// "max" or "min".
+    #[serde(default = "default_mode")]
+    pub mode: String,
+    /// Smallest change that counts as an improvement.
+    #[serde(default)]
+    pub min_delta: f64,
+}
+
+impl Default for EarlyStoppingConfig {
+    fn default() -> Self {
+        EarlyStoppingConfig {
+            enabled: false,
+            warmup: default_warmup(),
+            patience: default_patience(),
+            commitment_threshold: None,
+            reward_threshold: None,
+            loss_threshold: None,
+            metric: default_metric(),
+            mode: default_mode(),
+            min_delta: 0.0,
+        }
+    }
+}
+
+impl EarlyStoppingConfig {
+    /// The three thresholds when all are set (the three-criterion rule).
+    pub fn three_criterion(&self) -> Option<(f64, f64, f64)> {
+        Some((
+            self.commitment_threshold?,
+            self.reward_threshold?,
+            self.loss_threshold?,
+        ))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let set = [
+            ("commitment_threshold", self.commitment_threshold),
+            ("reward_threshold", self.reward_threshold),
+            ("loss_threshold", self.loss_threshold),
+        ];
+        let given: Vec<&str> = set.iter().filter(|s| s.1.is_some()).map(|s| s.0).collect();
+        if !given.is_empty() && given.len() < 3 {
+            let missing: Vec<String> = set
+                .iter()
+                .filter(|s| s.1.is_none())
+                .map(|s| format!("early_stopping.{}", s.0))
+                .collect();
+            bail!(
+                "key early_stopping.{}: the three-criterion rule needs all three thresholds; missing {}",
+                given[0],
+                missing.join(", ")
+            );
+        }
+        for (name, value) in set {
+            if let Some(v) = value
+                && !v.is_finite()
+            {
+                bail!("key early_stopping.{name}: {v} is not a finite number");
+            }
+        }
+        if self.patience == 0 {
+            bail!("key early_stopping.patience: must be at least 1");
+        }
+        if !["reward_mean", "accuracy"].contains(&self.metric.as_str()) {
+            bail!(
+                "key early_stopping.metric: {:?} is not one of \"reward_mean\", \"accuracy\"",
+                self.metric
+            );
+        }
+        if !["max", "min"].contains(&self.mode.as_str()) {
+            bail!(
+                "key early_stopping.mode: {:?} is not \"max\" or \"min\"",
+                self.mode
+            );
+        }
+        if !(self.min_delta.is_finite() && self.min_delta >= 0.0) {
+            bail!(
+                "key early_stopping.min_delta: {} must be a number >= 0",
+                self.min_delta
+            );
+        }
+        Ok(())
+    }
+}
+
+impl EnvConfig {
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=32).contains(&self.max_rounds) {
+            bail!("key env.max_rounds: {} is outside 1..=32", self.max_rounds);
+        }
+        if self.strategy_max_tokens == 0 {
+            bail!("key env.strategy_max_tokens: must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl RunnerConfig {
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=256).contains(&self.concurrency) {
+            bail!(
+                "key runner.concurrency: {} is outside 1..=256",
+                self.concurrency
+            );
+        }
+        if self.save_interval == 0 {
+            bail!("key runner.save_interval: must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+fn default_embedding_model() -> String {
+    "all-minilm-l6-v2".into()
+}
+fn d_1() -> usize {
+    1
+}
+fn default_strategy_tokens() -> u32 {
+    50
+}
+fn default_save_interval() -> u64 {
+    50
+}
+fn default_warmup() -> u64 {
+    10
+}
+fn default_patience() -> u64 {
+    5
+}
+fn default_metric() -> String {
+    "reward_mean".into()
+}
+fn default_mode() -> String {
+    "max".into()
+}

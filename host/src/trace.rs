@@ -1,0 +1,228 @@
+//! LOG_DIR/traces_<phase>_<mode>.jsonl: one line per episode with everything
+//! needed to read it back — and, for training, to rebuild the learner's
+//! episode records on `train --resume` without asking an LLM again.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::bne::StopReason;
+
+/// Prompt and completion tokens of one role.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    pub prompt: u64,
+    pub completion: u64,
+}
+
+impl Tokens {
+    pub fn add(&mut self, other: Tokens) {
+        self.prompt += other.prompt;
+        self.completion += other.completion;
+    }
+    pub fn total(&self) -> u64 {
+        self.prompt + self.completion
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleTokens {
+    pub coordinator: Tokens,
+    pub executor: Tokens,
+    /// Some server reported no usage: those counts are estimates.
+    #[serde(default)]
+    pub estimated: bool,
+}
+
+impl RoleTokens {
+    pub fn total(&self) -> Tokens {
+        let mut t = self.coordinator;
+        t.add(self.executor);
+        t
+    }
+    pub fn add(&mut self, other: &RoleTokens) {
+        self.coordinator.add(other.coordinator);
+        self.executor.add(other.executor);
+        self.estimated |= other.estimated;
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExecutorTrace {
+    pub agent: u32,
+    pub temperature: f32,
+    pub repetition_penalty: f32,
+    pub top_p: f32,
+    pub output: String,
+    pub answer: Option<String>,
+    pub correct: bool,
+    pub tokens: Tokens,
+    /// The request failed after its retries; `output` is then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One BNE round: the executors' answers under their actions, then the commitment.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RoundTrace {
+    pub round: u32,
+    /// ‖e^k − e^{k−1}‖_F (none for round 0).
+    pub delta: Option<f64>,
+    pub executors: Vec<ExecutorTrace>,
+    /// The coordinator's commitment as written.
+    pub commitment: String,
+    pub commitment_answer: Option<String>,
+    /// How the parser found the answer ("json", "boxed", ...).
+    pub commitment_method: String,
+    /// The parser judged the commitment's answer equivalent to the reference.
+    pub commitment_correct: bool,
+    /// What was embedded for the commitment: `\boxed{answer}`, else the text.
+    pub commitment_canonical: String,
+}
+
+/// One decision step (t) of an episode: its BNE rounds and its reward.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepTrace {
+    pub t: u32,
+    /// The observation text: question + "\n\nStrategy:\n" + strategy.
+    pub observation: String,
+    pub rounds: Vec<RoundTrace>,
+    pub stop_reason: StopReason,
+    pub converged: bool,
+    pub rewards: Vec<AgentRewardTrace>,
+    /// Team reward components (AL, TS, CC), mean over agents: what the learner stores.
+    pub components: [f32; 3],
+    pub done: bool,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct AgentRewardTrace {
+    pub agent: u32,
+    pub ts: f32,
+    pub al: f32,
+    pub cc: f32,
+    pub total: f32,
+}
+
+/// One episode (one problem).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Trace {
+    /// 1-based within its phase.
+    pub episode: u64,
+    pub phase: String,
+    pub mode: String,
+    pub id: String,
+    pub question: String,
+    pub reference: String,
+    pub strategy: String,
+    pub strategy_tokens: u64,
+    /// The strategy hit env.strategy_max_tokens and was cut there.
+    pub strategy_truncated: bool,
+    /// The parser found the reference answer in the strategy (the paper's rule:
+    /// the coordinator must not give the answer away).
+    pub strategy_reveals_answer: bool,
+    pub steps: Vec<StepTrace>,
+    pub final_commitment: String,
+    pub final_answer: Option<String>,
+    pub parse_method: String,
+    pub correct: bool,
+    /// Mean total reward over agents in the last step.
+    pub reward: f32,
+    /// Reward weights (AL, TS, CC) the reward plugin got.
+    pub alpha: [f32; 3],
+    pub tokens: RoleTokens,
+    /// Plugins the episode ran with, as name@version.
+    pub plugins: Vec<String>,
+    pub wall_ms: u64,
+    /// Time spent waiting for LLM answers (on the episode's critical path).
+    pub llm_ms: u64,
+    /// Set when a plugin failed and the episode could not finish; it then
+    /// counts as wrong and trains nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Trace {
+    /// BNE rounds run in the last step, round 0 included.
+    pub fn rounds(&self) -> usize {
+        self.steps.last().map_or(0, |s| s.rounds.len())
+    }
+}
+
+/// Appends trace lines, flushed per episode.
+pub struct TraceWriter {
+    out: BufWriter<File>,
+    path: PathBuf,
+}
+
+impl TraceWriter {
+    /// Start `path` afresh.
+    pub fn create(path: &Path) -> Result<Self> {
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(TraceWriter {
+            out: BufWriter::new(file),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Keep the first `keep` complete lines of `path` (a resumed run) and
+    /// append after them; a torn last line is dropped.
+    pub fn resume(path: &Path, keep: usize) -> Result<Self> {
+        let kept = read_traces(path)?
+            .into_iter()
+            .take(keep)
+            .collect::<Vec<_>>();
+        let mut writer = Self::create(path)?;
+        for trace in &kept {
+            writer.append(trace)?;
+        }
+        Ok(writer)
+    }
+
+    pub fn append(&mut self, trace: &Trace) -> Result<()> {
+        serde_json::to_writer(&mut self.out, trace)?;
+        self.out.write_all(b"\n")?;
+        self.out
+            .flush()
+            .with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
+/// Every complete trace line of a file (none if it does not exist). A torn
+/// last line — a run killed mid-write — is skipped; a bad line elsewhere is
+/// an error naming it.
+pub fn read_traces(path: &Path) -> Result<Vec<Trace>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    let last = lines.len().saturating_sub(1);
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Trace>(line) {
+            Ok(t) => out.push(t),
+            Err(e) if i == last => {
+                tracing::warn!(
+                    "{} line {}: dropping a torn last line ({e})",
+                    path.display(),
+                    i + 1
+                );
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("{} line {}", path.display(), i + 1));
+            }
+        }
+    }
+    Ok(out)
+}
