@@ -26,8 +26,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train N episodes, then test M episodes (baseline and BNE modes).
+    /// Train N episodes, then test M episodes in baseline and BNE modes.
     Run(RunArgs),
+    /// Train N episodes (continue an interrupted run with --resume).
+    Train(TrainArgs),
+    /// Test a checkpoint on the test problems.
+    Test(TestArgs),
     /// Inspect plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -36,24 +40,74 @@ pub enum Command {
     Models(ModelsCommand),
 }
 
+/// Options every job command shares.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct JobArgs {
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
-    #[arg(long, default_value_t = 0)]
-    pub train_eps: usize,
-    #[arg(long, default_value_t = 3)]
-    pub test_eps: usize,
+    /// Where summary.json, traces_*.jsonl and metrics.jsonl go.
     #[arg(long, value_name = "DIR", default_value = "logs")]
     pub log_dir: PathBuf,
-    #[arg(long, value_name = "DIR", default_value = "models")]
-    pub model_dir: PathBuf,
     /// Override a config key, e.g. --set n_agents=5 --set llm.executor.max_tokens=128.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
-    /// Print the summary as JSON on stdout instead of the human lines.
+    /// Print summary.json on stdout instead of the human lines.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Training episodes (0: test the untrained networks).
+    #[arg(long, default_value_t = 100)]
+    pub train_eps: u64,
+    /// Test episodes per mode (default: every test problem).
+    #[arg(long)]
+    pub test_eps: Option<usize>,
+    /// Where checkpoints go (checkpoint_<episode>/ and final/).
+    #[arg(long, value_name = "DIR", default_value = "models")]
+    pub model_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Training episodes in total (a resumed run counts the ones already done).
+    #[arg(long)]
+    pub train_eps: u64,
+    #[arg(long, value_name = "DIR", default_value = "models")]
+    pub model_dir: PathBuf,
+    /// Continue from the newest checkpoint in --model-dir; episodes already in
+    /// the log folder's training traces are not run again.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// A checkpoint folder, or a model folder holding final/.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: PathBuf,
+    #[arg(long, value_enum, default_value_t = TestMode::All)]
+    pub mode: TestMode,
+    /// Test episodes (default: every test problem).
+    #[arg(long)]
+    pub test_eps: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TestMode {
+    /// One round with the belief networks' actions, no BNE refinement.
+    Baseline,
+    /// Up to bne.max_iterations_infer BNE rounds.
+    Bne,
+    /// Baseline, then BNE.
+    All,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,17 +1,28 @@
 //! What each subcommand does.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, Command, ModelsCommand, PluginsCommand, RunArgs};
+use crate::cli::{
+    Cli, Command, JobArgs, ModelsCommand, PluginsCommand, RunArgs, TestArgs, TestMode, TrainArgs,
+};
 use crate::config::Config;
+use crate::episode::Mode;
 use crate::error::bad_input;
+use crate::learner::Learner;
+use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::{self, Limits, Plugin, PluginEngine, PluginRegistry};
+use crate::runner::{self, Job};
+use crate::summary::{self, ModeSummary, TrainSummary};
 
 pub fn dispatch(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Run(args) => run(&cli, args),
+        Command::Train(args) => train(&cli, args),
+        Command::Test(args) => test(&cli, args),
         Command::Plugins(PluginsCommand::List { json }) => plugins_list(&cli, *json),
         Command::Plugins(PluginsCommand::Check { file, json }) => plugins_check(file, *json),
         Command::Models(ModelsCommand::List) => models_list(),
@@ -38,46 +49,168 @@ fn load_registry(cli: &Cli) -> Result<PluginRegistry> {
     PluginRegistry::load(&engine, &plugin_dirs(cli)?, Limits::default())
 }
 
-fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
+fn open_job(cli: &Cli, args: &JobArgs) -> Result<Job> {
     let config = Config::load(&args.config, &args.overrides).map_err(bad_input)?;
-    let registry = load_registry(cli)?;
+    Job::open(config, plugin_dirs(cli)?, &args.log_dir)
+}
+
+fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
+    let job = open_job(cli, &args.job)?;
+    let mut learner = job.new_learner()?;
+    let mut train = None;
     if args.train_eps > 0 {
-        tracing::warn!(
-            "training arrives with the learner; --train-eps {} ignored",
-            args.train_eps
-        );
+        let (trained, summary) = job.train(learner, args.train_eps, &args.model_dir, false)?;
+        learner = trained;
+        train = Some(summary);
+    } else {
+        tracing::warn!("--train-eps 0: testing untrained belief networks");
     }
-    let summary = crate::smoke::run(&config, &registry, args.test_eps)?;
-    std::fs::create_dir_all(&args.log_dir)
-        .with_context(|| format!("creating log folder {}", args.log_dir.display()))?;
-    let json = serde_json::to_string_pretty(&summary)?;
-    let path = args.log_dir.join("summary.json");
-    std::fs::write(&path, &json).with_context(|| format!("writing {}", path.display()))?;
+    let problems = test_problems(&job, args.test_eps, &HashSet::new())?;
+    let learner = Mutex::new(learner);
+    let mut modes = Vec::new();
+    for mode in [Mode::Baseline, Mode::Bne] {
+        modes.push((mode, job.test(&learner, &problems, mode)?));
+    }
+    report(&job, &args.job, train.as_ref(), &modes)
+}
+
+fn train(cli: &Cli, args: &TrainArgs) -> Result<()> {
+    let job = open_job(cli, &args.job)?;
+    let learner = job.new_learner()?;
+    let (_, summary) = job.train(learner, args.train_eps, &args.model_dir, args.resume)?;
+    report(&job, &args.job, Some(&summary), &[])
+}
+
+fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
+    let job = open_job(cli, &args.job)?;
+    let dir = runner::checkpoint_dir(&args.checkpoint)?;
+    let meta = Learner::read_meta(&dir).map_err(bad_input)?;
+    let learner = Learner::load(&dir, job.config.nets.clone(), crate::torch_device())
+        .map_err(bad_input)
+        .with_context(|| format!("--checkpoint {}", dir.display()))?;
+    let trained: HashSet<String> = meta.extra["train_ids"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let problems = test_problems(&job, args.test_eps, &trained)?;
+    let learner = Mutex::new(learner);
+    let wanted: &[Mode] = match args.mode {
+        TestMode::Baseline => &[Mode::Baseline],
+        TestMode::Bne => &[Mode::Bne],
+        TestMode::All => &[Mode::Baseline, Mode::Bne],
+    };
+    let mut modes = Vec::new();
+    for &mode in wanted {
+        modes.push((mode, job.test(&learner, &problems, mode)?));
+    }
+    report(&job, &args.job, None, &modes)
+}
+
+/// The first `limit` test problems, leaving out any the checkpoint trained on.
+fn test_problems(
+    job: &Job,
+    limit: Option<usize>,
+    trained: &HashSet<String>,
+) -> Result<Vec<Problem>> {
+    let mut problems: Vec<Problem> = job
+        .splits
+        .test
+        .iter()
+        .filter(|p| !trained.contains(&p.id))
+        .cloned()
+        .collect();
+    let dropped = job.splits.test.len() - problems.len();
+    if dropped > 0 {
+        tracing::warn!("left out {dropped} test problems the checkpoint was trained on");
+    }
+    if let Some(n) = limit {
+        if n > problems.len() {
+            tracing::warn!(
+                "--test-eps {n}: only {} test problems; testing those",
+                problems.len()
+            );
+        }
+        problems.truncate(n);
+    }
+    if problems.is_empty() {
+        return Err(bad_input(anyhow::anyhow!(
+            "dataset {}: no test problems (raise dataset.test_fraction or give a test source)",
+            job.splits.source
+        )));
+    }
+    Ok(problems)
+}
+
+/// summary.json (merged with what the log folder has) and the terminal lines.
+fn report(
+    job: &Job,
+    args: &JobArgs,
+    train: Option<&TrainSummary>,
+    modes: &[(Mode, ModeSummary)],
+) -> Result<()> {
+    let registry = job.live.snapshot();
+    let plugins: Vec<String> = registry
+        .plugins()
+        .map(|p| format!("{}@{}", p.info().name, p.info().version))
+        .collect();
+    let mut value = serde_json::json!({
+        "modes": modes
+            .iter()
+            .map(|(m, s)| (m.as_str().to_string(), serde_json::to_value(s).unwrap_or_default()))
+            .collect::<serde_json::Map<_, _>>(),
+        "config": job.config,
+        "data": {
+            "source": job.splits.source,
+            "train": job.splits.train.len(),
+            "test": job.splits.test.len(),
+            "skipped": job.splits.skipped,
+        },
+        "plugins": plugins,
+    });
+    if let Some(t) = train {
+        value["train"] = serde_json::to_value(t)?;
+    }
+    let merged = summary::merge_into(&args.log_dir.join("summary.json"), value)?;
     if args.json {
-        println!("{json}");
+        println!("{}", serde_json::to_string_pretty(&merged)?);
         return Ok(());
     }
-    println!("plugins: {}", summary.plugins.join(", "));
-    println!("model: {}", summary.model);
-    println!("networks on: {:?}", crate::torch_device());
-    for r in &summary.results {
+    if let Some(t) = train {
+        let r = &t.results;
         println!(
-            "{}: answer {:?} ({}), reference {}, {} in {:.1}s, {} tokens",
-            r.id,
-            r.answer.as_deref().unwrap_or("-"),
-            r.parse_method,
-            r.reference,
-            if r.correct { "correct" } else { "wrong" },
-            r.wall_ms as f64 / 1000.0,
-            r.completion_tokens
+            "{} ({} learner updates, {:.0} tokens/episode){}",
+            r.line("Train"),
+            t.updates,
+            r.tokens.per_episode,
+            t.final_checkpoint
+                .as_deref()
+                .map(|d| format!(", model: {d}"))
+                .unwrap_or_default()
+        );
+        if let Some(stop) = &t.early_stop {
+            println!(
+                "Early stopping after episode {}: {}",
+                stop.episode, stop.reason
+            );
+        }
+    }
+    for (mode, s) in modes {
+        let label = match mode {
+            Mode::Baseline => "Baseline (no BNE)".to_string(),
+            Mode::Bne => format!("BNE ({} rounds)", job.config.nets.bne.max_iterations_infer),
+        };
+        println!(
+            "{}   [{}, {:.0} tokens/episode]",
+            s.line(&label),
+            s.parse_line(),
+            s.tokens.per_episode
         );
     }
-    println!(
-        "Foundation pass (one round, no BNE): {}/{} = {:.1}%",
-        summary.correct,
-        summary.episodes,
-        summary.accuracy * 100.0
-    );
+    println!("logs: {}", args.log_dir.display());
     Ok(())
 }
 

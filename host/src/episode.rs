@@ -487,6 +487,7 @@ impl Episode<'_> {
                 rounds,
                 stop_reason: stop,
                 converged: stop.converged(),
+                commitment_cos,
                 rewards,
                 components,
                 done: true,

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod early_stop;
 pub mod embed;
 pub mod episode;
 pub mod error;
@@ -16,7 +17,8 @@ pub mod metrics;
 pub mod models;
 pub mod nets;
 pub mod plugins;
-pub mod smoke;
+pub mod runner;
+pub mod summary;
 pub mod trace;
 
 /// Where the networks run: CUDA when libtorch sees a GPU, else the CPU.

@@ -92,6 +92,8 @@ pub struct StepTrace {
     pub rounds: Vec<RoundTrace>,
     pub stop_reason: StopReason,
     pub converged: bool,
+    /// Cosine of the last two rounds' commitment embeddings (none with one round).
+    pub commitment_cos: Option<f64>,
     pub rewards: Vec<AgentRewardTrace>,
     /// Team reward components (AL, TS, CC), mean over agents: what the learner stores.
     pub components: [f32; 3],

@@ -19,6 +19,18 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
+/// A scripted model: the reply text for a request body.
+pub type ModelFn = Arc<dyn Fn(&serde_json::Value) -> String + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Scripted(pub ModelFn);
+
+impl std::fmt::Debug for Scripted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scripted(..)")
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Reply {
     /// A completion echoing the last message, with usage.
@@ -36,6 +48,8 @@ pub enum Reply {
     Hang,
     /// Answer Ok after this long.
     Delay(Duration),
+    /// Answer what the scripted model says, with usage.
+    Model(Scripted),
 }
 
 pub struct ServerState {
@@ -176,6 +190,7 @@ async fn chat(State(s): State<Arc<ServerState>>, headers: HeaderMap, body: Bytes
         tokio::time::sleep(s.latency).await;
     }
     match reply {
+        Reply::Model(Scripted(model)) => completion_with(&json, model(&json), true),
         Reply::Ok => completion(&json, true),
         Reply::OkWithoutUsage => completion(&json, false),
         Reply::Delay(d) => {
@@ -213,7 +228,10 @@ async fn chat(State(s): State<Arc<ServerState>>, headers: HeaderMap, body: Bytes
 }
 
 fn completion(request: &serde_json::Value, usage: bool) -> Response {
-    let text = echo_text(request);
+    completion_with(request, echo_text(request), usage)
+}
+
+fn completion_with(request: &serde_json::Value, text: String, usage: bool) -> Response {
     let mut body = serde_json::json!({
         "id": "chatcmpl-test",
         "object": "chat.completion",

@@ -1,0 +1,681 @@
+//! Train and test loops: problems through episodes, traces, learner updates,
+//! checkpoints, early stopping, `--resume`, progress.
+//!
+//! Resuming loses no finished episode: a training trace line holds every text
+//! an episode produced and every action it took, so the episodes finished
+//! after the newest checkpoint are re-embedded and fed to the learner again
+//! (no LLM call) before training goes on.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use futures_util::stream::{self, StreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::Config;
+use crate::early_stop::{EarlyStopper, StopDecision};
+use crate::embed::Embedder;
+use crate::episode::{Episode, Mode, Outcome, Phase, Resources};
+use crate::error::bad_input;
+use crate::learner::{EpisodeRecord, Learner, RoundRecord};
+use crate::llm::LlmClient;
+use crate::llm::cache::{CacheMode, CachedClient};
+use crate::llm::local::{LocalClient, LocalModel};
+use crate::llm::openai::{OpenAiClient, OpenAiOptions};
+use crate::metrics::MetricsLog;
+use crate::plugins::dataset_adapter::Problem;
+use crate::plugins::{Limits, LiveRegistry, PluginEngine, WatchGuard};
+use crate::summary::{ModeSummary, TrainSummary};
+use crate::trace::{self, Trace, TraceWriter};
+
+/// Problems for training and testing, never overlapping.
+pub struct Splits {
+    pub train: Vec<Problem>,
+    pub test: Vec<Problem>,
+    pub skipped: Vec<String>,
+    pub source: String,
+}
+
+/// Everything a run needs, set up once: config, plugins (watched for
+/// changes), data, LLM roles, the sentence encoder, an async runtime.
+pub struct Job {
+    pub config: Config,
+    pub live: Arc<LiveRegistry>,
+    _watch: Option<WatchGuard>,
+    pub res: Resources,
+    pub splits: Splits,
+    pub log_dir: PathBuf,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Job {
+    pub fn open(config: Config, plugin_dirs: Vec<PathBuf>, log_dir: &Path) -> Result<Job> {
+        if config.runner.torch_threads > 0 {
+            tch::set_num_threads(config.runner.torch_threads as i32);
+        }
+        tch::manual_seed(config.seed as i64);
+        std::fs::create_dir_all(log_dir)
+            .with_context(|| format!("creating log folder {}", log_dir.display()))?;
+
+        let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
+        let live = LiveRegistry::new(engine, plugin_dirs, Limits::default())?;
+        let watch = match live.watch() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("plugin folders are not watched, no hot reload: {e:#}");
+                None
+            }
+        };
+        let registry = live.snapshot();
+        for name in [
+            &config.plugins.prompts,
+            &config.plugins.parser,
+            &config.plugins.reward,
+        ] {
+            if registry.get(name).is_none() {
+                return Err(bad_input(anyhow::anyhow!(
+                    "config: plugin {name:?} is not among the loaded plugins (see `econ-host plugins list`)"
+                )));
+            }
+        }
+        let adapter = registry
+            .dataset_adapter(&config.dataset.adapter)
+            .map_err(bad_input)?;
+        let splits = load_splits(&config, adapter)?;
+        tracing::info!(
+            "data: {} ({} train, {} test problems)",
+            splits.source,
+            splits.train.len(),
+            splits.test.len()
+        );
+
+        let (coordinator, executor) = llm_roles(&config)?;
+        let embedder = crate::embed::load_local(
+            &config.embedding.model,
+            &config.base_dir,
+            crate::torch_device(),
+        )
+        .with_context(|| format!("key embedding.model ({})", config.embedding.model))?;
+        check_embedding_width(&config, embedder.dim())?;
+
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        Ok(Job {
+            res: Resources {
+                config: config.clone(),
+                coordinator,
+                executor,
+                embedder: Mutex::new(Box::new(embedder)),
+            },
+            config,
+            live,
+            _watch: watch,
+            splits,
+            log_dir: log_dir.to_path_buf(),
+            rt,
+        })
+    }
+
+    /// Fresh networks (seeded by `seed`).
+    pub fn new_learner(&self) -> Result<Learner> {
+        Learner::new(self.config.nets.clone(), crate::torch_device())
+    }
+
+    fn trace_path(&self, phase: Phase, mode: Mode) -> PathBuf {
+        self.log_dir
+            .join(format!("traces_{}_{}.jsonl", phase.as_str(), mode.as_str()))
+    }
+
+    fn train_mode(&self) -> Mode {
+        if self.config.nets.bne.enabled {
+            Mode::Bne
+        } else {
+            Mode::Baseline
+        }
+    }
+
+    /// Train until `episodes` training episodes are done in total, writing
+    /// checkpoints to `model_dir`. With `resume`, continue from the newest
+    /// checkpoint there.
+    pub fn train(
+        &self,
+        learner: Learner,
+        episodes: u64,
+        model_dir: &Path,
+        resume: bool,
+    ) -> Result<(Learner, TrainSummary)> {
+        if self.splits.train.is_empty() {
+            return Err(bad_input(anyhow::anyhow!(
+                "dataset {}: no training problems",
+                self.splits.source
+            )));
+        }
+        let mode = self.train_mode();
+        let trace_path = self.trace_path(Phase::Train, mode);
+        let mut summary = TrainSummary::default();
+        let mut stopper = EarlyStopper::new(&self.config.early_stopping);
+        let mut learner = learner;
+        let mut start = 0u64;
+        let mut writer;
+        let mut metrics;
+        if resume {
+            let state = self.resume(model_dir, &trace_path, episodes, &mut stopper)?;
+            learner = state.learner;
+            start = state.done;
+            summary = state.summary;
+            writer = TraceWriter::resume(&trace_path, state.done as usize)?;
+            metrics = MetricsLog::open(&self.log_dir)?;
+            if let Some(decision) = state.stopped {
+                tracing::warn!("training had already stopped early: {}", decision.reason);
+                summary.early_stop = Some(decision);
+                return self.finish_training(learner, summary, model_dir);
+            }
+        } else {
+            writer = TraceWriter::create(&trace_path)?;
+            let path = self.log_dir.join("metrics.jsonl");
+            if path.exists() {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("starting {} afresh", path.display()))?;
+            }
+            metrics = MetricsLog::open(&self.log_dir)?;
+        }
+        if start >= episodes {
+            tracing::info!("already trained {start} episodes (asked for {episodes})");
+            return self.finish_training(learner, summary, model_dir);
+        }
+
+        let learner = Mutex::new(learner);
+        let bar = progress(episodes, "train");
+        bar.set_position(start);
+        let phase_start = Instant::now();
+        let mut completion_tokens = 0u64;
+        for k in start + 1..=episodes {
+            let problem = &self.splits.train[((k - 1) as usize) % self.splits.train.len()];
+            let registry = self.live.snapshot();
+            let episode = Episode {
+                res: &self.res,
+                registry: &registry,
+                learner: &learner,
+                problem,
+                index: k,
+                phase: Phase::Train,
+                mode,
+            };
+            let outcome = self.rt.block_on(episode.run())?;
+            writer.append(&outcome.trace)?;
+            summary.results.add(&outcome.trace);
+            completion_tokens += outcome.trace.tokens.total().completion;
+            {
+                let mut l = learner.lock().unwrap_or_else(|e| e.into_inner());
+                for record in outcome.records {
+                    for m in l.observe(record)? {
+                        if let Some(loss) = m.get("loss_total") {
+                            stopper.observe_loss(*loss);
+                        }
+                        metrics.append(k, l.counters().train_steps, &m)?;
+                    }
+                }
+                if k % self.config.runner.save_interval == 0 && k < episodes {
+                    let dir = model_dir.join(format!("checkpoint_{k}"));
+                    l.save(&dir, self.checkpoint_extra(k))?;
+                    tracing::info!("saved {}", dir.display());
+                }
+                summary.updates = l.counters().train_steps;
+            }
+            bar.set_position(k);
+            bar.set_message(running(&summary.results, completion_tokens, phase_start));
+            let decision = stopper.observe_episode(
+                k,
+                f64::from(outcome.trace.reward),
+                outcome.trace.correct,
+                outcome.commitment_cos,
+            );
+            if let Some(d) = decision {
+                tracing::warn!("early stopping after episode {k}: {}", d.reason);
+                bar.println(format!("Early stopping after episode {k}: {}", d.reason));
+                summary.early_stop = Some(d);
+                break;
+            }
+        }
+        bar.finish_and_clear();
+        let learner = learner.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.finish_training(learner, summary, model_dir)
+    }
+
+    fn finish_training(
+        &self,
+        learner: Learner,
+        mut summary: TrainSummary,
+        model_dir: &Path,
+    ) -> Result<(Learner, TrainSummary)> {
+        let final_dir = model_dir.join("final");
+        let done = summary.results.episodes;
+        learner.save(&final_dir, self.checkpoint_extra(done))?;
+        summary.updates = learner.counters().train_steps;
+        summary.final_checkpoint = Some(final_dir.display().to_string());
+        Ok((learner, summary))
+    }
+
+    fn checkpoint_extra(&self, episode: u64) -> serde_json::Value {
+        let registry = self.live.snapshot();
+        let plugins: Vec<String> = registry
+            .plugins()
+            .map(|p| format!("{}@{}", p.info().name, p.info().version))
+            .collect();
+        serde_json::json!({
+            "episode": episode,
+            "train_ids": self.splits.train.iter().map(|p| &p.id).collect::<Vec<_>>(),
+            "data": self.splits.source,
+            "plugins": plugins,
+            "run_config": self.config,
+        })
+    }
+
+    /// Load the newest checkpoint and bring the learner up to the last
+    /// finished episode in the trace file.
+    fn resume(
+        &self,
+        model_dir: &Path,
+        trace_path: &Path,
+        episodes: u64,
+        stopper: &mut EarlyStopper,
+    ) -> Result<Resumed> {
+        let Some((at, dir)) = newest_checkpoint(model_dir)? else {
+            return Err(bad_input(anyhow::anyhow!(
+                "--resume: no checkpoint in {} (train without --resume first)",
+                model_dir.display()
+            )));
+        };
+        let mut learner = Learner::load(&dir, self.config.nets.clone(), crate::torch_device())
+            .with_context(|| format!("resuming from {}", dir.display()))?;
+        let traces = trace::read_traces(trace_path)?;
+        let mut kept: Vec<Trace> = Vec::new();
+        for t in traces {
+            if t.episode != kept.len() as u64 + 1 || t.episode > episodes {
+                break;
+            }
+            kept.push(t);
+        }
+        if (kept.len() as u64) < at {
+            tracing::warn!(
+                "{} holds {} episodes but the checkpoint is at {at}: the replay buffer starts empty",
+                trace_path.display(),
+                kept.len()
+            );
+        }
+        let done = (kept.len() as u64).max(at);
+        let buffer_from = at.saturating_sub(self.config.nets.train.buffer_size as u64);
+        let mut buffer = Vec::new();
+        for t in kept
+            .iter()
+            .filter(|t| t.episode > buffer_from && t.episode <= at)
+        {
+            buffer.extend(self.records_from_trace(t)?);
+        }
+        learner.restore_replay_buffer(buffer)?;
+
+        // metrics.jsonl: keep what the checkpoint knew; the replay below
+        // writes the updates after it again.
+        let metrics_path = self.log_dir.join("metrics.jsonl");
+        let old_losses = truncate_metrics(&metrics_path, at)?;
+        let mut metrics = MetricsLog::open(&self.log_dir)?;
+        let mut summary = TrainSummary {
+            resumed_from: Some(at),
+            ..Default::default()
+        };
+        let mut stopped = None;
+        let replayed = kept.iter().filter(|t| t.episode > at).count();
+        if replayed > 0 {
+            tracing::info!(
+                "resuming at episode {at}: replaying {replayed} finished episodes from {}",
+                trace_path.display()
+            );
+        }
+        for t in &kept {
+            if t.episode <= at {
+                for (_, loss) in old_losses.iter().filter(|(e, _)| *e == t.episode) {
+                    stopper.observe_loss(*loss);
+                }
+            } else {
+                for record in self.records_from_trace(t)? {
+                    for m in learner.observe(record)? {
+                        if let Some(loss) = m.get("loss_total") {
+                            stopper.observe_loss(*loss);
+                        }
+                        metrics.append(t.episode, learner.counters().train_steps, &m)?;
+                    }
+                }
+            }
+            summary.results.add(t);
+            let cos = commitment_cos_of(t);
+            if stopped.is_none() {
+                stopped = stopper.observe_episode(t.episode, f64::from(t.reward), t.correct, cos);
+            }
+        }
+        Ok(Resumed {
+            learner,
+            done,
+            summary,
+            stopped,
+        })
+    }
+
+    /// The learner's records of a training episode, rebuilt from its trace.
+    fn records_from_trace(&self, t: &Trace) -> Result<Vec<EpisodeRecord>> {
+        if t.error.is_some() {
+            return Ok(Vec::new());
+        }
+        let embedder = self.res.embedder.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for step in &t.steps {
+            let obs = embedder
+                .embed(std::slice::from_ref(&step.observation))?
+                .remove(0);
+            let mut rounds = Vec::new();
+            for r in &step.rounds {
+                let mut texts: Vec<String> = r.executors.iter().map(|e| e.output.clone()).collect();
+                texts.push(r.commitment_canonical.clone());
+                let mut emb = embedder.embed(&texts)?;
+                let commitment = emb.pop().expect("n + 1 embeddings");
+                rounds.push(RoundRecord {
+                    actions: r
+                        .executors
+                        .iter()
+                        .map(|e| [e.temperature, e.repetition_penalty])
+                        .collect(),
+                    outputs: emb,
+                    commitment,
+                });
+            }
+            out.push(EpisodeRecord {
+                next_obs: (!step.done).then(|| obs.clone()),
+                obs,
+                rounds,
+                components: step.components,
+                done: step.done,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Test `problems` in `mode` with the learner's current networks (no
+    /// exploration, no learning); several episodes in flight at once.
+    pub fn test(
+        &self,
+        learner: &Mutex<Learner>,
+        problems: &[Problem],
+        mode: Mode,
+    ) -> Result<ModeSummary> {
+        let path = self.trace_path(Phase::Test, mode);
+        let mut writer = TraceWriter::create(&path)?;
+        let mut summary = ModeSummary::default();
+        let bar = progress(problems.len() as u64, mode.as_str());
+        let started = Instant::now();
+        let mut completion_tokens = 0u64;
+        let concurrency = self.config.runner.concurrency;
+        self.rt.block_on(async {
+            let mut outcomes = stream::iter(problems.iter().enumerate())
+                .map(|(i, problem)| {
+                    let registry = self.live.snapshot();
+                    async move {
+                        Episode {
+                            res: &self.res,
+                            registry: &registry,
+                            learner,
+                            problem,
+                            index: i as u64 + 1,
+                            phase: Phase::Test,
+                            mode,
+                        }
+                        .run()
+                        .await
+                    }
+                })
+                .buffered(concurrency);
+            while let Some(outcome) = outcomes.next().await {
+                let outcome: Outcome = outcome?;
+                writer.append(&outcome.trace)?;
+                summary.add(&outcome.trace);
+                completion_tokens += outcome.trace.tokens.total().completion;
+                bar.inc(1);
+                bar.set_message(running(&summary, completion_tokens, started));
+            }
+            anyhow::Ok(())
+        })?;
+        bar.finish_and_clear();
+        Ok(summary)
+    }
+}
+
+struct Resumed {
+    learner: Learner,
+    done: u64,
+    summary: TrainSummary,
+    stopped: Option<StopDecision>,
+}
+
+fn commitment_cos_of(t: &Trace) -> Option<f64> {
+    t.steps.last()?.commitment_cos
+}
+
+/// Keep metrics.jsonl lines of episodes up to `episode`; return their
+/// (episode, loss_total).
+fn truncate_metrics(path: &Path, episode: u64) -> Result<Vec<(u64, f64)>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(Vec::new());
+    };
+    let mut kept = String::new();
+    let mut losses = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let e = v["episode"].as_u64().unwrap_or(u64::MAX);
+        if e <= episode {
+            kept.push_str(line);
+            kept.push('\n');
+            if let Some(loss) = v["loss_total"].as_f64() {
+                losses.push((e, loss));
+            }
+        }
+    }
+    crate::summary::write_atomic(path, kept.as_bytes())?;
+    Ok(losses)
+}
+
+/// The newest `checkpoint_<k>` or `final` in `model_dir`, by episode.
+pub fn newest_checkpoint(model_dir: &Path) -> Result<Option<(u64, PathBuf)>> {
+    let Ok(entries) = std::fs::read_dir(model_dir) else {
+        return Ok(None);
+    };
+    let mut best: Option<(u64, PathBuf)> = None;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name == "final" || name.starts_with("checkpoint_")) {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(meta) = Learner::read_meta(&dir) else {
+            tracing::warn!("{}: not a readable checkpoint, skipped", dir.display());
+            continue;
+        };
+        let episode = meta.extra["episode"].as_u64().unwrap_or(0);
+        if best.as_ref().is_none_or(|(e, _)| episode > *e) {
+            best = Some((episode, dir));
+        }
+    }
+    Ok(best)
+}
+
+/// A checkpoint folder: `DIR/final` when given a model dir, else `DIR` itself.
+pub fn checkpoint_dir(path: &Path) -> Result<PathBuf> {
+    if path.join("meta.json").is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if path.join("final").join("meta.json").is_file() {
+        return Ok(path.join("final"));
+    }
+    Err(bad_input(anyhow::anyhow!(
+        "--checkpoint {}: no meta.json there or in {}/final",
+        path.display(),
+        path.display()
+    )))
+}
+
+fn progress(len: u64, prefix: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix.to_string());
+    bar
+}
+
+fn running(s: &ModeSummary, completion_tokens: u64, since: Instant) -> String {
+    let secs = since.elapsed().as_secs_f64().max(1e-3);
+    format!(
+        "acc {:.1}% | {:.0} tok/s",
+        s.accuracy * 100.0,
+        completion_tokens as f64 / secs
+    )
+}
+
+/// The coordinator and executor clients. Both roles on the same embedded
+/// GGUF share one loaded model; a record/replay cache wraps both.
+fn llm_roles(config: &Config) -> Result<(Arc<dyn LlmClient>, Arc<dyn LlmClient>)> {
+    let mut local: Vec<(PathBuf, Arc<LocalModel>)> = Vec::new();
+    let mut client = |role: &str| -> Result<Arc<dyn LlmClient>> {
+        let rc = if role == "coordinator" {
+            &config.llm.coordinator
+        } else {
+            &config.llm.executor
+        };
+        let inner: Arc<dyn LlmClient> = match rc.provider.as_str() {
+            "local" => {
+                let path = crate::models::resolve(&rc.model, &config.base_dir)
+                    .map_err(bad_input)
+                    .with_context(|| format!("key llm.{role}.model"))?;
+                let model = match local.iter().find(|(p, _)| *p == path) {
+                    Some((_, m)) => Arc::clone(m),
+                    None => {
+                        let t0 = Instant::now();
+                        let m = Arc::new(LocalModel::load(
+                            &path,
+                            config.llm.threads,
+                            config.llm.context,
+                        )?);
+                        tracing::info!(
+                            "loaded {} ({:.0}M parameters) in {:.1}s",
+                            path.display(),
+                            m.n_params() as f64 / 1e6,
+                            t0.elapsed().as_secs_f64()
+                        );
+                        local.push((path, Arc::clone(&m)));
+                        m
+                    }
+                };
+                Arc::new(LocalClient::new(model))
+            }
+            _ => Arc::new(OpenAiClient::new(OpenAiOptions::from_role(role, rc)?)?),
+        };
+        let mode: CacheMode = config
+            .llm
+            .cache
+            .mode
+            .parse()
+            .map_err(|e: anyhow::Error| bad_input(e.context("key llm.cache.mode")))?;
+        if mode == CacheMode::Off {
+            return Ok(inner);
+        }
+        let path = config.resolve(config.llm.cache.path.as_deref().unwrap_or(Path::new("")));
+        Ok(Arc::new(CachedClient::new(inner, mode, &path)?))
+    };
+    let coordinator = client("coordinator")?;
+    let executor = client("executor")?;
+    Ok((coordinator, executor))
+}
+
+fn check_embedding_width(config: &Config, dim: usize) -> Result<()> {
+    for (key, want) in [
+        ("obs_dim", config.nets.obs_dim),
+        (
+            "commitment_embedding_dim",
+            config.nets.commitment_embedding_dim,
+        ),
+    ] {
+        if want != dim {
+            return Err(bad_input(anyhow::anyhow!(
+                "key {key}: {want}, but the embedding model {:?} gives {dim}-d vectors; set {key} = {dim}",
+                config.embedding.model
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Data for a run: the dataset through its adapter, shuffled with the seed,
+/// then split into test and train that never share a problem.
+fn load_splits(config: &Config, adapter: &crate::plugins::DatasetAdapterPlugin) -> Result<Splits> {
+    let options: Vec<(String, String)> = config
+        .dataset
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let path = config.resolve(&config.dataset.path);
+    let loaded = crate::data::load_jsonl(&path, adapter, &options).map_err(bad_input)?;
+    let mut problems = loaded.problems;
+    shuffle(&mut problems, config.seed);
+    let n = problems.len();
+    let n_test = if n < 2 {
+        0
+    } else {
+        (n * 3).div_ceil(10).max(1)
+    };
+    let test: Vec<Problem> = problems.drain(..n_test).collect();
+    let seen: HashSet<String> = test.iter().map(|p| normalise(&p.question)).collect();
+    let train = problems
+        .into_iter()
+        .filter(|p| !seen.contains(&normalise(&p.question)))
+        .collect();
+    if n == 0 {
+        bail!("dataset {}: no problems", path.display());
+    }
+    Ok(Splits {
+        train,
+        test,
+        skipped: loaded.skipped,
+        source: path.display().to_string(),
+    })
+}
+
+fn normalise(q: &str) -> String {
+    q.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Fisher–Yates with splitmix64: the same order for a seed on every machine.
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for i in (1..items.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}

@@ -1,0 +1,157 @@
+//! Per-mode results (summary.json "modes" / "train") accumulated from traces,
+//! and the reference's one-line results for the terminal.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::early_stop::StopDecision;
+use crate::trace::{RoleTokens, Trace};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenSummary {
+    pub prompt: u64,
+    pub completion: u64,
+    /// (prompt + completion) / episodes.
+    pub per_episode: f64,
+    pub by_role: RoleTokens,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModeSummary {
+    pub episodes: u64,
+    pub correct: u64,
+    /// correct / episodes.
+    pub accuracy: f64,
+    /// Share of final commitments parsed as JSON (the reference's "JSON
+    /// parsing rate").
+    pub parse_rate: f64,
+    /// Share of final commitments with any answer found.
+    pub answer_rate: f64,
+    /// Final commitments per parse method.
+    pub parse_methods: BTreeMap<String, u64>,
+    pub tokens: TokenSummary,
+    /// Sum of episode wall times (episodes may overlap: see runner.concurrency).
+    pub wall_s: f64,
+    /// Of which waiting for LLM answers.
+    pub llm_s: f64,
+    /// (wall − llm) / wall: the host's own share of episode time.
+    pub host_overhead: f64,
+    /// BNE rounds per decision step, round 0 included.
+    pub rounds_mean: f64,
+    /// Episodes whose last step converged (commitment unchanged or small action delta).
+    pub converged: u64,
+    pub reward_mean: f64,
+    pub strategy_reveals_answer: u64,
+    pub strategy_truncated: u64,
+    /// Episodes a plugin failure ended (counted as wrong).
+    pub failed: u64,
+}
+
+impl ModeSummary {
+    pub fn add(&mut self, t: &Trace) {
+        let n = self.episodes as f64;
+        self.episodes += 1;
+        self.correct += u64::from(t.correct);
+        *self
+            .parse_methods
+            .entry(t.parse_method.clone())
+            .or_default() += 1;
+        self.tokens.prompt += t.tokens.total().prompt;
+        self.tokens.completion += t.tokens.total().completion;
+        self.tokens.by_role.add(&t.tokens);
+        self.wall_s += t.wall_ms as f64 / 1000.0;
+        self.llm_s += t.llm_ms as f64 / 1000.0;
+        self.rounds_mean = (self.rounds_mean * n + t.rounds() as f64) / (n + 1.0);
+        self.reward_mean = (self.reward_mean * n + f64::from(t.reward)) / (n + 1.0);
+        self.converged += u64::from(t.steps.last().is_some_and(|s| s.converged));
+        self.strategy_reveals_answer += u64::from(t.strategy_reveals_answer);
+        self.strategy_truncated += u64::from(t.strategy_truncated);
+        self.failed += u64::from(t.error.is_some());
+        let e = self.episodes as f64;
+        self.accuracy = self.correct as f64 / e;
+        self.parse_rate = self.parse_methods.get("json").copied().unwrap_or(0) as f64 / e;
+        self.answer_rate = 1.0 - self.parse_methods.get("none").copied().unwrap_or(0) as f64 / e;
+        self.tokens.per_episode = (self.tokens.prompt + self.tokens.completion) as f64 / e;
+        self.host_overhead = if self.wall_s > 0.0 {
+            ((self.wall_s - self.llm_s) / self.wall_s).max(0.0)
+        } else {
+            0.0
+        };
+    }
+
+    /// `Baseline (no BNE): 7/10 = 70.0%`
+    pub fn line(&self, label: &str) -> String {
+        format!(
+            "{label}: {}/{} = {:.1}%",
+            self.correct,
+            self.episodes,
+            self.accuracy * 100.0
+        )
+    }
+
+    /// `JSON parse rate: 90.0% (json 9, boxed 1)`
+    pub fn parse_line(&self) -> String {
+        let methods: Vec<String> = self
+            .parse_methods
+            .iter()
+            .map(|(m, c)| format!("{m} {c}"))
+            .collect();
+        format!(
+            "JSON parse rate: {:.1}% ({})",
+            self.parse_rate * 100.0,
+            methods.join(", ")
+        )
+    }
+}
+
+/// summary.json's "train" entry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainSummary {
+    #[serde(flatten)]
+    pub results: ModeSummary,
+    /// Learner updates (gradient steps) done in total.
+    pub updates: u64,
+    /// The checkpoint this run continued from, if it resumed.
+    pub resumed_from: Option<u64>,
+    pub early_stop: Option<StopDecision>,
+    pub final_checkpoint: Option<String>,
+}
+
+/// Write `value`'s keys into `path` (a JSON object), keeping keys already
+/// there that `value` does not set and merging the "modes" maps, so that
+/// `test --mode baseline` then `test --mode bne` build one summary. Atomic.
+pub fn merge_into(path: &Path, value: serde_json::Value) -> Result<serde_json::Value> {
+    let mut merged = match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::json!({})),
+        Err(_) => serde_json::json!({}),
+    };
+    let (serde_json::Value::Object(target), serde_json::Value::Object(new)) = (&mut merged, value)
+    else {
+        anyhow::bail!("summary values must be JSON objects");
+    };
+    for (key, v) in new {
+        match (key.as_str(), target.get_mut(&key), v) {
+            ("modes", Some(serde_json::Value::Object(old)), serde_json::Value::Object(modes)) => {
+                old.extend(modes);
+            }
+            (_, _, v) => {
+                target.insert(key, v);
+            }
+        }
+    }
+    write_atomic(path, serde_json::to_string_pretty(&merged)?.as_bytes())?;
+    Ok(merged)
+}
+
+/// Write a file through a temporary sibling and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming onto {}", path.display()))
+}

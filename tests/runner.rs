@@ -1,0 +1,476 @@
+//! The main job end to end: the real binary against a local OpenAI-compatible
+//! server playing a deterministic arithmetic model, with the real plugins,
+//! the real sentence encoder and the real networks.
+
+mod common;
+#[path = "common/openai_server.rs"]
+mod openai_server;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openai_server::{Reply, Scripted, Server};
+use serde_json::Value;
+
+const N_AGENTS: usize = 3;
+
+/// The scripted model. Strategy: three steps, no numbers. Executor: adds the
+/// two numbers of "What is A plus B?" — one too many when sampled hotter than
+/// T = 1.0. Commitment: JSON with the executors' majority answer.
+fn arithmetic_model() -> Reply {
+    Reply::Model(Scripted(Arc::new(|body: &Value| {
+        let text: String = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if text.contains("STRATEGY") {
+            return "1. Identify the two quantities.\n2. Add them.\n3. Check the sum.".into();
+        }
+        if text.contains("Output JSON only") {
+            let mut votes: BTreeMap<i64, usize> = BTreeMap::new();
+            for part in text.split("\\boxed{").skip(1) {
+                if let Some(Ok(v)) = part.split('}').next().map(str::parse::<i64>) {
+                    *votes.entry(v).or_default() += 1;
+                }
+            }
+            // Skip the prompt's own example "\boxed{...}" (not a number).
+            let best = votes
+                .iter()
+                .max_by_key(|(v, c)| (**c, -**v))
+                .map(|(v, _)| *v)
+                .unwrap_or(0);
+            return format!(
+                r#"{{"final_value": "{best}", "reasoning": "majority", "confidence": 0.9, "checklist": {{"all_agree": true, "arithmetic_verified": true, "units_correct": true}}}}"#
+            );
+        }
+        let numbers = question_numbers(&text);
+        let t = body["temperature"].as_f64().unwrap_or(0.0);
+        let sum = numbers.0 + numbers.1 + i64::from(t > 1.0);
+        format!(
+            "Add {} and {}: {} + {} = {sum}.\n\\boxed{{{sum}}}",
+            numbers.0, numbers.1, numbers.0, numbers.1
+        )
+    })))
+}
+
+fn question_numbers(text: &str) -> (i64, i64) {
+    let at = text.find("What is ").expect("an arithmetic question");
+    let rest = &text[at + "What is ".len()..];
+    let mut words = rest.split_whitespace();
+    let a = words.next().unwrap().parse().unwrap();
+    assert_eq!(words.next(), Some("plus"));
+    let b = words.next().unwrap().trim_end_matches('?').parse().unwrap();
+    (a, b)
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    server: Server,
+}
+
+impl Setup {
+    async fn new(latency: Duration, extra_config: &str) -> Setup {
+        let server = Server::start(latency).await;
+        server.set_default(arithmetic_model());
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = String::new();
+        for i in 0..12 {
+            let (a, b) = (10 + i * 7, 3 + i * 5);
+            data.push_str(&format!(
+                "{{\"id\": \"arith-{i}\", \"question\": \"What is {a} plus {b}?\", \"answer\": \"{a} + {b} = {}\\n#### {}\"}}\n",
+                a + b,
+                a + b
+            ));
+        }
+        std::fs::write(dir.path().join("arith.jsonl"), data).unwrap();
+        let url = server.base_url();
+        let config = format!(
+            r#"n_agents = {N_AGENTS}
+seed = 7
+obs_dim = 384
+commitment_embedding_dim = 384
+
+[llm.coordinator]
+provider = "openai"
+base_url = "{url}"
+model = "scripted-coordinator"
+max_tokens = 128
+
+[llm.executor]
+provider = "openai"
+base_url = "{url}"
+model = "scripted-executor"
+max_tokens = 128
+
+[sampling]
+temperature_min = 0.2
+temperature_max = 1.2
+p_min = 1.0
+p_max = 1.3
+
+[train]
+update_interval = 2
+batch_size = 2
+buffer_size = 8
+
+[runner]
+save_interval = 2
+concurrency = 4
+
+[dataset]
+adapter = "adapter-gsm8k"
+path = "arith.jsonl"
+{extra_config}"#
+        );
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        Setup { dir, server }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(common::binary());
+        cmd.arg(args[0])
+            .arg("--config")
+            .arg(self.path("config.toml"))
+            .args(&args[1..])
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    async fn econ_host(&self, args: &[&str]) -> Output {
+        let mut cmd = self.command(args);
+        tokio::task::spawn_blocking(move || cmd.output().expect("running econ-host"))
+            .await
+            .unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn json_file(path: &Path) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+fn traces(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// LLM calls one episode made: a strategy, then n executors and a
+/// commitment per round.
+fn calls(trace: &Value) -> u64 {
+    let rounds: u64 = trace["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rounds"].as_array().unwrap().len() as u64)
+        .sum();
+    1 + rounds * (N_AGENTS as u64 + 1)
+}
+
+fn tokens(trace: &Value) -> u64 {
+    let t = &trace["tokens"];
+    ["coordinator", "executor"]
+        .iter()
+        .map(|r| t[r]["prompt"].as_u64().unwrap() + t[r]["completion"].as_u64().unwrap())
+        .sum()
+}
+
+fn check_mode(summary: &Value, mode: &str, traces: &[Value]) {
+    let s = &summary["modes"][mode];
+    let episodes = s["episodes"].as_u64().unwrap();
+    assert_eq!(episodes, traces.len() as u64, "{mode}");
+    let correct = traces.iter().filter(|t| t["correct"] == true).count() as u64;
+    assert_eq!(s["correct"].as_u64().unwrap(), correct, "{mode}");
+    let accuracy = s["accuracy"].as_f64().unwrap();
+    assert!((accuracy - correct as f64 / episodes as f64).abs() < 1e-12);
+    let total: u64 = traces.iter().map(tokens).sum();
+    let t = &s["tokens"];
+    assert_eq!(
+        t["prompt"].as_u64().unwrap() + t["completion"].as_u64().unwrap(),
+        total,
+        "{mode}: token sums"
+    );
+    // Every final commitment of the scripted coordinator is JSON.
+    assert_eq!(s["parse_rate"].as_f64().unwrap(), 1.0, "{mode}");
+    for (i, t) in traces.iter().enumerate() {
+        assert_eq!(t["episode"].as_u64().unwrap(), i as u64 + 1);
+        assert_eq!(t["mode"], mode);
+        assert_eq!(t["parse_method"], "json");
+        let reference: i64 = t["reference"].as_str().unwrap().parse().unwrap();
+        let (a, b) = question_numbers(t["question"].as_str().unwrap());
+        assert_eq!(reference, a + b);
+        assert_eq!(t["plugins"].as_array().unwrap().len(), 3);
+        for step in t["steps"].as_array().unwrap() {
+            for round in step["rounds"].as_array().unwrap() {
+                let executors = round["executors"].as_array().unwrap();
+                assert_eq!(executors.len(), N_AGENTS);
+                for e in executors {
+                    let temp = e["temperature"].as_f64().unwrap();
+                    let p = e["repetition_penalty"].as_f64().unwrap();
+                    assert!((0.2..=1.2).contains(&temp), "T {temp}");
+                    assert!((1.0..=1.3).contains(&p), "p {p}");
+                    // The scripted executor errs exactly when sampled hot.
+                    let answer: i64 = e["answer"].as_str().unwrap().parse().unwrap();
+                    assert_eq!(answer, a + b + i64::from(temp > 1.0));
+                }
+            }
+            assert_eq!(step["rewards"].as_array().unwrap().len(), N_AGENTS);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_then_test_the_checkpoint_gives_complete_consistent_outputs() {
+    let s = Setup::new(Duration::ZERO, "").await;
+    let out = s
+        .econ_host(&[
+            "run",
+            "--train-eps",
+            "4",
+            "--test-eps",
+            "3",
+            "--log-dir",
+            "logs",
+            "--model-dir",
+            "models",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Baseline (no BNE): "), "{stdout}");
+    assert!(stdout.contains("BNE (3 rounds): "), "{stdout}");
+
+    let summary = json_file(&s.path("logs/summary.json"));
+    let train = traces(&s.path("logs/traces_train_bne.jsonl"));
+    let baseline = traces(&s.path("logs/traces_test_baseline.jsonl"));
+    let bne = traces(&s.path("logs/traces_test_bne.jsonl"));
+    assert_eq!(train.len(), 4);
+    check_mode(&summary, "baseline", &baseline);
+    check_mode(&summary, "bne", &bne);
+    assert_eq!(summary["train"]["episodes"], 4);
+    // Every LLM call the server saw is in a trace.
+    let all: u64 = train.iter().chain(&baseline).chain(&bne).map(calls).sum();
+    assert_eq!(s.server.requests() as u64, all);
+    // Baseline runs round 0 only; BNE at least one refinement per test episode
+    // unless the guard stopped it (it never stops before round 1 runs).
+    assert!(
+        baseline
+            .iter()
+            .all(|t| t["steps"][0]["rounds"].as_array().unwrap().len() == 1)
+    );
+    assert!(
+        bne.iter()
+            .all(|t| t["steps"][0]["rounds"].as_array().unwrap().len() >= 2)
+    );
+    // Test problems are not training problems.
+    let train_ids: Vec<&str> = train.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert!(
+        bne.iter()
+            .all(|t| !train_ids.contains(&t["id"].as_str().unwrap()))
+    );
+
+    // Learner updates every 2 episodes: metrics lines name every loss term.
+    let metrics = traces(&s.path("logs/metrics.jsonl"));
+    assert_eq!(metrics.len(), 2);
+    for term in [
+        "loss_td",
+        "loss_consistency",
+        "loss_sd",
+        "loss_equilibrium",
+        "loss_commit_improve",
+        "loss_total",
+    ] {
+        assert!(metrics[0].get(term).is_some(), "metrics.jsonl lacks {term}");
+    }
+    assert!(s.path("models/checkpoint_2/model.safetensors").is_file());
+    assert!(s.path("models/final/meta.json").is_file());
+    let meta = json_file(&s.path("models/final/meta.json"));
+    assert_eq!(meta["extra"]["episode"], 4);
+
+    // The checkpoint reproduces the run's BNE test exactly (no exploration at test).
+    let out = s
+        .econ_host(&[
+            "test",
+            "--checkpoint",
+            "models",
+            "--mode",
+            "bne",
+            "--test-eps",
+            "3",
+            "--log-dir",
+            "logs2",
+            "--json",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("--json prints summary.json");
+    let again = traces(&s.path("logs2/traces_test_bne.jsonl"));
+    check_mode(&printed, "bne", &again);
+    assert!(printed["modes"].get("baseline").is_none());
+    for (a, b) in bne.iter().zip(&again) {
+        assert_eq!(a["id"], b["id"]);
+        assert_eq!(a["final_answer"], b["final_answer"]);
+        assert_eq!(
+            a["steps"][0]["rounds"][0]["executors"][0]["temperature"],
+            b["steps"][0]["rounds"][0]["executors"][0]["temperature"]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_stopping_fires_when_its_criteria_hold() {
+    // Single metric: nothing improves by 10 reward points, so training stops
+    // `patience` episodes after the first one past the warm-up.
+    let s = Setup::new(
+        Duration::ZERO,
+        "\n[early_stopping]\nenabled = true\nwarmup = 1\npatience = 2\nmin_delta = 10.0\n",
+    )
+    .await;
+    let out = s
+        .econ_host(&["train", "--train-eps", "20", "--log-dir", "logs", "--json"])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stop = &summary["train"]["early_stop"];
+    assert_eq!(stop["episode"], 4, "{summary:#}");
+    assert_eq!(stop["rule"], "reward_mean");
+    assert_eq!(traces(&s.path("logs/traces_train_bne.jsonl")).len(), 4);
+    assert!(s.path("models/final/meta.json").is_file());
+
+    // Three criteria, all loose: they hold once two learner updates exist
+    // (episodes 2 and 4 with update_interval 2): episodes 4 and 5 make the streak.
+    let s = Setup::new(
+        Duration::ZERO,
+        "\n[early_stopping]\nenabled = true\nwarmup = 0\npatience = 2\n\
+         commitment_threshold = -1.0\nreward_threshold = -1.0\nloss_threshold = 1e9\n",
+    )
+    .await;
+    let out = s
+        .econ_host(&["train", "--train-eps", "20", "--log-dir", "logs", "--json"])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stop = &summary["train"]["early_stop"];
+    assert_eq!(stop["rule"], "three-criterion", "{summary:#}");
+    assert_eq!(stop["episode"], 5, "{summary:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn train_resume_after_a_kill_loses_no_finished_episode() {
+    // 150 ms per call: an episode takes about a second, so the kill lands mid-run.
+    let s = Setup::new(Duration::from_millis(150), "").await;
+    let mut child = s
+        .command(&["train", "--train-eps", "8", "--log-dir", "logs"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let trace_path = s.path("logs/traces_train_bne.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let done = std::fs::read_to_string(&trace_path)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if done >= 5 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "training made no progress");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "training ended before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = traces(&trace_path);
+    assert!(before.len() >= 5);
+    assert!(s.path("models/checkpoint_4/meta.json").is_file());
+    assert!(!s.path("models/final").exists());
+    // Let requests of the killed process drain before counting.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let requests_at_kill = s.server.requests() as u64;
+
+    let out = s
+        .econ_host(&[
+            "train",
+            "--train-eps",
+            "8",
+            "--log-dir",
+            "logs",
+            "--resume",
+            "--json",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let after = traces(&trace_path);
+    assert_eq!(after.len(), 8);
+    for (i, t) in after.iter().enumerate() {
+        assert_eq!(t["episode"].as_u64().unwrap(), i as u64 + 1);
+    }
+    // Finished episodes are kept as they were, not run again.
+    for (a, b) in before.iter().zip(&after) {
+        assert_eq!(a, b);
+    }
+    let rerun: u64 = after[before.len()..].iter().map(calls).sum();
+    assert_eq!(s.server.requests() as u64 - requests_at_kill, rerun);
+    assert_eq!(summary["train"]["resumed_from"], 4);
+    assert_eq!(summary["train"]["episodes"], 8);
+    assert_eq!(
+        json_file(&s.path("models/final/meta.json"))["extra"]["episode"],
+        8
+    );
+    // One metrics line per update: every 2 episodes, none lost or doubled.
+    let metrics = traces(&s.path("logs/metrics.jsonl"));
+    let episodes: Vec<u64> = metrics
+        .iter()
+        .map(|m| m["episode"].as_u64().unwrap())
+        .collect();
+    assert_eq!(episodes, [2, 4, 6, 8]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_server_fails_the_run_with_a_clear_error() {
+    let s = Setup::new(Duration::ZERO, "").await;
+    s.server.set_default(Reply::Status(503, None));
+    let out = s
+        .econ_host(&[
+            "run",
+            "--train-eps",
+            "1",
+            "--log-dir",
+            "logs",
+            "--set",
+            "llm.coordinator.max_retries=0",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("coordinator (strategy)") && t.contains("503"),
+        "{t}"
+    );
+}
