@@ -47,8 +47,13 @@ const MAX_PASSES: usize = 8;
 
 /// The comparable form of an answer; empty when nothing is left.
 pub fn normalize(raw: &str) -> String {
-    // One rewrite can expose another (removing spaces turns `\ ,` into `\,`),
-    // so repeat until stable: that keeps `normalize` idempotent.
+    fixpoint(raw, pass)
+}
+
+/// `pass` repeated until the text stops changing. One rewrite can expose
+/// another (removing spaces turns `\ ,` into `\,`), so repeating keeps a
+/// normaliser idempotent.
+pub(crate) fn fixpoint(raw: &str, pass: fn(&str) -> String) -> String {
     let mut s = raw.to_string();
     for _ in 0..MAX_PASSES {
         let next = pass(&s);

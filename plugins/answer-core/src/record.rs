@@ -104,6 +104,27 @@ pub fn option<'a>(options: &'a [(String, String)], key: &str) -> Option<&'a str>
         .filter(|v| !v.is_empty())
 }
 
+/// The adapter options that rename fields: `question_field`, `answer_field`,
+/// `id_field`; `None` where the option is absent or empty, so each adapter
+/// applies its own default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldOptions {
+    pub question: Option<String>,
+    pub answer: Option<String>,
+    pub id: Option<String>,
+}
+
+impl FieldOptions {
+    pub fn from_options(options: &[(String, String)]) -> Self {
+        let get = |key| option(options, key).map(str::to_string);
+        FieldOptions {
+            question: get("question_field"),
+            answer: get("answer_field"),
+            id: get("id_field"),
+        }
+    }
+}
+
 /// "a number", "an array", ... for messages.
 pub fn kind(v: &Value) -> &'static str {
     match v {
@@ -171,5 +192,8 @@ mod tests {
         assert_eq!(option(&opts, "question_field"), Some("Body"));
         assert_eq!(option(&opts, "id_field"), None);
         assert_eq!(option(&opts, "answer_field"), None);
+        let fields = FieldOptions::from_options(&opts);
+        assert_eq!(fields.question.as_deref(), Some("Body"));
+        assert_eq!((fields.answer, fields.id), (None, None));
     }
 }

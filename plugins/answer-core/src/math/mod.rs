@@ -17,7 +17,7 @@ mod expr;
 pub use expr::{Expr, parse};
 
 use crate::latex::{command_groups, command_name_end, matching_brace, remove_commands, skip_ws};
-use crate::normalize::{TEXT_COMMANDS, drop_variable, strip_unit_words, unwrap_all};
+use crate::normalize::{TEXT_COMMANDS, drop_variable, fixpoint, strip_unit_words, unwrap_all};
 use crate::number::{canonical_decimal, is_integer, strip_thousands};
 
 /// Literal rewrites: money, percent and degree marks carry no value;
@@ -53,9 +53,6 @@ const NOISE_COMMANDS: &[&str] = &[
     "degree",
 ];
 
-/// Passes before giving up on a fixpoint; real answers settle in two.
-const MAX_PASSES: usize = 8;
-
 /// Relative tolerance for values (and absolute near zero).
 const TOL: f64 = 1e-9;
 
@@ -64,15 +61,7 @@ const MAX_NESTING: usize = 8;
 
 /// The canonical LaTeX of an answer; empty when nothing is left.
 pub fn normalize_math(raw: &str) -> String {
-    let mut s = raw.to_string();
-    for _ in 0..MAX_PASSES {
-        let next = pass(&s);
-        if next == s {
-            break;
-        }
-        s = next;
-    }
-    s
+    fixpoint(raw, pass)
 }
 
 fn pass(raw: &str) -> String {
