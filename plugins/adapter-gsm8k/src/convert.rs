@@ -1,5 +1,6 @@
 //! One GSM8K record to one problem.
 
+use answer_core::record;
 use econ_plugin_sdk::dataset_adapter::Problem;
 use econ_plugin_sdk::serde_json::Value;
 
@@ -48,24 +49,15 @@ const MARKER: &str = "####";
 /// `{"question", "answer": "...\n#### 72"}` -> problem with answer `72` and
 /// the full solution kept as metadata for traces.
 pub fn convert(record: &Value, line: u32, fields: &Fields) -> Result<Problem, String> {
-    let object = record
-        .as_object()
-        .ok_or_else(|| format!("record is not a JSON object but {}", kind(record)))?;
-    let field = |name: &str| -> Result<&str, String> {
-        match object.get(name) {
-            None | Some(Value::Null) => Err(format!("missing field \"{name}\"")),
-            Some(Value::String(s)) => Ok(s),
-            Some(other) => Err(format!("field \"{name}\" is {}, not a string", kind(other))),
-        }
-    };
-
-    let question = field(&fields.question)?.trim();
-    if question.is_empty() {
-        return Err(format!("field \"{}\" is empty", fields.question));
-    }
-    let solution = field(&fields.answer)?;
+    let object = record::object(record)?;
+    let question = record::text(record::get(object, &fields.question), &fields.question)?;
+    let solution = record::text(record::get(object, &fields.answer), &fields.answer)?;
     let answer = final_answer(solution).map_err(|e| format!("field \"{}\": {e}", fields.answer))?;
-    let id = id(object.get(&fields.id), line, &fields.id)?;
+    // The record's own id (string or number), else one made from the line,
+    // so traces still point at the source row.
+    let id = record::id(record::get(object, &fields.id), &fields.id, || {
+        format!("gsm8k-{line}")
+    })?;
 
     Ok(Problem {
         id,
@@ -86,32 +78,6 @@ pub fn final_answer(solution: &str) -> Result<String, String> {
         return Err(format!("nothing after \"{MARKER}\""));
     }
     Ok(answer)
-}
-
-/// The record's own id (string or number), else one made from the line, so
-/// traces still point at the source row.
-fn id(value: Option<&Value>, line: u32, name: &str) -> Result<String, String> {
-    match value {
-        None | Some(Value::Null) => Ok(format!("gsm8k-{line}")),
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        Some(Value::String(_)) => Err(format!("field \"{name}\" is empty")),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(other) => Err(format!(
-            "field \"{name}\" is {}, not a string or number",
-            kind(other)
-        )),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -1,17 +1,11 @@
 //! parser-boxed: final answers out of model text, and answer equivalence.
 //!
-//! The logic is plain Rust ([`extract()`], [`normalize()`], [`equivalent()`]),
-//! tested natively; this file only exposes it as the `answer-parser` world.
+//! The logic lives in the `answer-core` library ([`extract()`],
+//! [`normalize()`], [`equivalent()`]), shared with parser-math and the
+//! dataset adapters and tested there; this file only exposes it as the
+//! `answer-parser` world.
 
-mod equiv;
-mod extract;
-mod latex;
-mod normalize;
-mod number;
-
-pub use equiv::equivalent;
-pub use extract::{Found, Method, extract};
-pub use normalize::normalize;
+pub use answer_core::{Found, Method, equivalent, extract, normalize};
 
 use econ_plugin_sdk::answer_parser::{AnswerParser, Extraction, Manifest};
 

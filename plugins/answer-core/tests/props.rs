@@ -1,7 +1,7 @@
 //! Properties over arbitrary input: the parser must never panic (a trap
 //! fails the whole host call), and its own answers must match themselves.
 
-use parser_boxed::{equivalent, extract, normalize};
+use answer_core::{equivalent, extract, normalize};
 use proptest::prelude::*;
 
 /// Text biased towards the syntax the parser reacts to, so random cases

@@ -1,6 +1,6 @@
 //! Whole model outputs, as executors and coordinators actually write them.
 
-use parser_boxed::{equivalent, extract};
+use answer_core::{equivalent, extract};
 
 fn check(text: &str, answer: Option<&str>, method: &str) {
     let found = extract(text);

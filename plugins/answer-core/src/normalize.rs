@@ -31,7 +31,7 @@ const REWRITES: &[(&str, &str)] = &[
 const NOISE_COMMANDS: &[&str] = &["left", "right", "displaystyle", "degree"];
 
 /// Text wrappers: units when next to a number, the answer itself otherwise.
-const TEXT_COMMANDS: &[&str] = &[
+pub(crate) const TEXT_COMMANDS: &[&str] = &[
     "text",
     "textbf",
     "textit",
@@ -47,8 +47,13 @@ const MAX_PASSES: usize = 8;
 
 /// The comparable form of an answer; empty when nothing is left.
 pub fn normalize(raw: &str) -> String {
-    // One rewrite can expose another (removing spaces turns `\ ,` into `\,`),
-    // so repeat until stable: that keeps `normalize` idempotent.
+    fixpoint(raw, pass)
+}
+
+/// `pass` repeated until the text stops changing. One rewrite can expose
+/// another (removing spaces turns `\ ,` into `\,`), so repeating keeps a
+/// normaliser idempotent.
+pub(crate) fn fixpoint(raw: &str, pass: fn(&str) -> String) -> String {
     let mut s = raw.to_string();
     for _ in 0..MAX_PASSES {
         let next = pass(&s);
@@ -79,7 +84,7 @@ fn pass(raw: &str) -> String {
 }
 
 /// Peel `\boxed{...}`, `{...}` and markdown `**` that wrap the whole answer.
-fn unwrap_all(mut s: &str) -> &str {
+pub(crate) fn unwrap_all(mut s: &str) -> &str {
     loop {
         let t = s.trim().trim_matches('*').trim();
         match unwrap_whole(t) {
@@ -116,7 +121,7 @@ fn strip_text_wrappers(s: &str) -> String {
 /// `18 dollars` -> `18`, `2.5 sq. ft` -> `2.5`: a number followed by words.
 ///
 /// At least two letters are required so `3 x` (algebra) is left alone.
-fn strip_unit_words(s: &str) -> &str {
+pub(crate) fn strip_unit_words(s: &str) -> &str {
     let Some(split) = s.find(char::is_whitespace) else {
         return s;
     };
@@ -154,7 +159,7 @@ fn is_unit_words(rest: &str) -> bool {
 }
 
 /// `x=5` -> `5`: models often box an equation for a single unknown.
-fn drop_variable(s: &str) -> &str {
+pub(crate) fn drop_variable(s: &str) -> &str {
     match s.split_once('=') {
         Some((lhs, rhs))
             if !rhs.is_empty()

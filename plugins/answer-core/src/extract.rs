@@ -8,7 +8,7 @@
 use crate::latex::boxed_contents;
 use crate::normalize::normalize;
 use crate::number;
-use econ_plugin_sdk::serde_json::{self, Value};
+use serde_json::{self, Value};
 
 /// How an answer was found; the host counts these for parse rates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +43,10 @@ pub struct Found {
     pub method: Method,
 }
 
-type Step = fn(&str) -> Option<String>;
+/// Turns a raw answer into its comparable form (see [`normalize`]).
+pub type Normalizer = fn(&str) -> String;
+
+type Step = fn(&str, Normalizer) -> Option<String>;
 
 const CASCADE: &[(Method, Step)] = &[
     (Method::Json, from_json),
@@ -54,9 +57,16 @@ const CASCADE: &[(Method, Step)] = &[
     (Method::LastNumber, from_last_number),
 ];
 
+/// The cascade with the numeric normaliser of [`normalize`].
 pub fn extract(text: &str) -> Found {
+    extract_with(text, normalize)
+}
+
+/// The cascade, each answer reduced by `norm` (a parser for other answer
+/// styles, e.g. LaTeX, brings its own); `norm` must be idempotent.
+pub fn extract_with(text: &str, norm: Normalizer) -> Found {
     for &(method, step) in CASCADE {
-        if let Some(answer) = step(text) {
+        if let Some(answer) = step(text, norm) {
             return Found {
                 answer: Some(answer),
                 method,
@@ -74,7 +84,7 @@ fn non_empty(s: String) -> Option<String> {
 }
 
 /// The whole text (code fences allowed) is an object with `final_value`/`final`.
-fn from_json(text: &str) -> Option<String> {
+fn from_json(text: &str, norm: Normalizer) -> Option<String> {
     let t = text.trim();
     if !t.starts_with('{') && !t.starts_with("```") {
         return None;
@@ -90,19 +100,19 @@ fn from_json(text: &str) -> Option<String> {
         Value::Number(n) => n.to_string(),
         _ => return None,
     };
-    non_empty(normalize(&raw))
+    non_empty(norm(&raw))
 }
 
 /// The last box whose contents normalise to something.
-fn from_boxes(text: &str) -> Option<String> {
+fn from_boxes(text: &str, norm: Normalizer) -> Option<String> {
     boxed_contents(text)
         .into_iter()
         .rev()
-        .find_map(|c| non_empty(normalize(c)))
+        .find_map(|c| non_empty(norm(c)))
 }
 
 /// `"final_value": "..."` in JSON that did not parse (cut off by max_tokens).
-fn from_json_field(text: &str) -> Option<String> {
+fn from_json_field(text: &str, norm: Normalizer) -> Option<String> {
     for (i, _) in text.match_indices("\"final") {
         let rest = &text[i + "\"final".len()..];
         let Some(rest) = rest
@@ -118,7 +128,7 @@ fn from_json_field(text: &str) -> Option<String> {
             continue;
         };
         if let Some((value, _)) = rest.split_once('"')
-            && let Some(answer) = non_empty(normalize(value))
+            && let Some(answer) = non_empty(norm(value))
         {
             return Some(answer);
         }
@@ -127,15 +137,15 @@ fn from_json_field(text: &str) -> Option<String> {
 }
 
 /// GSM8K style `#### 72`, the last marker with something after it.
-fn from_hashes(text: &str) -> Option<String> {
+fn from_hashes(text: &str, norm: Normalizer) -> Option<String> {
     text.rmatch_indices("####").find_map(|(i, _)| {
         let tail = text[i + 4..].trim_start_matches('#');
-        pick(tail.lines().next().unwrap_or(""))
+        pick(tail.lines().next().unwrap_or(""), norm)
     })
 }
 
 /// The last `answer is X` / `Answer: X` / `answer = X` that yields an answer.
-fn from_answer_phrase(text: &str) -> Option<String> {
+fn from_answer_phrase(text: &str, norm: Normalizer) -> Option<String> {
     let b = text.as_bytes();
     let mut found = None;
     for i in 0..b.len().saturating_sub(5) {
@@ -146,7 +156,7 @@ fn from_answer_phrase(text: &str) -> Option<String> {
             continue;
         }
         if let Some(start) = phrase_end(b, i + 6)
-            && let Some(answer) = pick(sentence(&text[start..]))
+            && let Some(answer) = pick(sentence(&text[start..]), norm)
         {
             found = Some(answer);
         }
@@ -188,7 +198,7 @@ fn sentence(tail: &str) -> &str {
 
 /// The answer in a phrase's tail: the whole tail if it is a number or a short
 /// formula, else the first number in it.
-fn pick(candidate: &str) -> Option<String> {
+fn pick(candidate: &str, norm: Normalizer) -> Option<String> {
     let c = candidate
         .trim()
         .trim_end_matches(['.', '*', ',', ';'])
@@ -196,7 +206,7 @@ fn pick(candidate: &str) -> Option<String> {
     if c.is_empty() {
         return None;
     }
-    let n = normalize(c);
+    let n = norm(c);
     if number::value(&n).is_some() {
         return Some(n);
     }
@@ -207,11 +217,11 @@ fn pick(candidate: &str) -> Option<String> {
     if (formula || token) && !n.is_empty() {
         return Some(n);
     }
-    number::first_number(c).and_then(|x| non_empty(normalize(x)))
+    number::first_number(c).and_then(|x| non_empty(norm(x)))
 }
 
-fn from_last_number(text: &str) -> Option<String> {
-    number::last_number(text).and_then(|x| non_empty(normalize(x)))
+fn from_last_number(text: &str, norm: Normalizer) -> Option<String> {
+    number::last_number(text).and_then(|x| non_empty(norm(x)))
 }
 
 #[cfg(test)]

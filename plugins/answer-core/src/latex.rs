@@ -32,7 +32,7 @@ pub fn matching_brace(s: &str, open: usize) -> Option<usize> {
 }
 
 /// Index of the first non-whitespace byte at or after `i`.
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while b.get(i).is_some_and(u8::is_ascii_whitespace) {
         i += 1;
     }
@@ -105,7 +105,7 @@ pub fn unwrap_whole(s: &str) -> Option<&str> {
 }
 
 /// End of the letters of the command whose backslash is at `backslash`.
-fn command_name_end(b: &[u8], backslash: usize) -> usize {
+pub(crate) fn command_name_end(b: &[u8], backslash: usize) -> usize {
     (backslash + 1..b.len())
         .find(|&j| !b[j].is_ascii_alphabetic())
         .unwrap_or(b.len())
