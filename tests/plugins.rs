@@ -28,7 +28,11 @@ fn every_builtin_plugin_loads_with_its_manifest() {
         found,
         vec![
             ("adapter-gsm8k".to_string(), PluginKind::DatasetAdapter),
+            ("adapter-jsonl".to_string(), PluginKind::DatasetAdapter),
+            ("adapter-math".to_string(), PluginKind::DatasetAdapter),
+            ("adapter-svamp".to_string(), PluginKind::DatasetAdapter),
             ("parser-boxed".to_string(), PluginKind::AnswerParser),
+            ("parser-math".to_string(), PluginKind::AnswerParser),
             ("prompts-econ".to_string(), PluginKind::PromptTemplate),
             ("reward-econ".to_string(), PluginKind::Reward),
         ]
