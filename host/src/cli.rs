@@ -30,8 +30,10 @@ pub enum Command {
     Run(RunArgs),
     /// Train N episodes (continue an interrupted run with --resume).
     Train(TrainArgs),
-    /// Test a checkpoint on the test problems.
+    /// Test a checkpoint on the test problems (and/or the comparison methods).
     Test(TestArgs),
+    /// Write a self-contained HTML report with plots of one or more log folders.
+    Report(ReportArgs),
     /// Inspect plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -69,6 +71,9 @@ pub struct RunArgs {
     /// Where checkpoints go (checkpoint_<episode>/ and final/).
     #[arg(long, value_name = "DIR", default_value = "models")]
     pub model_dir: PathBuf,
+    /// Test modes after training, comma-separated (e.g. baseline,bne,sc; all = every mode).
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["baseline", "bne"])]
+    pub modes: Vec<TestMode>,
 }
 
 #[derive(Debug, Args)]
@@ -90,11 +95,13 @@ pub struct TrainArgs {
 pub struct TestArgs {
     #[command(flatten)]
     pub job: JobArgs,
-    /// A checkpoint folder, or a model folder holding final/.
+    /// A checkpoint folder, or a model folder holding final/ (needed for
+    /// baseline and bne; cot, sc and debate run without one).
     #[arg(long, value_name = "DIR")]
-    pub checkpoint: PathBuf,
-    #[arg(long, value_enum, default_value_t = TestMode::All)]
-    pub mode: TestMode,
+    pub checkpoint: Option<PathBuf>,
+    /// Modes to test, comma-separated (e.g. cot,sc).
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["all"])]
+    pub mode: Vec<TestMode>,
     /// Test episodes (default: every test problem).
     #[arg(long)]
     pub test_eps: Option<usize>,
@@ -106,8 +113,28 @@ pub enum TestMode {
     Baseline,
     /// Up to bne.max_iterations_infer BNE rounds.
     Bne,
-    /// Baseline, then BNE.
+    /// Chain of thought: one executor call (baselines.cot_temperature).
+    Cot,
+    /// Self-consistency: baselines.sc_samples executor samples, majority vote.
+    Sc,
+    /// Multi-agent debate (Du et al. 2023): baselines.debate_agents agents,
+    /// baselines.debate_rounds rounds, majority of the last round.
+    Debate,
+    /// Every mode: baseline, bne, cot, sc, debate.
     All,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A log folder (summary.json, traces_*.jsonl, metrics.jsonl).
+    #[arg(value_name = "LOG_DIR")]
+    pub log_dir: PathBuf,
+    /// More log folders to set beside it (repeatable).
+    #[arg(long, value_name = "LOG_DIR")]
+    pub compare: Vec<PathBuf>,
+    /// Where to write the report (default: LOG_DIR/report.html).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

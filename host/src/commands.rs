@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 
 use crate::cli::{
-    Cli, Command, JobArgs, ModelsCommand, PluginsCommand, RunArgs, TestArgs, TestMode, TrainArgs,
+    Cli, Command, JobArgs, ModelsCommand, PluginsCommand, ReportArgs, RunArgs, TestArgs, TestMode,
+    TrainArgs,
 };
 use crate::config::Config;
 use crate::episode::Mode;
@@ -23,6 +24,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(args) => run(&cli, args),
         Command::Train(args) => train(&cli, args),
         Command::Test(args) => test(&cli, args),
+        Command::Report(args) => report_html(args),
         Command::Plugins(PluginsCommand::List { json }) => plugins_list(&cli, *json),
         Command::Plugins(PluginsCommand::Check { file, json }) => plugins_check(file, *json),
         Command::Models(ModelsCommand::List) => models_list(),
@@ -68,10 +70,31 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
     let problems = test_problems(&job, args.test_eps, &HashSet::new())?;
     let learner = Mutex::new(learner);
     let mut modes = Vec::new();
-    for mode in [Mode::Baseline, Mode::Bne] {
+    for mode in expand_modes(&args.modes) {
         modes.push((mode, job.test(&learner, &problems, mode)?));
     }
     report(&job, &args.job, train.as_ref(), &modes)
+}
+
+/// `--mode` / `--modes` values in the order given, `all` expanded, no repeats.
+fn expand_modes(list: &[TestMode]) -> Vec<Mode> {
+    let mut out: Vec<Mode> = Vec::new();
+    for m in list {
+        let these: &[Mode] = match m {
+            TestMode::Baseline => &[Mode::Baseline],
+            TestMode::Bne => &[Mode::Bne],
+            TestMode::Cot => &[Mode::Cot],
+            TestMode::Sc => &[Mode::Sc],
+            TestMode::Debate => &[Mode::Debate],
+            TestMode::All => &Mode::ALL,
+        };
+        for &mode in these {
+            if !out.contains(&mode) {
+                out.push(mode);
+            }
+        }
+    }
+    out
 }
 
 fn train(cli: &Cli, args: &TrainArgs) -> Result<()> {
@@ -82,29 +105,40 @@ fn train(cli: &Cli, args: &TrainArgs) -> Result<()> {
 }
 
 fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
+    let wanted = expand_modes(&args.mode);
     let job = open_job(cli, &args.job)?;
-    let dir = runner::checkpoint_dir(&args.checkpoint)?;
-    let meta = Learner::read_meta(&dir).map_err(bad_input)?;
-    let learner = Learner::load(&dir, job.config.nets.clone(), crate::torch_device())
-        .map_err(bad_input)
-        .with_context(|| format!("--checkpoint {}", dir.display()))?;
-    let trained: HashSet<String> = meta.extra["train_ids"]
-        .as_array()
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let (learner, trained) = match &args.checkpoint {
+        Some(checkpoint) => {
+            let dir = runner::checkpoint_dir(checkpoint)?;
+            let meta = Learner::read_meta(&dir).map_err(bad_input)?;
+            let learner = Learner::load(&dir, job.config.nets.clone(), crate::torch_device())
+                .map_err(bad_input)
+                .with_context(|| format!("--checkpoint {}", dir.display()))?;
+            let trained: HashSet<String> = meta.extra["train_ids"]
+                .as_array()
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (learner, trained)
+        }
+        None => {
+            if let Some(m) = wanted.iter().find(|m| m.is_econ()) {
+                return Err(bad_input(anyhow::anyhow!(
+                    "--mode {}: needs --checkpoint (only cot, sc and debate run without one)",
+                    m.as_str()
+                )));
+            }
+            // The comparison modes never use the networks.
+            (job.new_learner()?, HashSet::new())
+        }
+    };
     let problems = test_problems(&job, args.test_eps, &trained)?;
     let learner = Mutex::new(learner);
-    let wanted: &[Mode] = match args.mode {
-        TestMode::Baseline => &[Mode::Baseline],
-        TestMode::Bne => &[Mode::Bne],
-        TestMode::All => &[Mode::Baseline, Mode::Bne],
-    };
     let mut modes = Vec::new();
-    for &mode in wanted {
+    for mode in wanted {
         modes.push((mode, job.test(&learner, &problems, mode)?));
     }
     report(&job, &args.job, None, &modes)
@@ -198,19 +232,49 @@ fn report(
             );
         }
     }
+    let b = &job.config.baselines;
+    let n = job.config.nets.n_agents;
     for (mode, s) in modes {
         let label = match mode {
             Mode::Baseline => "Baseline (no BNE)".to_string(),
             Mode::Bne => format!("BNE ({} rounds)", job.config.nets.bne.max_iterations_infer),
+            Mode::Cot => "Chain of thought (1 call)".to_string(),
+            Mode::Sc => format!("Self-consistency ({} samples)", b.sc_samples(n)),
+            Mode::Debate => format!(
+                "Debate ({} agents, {} rounds)",
+                b.debate_agents(n),
+                b.debate_rounds
+            ),
         };
+        let parsed = if mode.is_econ() {
+            s.parse_line()
+        } else {
+            format!("answers found: {:.1}%", s.answer_rate * 100.0)
+        };
+        let cost = s
+            .cost_per_episode
+            .map(|c| format!(", ${c:.6}/episode"))
+            .unwrap_or_default();
         println!(
-            "{}   [{}, {:.0} tokens/episode]",
+            "{}   [{parsed}, {:.0} tokens/episode, {:.1} calls/episode{cost}]",
             s.line(&label),
-            s.parse_line(),
-            s.tokens.per_episode
+            s.tokens.per_episode,
+            s.calls_per_episode,
         );
     }
     println!("logs: {}", args.log_dir.display());
+    Ok(())
+}
+
+fn report_html(args: &ReportArgs) -> Result<()> {
+    let mut dirs = vec![args.log_dir.clone()];
+    dirs.extend(args.compare.iter().cloned());
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.log_dir.join("report.html"));
+    let written = crate::report::write(&dirs, &out)?;
+    println!("report: {} ({written} runs)", out.display());
     Ok(())
 }
 

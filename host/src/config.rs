@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::job_config::{EarlyStoppingConfig, EmbeddingConfig, EnvConfig, RunnerConfig};
+use crate::job_config::{
+    BaselinesConfig, EarlyStoppingConfig, EmbeddingConfig, EnvConfig, RunnerConfig,
+};
 use crate::nets::config::NetsConfig;
 
 /// A whole run: the keys the runner reads (`seed`, `[llm]`, `[dataset]`,
@@ -23,6 +25,7 @@ pub struct Config {
     pub env: EnvConfig,
     pub runner: RunnerConfig,
     pub early_stopping: EarlyStoppingConfig,
+    pub baselines: BaselinesConfig,
     #[serde(flatten)]
     pub nets: NetsConfig,
     /// Folder the config file is in; relative paths in it resolve against it.
@@ -48,10 +51,12 @@ struct RunKeys {
     runner: RunnerConfig,
     #[serde(default)]
     early_stopping: EarlyStoppingConfig,
+    #[serde(default)]
+    baselines: BaselinesConfig,
 }
 
 impl RunKeys {
-    const KEYS: [&str; 8] = [
+    const KEYS: [&str; 9] = [
         "seed",
         "llm",
         "dataset",
@@ -60,6 +65,7 @@ impl RunKeys {
         "env",
         "runner",
         "early_stopping",
+        "baselines",
     ];
 }
 
@@ -140,6 +146,14 @@ pub struct RoleConfig {
     /// false for servers that reject it (OpenAI).
     #[serde(default = "default_true")]
     pub send_repetition_penalty: bool,
+    /// USD per million prompt tokens of this role's model, for the cost in
+    /// traces and summary.json. A role without prices counts as free; with
+    /// no price on either role no cost is reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_prompt_per_mtok: Option<f64>,
+    /// USD per million completion tokens of this role's model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_completion_per_mtok: Option<f64>,
 }
 
 impl RoleConfig {
@@ -151,10 +165,32 @@ impl RoleConfig {
         }
     }
 
+    /// Whether this role has a price set.
+    pub fn priced(&self) -> bool {
+        self.price_prompt_per_mtok.is_some() || self.price_completion_per_mtok.is_some()
+    }
+
+    /// USD for these tokens at this role's prices (missing prices count as 0).
+    pub fn cost(&self, prompt_tokens: u64, completion_tokens: u64) -> f64 {
+        (prompt_tokens as f64 * self.price_prompt_per_mtok.unwrap_or(0.0)
+            + completion_tokens as f64 * self.price_completion_per_mtok.unwrap_or(0.0))
+            / 1e6
+    }
+
     fn validate(&self, role: &str) -> Result<()> {
         let key = |name: &str| format!("key llm.{role}.{name}");
         if self.max_tokens == 0 {
             bail!("{}: must be at least 1", key("max_tokens"));
+        }
+        for (name, price) in [
+            ("price_prompt_per_mtok", self.price_prompt_per_mtok),
+            ("price_completion_per_mtok", self.price_completion_per_mtok),
+        ] {
+            if let Some(p) = price
+                && !(p.is_finite() && p >= 0.0)
+            {
+                bail!("{}: {p} must be a number >= 0 (USD per million tokens)", key(name));
+            }
         }
         match self.provider.as_str() {
             "local" => {
@@ -346,6 +382,7 @@ impl Config {
             env: run.env,
             runner: run.runner,
             early_stopping: run.early_stopping,
+            baselines: run.baselines,
             nets,
             base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         };
@@ -388,6 +425,7 @@ impl Config {
         self.env.validate()?;
         self.runner.validate()?;
         self.early_stopping.validate()?;
+        self.baselines.validate()?;
         self.llm.coordinator.validate("coordinator")?;
         self.llm.executor.validate("executor")?;
         let cache = &self.llm.cache;

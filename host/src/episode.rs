@@ -18,7 +18,7 @@ use crate::plugins::{
     AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin, RewardPlugin, reward,
 };
 use crate::trace::{
-    AgentRewardTrace, ExecutorTrace, RoleTokens, RoundTrace, StepTrace, Tokens, Trace,
+    AgentRewardTrace, ExecutorTrace, RoleCalls, RoleTokens, RoundTrace, StepTrace, Tokens, Trace,
 };
 
 /// ECON's stand-in when the coordinator returned no strategy.
@@ -55,18 +55,34 @@ impl Phase {
 
 /// Baseline: round 0 only (the belief networks' first actions, no BNE
 /// refinement). Bne: up to K refinement rounds with the convergence guard.
+/// Cot, Sc, Debate: the comparison methods of baselines.rs (no coordinator,
+/// no networks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Baseline,
     Bne,
+    Cot,
+    Sc,
+    Debate,
 }
 
 impl Mode {
+    /// Every test mode, in the order `--mode all` runs them.
+    pub const ALL: [Mode; 5] = [Mode::Baseline, Mode::Bne, Mode::Cot, Mode::Sc, Mode::Debate];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Baseline => "baseline",
             Mode::Bne => "bne",
+            Mode::Cot => "cot",
+            Mode::Sc => "sc",
+            Mode::Debate => "debate",
         }
+    }
+
+    /// ECON's own modes, which run the belief networks (and need a checkpoint).
+    pub fn is_econ(self) -> bool {
+        matches!(self, Mode::Baseline | Mode::Bne)
     }
 }
 
@@ -108,30 +124,65 @@ impl<'a> Plugins<'a> {
 
 /// Why an episode stopped early. A plugin failure ends that episode only; an
 /// LLM that still fails after its retries, or a broken network, ends the run.
-enum Failure {
+pub(crate) enum Failure {
     Plugin(anyhow::Error),
     Fatal(anyhow::Error),
 }
 
-type Step<T> = std::result::Result<T, Failure>;
+pub(crate) type Step<T> = std::result::Result<T, Failure>;
 
-fn plugin<T>(r: Result<T>) -> Step<T> {
+pub(crate) fn plugin<T>(r: Result<T>) -> Step<T> {
     r.map_err(Failure::Plugin)
 }
 
-fn fatal<T>(r: Result<T>) -> Step<T> {
+pub(crate) fn fatal<T>(r: Result<T>) -> Step<T> {
     r.map_err(Failure::Fatal)
 }
 
-/// Time and tokens of one episode's LLM calls.
+/// An episode's result: a plugin failure is recorded in the trace (the
+/// episode counts as wrong, `None` comes back); a fatal one ends the run.
+pub(crate) fn conclude<T>(
+    mut trace: Trace,
+    result: Step<T>,
+    index: u64,
+) -> Result<(Trace, Option<T>)> {
+    match result {
+        Ok(v) => Ok((trace, Some(v))),
+        Err(Failure::Plugin(e)) => {
+            let message = format!("{e:#}");
+            tracing::warn!("episode {index} ({}): {message}", trace.id);
+            trace.error = Some(message);
+            trace.correct = false;
+            Ok((trace, None))
+        }
+        Err(Failure::Fatal(e)) => Err(e.context(format!("episode {index} (problem {})", trace.id))),
+    }
+}
+
+/// Time, tokens and calls of one episode's LLM calls.
 #[derive(Default)]
-struct Usage {
-    tokens: RoleTokens,
-    llm: Duration,
+pub(crate) struct Usage {
+    pub tokens: RoleTokens,
+    pub calls: RoleCalls,
+    pub llm: Duration,
 }
 
 impl Usage {
-    fn count(&mut self, coordinator: bool, c: &Completion) {
+    /// Tokens, calls, cost and times into the trace.
+    pub fn finish(&self, trace: &mut Trace, llm: &crate::config::LlmConfig, started: Instant) {
+        trace.tokens = self.tokens;
+        trace.calls = self.calls;
+        trace.cost_usd = crate::trace::cost_usd(llm, &trace.tokens);
+        trace.llm_ms = self.llm.as_millis() as u64;
+        trace.wall_ms = started.elapsed().as_millis() as u64;
+    }
+
+    pub fn count(&mut self, coordinator: bool, c: &Completion) {
+        if coordinator {
+            self.calls.coordinator += 1;
+        } else {
+            self.calls.executor += 1;
+        }
         let t = Tokens {
             prompt: u64::from(c.prompt_tokens),
             completion: u64::from(c.completion_tokens),
@@ -177,62 +228,18 @@ impl Episode<'_> {
         let mut usage = Usage::default();
         let mut trace = self.empty_trace();
         let result = self.run_steps(&mut usage, &mut trace).await;
-        trace.tokens = usage.tokens;
-        trace.llm_ms = usage.llm.as_millis() as u64;
-        trace.wall_ms = started.elapsed().as_millis() as u64;
-        match result {
-            Ok((records, commitment_cos)) => Ok(Outcome {
-                trace,
-                records,
-                commitment_cos,
-            }),
-            Err(Failure::Plugin(e)) => {
-                let message = format!("{e:#}");
-                tracing::warn!("episode {} ({}): {message}", self.index, self.problem.id);
-                trace.error = Some(message);
-                trace.correct = false;
-                Ok(Outcome {
-                    trace,
-                    records: Vec::new(),
-                    commitment_cos: None,
-                })
-            }
-            Err(Failure::Fatal(e)) => Err(e.context(format!(
-                "episode {} (problem {})",
-                self.index, self.problem.id
-            ))),
-        }
+        usage.finish(&mut trace, &self.config().llm, started);
+        let (trace, done) = conclude(trace, result, self.index)?;
+        let (records, commitment_cos) = done.unwrap_or_default();
+        Ok(Outcome {
+            trace,
+            records,
+            commitment_cos,
+        })
     }
 
     fn empty_trace(&self) -> Trace {
-        let mode = match (self.phase, self.mode) {
-            (Phase::Train, Mode::Bne) => "bne",
-            (_, m) => m.as_str(),
-        };
-        Trace {
-            episode: self.index,
-            phase: self.phase.as_str().into(),
-            mode: mode.into(),
-            id: self.problem.id.clone(),
-            question: self.problem.question.clone(),
-            reference: self.problem.answer.clone(),
-            strategy: String::new(),
-            strategy_tokens: 0,
-            strategy_truncated: false,
-            strategy_reveals_answer: false,
-            steps: Vec::new(),
-            final_commitment: String::new(),
-            final_answer: None,
-            parse_method: "none".into(),
-            correct: false,
-            reward: 0.0,
-            alpha: [0.0; 3],
-            tokens: RoleTokens::default(),
-            plugins: Vec::new(),
-            wall_ms: 0,
-            llm_ms: 0,
-            error: None,
-        }
+        Trace::new(self.index, self.phase.as_str(), self.mode.as_str(), self.problem)
     }
 
     fn config(&self) -> &Config {
@@ -243,11 +250,10 @@ impl Episode<'_> {
     fn max_refinements(&self) -> usize {
         let bne = &self.config().nets.bne;
         match (self.phase, self.mode) {
-            (_, Mode::Baseline) => 0,
-            _ if !bne.enabled => 0,
+            (_, Mode::Bne) if !bne.enabled => 0,
             (Phase::Train, Mode::Bne) => bne.max_iterations_train,
             (Phase::Test, Mode::Bne) if bne.refine_at_infer => bne.max_iterations_infer,
-            (Phase::Test, Mode::Bne) => 0,
+            _ => 0,
         }
     }
 
@@ -551,6 +557,8 @@ impl Episode<'_> {
                 }
                 Err(err) => {
                     let msg = format!("{err:#}");
+                    // A failed request is a call too (it was sent, perhaps retried).
+                    usage.calls.executor += 1;
                     failures.push(msg.clone());
                     (String::new(), Tokens::default(), Some(msg))
                 }

@@ -1,6 +1,7 @@
 //! econ-host: ECON (belief-driven multi-agent LLM reasoning) with hot-reloaded
 //! WebAssembly plugins for rewards, dataset adapters, prompts and parsers.
 
+pub mod baselines;
 pub mod bne;
 pub mod cli;
 pub mod commands;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod models;
 pub mod nets;
 pub mod plugins;
+pub mod report;
 pub mod runner;
 pub mod summary;
 pub mod trace;

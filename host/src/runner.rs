@@ -424,12 +424,24 @@ impl Job {
                 .map(|(i, problem)| {
                     let registry = self.live.snapshot();
                     async move {
+                        let index = i as u64 + 1;
+                        if !mode.is_econ() {
+                            return crate::baselines::Baseline {
+                                res: &self.res,
+                                registry: &registry,
+                                problem,
+                                index,
+                                mode,
+                            }
+                            .run()
+                            .await;
+                        }
                         Episode {
                             res: &self.res,
                             registry: &registry,
                             learner,
                             problem,
-                            index: i as u64 + 1,
+                            index,
                             phase: Phase::Test,
                             mode,
                         }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::early_stop::StopDecision;
-use crate::trace::{RoleTokens, Trace};
+use crate::trace::{RoleCalls, RoleTokens, Trace};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenSummary {
@@ -48,6 +48,16 @@ pub struct ModeSummary {
     pub strategy_truncated: u64,
     /// Episodes a plugin failure ended (counted as wrong).
     pub failed: u64,
+    /// LLM calls per role, summed over episodes.
+    #[serde(default)]
+    pub calls: RoleCalls,
+    #[serde(default)]
+    pub calls_per_episode: f64,
+    /// USD at the config's prices (sum over episodes); absent without prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_episode: Option<f64>,
 }
 
 impl ModeSummary {
@@ -70,7 +80,13 @@ impl ModeSummary {
         self.strategy_reveals_answer += u64::from(t.strategy_reveals_answer);
         self.strategy_truncated += u64::from(t.strategy_truncated);
         self.failed += u64::from(t.error.is_some());
+        self.calls.add(&t.calls);
+        if let Some(c) = t.cost_usd {
+            *self.cost_usd.get_or_insert(0.0) += c;
+        }
         let e = self.episodes as f64;
+        self.calls_per_episode = self.calls.total() as f64 / e;
+        self.cost_per_episode = self.cost_usd.map(|c| c / e);
         self.accuracy = self.correct as f64 / e;
         self.parse_rate = self.parse_methods.get("json").copied().unwrap_or(0) as f64 / e;
         self.answer_rate = 1.0 - self.parse_methods.get("none").copied().unwrap_or(0) as f64 / e;

@@ -50,6 +50,52 @@ impl RoleTokens {
     }
 }
 
+/// LLM calls of one role (requests sent, failed ones included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleCalls {
+    pub coordinator: u64,
+    pub executor: u64,
+}
+
+impl RoleCalls {
+    pub fn total(&self) -> u64 {
+        self.coordinator + self.executor
+    }
+    pub fn add(&mut self, other: &RoleCalls) {
+        self.coordinator += other.coordinator;
+        self.executor += other.executor;
+    }
+}
+
+/// USD for `tokens` at the configured per-role prices; none when neither
+/// role has a price.
+pub fn cost_usd(llm: &crate::config::LlmConfig, tokens: &RoleTokens) -> Option<f64> {
+    if !(llm.coordinator.priced() || llm.executor.priced()) {
+        return None;
+    }
+    let c = &tokens.coordinator;
+    let e = &tokens.executor;
+    Some(llm.coordinator.cost(c.prompt, c.completion) + llm.executor.cost(e.prompt, e.completion))
+}
+
+/// What a comparison mode (cot, sc, debate) did: every call's text, answer
+/// and tokens, round by round, and the vote that chose the final answer.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BaselineTrace {
+    /// One entry per round (cot and sc: one; debate: `debate_rounds`), each
+    /// with one call per agent / sample; `agent` is the sample index.
+    pub rounds: Vec<Vec<ExecutorTrace>>,
+    /// Parsed answers of the last round and their votes, in first-seen order
+    /// (unparsed answers do not vote; a tie goes to the first seen).
+    pub votes: Vec<Vote>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vote {
+    pub answer: String,
+    pub count: u64,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExecutorTrace {
     pub agent: u32,
@@ -136,6 +182,16 @@ pub struct Trace {
     /// Reward weights (AL, TS, CC) the reward plugin got.
     pub alpha: [f32; 3],
     pub tokens: RoleTokens,
+    /// LLM calls per role.
+    #[serde(default)]
+    pub calls: RoleCalls,
+    /// USD at the config's prices (`llm.<role>.price_*_per_mtok`); absent without prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// The calls and vote of a comparison mode (cot, sc, debate); absent for
+    /// ECON's baseline and bne, whose calls are in `steps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineTrace>,
     /// Plugins the episode ran with, as name@version.
     pub plugins: Vec<String>,
     pub wall_ms: u64,
@@ -148,6 +204,42 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// A trace for an episode about to run: nothing done yet.
+    pub fn new(
+        episode: u64,
+        phase: &str,
+        mode: &str,
+        problem: &crate::plugins::dataset_adapter::Problem,
+    ) -> Trace {
+        Trace {
+            episode,
+            phase: phase.into(),
+            mode: mode.into(),
+            id: problem.id.clone(),
+            question: problem.question.clone(),
+            reference: problem.answer.clone(),
+            strategy: String::new(),
+            strategy_tokens: 0,
+            strategy_truncated: false,
+            strategy_reveals_answer: false,
+            steps: Vec::new(),
+            final_commitment: String::new(),
+            final_answer: None,
+            parse_method: "none".into(),
+            correct: false,
+            reward: 0.0,
+            alpha: [0.0; 3],
+            tokens: RoleTokens::default(),
+            calls: RoleCalls::default(),
+            cost_usd: None,
+            baseline: None,
+            plugins: Vec::new(),
+            wall_ms: 0,
+            llm_ms: 0,
+            error: None,
+        }
+    }
+
     /// BNE rounds run in the last step, round 0 included.
     pub fn rounds(&self) -> usize {
         self.steps.last().map_or(0, |s| s.rounds.len())

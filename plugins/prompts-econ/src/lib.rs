@@ -16,7 +16,7 @@ impl PromptTemplate for EconPrompts {
         Manifest::new(
             "prompts-econ",
             env!("CARGO_PKG_VERSION"),
-            "ECON prompts: coordinator-strategy, executor, coordinator-commitment (JSON); var `system`",
+            "ECON prompts: coordinator-strategy, executor, coordinator-commitment (JSON); baselines cot, sc, debate; var `system`",
         )
     }
 

@@ -3,7 +3,15 @@
 use crate::text::*;
 use econ_plugin_sdk::prompt_template::{ChatMessage, PromptContext, system, user};
 
-pub const STAGES: [&str; 3] = ["coordinator-strategy", "executor", "coordinator-commitment"];
+pub const STAGES: [&str; 6] = [
+    "coordinator-strategy",
+    "executor",
+    "coordinator-commitment",
+    // The comparison modes (host/src/baselines.rs).
+    "cot",
+    "sc",
+    "debate",
+];
 
 pub fn render(ctx: &PromptContext) -> Result<Vec<ChatMessage>, String> {
     // The stage is checked first so a wrong stage is reported as such.
@@ -18,6 +26,10 @@ pub fn render(ctx: &PromptContext) -> Result<Vec<ChatMessage>, String> {
         "coordinator-strategy" => strategy(&question),
         "executor" => executor(&question, &clean(ctx.strategy.trim()), ctx.n_agents),
         "coordinator-commitment" => commitment(&question, ctx)?,
+        // Self-consistency samples the chain-of-thought prompt: the two modes
+        // differ only in sampling and voting.
+        "cot" | "sc" => chain_of_thought(&question),
+        "debate" => debate(&question, ctx),
         other => return Err(unknown_stage(other)),
     };
     let mut messages = Vec::with_capacity(2);
@@ -56,6 +68,45 @@ fn executor(question: &str, strategy: &str, n_agents: u32) -> String {
     format!(
         "{role} A coordinator will review your work.\n\nProblem:\n{question}\n\n\
          High-Level Strategy to Follow:\n{strategy}\n\n{EXECUTOR_RULES}"
+    )
+}
+
+fn chain_of_thought(question: &str) -> String {
+    format!("{COT_ROLE}\n\nProblem:\n{question}\n\n{COT_RULES}")
+}
+
+/// Debate (Du et al. 2023). Round 0: the chain-of-thought prompt. Later
+/// rounds: the agent's own previous solution (`executor_outputs[agent]`)
+/// and the other agents' (the rest, numbered as agents), then a request to
+/// update. An empty output (a failed call) shows as "(no answer)".
+fn debate(question: &str, ctx: &PromptContext) -> String {
+    if ctx.round == 0 || ctx.executor_outputs.is_empty() {
+        return chain_of_thought(question);
+    }
+    let show = |out: &str| {
+        let out = clean(out.trim());
+        if out.is_empty() {
+            "(no answer)".to_string()
+        } else {
+            out
+        }
+    };
+    let own = ctx
+        .executor_outputs
+        .get(ctx.agent as usize)
+        .map(|o| show(o))
+        .unwrap_or_else(|| "(no answer)".into());
+    let others: Vec<String> = ctx
+        .executor_outputs
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k != ctx.agent as usize)
+        .map(|(k, out)| format!("Agent {}: {}", k + 1, show(out)))
+        .collect();
+    format!(
+        "{DEBATE_ROLE}\n\nProblem:\n{question}\n\nYour previous solution:\n{own}\n\n\
+         {DEBATE_OTHERS}\n\n{}\n\n{DEBATE_RULES}",
+        others.join("\n\n")
     )
 }
 

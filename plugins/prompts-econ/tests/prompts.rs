@@ -139,10 +139,10 @@ fn commitment_without_outputs_is_an_error() {
 
 #[test]
 fn unknown_stage_names_it_and_lists_the_known_ones() {
-    let mut c = ctx("debate");
+    let mut c = ctx("tree-of-thought");
     c.question.clear();
     let err = render(&c).unwrap_err();
-    assert!(err.contains("\"debate\""), "{err}");
+    assert!(err.contains("\"tree-of-thought\""), "{err}");
     for stage in prompts_econ::render::STAGES {
         assert!(err.contains(stage), "{err}");
     }
@@ -196,4 +196,40 @@ fn no_control_characters_even_from_dirty_inputs() {
             m.role, m.content
         );
     }
+}
+
+#[test]
+fn cot_and_sc_share_one_chain_of_thought_prompt() {
+    let cot = render(&ctx("cot")).unwrap();
+    let sc = render(&ctx("sc")).unwrap();
+    assert_eq!((cot.len(), sc.len()), (1, 1));
+    assert_eq!(user_text(&cot), user_text(&sc));
+    let text = user_text(&cot);
+    assert!(text.contains("Think step by step"));
+    assert!(text.contains(r"final answer in \boxed{...} as the very last line"));
+    assert!(!text.contains("Strategy"), "no coordinator in the baselines");
+    assert!(!text.contains("Executor 1"), "no other outputs");
+}
+
+#[test]
+fn debate_round_zero_is_chain_of_thought_and_later_rounds_show_the_others() {
+    let mut c = ctx("debate");
+    c.round = 0;
+    assert_eq!(
+        user_text(&render(&c).unwrap()),
+        user_text(&render(&ctx("cot")).unwrap())
+    );
+    c.round = 1;
+    c.agent = 1;
+    let text = user_text(&render(&c).unwrap()).to_string();
+    let own = &c.executor_outputs[1];
+    assert!(text.contains(&format!("Your previous solution:\n{own}")), "{text}");
+    assert!(text.contains("solutions to the problem from the other agents"));
+    assert!(text.contains(&format!("Agent 1: {}", c.executor_outputs[0])));
+    assert!(text.contains(&format!("Agent 3: {}", c.executor_outputs[2])));
+    assert!(!text.contains("Agent 2:"), "its own answer is not listed as another's");
+    assert!(text.contains("updated answer"));
+    c.executor_outputs[0].clear();
+    let text = user_text(&render(&c).unwrap()).to_string();
+    assert!(text.contains("Agent 1: (no answer)"));
 }

@@ -1,0 +1,325 @@
+//! The comparison modes beside ECON's baseline and bne, on the same problems,
+//! the same executor model and the same answer parser, each producing the
+//! same [`Trace`] (with its calls in `trace.baseline`):
+//!
+//! - `cot`: one executor call with a chain-of-thought prompt at
+//!   `baselines.cot_temperature` (default 0, greedy).
+//! - `sc` (self-consistency, Wang et al. 2023): `baselines.sc_samples` such
+//!   calls at `baselines.sc_temperature`, majority vote over parsed answers.
+//! - `debate` (Du et al. 2023): `baselines.debate_agents` agents answer
+//!   independently, then for `baselines.debate_rounds - 1` more rounds each
+//!   sees every agent's previous answer and updates; majority of the last round.
+//!
+//! Votes count parser-normalised answers; unparsed answers do not vote and a
+//! tie goes to the answer seen first (in agent order). Prompts come from the
+//! prompt plugin's stages "cot", "sc" and "debate".
+
+use std::time::Instant;
+
+use anyhow::{Result, anyhow};
+
+use crate::episode::{Failure, Mode, Outcome, Phase, Resources, Step, Usage, conclude, plugin};
+use crate::llm::{ChatRequest, Message};
+use crate::plugins::dataset_adapter::Problem;
+use crate::plugins::prompt_template::PromptContext;
+use crate::plugins::{AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin};
+use crate::trace::{BaselineTrace, ExecutorTrace, Tokens, Trace, Vote};
+
+/// Neutral repetition penalty: the comparison modes use plain sampling.
+const REPETITION_PENALTY: f32 = 1.0;
+
+/// One test episode of a comparison mode.
+pub struct Baseline<'a> {
+    pub res: &'a Resources,
+    pub registry: &'a PluginRegistry,
+    pub problem: &'a Problem,
+    pub index: u64,
+    pub mode: Mode,
+}
+
+/// One round of calls: the traces and each answer's parse method.
+struct Round {
+    calls: Vec<ExecutorTrace>,
+    methods: Vec<String>,
+}
+
+/// The answer a vote chose, with how its first sample was parsed.
+struct Decision {
+    votes: Vec<Vote>,
+    answer: Option<String>,
+    correct: bool,
+    method: String,
+    text: String,
+}
+
+impl Baseline<'_> {
+    /// Run the episode. Err only for failures that must stop the run.
+    pub async fn run(&self) -> Result<Outcome> {
+        let started = Instant::now();
+        let mut usage = Usage::default();
+        let mut trace = Trace::new(
+            self.index,
+            Phase::Test.as_str(),
+            self.mode.as_str(),
+            self.problem,
+        );
+        let result = self.run_mode(&mut usage, &mut trace).await;
+        usage.finish(&mut trace, &self.res.config.llm, started);
+        let (mut trace, done) = conclude(trace, result, self.index)?;
+        if let Some((baseline, decision)) = done {
+            trace.final_answer = decision.answer;
+            trace.correct = decision.correct;
+            trace.parse_method = decision.method;
+            trace.final_commitment = decision.text;
+            trace.baseline = Some(BaselineTrace {
+                rounds: baseline,
+                votes: decision.votes,
+            });
+        }
+        Ok(Outcome {
+            trace,
+            records: Vec::new(),
+            commitment_cos: None,
+        })
+    }
+
+    async fn run_mode(
+        &self,
+        usage: &mut Usage,
+        trace: &mut Trace,
+    ) -> Step<(Vec<Vec<ExecutorTrace>>, Decision)> {
+        let config = &self.res.config;
+        let prompts = plugin(self.registry.prompt_template(&config.plugins.prompts))?;
+        let parser = plugin(self.registry.answer_parser(&config.plugins.parser))?;
+        trace.plugins = [prompts.info(), parser.info()]
+            .iter()
+            .map(|i| format!("{}@{}", i.name, i.version))
+            .collect();
+        let b = &config.baselines;
+        let n_agents = config.nets.n_agents;
+        let (stage, agents, rounds, temperature) = match self.mode {
+            Mode::Cot => ("cot", 1, 1, b.cot_temperature),
+            Mode::Sc => ("sc", b.sc_samples(n_agents), 1, b.sc_temperature),
+            Mode::Debate => (
+                "debate",
+                b.debate_agents(n_agents),
+                b.debate_rounds,
+                b.debate_temperature,
+            ),
+            other => {
+                return Err(Failure::Fatal(anyhow!(
+                    "mode {} is not a comparison mode",
+                    other.as_str()
+                )));
+            }
+        };
+        let mut done: Vec<Round> = Vec::with_capacity(rounds);
+        for r in 0..rounds as u32 {
+            // Debate: every agent sees all previous answers (its own is
+            // `executor_outputs[agent]`); round 0 sees none.
+            let previous: Vec<String> = done
+                .last()
+                .map(|p| p.calls.iter().map(|c| c.output.clone()).collect())
+                .unwrap_or_default();
+            let contexts: Vec<PromptContext> = (0..agents as u32)
+                .map(|agent| PromptContext {
+                    stage: stage.into(),
+                    question: self.problem.question.clone(),
+                    strategy: String::new(),
+                    agent,
+                    n_agents: agents as u32,
+                    round: r,
+                    executor_outputs: previous.clone(),
+                    previous_commitment: None,
+                    vars: Vec::new(),
+                })
+                .collect();
+            let round = self
+                .round(prompts, parser, usage, &contexts, r, temperature as f32)
+                .await?;
+            done.push(round);
+        }
+        let last = done.last().expect("at least one round");
+        let decision = decide(last);
+        Ok((done.into_iter().map(|r| r.calls).collect(), decision))
+    }
+
+    /// One round: every context's call in one batch, then one parser call
+    /// for the answers and one for their verdicts.
+    async fn round(
+        &self,
+        prompts: &PromptTemplatePlugin,
+        parser: &AnswerParserPlugin,
+        usage: &mut Usage,
+        contexts: &[PromptContext],
+        round: u32,
+        temperature: f32,
+    ) -> Step<Round> {
+        let config = &self.res.config;
+        let rendered = plugin(prompts.render(contexts))?;
+        let top_p = config.nets.sampling.top_p_default as f32;
+        let agents = contexts.len() as u32;
+        let requests: Vec<ChatRequest> = rendered
+            .iter()
+            .enumerate()
+            .map(|(i, msgs)| ChatRequest {
+                messages: msgs
+                    .iter()
+                    .map(|m| Message::new(m.role.clone(), m.content.clone()))
+                    .collect(),
+                temperature,
+                top_p,
+                repetition_penalty: REPETITION_PENALTY,
+                max_tokens: config.llm.executor.max_tokens,
+                stop: Vec::new(),
+                seed: self.seed(round * agents + i as u32),
+            })
+            .collect();
+        let t0 = Instant::now();
+        let answers = self.res.executor.chat_many(&requests).await;
+        usage.llm += t0.elapsed();
+
+        let mut calls = Vec::with_capacity(answers.len());
+        let mut failures = Vec::new();
+        for (i, answer) in answers.into_iter().enumerate() {
+            let (output, tokens, error) = match answer {
+                Ok(c) => {
+                    usage.count(false, &c);
+                    let t = Tokens {
+                        prompt: u64::from(c.prompt_tokens),
+                        completion: u64::from(c.completion_tokens),
+                    };
+                    (c.text.trim().to_string(), t, None)
+                }
+                Err(err) => {
+                    let msg = format!("{err:#}");
+                    usage.calls.executor += 1;
+                    failures.push(msg.clone());
+                    (String::new(), Tokens::default(), Some(msg))
+                }
+            };
+            calls.push(ExecutorTrace {
+                agent: i as u32,
+                temperature,
+                repetition_penalty: REPETITION_PENALTY,
+                top_p,
+                output,
+                answer: None,
+                correct: false,
+                tokens,
+                error,
+            });
+        }
+        if failures.len() == calls.len() {
+            return Err(Failure::Fatal(anyhow!(
+                "executor ({}): every request of round {round} failed: {}",
+                self.mode.as_str(),
+                failures[0]
+            )));
+        }
+        let texts: Vec<String> = calls.iter().map(|c| c.output.clone()).collect();
+        let found = plugin(parser.extract(&texts))?;
+        let candidates: Vec<String> = found
+            .iter()
+            .map(|f| f.answer.clone().unwrap_or_default())
+            .collect();
+        let verdicts = plugin(parser.equivalent(&self.problem.answer, &candidates))?;
+        for (i, c) in calls.iter_mut().enumerate() {
+            c.answer = found[i].answer.clone();
+            c.correct = c.answer.is_some() && verdicts[i];
+        }
+        let methods = found.into_iter().map(|f| f.method).collect();
+        Ok(Round { calls, methods })
+    }
+
+    /// Per-call seed: the episode's seed (as ECON's) offset per call, so that
+    /// samples of one prompt differ on servers that honour seeds.
+    fn seed(&self, call: u32) -> u32 {
+        (self.res.config.seed as u32)
+            .wrapping_add(self.index as u32 * 7919)
+            .wrapping_add(call.wrapping_mul(104_729))
+    }
+}
+
+/// Majority over the parsed answers of `round`.
+fn decide(round: &Round) -> Decision {
+    let answers: Vec<Option<&str>> = round.calls.iter().map(|c| c.answer.as_deref()).collect();
+    let votes = majority(&answers);
+    let winner = winner(&votes).map(str::to_string);
+    let first = winner
+        .as_deref()
+        .and_then(|w| round.calls.iter().position(|c| c.answer.as_deref() == Some(w)));
+    match first {
+        Some(i) => Decision {
+            votes,
+            answer: winner,
+            correct: round.calls[i].correct,
+            method: round.methods[i].clone(),
+            text: round.calls[i].output.clone(),
+        },
+        None => Decision {
+            votes,
+            answer: None,
+            correct: false,
+            method: "none".into(),
+            text: round
+                .calls
+                .first()
+                .map(|c| c.output.clone())
+                .unwrap_or_default(),
+        },
+    }
+}
+
+/// Votes per answer in first-seen order; `None` (unparsed) does not vote.
+pub fn majority(answers: &[Option<&str>]) -> Vec<Vote> {
+    let mut votes: Vec<Vote> = Vec::new();
+    for answer in answers.iter().flatten() {
+        match votes.iter_mut().find(|v| v.answer == *answer) {
+            Some(v) => v.count += 1,
+            None => votes.push(Vote {
+                answer: (*answer).to_string(),
+                count: 1,
+            }),
+        }
+    }
+    votes
+}
+
+/// The winning answer of `votes`: most votes, the first seen on a tie.
+pub fn winner(votes: &[Vote]) -> Option<&str> {
+    let mut best: Option<&Vote> = None;
+    for v in votes {
+        if best.is_none_or(|b| v.count > b.count) {
+            best = Some(v);
+        }
+    }
+    best.map(|v| v.answer.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unparsed_answers_do_not_vote_and_ties_go_to_the_first_seen() {
+        let votes = majority(&[None, Some("7"), Some("8"), None, Some("8"), Some("7")]);
+        assert_eq!(
+            votes,
+            vec![
+                Vote {
+                    answer: "7".into(),
+                    count: 2
+                },
+                Vote {
+                    answer: "8".into(),
+                    count: 2
+                }
+            ]
+        );
+        assert_eq!(winner(&votes), Some("7"));
+        let votes = majority(&[Some("1"), Some("2"), Some("2")]);
+        assert_eq!(winner(&votes), Some("2"));
+        assert_eq!(winner(&majority(&[None, None])), None);
+    }
+}

@@ -1,0 +1,512 @@
+//! report.html: one page, inline CSS and SVG, no scripts, no external files.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::Result;
+
+use super::{ModeData, Run, pair, plots};
+
+/// The sections, in page order: (id, heading). Tests check for each id.
+pub const SECTIONS: [(&str, &str); 8] = [
+    ("overview", "Runs"),
+    ("accuracy", "Accuracy per mode"),
+    ("pareto", "Accuracy vs tokens per episode"),
+    ("cost", "Tokens, calls, time and cost per episode"),
+    ("bne", "BNE rounds and convergence"),
+    ("training", "Training curves"),
+    ("agreement", "Per-problem agreement between modes"),
+    ("significance", "Paired significance (McNemar)"),
+];
+
+/// Per-problem rows shown at most.
+const MAX_PROBLEM_ROWS: usize = 300;
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}\
+table{border-collapse:collapse;margin:.8em 0;font-size:.9em}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}\
+th{background:#f4f4f4}td.l,th.l{text-align:left}.ok{color:#067d3a}.no{color:#b3261e}.muted{color:#777}\
+.plots{display:flex;flex-wrap:wrap;gap:.6em}.plots svg{border:1px solid #eee}code{background:#f4f4f4;padding:0 .2em}";
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn heading(page: &mut String, id: &str) {
+    let title = SECTIONS
+        .iter()
+        .find(|s| s.0 == id)
+        .map_or(id, |s| s.1);
+    let _ = write!(page, "<section id=\"{id}\"><h2>{}</h2>", escape(title));
+}
+
+pub fn render(runs: &[Run]) -> Result<String> {
+    let modes: Vec<&ModeData> = runs.iter().flat_map(|r| r.modes.iter()).collect();
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>econ-host report</title><style>{STYLE}</style></head><body>\
+         <h1>econ-host report</h1><nav><p>"
+    );
+    for (id, title) in SECTIONS {
+        let _ = write!(page, "<a href=\"#{id}\">{}</a> · ", escape(title));
+    }
+    page.push_str("</p></nav>");
+    overview(&mut page, runs);
+    accuracy(&mut page, &modes)?;
+    pareto(&mut page, &modes)?;
+    cost(&mut page, &modes);
+    bne(&mut page, &modes)?;
+    training(&mut page, runs)?;
+    agreement(&mut page, &modes);
+    significance(&mut page, &modes);
+    page.push_str(
+        "<p class=\"muted\">Made by <code>econ-host report</code> from the log folders' \
+         traces_*.jsonl and metrics.jsonl.</p></body></html>\n",
+    );
+    Ok(page)
+}
+
+fn overview(page: &mut String, runs: &[Run]) {
+    heading(page, "overview");
+    page.push_str(
+        "<table><tr><th class=\"l\">run</th><th class=\"l\">folder</th><th class=\"l\">test modes</th>\
+         <th>test problems</th><th>train episodes</th><th>learner updates</th><th class=\"l\">data</th></tr>",
+    );
+    for run in runs {
+        let modes: Vec<String> = run
+            .modes
+            .iter()
+            .map(|m| format!("{} ({})", m.mode, m.stats.episodes))
+            .collect();
+        let problems = run
+            .modes
+            .iter()
+            .map(|m| m.stats.episodes)
+            .max()
+            .unwrap_or(0);
+        let data = run
+            .summary
+            .as_ref()
+            .and_then(|s| s["data"]["source"].as_str())
+            .map(|s| {
+                std::path::Path::new(s)
+                    .file_name()
+                    .map_or(s.to_string(), |n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default();
+        let _ = write!(
+            page,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{problems}</td>\
+             <td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+            escape(&run.label),
+            escape(&run.dir.display().to_string()),
+            escape(&modes.join(", ")),
+            run.train.len(),
+            run.metrics.len(),
+            escape(&data),
+        );
+    }
+    page.push_str("</table></section>");
+}
+
+fn accuracy(page: &mut String, modes: &[&ModeData]) -> Result<()> {
+    heading(page, "accuracy");
+    if modes.is_empty() {
+        page.push_str("<p>No test traces.</p></section>");
+        return Ok(());
+    }
+    let points: Vec<(String, f64, f64, f64)> = modes
+        .iter()
+        .map(|m| (m.key.clone(), m.stats.accuracy, m.stats.ci.0, m.stats.ci.1))
+        .collect();
+    page.push_str(&plots::accuracy(&points)?);
+    page.push_str(
+        "<table><tr><th class=\"l\">mode</th><th>correct</th><th>episodes</th><th>accuracy</th>\
+         <th>95% Wilson interval</th><th>answer found</th><th>failed</th></tr>",
+    );
+    for m in modes {
+        let s = &m.stats;
+        let _ = write!(
+            page,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td></tr>",
+            escape(&m.key),
+            s.correct,
+            s.episodes,
+            pct(s.accuracy),
+            pct(s.ci.0),
+            pct(s.ci.1),
+            pct(s.answer_rate),
+            s.failed
+        );
+    }
+    page.push_str("</table></section>");
+    Ok(())
+}
+
+fn pareto(page: &mut String, modes: &[&ModeData]) -> Result<()> {
+    heading(page, "pareto");
+    let points: Vec<(String, f64, f64)> = modes
+        .iter()
+        .map(|m| (m.key.clone(), m.stats.tokens_per_episode, m.stats.accuracy))
+        .collect();
+    page.push_str(&plots::pareto(&points)?);
+    let frontier: Vec<String> = plots::pareto_frontier(&points)
+        .into_iter()
+        .map(|i| escape(&points[i].0))
+        .collect();
+    let _ = write!(
+        page,
+        "<p>On the Pareto frontier (no other mode is cheaper and at least as accurate): <b>{}</b>.</p></section>",
+        frontier.join(", ")
+    );
+    Ok(())
+}
+
+fn cost(page: &mut String, modes: &[&ModeData]) {
+    heading(page, "cost");
+    page.push_str(
+        "<table><tr><th class=\"l\">mode</th><th>tokens</th><th>prompt</th><th>completion</th>\
+         <th>coordinator</th><th>executor</th><th>LLM calls</th><th>wall s</th><th>LLM wait s</th>\
+         <th>cost USD</th><th>total cost USD</th></tr>",
+    );
+    for m in modes {
+        let s = &m.stats;
+        let usd = |c: Option<f64>| c.map_or("–".into(), |c| format!("{c:.6}"));
+        let _ = write!(
+            page,
+            "<tr><td class=\"l\">{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td>\
+             <td>{:.1}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td></tr>",
+            escape(&m.key),
+            s.tokens_per_episode,
+            s.prompt_per_episode,
+            s.completion_per_episode,
+            s.coordinator_per_episode,
+            s.executor_per_episode,
+            s.calls_per_episode,
+            s.wall_s_per_episode,
+            s.llm_s_per_episode,
+            usd(s.cost_per_episode),
+            usd(s.cost_total),
+        );
+    }
+    page.push_str(
+        "</table><p class=\"muted\">Per episode (means over the mode's episodes). Cost needs \
+         <code>llm.&lt;role&gt;.price_prompt_per_mtok</code> / <code>price_completion_per_mtok</code> \
+         in the config. Wall time includes waiting for a shared server; episodes may overlap \
+         (<code>runner.concurrency</code>).</p></section>",
+    );
+}
+
+fn bne(page: &mut String, modes: &[&ModeData]) -> Result<()> {
+    heading(page, "bne");
+    let with_rounds: Vec<&&ModeData> = modes.iter().filter(|m| !m.stats.rounds.is_empty()).collect();
+    if with_rounds.is_empty() {
+        page.push_str("<p>No mode with BNE rounds in these logs.</p></section>");
+        return Ok(());
+    }
+    page.push_str("<div class=\"plots\">");
+    for m in &with_rounds {
+        let bars: Vec<(String, u64)> = m
+            .stats
+            .rounds
+            .iter()
+            .map(|(r, c)| (r.to_string(), *c))
+            .collect();
+        page.push_str(&plots::bars(
+            &format!("{}: rounds used", m.key),
+            "rounds (round 0 included)",
+            &bars,
+        )?);
+    }
+    page.push_str("</div>");
+    let mut reasons: Vec<&str> = with_rounds
+        .iter()
+        .flat_map(|m| m.stats.stop_reasons.keys().map(String::as_str))
+        .collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    page.push_str("<table><tr><th class=\"l\">mode</th><th>mean rounds</th>");
+    for r in &reasons {
+        let _ = write!(page, "<th>{}</th>", escape(r));
+    }
+    page.push_str("</tr>");
+    for m in &with_rounds {
+        let n: u64 = m.stats.rounds.values().sum();
+        let mean =
+            m.stats.rounds.iter().map(|(r, c)| *r as f64 * *c as f64).sum::<f64>() / n.max(1) as f64;
+        let _ = write!(page, "<tr><td class=\"l\">{}</td><td>{mean:.2}</td>", escape(&m.key));
+        for r in &reasons {
+            let _ = write!(page, "<td>{}</td>", m.stats.stop_reasons.get(*r).copied().unwrap_or(0));
+        }
+        page.push_str("</tr>");
+    }
+    page.push_str(
+        "</table><p class=\"muted\">Stop reasons: commitment_unchanged and action_delta count as \
+         converged; max_rounds is the budget (always for baseline); oscillation is the guard.</p></section>",
+    );
+    Ok(())
+}
+
+fn training(page: &mut String, runs: &[Run]) -> Result<()> {
+    heading(page, "training");
+    let mut any = false;
+    for run in runs {
+        if run.metrics.is_empty() && run.train.is_empty() {
+            continue;
+        }
+        any = true;
+        let _ = write!(
+            page,
+            "<h3>{}</h3><p>{} training episodes, {} learner updates.</p><div class=\"plots\">",
+            escape(&run.label),
+            run.train.len(),
+            run.metrics.len()
+        );
+        let series = |key: &str| -> Vec<(f64, f64)> {
+            run.metrics
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| {
+                    let x = m.get("update").and_then(|v| v.as_f64()).unwrap_or(i as f64 + 1.0);
+                    m.get(key).and_then(|v| v.as_f64()).map(|y| (x, y))
+                })
+                .collect()
+        };
+        let mut keys: Vec<&String> = run
+            .metrics
+            .iter()
+            .flat_map(|m| m.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        keys.sort();
+        for key in keys.iter().filter(|k| k.starts_with("loss_")) {
+            let s = series(key);
+            if !s.is_empty() {
+                page.push_str(&plots::lines(key, "learner update", &[((*key).clone(), s)])?);
+            }
+        }
+        let rewards: Vec<(String, Vec<(f64, f64)>)> = keys
+            .iter()
+            .filter(|k| k.starts_with("reward"))
+            .map(|k| ((*k).clone(), series(k)))
+            .filter(|s| !s.1.is_empty())
+            .collect();
+        if !rewards.is_empty() {
+            page.push_str(&plots::lines("rewards", "learner update", &rewards)?);
+        }
+        let alpha: Vec<(String, Vec<(f64, f64)>)> = keys
+            .iter()
+            .filter(|k| k.starts_with("alpha_"))
+            .map(|k| ((*k).clone(), series(k)))
+            .filter(|s| !s.1.is_empty())
+            .collect();
+        if !alpha.is_empty() {
+            page.push_str(&plots::lines("alpha weights (AL, TS, CC)", "learner update", &alpha)?);
+        }
+        if !run.train.is_empty() {
+            let mut right = 0u64;
+            let acc: Vec<(f64, f64)> = run
+                .train
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    right += u64::from(t.correct);
+                    (t.episode as f64, right as f64 / (i + 1) as f64)
+                })
+                .collect();
+            let reward: Vec<(f64, f64)> = run
+                .train
+                .iter()
+                .map(|t| (t.episode as f64, f64::from(t.reward)))
+                .collect();
+            page.push_str(&plots::lines(
+                "training episodes",
+                "episode",
+                &[
+                    ("running accuracy".into(), acc),
+                    ("episode reward".into(), reward),
+                ],
+            )?);
+        }
+        page.push_str("</div>");
+    }
+    if !any {
+        page.push_str("<p>No metrics.jsonl or training traces in these logs.</p>");
+    }
+    page.push_str("</section>");
+    Ok(())
+}
+
+fn agreement(page: &mut String, modes: &[&ModeData]) {
+    heading(page, "agreement");
+    if modes.len() < 2 {
+        page.push_str("<p>Needs two modes or more.</p>");
+    } else {
+        page.push_str(
+            "<p>Share of the problems both modes ran on which they were both right or both wrong \
+             (in brackets: same final answer).</p><table><tr><th></th>",
+        );
+        for m in modes {
+            let _ = write!(page, "<th>{}</th>", escape(&m.key));
+        }
+        page.push_str("</tr>");
+        for a in modes {
+            let _ = write!(page, "<tr><th class=\"l\">{}</th>", escape(&a.key));
+            for b in modes {
+                let p = pair(a, b);
+                if p.n == 0 {
+                    page.push_str("<td class=\"muted\">–</td>");
+                } else {
+                    let _ = write!(
+                        page,
+                        "<td>{} <span class=\"muted\">({})</span></td>",
+                        pct(p.agreement()),
+                        pct(p.same_answer as f64 / p.n as f64)
+                    );
+                }
+            }
+            page.push_str("</tr>");
+        }
+        page.push_str("</table>");
+    }
+    // Per problem: ✓ / ✗ and the final answer of every mode.
+    let mut order: Vec<&str> = Vec::new();
+    let mut cells: BTreeMap<(&str, usize), (bool, Option<&str>)> = BTreeMap::new();
+    let mut reference: BTreeMap<&str, &str> = BTreeMap::new();
+    for (j, m) in modes.iter().enumerate() {
+        for t in &m.traces {
+            if !reference.contains_key(t.id.as_str()) {
+                order.push(&t.id);
+                reference.insert(&t.id, &t.reference);
+            }
+            cells.insert((t.id.as_str(), j), (t.correct, t.final_answer.as_deref()));
+        }
+    }
+    let _ = write!(
+        page,
+        "<h3>Per problem</h3><table><tr><th class=\"l\">problem</th><th class=\"l\">reference</th>"
+    );
+    for m in modes {
+        let _ = write!(page, "<th>{}</th>", escape(&m.key));
+    }
+    page.push_str("</tr>");
+    for id in order.iter().take(MAX_PROBLEM_ROWS) {
+        let _ = write!(
+            page,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td>",
+            escape(id),
+            escape(reference.get(id).copied().unwrap_or(""))
+        );
+        for j in 0..modes.len() {
+            match cells.get(&(*id, j)) {
+                Some((true, a)) => {
+                    let _ = write!(page, "<td class=\"ok\">✓ {}</td>", escape(a.unwrap_or("")));
+                }
+                Some((false, a)) => {
+                    let _ = write!(page, "<td class=\"no\">✗ {}</td>", escape(a.unwrap_or("–")));
+                }
+                None => page.push_str("<td class=\"muted\"></td>"),
+            }
+        }
+        page.push_str("</tr>");
+    }
+    page.push_str("</table>");
+    if order.len() > MAX_PROBLEM_ROWS {
+        let _ = write!(
+            page,
+            "<p class=\"muted\">First {MAX_PROBLEM_ROWS} of {} problems.</p>",
+            order.len()
+        );
+    }
+    page.push_str("</section>");
+}
+
+fn significance(page: &mut String, modes: &[&ModeData]) {
+    heading(page, "significance");
+    if modes.len() < 2 {
+        page.push_str("<p>Needs two modes or more.</p></section>");
+        return;
+    }
+    page.push_str(
+        "<p>McNemar's test on the problems both modes ran: only the discordant problems count. \
+         Exact two-sided binomial test below 25 discordant problems, otherwise chi-square with \
+         continuity correction. No correction for multiple comparisons.</p>\
+         <table><tr><th class=\"l\">mode A</th><th class=\"l\">mode B</th><th>paired problems</th>\
+         <th>both right</th><th>only A right</th><th>only B right</th><th>both wrong</th>\
+         <th class=\"l\">test</th><th>statistic</th><th>p-value</th><th class=\"l\">at 5%</th></tr>",
+    );
+    for (i, a) in modes.iter().enumerate() {
+        for b in &modes[i + 1..] {
+            let p = pair(a, b);
+            let verdict = if p.n == 0 {
+                "no common problems".to_string()
+            } else if p.test.p_value < 0.05 {
+                let better = if p.only_a > p.only_b { &p.a } else { &p.b };
+                format!("{} is better", escape(better))
+            } else {
+                "no significant difference".to_string()
+            };
+            let _ = write!(
+                page,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{:.4}</td><td class=\"l\">{verdict}</td></tr>",
+                escape(&p.a),
+                escape(&p.b),
+                p.n,
+                p.both_right,
+                p.only_a,
+                p.only_b,
+                p.both_wrong,
+                p.test.method,
+                p.test.statistic.map_or("–".into(), |x| format!("{x:.3}")),
+                p.test.p_value,
+            );
+        }
+    }
+    page.push_str("</table></section>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_covers_markup() {
+        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+
+    #[test]
+    fn an_empty_run_still_renders_every_section() {
+        let run = Run {
+            label: "empty".into(),
+            dir: "logs".into(),
+            summary: None,
+            modes: Vec::new(),
+            train: Vec::new(),
+            metrics: Vec::new(),
+        };
+        let page = render(&[run]).unwrap();
+        for (id, _) in SECTIONS {
+            assert!(page.contains(&format!("<section id=\"{id}\">")), "{id}");
+        }
+    }
+}

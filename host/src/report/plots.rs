@@ -1,0 +1,302 @@
+//! The report's plots: plotters' SVG backend drawing into a string, inlined
+//! in report.html. No bitmap backend and no font files: text is measured by
+//! plotters' built-in estimate and rendered by the browser.
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+
+const WIDTH: u32 = 760;
+const HEIGHT: u32 = 380;
+const SMALL: (u32, u32) = (370, 250);
+
+fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("drawing a plot: {e}")
+}
+
+pub fn colour(i: usize) -> RGBColor {
+    // Colour-blind-safe (Okabe–Ito) first, then plotters' palette.
+    const OKABE_ITO: [(u8, u8, u8); 7] = [
+        (0, 114, 178),
+        (230, 159, 0),
+        (0, 158, 115),
+        (204, 121, 167),
+        (86, 180, 233),
+        (213, 94, 0),
+        (240, 228, 66),
+    ];
+    match OKABE_ITO.get(i) {
+        Some(&(r, g, b)) => RGBColor(r, g, b),
+        None => {
+            let c = Palette99::pick(i).to_rgba();
+            RGBColor(c.0, c.1, c.2)
+        }
+    }
+}
+
+/// Accuracy per mode: a bar per mode with its 95% Wilson interval.
+/// `points`: (label, accuracy, low, high).
+pub fn accuracy(points: &[(String, f64, f64, f64)]) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let n = points.len().max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Accuracy per mode (95% Wilson interval)", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..1f64)
+            .map_err(err)?;
+        let labels: Vec<String> = points.iter().map(|p| p.0.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("accuracy")
+            .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(points.iter().enumerate().map(|(i, p)| {
+                let x = i as f64;
+                Rectangle::new([(x - 0.3, 0.0), (x + 0.3, p.1)], colour(i).mix(0.75).filled())
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(points.iter().enumerate().map(|(i, p)| {
+                ErrorBar::new_vertical(i as f64, p.2, p.1, p.3, BLACK.stroke_width(2), 12)
+            }))
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Accuracy against tokens per episode, one point per mode, with the Pareto
+/// frontier (no other mode is both cheaper and at least as accurate).
+/// `points`: (label, tokens per episode, accuracy).
+pub fn pareto(points: &[(String, f64, f64)]) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let max_tokens = points.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.15;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Accuracy vs tokens per episode", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..max_tokens, 0f64..1.05f64)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("tokens per episode (prompt + completion)")
+            .y_desc("accuracy")
+            .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
+            .draw()
+            .map_err(err)?;
+        let frontier = pareto_frontier(points);
+        chart
+            .draw_series(LineSeries::new(
+                frontier.iter().map(|&i| (points[i].1, points[i].2)),
+                BLACK.mix(0.5).stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("Pareto frontier")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.5)));
+        for (i, p) in points.iter().enumerate() {
+            let c = colour(i);
+            chart
+                .draw_series(std::iter::once(Circle::new((p.1, p.2), 6, c.filled())))
+                .map_err(err)?
+                .label(p.0.clone())
+                .legend(move |(x, y)| Circle::new((x + 10, y), 5, c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Indices of the points on the Pareto frontier, by tokens ascending: each
+/// strictly more accurate than every cheaper one.
+pub fn pareto_frontier(points: &[(String, f64, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| {
+        points[a]
+            .1
+            .total_cmp(&points[b].1)
+            .then(points[b].2.total_cmp(&points[a].2))
+    });
+    let mut best = f64::NEG_INFINITY;
+    let mut out = Vec::new();
+    for i in order {
+        if points[i].2 > best {
+            best = points[i].2;
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// A histogram of counts per category (BNE rounds used).
+pub fn bars(title: &str, x_desc: &str, bars: &[(String, u64)]) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SMALL).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let n = bars.len().max(1);
+        let top = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64 * 1.1;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 15))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(40)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..top)
+            .map_err(err)?;
+        let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc(x_desc)
+            .y_desc("episodes")
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(bars.iter().enumerate().map(|(i, b)| {
+                let x = i as f64;
+                Rectangle::new([(x - 0.35, 0.0), (x + 0.35, b.1 as f64)], colour(0).filled())
+            }))
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Lines over x (learner updates): one per series, with a legend.
+pub fn lines(title: &str, x_desc: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SMALL).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let all = series.iter().flat_map(|s| s.1.iter());
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(x, y) in all {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+        if x0 > x1 {
+            (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+        }
+        if x1 - x0 < 1e-9 {
+            x1 = x0 + 1.0;
+        }
+        let pad = ((y1 - y0).abs() * 0.08).max(1e-6);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 15))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(55)
+            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_label_formatter(&|y| short(*y))
+            .draw()
+            .map_err(err)?;
+        for (i, (name, points)) in series.iter().enumerate() {
+            let c = colour(i);
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
+                .map_err(err)?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+            if points.len() <= 40 {
+                chart
+                    .draw_series(points.iter().map(|&p| Circle::new(p, 2, c.filled())))
+                    .map_err(err)?;
+            }
+        }
+        if series.len() > 1 {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .draw()
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// A compact axis number: 0.0123, 1.23e4.
+fn short(y: f64) -> String {
+    let a = y.abs();
+    if a != 0.0 && !(1e-3..1e4).contains(&a) {
+        format!("{y:.1e}")
+    } else {
+        format!("{y:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frontier_keeps_only_undominated_modes() {
+        let p = |n: &str, t: f64, a: f64| (n.to_string(), t, a);
+        let points = vec![
+            p("cot", 100.0, 0.5),
+            p("sc", 500.0, 0.7),
+            p("debate", 1500.0, 0.65),
+            p("bne", 900.0, 0.8),
+            p("cheap-bad", 100.0, 0.2),
+        ];
+        assert_eq!(pareto_frontier(&points), vec![0, 1, 3]);
+    }
+
+    #[test]
+    fn plots_are_svg_without_fonts() {
+        let svg = accuracy(&[("a".into(), 0.5, 0.3, 0.7), ("b".into(), 1.0, 0.7, 1.0)]).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("Accuracy per mode"));
+        let svg = lines("loss", "update", &[("l".into(), vec![(1.0, 2.0), (2.0, 1.0)])]).unwrap();
+        assert!(svg.contains("<polyline") || svg.contains("<path"), "{svg}");
+        assert!(bars("rounds", "rounds", &[("1".into(), 3)]).unwrap().contains("<rect"));
+        // Degenerate inputs still draw.
+        assert!(lines("empty", "update", &[]).unwrap().starts_with("<svg"));
+        assert!(pareto(&[]).unwrap().starts_with("<svg"));
+    }
+}

@@ -1,0 +1,152 @@
+//! `econ-host report` on the committed log folder tests/fixtures/report-logs
+//! (made by the real binary against the scripted server: see
+//! tests/baselines.rs `regenerate_report_fixture`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture() -> PathBuf {
+    common::repo_root().join("tests/fixtures/report-logs")
+}
+
+fn econ_host(args: &[&str], dir: &Path) -> Output {
+    Command::new(common::binary())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("running econ-host")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+const SECTIONS: [&str; 8] = [
+    "overview",
+    "accuracy",
+    "pareto",
+    "cost",
+    "bne",
+    "training",
+    "agreement",
+    "significance",
+];
+
+const MODES: [&str; 5] = ["baseline", "bne", "cot", "sc", "debate"];
+
+fn build(out_name: &str, extra: &[&str]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join(out_name);
+    let fixture = fixture();
+    let mut args = vec!["report", fixture.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", out_file.to_str().unwrap()]);
+    let out = econ_host(&args, dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("report: "), "{}", text(&out));
+    let html = std::fs::read_to_string(&out_file).unwrap();
+    (dir, html)
+}
+
+#[test]
+fn the_report_builds_from_the_fixture_with_every_section() {
+    let (_dir, html) = build("report.html", &[]);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.trim_end().ends_with("</html>"));
+    for id in SECTIONS {
+        assert!(html.contains(&format!("<section id=\"{id}\">")), "section {id}");
+    }
+    // Self-contained: no scripts, no external resources.
+    assert!(!html.contains("<script"));
+    assert!(!html.contains("src=\"http"));
+    assert!(!html.contains("<link"));
+    // Plots: accuracy, Pareto, BNE rounds, training curves (loss terms, rewards, alpha).
+    assert!(html.matches("<svg").count() >= 6, "{} plots", html.matches("<svg").count());
+    assert!(html.contains("Accuracy per mode (95% Wilson interval)"));
+    assert!(html.contains("Accuracy vs tokens per episode"));
+    assert!(html.contains("loss_td"));
+    assert!(html.contains("loss_total"));
+    assert!(html.contains("alpha weights"));
+    assert!(html.contains("alpha_al"));
+    assert!(html.contains("rewards"));
+    assert!(html.contains("rounds used"));
+    assert!(html.contains("max_rounds") || html.contains("commitment_unchanged"));
+    for mode in MODES {
+        assert!(html.contains(&format!(">{mode}<")), "mode {mode}");
+    }
+    // Every pair of the five modes has a McNemar row.
+    let rows = html.matches("<td class=\"l\">exact</td>").count()
+        + html.matches("<td class=\"l\">chi2</td>").count();
+    assert_eq!(rows, 10);
+    // The fixture's sc majority is always wrong, cot always right.
+    assert!(html.contains("Pareto frontier"));
+    assert!(html.contains("✓") && html.contains("✗"));
+}
+
+#[test]
+fn compare_sets_two_runs_side_by_side() {
+    let (_dir, html) = build("both.html", &["--compare", fixture().to_str().unwrap()]);
+    // Two runs with the same folder name get unique labels.
+    assert!(html.contains("report-logs#1/cot"));
+    assert!(html.contains("report-logs#2/cot"));
+    // 10 modes: 45 pairs.
+    let rows = html.matches("<td class=\"l\">exact</td>").count()
+        + html.matches("<td class=\"l\">chi2</td>").count();
+    assert_eq!(rows, 45);
+}
+
+#[test]
+fn a_missing_log_folder_is_bad_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = econ_host(&["report", "no-such-folder"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no-such-folder"), "{}", text(&out));
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = econ_host(&["report", "empty"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+/// Renders the report in headless Chromium when it is installed (Debian's
+/// `chromium`) and checks the screenshot is a real picture; skipped otherwise.
+#[test]
+fn the_report_renders_in_headless_chromium() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find(|b| {
+            Command::new("which")
+                .arg(b)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        eprintln!("skipped: no chromium on this machine (apt install chromium to run it)");
+        return;
+    };
+    let (dir, _html) = build("report.html", &[]);
+    let page = dir.path().join("report.html");
+    let png = dir.path().join("shot.png");
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,3000",
+        ])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("running chromium");
+    assert!(png.is_file(), "no screenshot: {}", text(&out));
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    // A blank 1200x3000 page compresses to a few KB; plots and tables do not.
+    assert!(bytes.len() > 30_000, "screenshot is only {} bytes", bytes.len());
+}
