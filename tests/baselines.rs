@@ -247,9 +247,20 @@ fn check_accounting(summary: &Value, mode: &str, traces: &[Value]) {
     let mut completion = 0;
     for role in ["coordinator", "executor"] {
         let sum_p: u64 = traces.iter().map(|t| u(&t["tokens"][role]["prompt"])).sum();
-        let sum_c: u64 = traces.iter().map(|t| u(&t["tokens"][role]["completion"])).sum();
-        assert_eq!(u(&s["tokens"]["by_role"][role]["prompt"]), sum_p, "{mode} {role}");
-        assert_eq!(u(&s["tokens"]["by_role"][role]["completion"]), sum_c, "{mode} {role}");
+        let sum_c: u64 = traces
+            .iter()
+            .map(|t| u(&t["tokens"][role]["completion"]))
+            .sum();
+        assert_eq!(
+            u(&s["tokens"]["by_role"][role]["prompt"]),
+            sum_p,
+            "{mode} {role}"
+        );
+        assert_eq!(
+            u(&s["tokens"]["by_role"][role]["completion"]),
+            sum_c,
+            "{mode} {role}"
+        );
         let calls: u64 = traces.iter().map(|t| u(&t["calls"][role])).sum();
         assert_eq!(u(&s["calls"][role]), calls, "{mode} {role} calls");
         prompt += sum_p;
@@ -270,14 +281,26 @@ fn check_accounting(summary: &Value, mode: &str, traces: &[Value]) {
         assert!((got - want).abs() < 1e-12, "{mode}: {got} vs {want}");
         total += got;
     }
-    assert!((s["cost_usd"].as_f64().unwrap() - total).abs() < 1e-9, "{mode}");
-    let calls: u64 = traces.iter().map(|t| u(&t["calls"]["executor"]) + u(&t["calls"]["coordinator"])).sum();
-    assert!((s["calls_per_episode"].as_f64().unwrap() - calls as f64 / traces.len() as f64).abs() < 1e-9);
+    assert!(
+        (s["cost_usd"].as_f64().unwrap() - total).abs() < 1e-9,
+        "{mode}"
+    );
+    let calls: u64 = traces
+        .iter()
+        .map(|t| u(&t["calls"]["executor"]) + u(&t["calls"]["coordinator"]))
+        .sum();
+    assert!(
+        (s["calls_per_episode"].as_f64().unwrap() - calls as f64 / traces.len() as f64).abs()
+            < 1e-9
+    );
 }
 
 fn reference(t: &Value) -> i64 {
     let (a, b) = question_numbers(t["question"].as_str().unwrap());
-    assert_eq!(t["reference"].as_str().unwrap().parse::<i64>().unwrap(), a + b);
+    assert_eq!(
+        t["reference"].as_str().unwrap().parse::<i64>().unwrap(),
+        a + b
+    );
     a + b
 }
 
@@ -300,13 +323,30 @@ async fn cot_sc_and_debate_give_the_known_answers_with_exact_accounting() {
     let s = Setup::new().await;
     // No checkpoint: the comparison modes do not use the networks.
     let out = s
-        .econ_host(&["test", "--mode", "cot,sc,debate", "--test-eps", "3", "--log-dir", "logs"])
+        .econ_host(&[
+            "test",
+            "--mode",
+            "cot,sc,debate",
+            "--test-eps",
+            "3",
+            "--log-dir",
+            "logs",
+        ])
         .await;
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("Chain of thought (1 call): 3/3 = 100.0%"), "{stdout}");
-    assert!(stdout.contains("Self-consistency (4 samples): 0/3 = 0.0%"), "{stdout}");
-    assert!(stdout.contains("Debate (3 agents, 2 rounds): 3/3 = 100.0%"), "{stdout}");
+    assert!(
+        stdout.contains("Chain of thought (1 call): 3/3 = 100.0%"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Self-consistency (4 samples): 0/3 = 0.0%"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Debate (3 agents, 2 rounds): 3/3 = 100.0%"),
+        "{stdout}"
+    );
     assert!(stdout.contains("calls/episode"), "{stdout}");
     assert!(stdout.contains("/episode]"), "{stdout}");
 
@@ -333,7 +373,10 @@ async fn cot_sc_and_debate_give_the_known_answers_with_exact_accounting() {
                 }
             }
             assert_eq!(u(&t["tokens"]["executor"]["prompt"]), prompt, "{mode}");
-            let calls: u64 = rounds.iter().map(|r| r.as_array().unwrap().len() as u64).sum();
+            let calls: u64 = rounds
+                .iter()
+                .map(|r| r.as_array().unwrap().len() as u64)
+                .sum();
             assert_eq!(u(&t["calls"]["executor"]), calls, "{mode}");
         }
     }
@@ -354,7 +397,10 @@ async fn cot_sc_and_debate_give_the_known_answers_with_exact_accounting() {
         let r = reference(t);
         assert_eq!(u(&t["calls"]["executor"]), SC_SAMPLES);
         let round = &t["baseline"]["rounds"][0];
-        assert_eq!(sorted(answers(round)), vec![None, Some(r), Some(r + 1), Some(r + 1)]);
+        assert_eq!(
+            sorted(answers(round)),
+            vec![None, Some(r), Some(r + 1), Some(r + 1)]
+        );
         // The unparsed sample does not vote; the majority is wrong.
         let votes: BTreeMap<String, u64> = t["baseline"]["votes"]
             .as_array()
@@ -362,7 +408,10 @@ async fn cot_sc_and_debate_give_the_known_answers_with_exact_accounting() {
             .iter()
             .map(|v| (v["answer"].as_str().unwrap().to_string(), u(&v["count"])))
             .collect();
-        assert_eq!(votes, BTreeMap::from([(r.to_string(), 1), ((r + 1).to_string(), 2)]));
+        assert_eq!(
+            votes,
+            BTreeMap::from([(r.to_string(), 1), ((r + 1).to_string(), 2)])
+        );
         assert_eq!(t["final_answer"], (r + 1).to_string());
         assert_eq!(t["correct"], false);
         assert!((round[0]["temperature"].as_f64().unwrap() - 0.7).abs() < 1e-6);
@@ -372,7 +421,10 @@ async fn cot_sc_and_debate_give_the_known_answers_with_exact_accounting() {
         assert_eq!(u(&t["calls"]["executor"]), DEBATE_AGENTS * DEBATE_ROUNDS);
         let rounds = t["baseline"]["rounds"].as_array().unwrap();
         assert_eq!(rounds.len() as u64, DEBATE_ROUNDS);
-        assert_eq!(sorted(answers(&rounds[0])), vec![None, Some(r), Some(r + 1)]);
+        assert_eq!(
+            sorted(answers(&rounds[0])),
+            vec![None, Some(r), Some(r + 1)]
+        );
         // Seeing the others' answers, every agent settles on the right one.
         assert_eq!(answers(&rounds[1]), vec![Some(r); DEBATE_AGENTS as usize]);
         assert_eq!(t["final_answer"], r.to_string());
@@ -382,15 +434,25 @@ async fn cot_sc_and_debate_give_the_known_answers_with_exact_accounting() {
     let bodies = s.server.state.bodies.lock().unwrap().clone();
     let later: Vec<&Value> = bodies
         .iter()
-        .filter(|b| b.to_string().contains("solutions to the problem from the other agents"))
+        .filter(|b| {
+            b.to_string()
+                .contains("solutions to the problem from the other agents")
+        })
         .collect();
     assert_eq!(later.len() as u64, 3 * DEBATE_AGENTS * (DEBATE_ROUNDS - 1));
     // Every request the server saw is in a trace.
-    let all: u64 = cot.iter().chain(&sc).chain(&debate).map(|t| u(&t["calls"]["executor"])).sum();
+    let all: u64 = cot
+        .iter()
+        .chain(&sc)
+        .chain(&debate)
+        .map(|t| u(&t["calls"]["executor"]))
+        .sum();
     assert_eq!(s.server.requests() as u64, all);
 
     // ECON's modes still need a checkpoint.
-    let out = s.econ_host(&["test", "--mode", "bne", "--log-dir", "logs"]).await;
+    let out = s
+        .econ_host(&["test", "--mode", "bne", "--log-dir", "logs"])
+        .await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("needs --checkpoint"), "{}", text(&out));
 }
@@ -445,7 +507,15 @@ async fn run_with_every_mode_then_report() {
     let out = s.econ_host(&["report", "logs"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let html = std::fs::read_to_string(s.path("logs/report.html")).unwrap();
-    for id in ["accuracy", "pareto", "cost", "bne", "training", "agreement", "significance"] {
+    for id in [
+        "accuracy",
+        "pareto",
+        "cost",
+        "bne",
+        "training",
+        "agreement",
+        "significance",
+    ] {
         assert!(html.contains(&format!("<section id=\"{id}\">")), "{id}");
     }
     for mode in ["baseline", "bne", "cot", "sc", "debate"] {

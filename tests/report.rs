@@ -60,14 +60,21 @@ fn the_report_builds_from_the_fixture_with_every_section() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.trim_end().ends_with("</html>"));
     for id in SECTIONS {
-        assert!(html.contains(&format!("<section id=\"{id}\">")), "section {id}");
+        assert!(
+            html.contains(&format!("<section id=\"{id}\">")),
+            "section {id}"
+        );
     }
     // Self-contained: no scripts, no external resources.
     assert!(!html.contains("<script"));
     assert!(!html.contains("src=\"http"));
     assert!(!html.contains("<link"));
     // Plots: accuracy, Pareto, BNE rounds, training curves (loss terms, rewards, alpha).
-    assert!(html.matches("<svg").count() >= 6, "{} plots", html.matches("<svg").count());
+    assert!(
+        html.matches("<svg").count() >= 6,
+        "{} plots",
+        html.matches("<svg").count()
+    );
     assert!(html.contains("Accuracy per mode (95% Wilson interval)"));
     assert!(html.contains("Accuracy vs tokens per episode"));
     assert!(html.contains("loss_td"));
@@ -148,5 +155,9 @@ fn the_report_renders_in_headless_chromium() {
     let bytes = std::fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     // A blank 1200x3000 page compresses to a few KB; plots and tables do not.
-    assert!(bytes.len() > 30_000, "screenshot is only {} bytes", bytes.len());
+    assert!(
+        bytes.len() > 30_000,
+        "screenshot is only {} bytes",
+        bytes.len()
+    );
 }

@@ -246,9 +246,12 @@ fn decide(round: &Round) -> Decision {
     let answers: Vec<Option<&str>> = round.calls.iter().map(|c| c.answer.as_deref()).collect();
     let votes = majority(&answers);
     let winner = winner(&votes).map(str::to_string);
-    let first = winner
-        .as_deref()
-        .and_then(|w| round.calls.iter().position(|c| c.answer.as_deref() == Some(w)));
+    let first = winner.as_deref().and_then(|w| {
+        round
+            .calls
+            .iter()
+            .position(|c| c.answer.as_deref() == Some(w))
+    });
     match first {
         Some(i) => Decision {
             votes,

@@ -189,7 +189,10 @@ impl RoleConfig {
             if let Some(p) = price
                 && !(p.is_finite() && p >= 0.0)
             {
-                bail!("{}: {p} must be a number >= 0 (USD per million tokens)", key(name));
+                bail!(
+                    "{}: {p} must be a number >= 0 (USD per million tokens)",
+                    key(name)
+                );
             }
         }
         match self.provider.as_str() {

@@ -239,7 +239,12 @@ impl Episode<'_> {
     }
 
     fn empty_trace(&self) -> Trace {
-        Trace::new(self.index, self.phase.as_str(), self.mode.as_str(), self.problem)
+        Trace::new(
+            self.index,
+            self.phase.as_str(),
+            self.mode.as_str(),
+            self.problem,
+        )
     }
 
     fn config(&self) -> &Config {

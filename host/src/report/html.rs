@@ -48,10 +48,7 @@ fn pct(x: f64) -> String {
 }
 
 fn heading(page: &mut String, id: &str) {
-    let title = SECTIONS
-        .iter()
-        .find(|s| s.0 == id)
-        .map_or(id, |s| s.1);
+    let title = SECTIONS.iter().find(|s| s.0 == id).map_or(id, |s| s.1);
     let _ = write!(page, "<section id=\"{id}\"><h2>{}</h2>", escape(title));
 }
 
@@ -217,7 +214,10 @@ fn cost(page: &mut String, modes: &[&ModeData]) {
 
 fn bne(page: &mut String, modes: &[&ModeData]) -> Result<()> {
     heading(page, "bne");
-    let with_rounds: Vec<&&ModeData> = modes.iter().filter(|m| !m.stats.rounds.is_empty()).collect();
+    let with_rounds: Vec<&&ModeData> = modes
+        .iter()
+        .filter(|m| !m.stats.rounds.is_empty())
+        .collect();
     if with_rounds.is_empty() {
         page.push_str("<p>No mode with BNE rounds in these logs.</p></section>");
         return Ok(());
@@ -250,11 +250,24 @@ fn bne(page: &mut String, modes: &[&ModeData]) -> Result<()> {
     page.push_str("</tr>");
     for m in &with_rounds {
         let n: u64 = m.stats.rounds.values().sum();
-        let mean =
-            m.stats.rounds.iter().map(|(r, c)| *r as f64 * *c as f64).sum::<f64>() / n.max(1) as f64;
-        let _ = write!(page, "<tr><td class=\"l\">{}</td><td>{mean:.2}</td>", escape(&m.key));
+        let mean = m
+            .stats
+            .rounds
+            .iter()
+            .map(|(r, c)| *r as f64 * *c as f64)
+            .sum::<f64>()
+            / n.max(1) as f64;
+        let _ = write!(
+            page,
+            "<tr><td class=\"l\">{}</td><td>{mean:.2}</td>",
+            escape(&m.key)
+        );
         for r in &reasons {
-            let _ = write!(page, "<td>{}</td>", m.stats.stop_reasons.get(*r).copied().unwrap_or(0));
+            let _ = write!(
+                page,
+                "<td>{}</td>",
+                m.stats.stop_reasons.get(*r).copied().unwrap_or(0)
+            );
         }
         page.push_str("</tr>");
     }
@@ -285,7 +298,10 @@ fn training(page: &mut String, runs: &[Run]) -> Result<()> {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, m)| {
-                    let x = m.get("update").and_then(|v| v.as_f64()).unwrap_or(i as f64 + 1.0);
+                    let x = m
+                        .get("update")
+                        .and_then(|v| v.as_f64())
+                        .unwrap_or(i as f64 + 1.0);
                     m.get(key).and_then(|v| v.as_f64()).map(|y| (x, y))
                 })
                 .collect()
@@ -301,7 +317,11 @@ fn training(page: &mut String, runs: &[Run]) -> Result<()> {
         for key in keys.iter().filter(|k| k.starts_with("loss_")) {
             let s = series(key);
             if !s.is_empty() {
-                page.push_str(&plots::lines(key, "learner update", &[((*key).clone(), s)])?);
+                page.push_str(&plots::lines(
+                    key,
+                    "learner update",
+                    &[((*key).clone(), s)],
+                )?);
             }
         }
         let rewards: Vec<(String, Vec<(f64, f64)>)> = keys
@@ -320,7 +340,11 @@ fn training(page: &mut String, runs: &[Run]) -> Result<()> {
             .filter(|s| !s.1.is_empty())
             .collect();
         if !alpha.is_empty() {
-            page.push_str(&plots::lines("alpha weights (AL, TS, CC)", "learner update", &alpha)?);
+            page.push_str(&plots::lines(
+                "alpha weights (AL, TS, CC)",
+                "learner update",
+                &alpha,
+            )?);
         }
         if !run.train.is_empty() {
             let mut right = 0u64;
@@ -491,7 +515,10 @@ mod tests {
 
     #[test]
     fn escape_covers_markup() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]

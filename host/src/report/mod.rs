@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::error::bad_input;
 use crate::episode::Mode;
+use crate::error::bad_input;
 use crate::trace::{Trace, read_traces};
 
 /// One log folder.
@@ -75,8 +75,8 @@ impl ModeStats {
         let correct = traces.iter().filter(|t| t.correct).count() as u64;
         let sum = |f: &dyn Fn(&Trace) -> f64| traces.iter().map(f).sum::<f64>() / nf;
         let costs: Vec<f64> = traces.iter().filter_map(|t| t.cost_usd).collect();
-        let cost_total = (!costs.is_empty() && costs.len() == traces.len())
-            .then(|| costs.iter().sum::<f64>());
+        let cost_total =
+            (!costs.is_empty() && costs.len() == traces.len()).then(|| costs.iter().sum::<f64>());
         let mut rounds = BTreeMap::new();
         let mut stop_reasons = BTreeMap::new();
         for t in traces {
@@ -277,7 +277,11 @@ fn read_metrics(path: &Path) -> Result<Vec<serde_json::Map<String, serde_json::V
         }
         match serde_json::from_str::<serde_json::Value>(line) {
             Ok(serde_json::Value::Object(m)) => out.push(m),
-            _ => tracing::warn!("{} line {}: not a JSON object, skipped", path.display(), i + 1),
+            _ => tracing::warn!(
+                "{} line {}: not a JSON object, skipped",
+                path.display(),
+                i + 1
+            ),
         }
     }
     Ok(out)

@@ -42,7 +42,10 @@ pub fn accuracy(points: &[(String, f64, f64, f64)]) -> Result<String> {
         root.fill(&WHITE).map_err(err)?;
         let n = points.len().max(1);
         let mut chart = ChartBuilder::on(&root)
-            .caption("Accuracy per mode (95% Wilson interval)", ("sans-serif", 18))
+            .caption(
+                "Accuracy per mode (95% Wilson interval)",
+                ("sans-serif", 18),
+            )
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(50)
@@ -51,6 +54,7 @@ pub fn accuracy(points: &[(String, f64, f64, f64)]) -> Result<String> {
         let labels: Vec<String> = points.iter().map(|p| p.0.clone()).collect();
         chart
             .configure_mesh()
+            .max_light_lines(0)
             .disable_x_mesh()
             .x_labels(n)
             .x_label_formatter(&|x| {
@@ -68,7 +72,10 @@ pub fn accuracy(points: &[(String, f64, f64, f64)]) -> Result<String> {
         chart
             .draw_series(points.iter().enumerate().map(|(i, p)| {
                 let x = i as f64;
-                Rectangle::new([(x - 0.3, 0.0), (x + 0.3, p.1)], colour(i).mix(0.75).filled())
+                Rectangle::new(
+                    [(x - 0.3, 0.0), (x + 0.3, p.1)],
+                    colour(i).mix(0.75).filled(),
+                )
             }))
             .map_err(err)?;
         chart
@@ -99,6 +106,7 @@ pub fn pareto(points: &[(String, f64, f64)]) -> Result<String> {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .max_light_lines(0)
             .x_desc("tokens per episode (prompt + completion)")
             .y_desc("accuracy")
             .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
@@ -172,6 +180,7 @@ pub fn bars(title: &str, x_desc: &str, bars: &[(String, u64)]) -> Result<String>
         let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
         chart
             .configure_mesh()
+            .max_light_lines(0)
             .disable_x_mesh()
             .x_labels(n)
             .x_label_formatter(&|x| {
@@ -184,13 +193,16 @@ pub fn bars(title: &str, x_desc: &str, bars: &[(String, u64)]) -> Result<String>
             })
             .x_desc(x_desc)
             .y_desc("episodes")
-            .y_label_formatter(&|y| format!("{y:.0}"))
+            .y_label_formatter(&|y| whole(*y))
             .draw()
             .map_err(err)?;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
                 let x = i as f64;
-                Rectangle::new([(x - 0.35, 0.0), (x + 0.35, b.1 as f64)], colour(0).filled())
+                Rectangle::new(
+                    [(x - 0.35, 0.0), (x + 0.35, b.1 as f64)],
+                    colour(0).filled(),
+                )
             }))
             .map_err(err)?;
         root.present().map_err(err)?;
@@ -228,7 +240,9 @@ pub fn lines(title: &str, x_desc: &str, series: &[(String, Vec<(f64, f64)>)]) ->
             .map_err(err)?;
         chart
             .configure_mesh()
+            .max_light_lines(0)
             .x_desc(x_desc)
+            .x_label_formatter(&|x| whole(*x))
             .y_label_formatter(&|y| short(*y))
             .draw()
             .map_err(err)?;
@@ -238,7 +252,9 @@ pub fn lines(title: &str, x_desc: &str, series: &[(String, Vec<(f64, f64)>)]) ->
                 .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
                 .map_err(err)?
                 .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+                });
             if points.len() <= 40 {
                 chart
                     .draw_series(points.iter().map(|&p| Circle::new(p, 2, c.filled())))
@@ -258,10 +274,22 @@ pub fn lines(title: &str, x_desc: &str, series: &[(String, Vec<(f64, f64)>)]) ->
     Ok(svg)
 }
 
+/// Whole numbers only (episodes, updates): other ticks stay unlabelled.
+fn whole(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        String::new()
+    }
+}
+
 /// A compact axis number: 0.0123, 1.23e4.
 fn short(y: f64) -> String {
     let a = y.abs();
-    if a != 0.0 && !(1e-3..1e4).contains(&a) {
+    if a < 1e-12 {
+        // A tick at float noise around zero.
+        "0".into()
+    } else if !(1e-3..1e4).contains(&a) {
         format!("{y:.1e}")
     } else {
         format!("{y:.3}")
@@ -292,9 +320,18 @@ mod tests {
     fn plots_are_svg_without_fonts() {
         let svg = accuracy(&[("a".into(), 0.5, 0.3, 0.7), ("b".into(), 1.0, 0.7, 1.0)]).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("Accuracy per mode"));
-        let svg = lines("loss", "update", &[("l".into(), vec![(1.0, 2.0), (2.0, 1.0)])]).unwrap();
+        let svg = lines(
+            "loss",
+            "update",
+            &[("l".into(), vec![(1.0, 2.0), (2.0, 1.0)])],
+        )
+        .unwrap();
         assert!(svg.contains("<polyline") || svg.contains("<path"), "{svg}");
-        assert!(bars("rounds", "rounds", &[("1".into(), 3)]).unwrap().contains("<rect"));
+        assert!(
+            bars("rounds", "rounds", &[("1".into(), 3)])
+                .unwrap()
+                .contains("<rect")
+        );
         // Degenerate inputs still draw.
         assert!(lines("empty", "update", &[]).unwrap().starts_with("<svg"));
         assert!(pareto(&[]).unwrap().starts_with("<svg"));

@@ -116,15 +116,27 @@ mod tests {
     fn wilson_matches_published_values() {
         // 7/10: (0.3968, 0.8922) — e.g. Newcombe (1998), Table I, method 3.
         let (lo, hi) = wilson(7, 10, Z95);
-        assert!(close(lo, 0.3968, 1e-4) && close(hi, 0.8922, 1e-4), "{lo} {hi}");
+        assert!(
+            close(lo, 0.3968, 1e-4) && close(hi, 0.8922, 1e-4),
+            "{lo} {hi}"
+        );
         // 0/10: (0, 0.2775); 10/10: (0.7225, 1).
         let (lo, hi) = wilson(0, 10, Z95);
-        assert!(close(lo, 0.0, 1e-12) && close(hi, 0.2775, 1e-4), "{lo} {hi}");
+        assert!(
+            close(lo, 0.0, 1e-12) && close(hi, 0.2775, 1e-4),
+            "{lo} {hi}"
+        );
         let (lo, hi) = wilson(10, 10, Z95);
-        assert!(close(lo, 0.7225, 1e-4) && close(hi, 1.0, 1e-12), "{lo} {hi}");
+        assert!(
+            close(lo, 0.7225, 1e-4) && close(hi, 1.0, 1e-12),
+            "{lo} {hi}"
+        );
         // 81/263 (Newcombe's example): (0.2553, 0.3662).
         let (lo, hi) = wilson(81, 263, Z95);
-        assert!(close(lo, 0.2553, 1e-4) && close(hi, 0.3662, 1e-4), "{lo} {hi}");
+        assert!(
+            close(lo, 0.2553, 1e-4) && close(hi, 0.3662, 1e-4),
+            "{lo} {hi}"
+        );
         assert_eq!(wilson(0, 0, Z95), (0.0, 1.0));
     }
 

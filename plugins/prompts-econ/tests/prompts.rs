@@ -207,7 +207,10 @@ fn cot_and_sc_share_one_chain_of_thought_prompt() {
     let text = user_text(&cot);
     assert!(text.contains("Think step by step"));
     assert!(text.contains(r"final answer in \boxed{...} as the very last line"));
-    assert!(!text.contains("Strategy"), "no coordinator in the baselines");
+    assert!(
+        !text.contains("Strategy"),
+        "no coordinator in the baselines"
+    );
     assert!(!text.contains("Executor 1"), "no other outputs");
 }
 
@@ -223,11 +226,17 @@ fn debate_round_zero_is_chain_of_thought_and_later_rounds_show_the_others() {
     c.agent = 1;
     let text = user_text(&render(&c).unwrap()).to_string();
     let own = &c.executor_outputs[1];
-    assert!(text.contains(&format!("Your previous solution:\n{own}")), "{text}");
+    assert!(
+        text.contains(&format!("Your previous solution:\n{own}")),
+        "{text}"
+    );
     assert!(text.contains("solutions to the problem from the other agents"));
     assert!(text.contains(&format!("Agent 1: {}", c.executor_outputs[0])));
     assert!(text.contains(&format!("Agent 3: {}", c.executor_outputs[2])));
-    assert!(!text.contains("Agent 2:"), "its own answer is not listed as another's");
+    assert!(
+        !text.contains("Agent 2:"),
+        "its own answer is not listed as another's"
+    );
     assert!(text.contains("updated answer"));
     c.executor_outputs[0].clear();
     let text = user_text(&render(&c).unwrap()).to_string();
