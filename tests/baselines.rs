@@ -135,6 +135,28 @@ impl Setup {
         self.dir.path().join(name)
     }
 
+    /// `run` with every test mode into logs/ (models in models/); must succeed.
+    async fn run_all_modes(&self, train_eps: u32, test_eps: u32) -> Output {
+        let (train, test) = (train_eps.to_string(), test_eps.to_string());
+        let out = self
+            .econ_host(&[
+                "run",
+                "--train-eps",
+                &train,
+                "--test-eps",
+                &test,
+                "--modes",
+                "all",
+                "--log-dir",
+                "logs",
+                "--model-dir",
+                "models",
+            ])
+            .await;
+        assert!(out.status.success(), "{}", text(&out));
+        out
+    }
+
     async fn econ_host(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(common::binary());
         cmd.args(args).current_dir(self.dir.path());
@@ -460,22 +482,7 @@ async fn cot_sc_and_debate_give_the_known_answers_with_exact_accounting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_with_every_mode_then_report() {
     let s = Setup::new().await;
-    let out = s
-        .econ_host(&[
-            "run",
-            "--train-eps",
-            "2",
-            "--test-eps",
-            "2",
-            "--modes",
-            "all",
-            "--log-dir",
-            "logs",
-            "--model-dir",
-            "models",
-        ])
-        .await;
-    assert!(out.status.success(), "{}", text(&out));
+    let out = s.run_all_modes(2, 2).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     for line in [
         "Baseline (no BNE): ",
@@ -530,22 +537,7 @@ async fn run_with_every_mode_then_report() {
 #[ignore = "writes tests/fixtures/report-logs"]
 async fn regenerate_report_fixture() {
     let s = Setup::new().await;
-    let out = s
-        .econ_host(&[
-            "run",
-            "--train-eps",
-            "4",
-            "--test-eps",
-            "3",
-            "--modes",
-            "all",
-            "--log-dir",
-            "logs",
-            "--model-dir",
-            "models",
-        ])
-        .await;
-    assert!(out.status.success(), "{}", text(&out));
+    s.run_all_modes(4, 3).await;
     let fixture = common::repo_root().join("tests/fixtures/report-logs");
     let _ = std::fs::remove_dir_all(&fixture);
     std::fs::create_dir_all(&fixture).unwrap();

@@ -23,7 +23,7 @@ use crate::llm::{ChatRequest, Message};
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::prompt_template::PromptContext;
 use crate::plugins::{AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin};
-use crate::trace::{BaselineTrace, ExecutorTrace, Tokens, Trace, Vote};
+use crate::trace::{BaselineTrace, ExecutorTrace, Trace, Vote};
 
 /// Neutral repetition penalty: the comparison modes use plain sampling.
 const REPETITION_PENALTY: f32 = 1.0;
@@ -182,22 +182,8 @@ impl Baseline<'_> {
         let mut calls = Vec::with_capacity(answers.len());
         let mut failures = Vec::new();
         for (i, answer) in answers.into_iter().enumerate() {
-            let (output, tokens, error) = match answer {
-                Ok(c) => {
-                    usage.count(false, &c);
-                    let t = Tokens {
-                        prompt: u64::from(c.prompt_tokens),
-                        completion: u64::from(c.completion_tokens),
-                    };
-                    (c.text.trim().to_string(), t, None)
-                }
-                Err(err) => {
-                    let msg = format!("{err:#}");
-                    usage.calls.executor += 1;
-                    failures.push(msg.clone());
-                    (String::new(), Tokens::default(), Some(msg))
-                }
-            };
+            let (output, tokens, error) = usage.executor_answer(answer);
+            failures.extend(error.clone());
             calls.push(ExecutorTrace {
                 agent: i as u32,
                 temperature,

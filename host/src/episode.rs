@@ -177,6 +177,28 @@ impl Usage {
         trace.wall_ms = started.elapsed().as_millis() as u64;
     }
 
+    /// One executor call's result as (text, tokens, error), counted.
+    pub fn executor_answer(
+        &mut self,
+        answer: Result<Completion>,
+    ) -> (String, Tokens, Option<String>) {
+        match answer {
+            Ok(c) => {
+                self.count(false, &c);
+                let t = Tokens {
+                    prompt: u64::from(c.prompt_tokens),
+                    completion: u64::from(c.completion_tokens),
+                };
+                (c.text.trim().to_string(), t, None)
+            }
+            Err(err) => {
+                // A failed request is a call too (it was sent, perhaps retried).
+                self.calls.executor += 1;
+                (String::new(), Tokens::default(), Some(format!("{err:#}")))
+            }
+        }
+    }
+
     pub fn count(&mut self, coordinator: bool, c: &Completion) {
         if coordinator {
             self.calls.coordinator += 1;
@@ -551,23 +573,8 @@ impl Episode<'_> {
         let mut executors = Vec::with_capacity(answers.len());
         let mut failures = Vec::new();
         for (i, (answer, e)) in answers.into_iter().zip(actions).enumerate() {
-            let (output, tokens, error) = match answer {
-                Ok(c) => {
-                    usage.count(false, &c);
-                    let t = Tokens {
-                        prompt: u64::from(c.prompt_tokens),
-                        completion: u64::from(c.completion_tokens),
-                    };
-                    (c.text.trim().to_string(), t, None)
-                }
-                Err(err) => {
-                    let msg = format!("{err:#}");
-                    // A failed request is a call too (it was sent, perhaps retried).
-                    usage.calls.executor += 1;
-                    failures.push(msg.clone());
-                    (String::new(), Tokens::default(), Some(msg))
-                }
-            };
+            let (output, tokens, error) = usage.executor_answer(answer);
+            failures.extend(error.clone());
             outputs.push(output.clone());
             executors.push(ExecutorTrace {
                 agent: i as u32,

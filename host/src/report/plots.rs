@@ -57,14 +57,7 @@ pub fn accuracy(points: &[(String, f64, f64, f64)]) -> Result<String> {
             .max_light_lines(0)
             .disable_x_mesh()
             .x_labels(n)
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 {
-                    labels.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|x| category(&labels, *x))
             .y_desc("accuracy")
             .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
             .draw()
@@ -183,14 +176,7 @@ pub fn bars(title: &str, x_desc: &str, bars: &[(String, u64)]) -> Result<String>
             .max_light_lines(0)
             .disable_x_mesh()
             .x_labels(n)
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 {
-                    labels.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|x| category(&labels, *x))
             .x_desc(x_desc)
             .y_desc("episodes")
             .y_label_formatter(&|y| whole(*y))
@@ -272,6 +258,16 @@ pub fn lines(title: &str, x_desc: &str, series: &[(String, Vec<(f64, f64)>)]) ->
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// The label of the category at x = 0, 1, ...; none between them.
+fn category(labels: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 {
+        labels.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
 }
 
 /// Whole numbers only (episodes, updates): other ticks stay unlabelled.
