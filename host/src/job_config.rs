@@ -56,9 +56,9 @@ pub struct RunnerConfig {
     /// A checkpoint every this many training episodes (the final one always).
     #[serde(default = "default_save_interval")]
     pub save_interval: u64,
-    /// Threads libtorch may use (networks, embeddings). Few: the LLM decodes
-    /// on the same cores. 0 = libtorch's default.
-    #[serde(default = "d_1")]
+    /// Threads libtorch may use (networks, embeddings). 0 = automatic: one
+    /// when an LLM role runs embedded (llama.cpp needs the cores), else all.
+    #[serde(default)]
     pub torch_threads: usize,
 }
 
@@ -67,7 +67,7 @@ impl Default for RunnerConfig {
         RunnerConfig {
             concurrency: 1,
             save_interval: default_save_interval(),
-            torch_threads: 1,
+            torch_threads: 0,
         }
     }
 }

@@ -53,9 +53,9 @@ pub struct Job {
 
 impl Job {
     pub fn open(config: Config, plugin_dirs: Vec<PathBuf>, log_dir: &Path) -> Result<Job> {
-        if config.runner.torch_threads > 0 {
-            tch::set_num_threads(config.runner.torch_threads as i32);
-        }
+        let threads = torch_threads(&config);
+        tch::set_num_threads(threads as i32);
+        tracing::info!("libtorch uses {threads} threads");
         tch::manual_seed(config.seed as i64);
         std::fs::create_dir_all(log_dir)
             .with_context(|| format!("creating log folder {}", log_dir.display()))?;
@@ -111,7 +111,7 @@ impl Job {
                 config: config.clone(),
                 coordinator,
                 executor,
-                embedder: Mutex::new(Box::new(embedder)),
+                embedder: Arc::new(Mutex::new(Box::new(embedder))),
             },
             config,
             live,
@@ -601,6 +601,23 @@ fn llm_roles(config: &Config) -> Result<(Arc<dyn LlmClient>, Arc<dyn LlmClient>)
     let coordinator = client("coordinator")?;
     let executor = client("executor")?;
     Ok((coordinator, executor))
+}
+
+/// `runner.torch_threads`, or when 0: one thread if an LLM role decodes on
+/// this machine (llama.cpp wants every core), else every core (the CPU is
+/// idle while remote servers answer).
+fn torch_threads(config: &Config) -> usize {
+    if config.runner.torch_threads > 0 {
+        return config.runner.torch_threads;
+    }
+    let local = [&config.llm.coordinator, &config.llm.executor]
+        .iter()
+        .any(|r| r.provider == "local");
+    if local {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
 }
 
 fn check_embedding_width(config: &Config, dim: usize) -> Result<()> {
