@@ -55,7 +55,12 @@ pub fn run(config: &Config, registry: &PluginRegistry, episodes: usize) -> Resul
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let data = crate::data::load_jsonl(&config.resolve(&config.dataset.path), adapter, &options)?;
+    let path = config
+        .dataset
+        .path
+        .as_ref()
+        .context("the smoke run reads dataset.path (not dataset.hf_id)")?;
+    let data = crate::data::load_file(&config.resolve(path), adapter, &options)?;
 
     let model_path = crate::models::resolve(&config.llm.executor.model, &config.base_dir)?;
     let started = Instant::now();
