@@ -14,7 +14,8 @@ use serde_json::json;
 
 fn adapter() -> DatasetAdapterPlugin {
     let engine = PluginEngine::new(None).unwrap();
-    let registry = PluginRegistry::load(&engine, &[common::plugin_dir()], Limits::default()).unwrap();
+    let registry =
+        PluginRegistry::load(&engine, &[common::plugin_dir()], Limits::default()).unwrap();
     registry.dataset_adapter("adapter-gsm8k").unwrap().clone()
 }
 
@@ -117,13 +118,29 @@ fn every_format_reads_the_same_problems() {
     let d = dir.path();
     let rows: Vec<_> = (1..=5).map(row).collect();
     write_jsonl(&d.join("a.jsonl"), &rows);
-    std::fs::write(d.join("array.json"), serde_json::to_string_pretty(&rows).unwrap()).unwrap();
-    std::fs::write(d.join("object.json"), json!({"version": 1, "data": rows}).to_string()).unwrap();
+    std::fs::write(
+        d.join("array.json"),
+        serde_json::to_string_pretty(&rows).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("object.json"),
+        json!({"version": 1, "data": rows}).to_string(),
+    )
+    .unwrap();
     std::fs::write(d.join("rows.json"), json!({"rows": rows}).to_string()).unwrap();
     write_jsonl(&d.join("lines.json"), &rows);
     write_csv(&d.join("a.csv"), &rows);
     write_parquet(&d.join("a.parquet"), &rows);
-    for name in ["a.jsonl", "array.json", "object.json", "rows.json", "lines.json", "a.csv", "a.parquet"] {
+    for name in [
+        "a.jsonl",
+        "array.json",
+        "object.json",
+        "rows.json",
+        "lines.json",
+        "a.csv",
+        "a.parquet",
+    ] {
         let loaded = load_file(&d.join(name), &adapter, &[]).unwrap();
         assert!(loaded.skipped.is_empty(), "{name}: {:?}", loaded.skipped);
         let got: Vec<(String, String)> = loaded
@@ -134,7 +151,12 @@ fn every_format_reads_the_same_problems() {
         let want: Vec<(String, String)> = rows
             .iter()
             .enumerate()
-            .map(|(i, r)| (r["question"].as_str().unwrap().to_string(), (i + 1).to_string()))
+            .map(|(i, r)| {
+                (
+                    r["question"].as_str().unwrap().to_string(),
+                    (i + 1).to_string(),
+                )
+            })
             .collect();
         assert_eq!(got, want, "{name}");
     }
@@ -158,15 +180,31 @@ fn a_folder_reads_every_data_file_in_name_order_with_file_qualified_ids() {
     std::fs::create_dir(&data).unwrap();
     write_jsonl(&data.join("b.jsonl"), &(1..=3).map(row).collect::<Vec<_>>());
     write_csv(&data.join("a.csv"), &(4..=5).map(row).collect::<Vec<_>>());
-    write_parquet(&data.join("c.parquet"), &(6..=7).map(row).collect::<Vec<_>>());
+    write_parquet(
+        &data.join("c.parquet"),
+        &(6..=7).map(row).collect::<Vec<_>>(),
+    );
     std::fs::write(data.join("notes.txt"), "not data").unwrap();
     write_jsonl(&data.join(".hidden.jsonl"), &[row(99)]);
-    let s = splits(dir.path(), 7, "path = \"data\"\nshuffle = false\ntest_fraction = 0.25", &adapter);
+    let s = splits(
+        dir.path(),
+        7,
+        "path = \"data\"\nshuffle = false\ntest_fraction = 0.25",
+        &adapter,
+    );
     let mut all = ids(&s.train);
     all.extend(ids(&s.test));
     assert_eq!(
         all,
-        ["a:gsm8k-2", "a:gsm8k-4", "b:gsm8k-1", "b:gsm8k-2", "b:gsm8k-3", "c:gsm8k-1", "c:gsm8k-2"]
+        [
+            "a:gsm8k-2",
+            "a:gsm8k-4",
+            "b:gsm8k-1",
+            "b:gsm8k-2",
+            "b:gsm8k-3",
+            "c:gsm8k-1",
+            "c:gsm8k-2"
+        ]
     );
     assert_eq!(s.test.len(), 2, "ceil(0.25 * 7)");
     assert!(s.skipped.is_empty(), "{:?}", s.skipped);
@@ -174,10 +212,24 @@ fn a_folder_reads_every_data_file_in_name_order_with_file_qualified_ids() {
     // Files of one name in two folders keep apart by their folder.
     for (folder, rows) in [("tr", 1..=2), ("te", 3..=3)] {
         std::fs::create_dir(dir.path().join(folder)).unwrap();
-        write_jsonl(&dir.path().join(folder).join("d.jsonl"), &rows.map(row).collect::<Vec<_>>());
+        write_jsonl(
+            &dir.path().join(folder).join("d.jsonl"),
+            &rows.map(row).collect::<Vec<_>>(),
+        );
     }
-    let s = splits(dir.path(), 7, "path = \"tr\"\ntest_path = \"te\"\nshuffle = false", &adapter);
-    assert_eq!((ids(&s.train), ids(&s.test)), (vec!["tr/d:gsm8k-1".to_string(), "tr/d:gsm8k-2".into()], vec!["te/d:gsm8k-1".to_string()]));
+    let s = splits(
+        dir.path(),
+        7,
+        "path = \"tr\"\ntest_path = \"te\"\nshuffle = false",
+        &adapter,
+    );
+    assert_eq!(
+        (ids(&s.train), ids(&s.test)),
+        (
+            vec!["tr/d:gsm8k-1".to_string(), "tr/d:gsm8k-2".into()],
+            vec!["te/d:gsm8k-1".to_string()]
+        )
+    );
     // `format` narrows a folder to one kind of file.
     let s = splits(dir.path(), 7, "path = \"data\"\nformat = \"csv\"", &adapter);
     assert_eq!(s.train.len() + s.test.len(), 2);
@@ -204,7 +256,10 @@ fn fake_hub(hub: &Path) {
         &snapshot.join("main/test-00000-of-00001.parquet"),
         &(101..=104).map(row).collect::<Vec<_>>(),
     );
-    write_jsonl(&snapshot.join("socratic/train.jsonl"), &(201..=202).map(row).collect::<Vec<_>>());
+    write_jsonl(
+        &snapshot.join("socratic/train.jsonl"),
+        &(201..=202).map(row).collect::<Vec<_>>(),
+    );
 }
 
 #[test]
@@ -219,9 +274,21 @@ fn hugging_face_datasets_come_from_a_prefilled_hub_cache() {
         &adapter,
     );
     assert_eq!((s.train.len(), s.test.len()), (8, 4));
-    assert!(s.test.iter().all(|p| p.id.starts_with("main/test-00000-of-00001:gsm8k-")));
-    assert!(s.train.iter().all(|p| p.id.starts_with("main/train-00000-of-00001:gsm8k-")));
-    assert!(s.source.contains("openai/gsm8k@main split main/train"), "{}", s.source);
+    assert!(
+        s.test
+            .iter()
+            .all(|p| p.id.starts_with("main/test-00000-of-00001:gsm8k-"))
+    );
+    assert!(
+        s.train
+            .iter()
+            .all(|p| p.id.starts_with("main/train-00000-of-00001:gsm8k-"))
+    );
+    assert!(
+        s.source.contains("openai/gsm8k@main split main/train"),
+        "{}",
+        s.source
+    );
     // One folder's split, held out.
     let s = splits(
         dir.path(),
@@ -231,8 +298,31 @@ fn hugging_face_datasets_come_from_a_prefilled_hub_cache() {
     );
     assert_eq!((s.train.len(), s.test.len()), (1, 1));
     // "train" alone names files of two configs: refused, with the fix.
-    let message = error(dir.path(), "hf_id = \"openai/gsm8k\"\nhf_cache = \"hub\"", &adapter);
-    assert!(message.contains("several folders") && message.contains("\"main/train\""), "{message}");
+    let message = error(
+        dir.path(),
+        "hf_id = \"openai/gsm8k\"\nhf_cache = \"hub\"",
+        &adapter,
+    );
+    assert!(
+        message.contains("several folders") && message.contains("\"main/train\""),
+        "{message}"
+    );
+    assert!(
+        !message.contains("Pre-fill"),
+        "a config mistake, not a missing download: {message}"
+    );
+    // A cached dataset without the split: what is there, and how to fill it.
+    let message = error(
+        dir.path(),
+        "hf_id = \"openai/gsm8k\"\nhf_split = \"validation\"\nhf_cache = \"hub\"",
+        &adapter,
+    );
+    assert!(
+        message.contains("no data file names split \"validation\"")
+            && message.contains("main/test-00000-of-00001.parquet")
+            && message.contains("Pre-fill"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -260,19 +350,40 @@ fn a_dataset_missing_from_the_hub_cache_is_a_clear_error() {
 fn shuffles_are_fixed_by_the_seed() {
     let adapter = adapter();
     let dir = tempfile::tempdir().unwrap();
-    write_jsonl(&dir.path().join("d.jsonl"), &(1..=20).map(row).collect::<Vec<_>>());
+    write_jsonl(
+        &dir.path().join("d.jsonl"),
+        &(1..=20).map(row).collect::<Vec<_>>(),
+    );
     let run = |seed, extra: &str| {
-        let s = splits(dir.path(), seed, &format!("path = \"d.jsonl\"\n{extra}"), &adapter);
+        let s = splits(
+            dir.path(),
+            seed,
+            &format!("path = \"d.jsonl\"\n{extra}"),
+            &adapter,
+        );
         (ids(&s.train), ids(&s.test))
     };
     assert_eq!(run(42, ""), run(42, ""));
     assert_ne!(run(42, ""), run(43, ""));
     let (train, test) = run(42, "shuffle = false");
-    assert_eq!(train, (1..=14).map(|i| format!("gsm8k-{i}")).collect::<Vec<_>>());
-    assert_eq!(test, (15..=20).map(|i| format!("gsm8k-{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        train,
+        (1..=14).map(|i| format!("gsm8k-{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        test,
+        (15..=20).map(|i| format!("gsm8k-{i}")).collect::<Vec<_>>()
+    );
     let (train, test) = run(42, "");
-    assert_eq!((train.len(), test.len()), (14, 6), "ceil(0.3 * 20) held out");
-    assert_ne!(train, (1..=14).map(|i| format!("gsm8k-{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        (train.len(), test.len()),
+        (14, 6),
+        "ceil(0.3 * 20) held out"
+    );
+    assert_ne!(
+        train,
+        (1..=14).map(|i| format!("gsm8k-{i}")).collect::<Vec<_>>()
+    );
     let (train, test) = run(42, "test_fraction = 0.5");
     assert_eq!((train.len(), test.len()), (10, 10));
 }
@@ -285,20 +396,42 @@ fn train_and_test_never_overlap() {
     // Held out from one file that repeats questions (case and spaces aside).
     let mut rows: Vec<_> = (1..=12).map(row).collect();
     for i in 1..=4 {
-        let q = rows[i - 1]["question"].as_str().unwrap().to_uppercase().replace(' ', "  ");
+        let q = rows[i - 1]["question"]
+            .as_str()
+            .unwrap()
+            .to_uppercase()
+            .replace(' ', "  ");
         rows.push(json!({"question": q, "answer": format!("#### {i}")}));
     }
     write_jsonl(&d.join("d.jsonl"), &rows);
-    let norm = |q: &str| q.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" ");
+    let norm = |q: &str| {
+        q.split_whitespace()
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     for seed in 0..5 {
         let s = splits(d, seed, "path = \"d.jsonl\"", &adapter);
         let test_q: Vec<String> = s.test.iter().map(|p| norm(&p.question)).collect();
         let test_ids = ids(&s.test);
         for p in &s.train {
-            assert!(!test_q.contains(&norm(&p.question)) && !test_ids.contains(&p.id), "{}", p.id);
+            assert!(
+                !test_q.contains(&norm(&p.question)) && !test_ids.contains(&p.id),
+                "{}",
+                p.id
+            );
         }
-        let left_out = s.skipped.iter().filter(|m| m.contains("left out of train")).count();
-        assert_eq!(s.train.len() + s.test.len() + left_out, 16, "{:?}", s.skipped);
+        let left_out = s
+            .skipped
+            .iter()
+            .filter(|m| m.contains("left out of train"))
+            .count();
+        assert_eq!(
+            s.train.len() + s.test.len() + left_out,
+            16,
+            "{:?}",
+            s.skipped
+        );
     }
     // A separate test file: a shared id and a shared question leave train.
     write_jsonl(
@@ -317,7 +450,12 @@ fn train_and_test_never_overlap() {
             json!({"id": "z", "question": "what is 2 +   2?", "answer": "#### 4"}),
         ],
     );
-    let s = splits(d, 42, "path = \"train.jsonl\"\ntest_path = \"test.jsonl\"", &adapter);
+    let s = splits(
+        d,
+        42,
+        "path = \"train.jsonl\"\ntest_path = \"test.jsonl\"",
+        &adapter,
+    );
     let mut train = ids(&s.train);
     train.sort();
     // Ids are qualified by file when a run reads several files ("a" of
@@ -325,16 +463,31 @@ fn train_and_test_never_overlap() {
     assert_eq!(train, ["train:a", "train:c"]);
     assert_eq!(ids(&s.test).len(), 2);
     let skipped = s.skipped.join("\n");
-    assert!(skipped.contains("train.jsonl:4: id \"train:c\" repeats the problem at"), "{skipped}");
     assert!(
-        skipped.contains("train.jsonl:2: same question as the test problem at") && skipped.contains("test.jsonl:2; left out of train"),
+        skipped.contains("train.jsonl:4: id \"train:c\" repeats the problem at"),
+        "{skipped}"
+    );
+    assert!(
+        skipped.contains("train.jsonl:2: same question as the test problem at")
+            && skipped.contains("test.jsonl:2; left out of train"),
         "{skipped}"
     );
     assert_eq!(s.skipped.len(), 2, "{skipped}");
     // The same file as train and test: every problem is a test problem.
-    let s = splits(d, 42, "path = \"test.jsonl\"\ntest_path = \"test.jsonl\"", &adapter);
+    let s = splits(
+        d,
+        42,
+        "path = \"test.jsonl\"\ntest_path = \"test.jsonl\"",
+        &adapter,
+    );
     assert_eq!((s.train.len(), s.test.len()), (0, 2));
-    assert!(s.skipped.iter().all(|m| m.contains("is a test problem's id too")), "{:?}", s.skipped);
+    assert!(
+        s.skipped
+            .iter()
+            .all(|m| m.contains("is a test problem's id too")),
+        "{:?}",
+        s.skipped
+    );
 }
 
 #[test]
@@ -343,7 +496,10 @@ fn over_long_problems_are_skipped_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let long = json!({"question": "x".repeat(200) + "?", "answer": "#### 1"});
     let long_answer = json!({"question": "Short?", "answer": "#### 123456789"});
-    write_jsonl(&dir.path().join("d.jsonl"), &[row(1), long, row(2), long_answer, row(3)]);
+    write_jsonl(
+        &dir.path().join("d.jsonl"),
+        &[row(1), long, row(2), long_answer, row(3)],
+    );
     let s = splits(
         dir.path(),
         42,
@@ -353,7 +509,9 @@ fn over_long_problems_are_skipped_and_reported() {
     assert_eq!(s.train.len() + s.test.len(), 3);
     let skipped = s.skipped.join("\n");
     assert!(
-        skipped.contains("d.jsonl:2: question is 201 characters, over dataset.max_question_length = 100"),
+        skipped.contains(
+            "d.jsonl:2: question is 201 characters, over dataset.max_question_length = 100"
+        ),
         "{skipped}"
     );
     assert!(
@@ -369,35 +527,90 @@ fn bad_input_errors_name_the_file_line_or_key() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_jsonl(&d.join("ok.jsonl"), &[row(1), row(2)]);
-    std::fs::write(d.join("bad.jsonl"), format!("{}\n{{\"question\": \n{}\n", row(1), row(2))).unwrap();
-    std::fs::write(d.join("bad.json"), "[\n  {\"question\": \"q\", \"answer\": \"#### 1\"},\n  {\"question\" \"q\"}\n]").unwrap();
+    std::fs::write(
+        d.join("bad.jsonl"),
+        format!("{}\n{{\"question\": \n{}\n", row(1), row(2)),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("bad.json"),
+        "[\n  {\"question\": \"q\", \"answer\": \"#### 1\"},\n  {\"question\" \"q\"}\n]",
+    )
+    .unwrap();
     std::fs::write(d.join("data.txt"), "x").unwrap();
     std::fs::write(d.join("wrong.jsonl"), "{\"q\": 1}\n{\"q\": 2}\n").unwrap();
 
     // A bad line is skipped and named; the rest loads.
     let s = splits(d, 42, "path = \"bad.jsonl\"", &adapter);
     assert_eq!(s.train.len() + s.test.len(), 2);
-    assert!(s.skipped[0].contains("bad.jsonl:2: not valid JSON"), "{:?}", s.skipped);
+    assert!(
+        s.skipped[0].contains("bad.jsonl:2: not valid JSON"),
+        "{:?}",
+        s.skipped
+    );
 
     for (dataset, expected) in [
-        ("path = \"missing.jsonl\"", vec!["missing.jsonl", "no such file or folder"]),
-        ("path = \"data.txt\"", vec!["data.txt", "unknown file extension", "dataset.format"]),
-        ("path = \"bad.json\"", vec!["bad.json", "not valid JSON", "line 3"]),
-        ("path = \"wrong.jsonl\"", vec!["wrong.jsonl", "no problems", "wrong.jsonl:1: missing field \"question\""]),
-        ("path = \"ok.jsonl\"\nhf_id = \"openai/gsm8k\"", vec!["keys dataset.path and dataset.hf_id: set one, not both"]),
-        ("adapter_options = 1\npath = \"ok.jsonl\"", vec!["adapter_options"]),
+        (
+            "path = \"missing.jsonl\"",
+            vec!["missing.jsonl", "no such file or folder"],
+        ),
+        (
+            "path = \"data.txt\"",
+            vec!["data.txt", "unknown file extension", "dataset.format"],
+        ),
+        (
+            "path = \"bad.json\"",
+            vec!["bad.json", "not valid JSON", "line 3"],
+        ),
+        (
+            "path = \"wrong.jsonl\"",
+            vec![
+                "wrong.jsonl",
+                "no problems",
+                "wrong.jsonl:1: missing field \"question\"",
+            ],
+        ),
+        (
+            "path = \"ok.jsonl\"\nhf_id = \"openai/gsm8k\"",
+            vec!["keys dataset.path and dataset.hf_id: set one, not both"],
+        ),
+        (
+            "adapter_options = 1\npath = \"ok.jsonl\"",
+            vec!["adapter_options"],
+        ),
         ("", vec!["key dataset.path: required"]),
-        ("path = \"ok.jsonl\"\nformat = \"xml\"", vec!["key dataset.format"]),
-        ("path = \"ok.jsonl\"\nhf_split = \"test\"", vec!["key dataset.hf_split: only used with dataset.hf_id"]),
-        ("path = \"ok.jsonl\"\ntest_fraction = 1.0", vec!["key dataset.test_fraction"]),
-        ("path = \"ok.jsonl\"\ntest_path = \"ok.jsonl\"\ntest_fraction = 0.2", vec!["key dataset.test_fraction: only used without"]),
+        (
+            "path = \"ok.jsonl\"\nformat = \"xml\"",
+            vec!["key dataset.format"],
+        ),
+        (
+            "path = \"ok.jsonl\"\nhf_split = \"test\"",
+            vec!["key dataset.hf_split: only used with dataset.hf_id"],
+        ),
+        (
+            "path = \"ok.jsonl\"\ntest_fraction = 1.0",
+            vec!["key dataset.test_fraction"],
+        ),
+        (
+            "path = \"ok.jsonl\"\ntest_path = \"ok.jsonl\"\ntest_fraction = 0.2",
+            vec!["key dataset.test_fraction: only used without"],
+        ),
         ("hf_id = \"a/b/c\"", vec!["key dataset.hf_id"]),
-        ("hf_id = \"a/b\"\ntest_path = \"t.jsonl\"\ntest_hf_split = \"test\"", vec!["keys dataset.test_path and dataset.test_hf_split"]),
-        ("path = \"ok.jsonl\"\nmax_question_length = 0", vec!["key dataset.max_question_length"]),
+        (
+            "hf_id = \"a/b\"\ntest_path = \"t.jsonl\"\ntest_hf_split = \"test\"",
+            vec!["keys dataset.test_path and dataset.test_hf_split"],
+        ),
+        (
+            "path = \"ok.jsonl\"\nmax_question_length = 0",
+            vec!["key dataset.max_question_length"],
+        ),
     ] {
         let message = error(d, dataset, &adapter);
         for part in expected {
-            assert!(message.contains(part), "{dataset:?}: {part:?} missing from: {message}");
+            assert!(
+                message.contains(part),
+                "{dataset:?}: {part:?} missing from: {message}"
+            );
         }
     }
 }

@@ -311,7 +311,11 @@ impl DatasetConfig {
             bail!("{}: must name a dataset-adapter plugin", key("adapter"));
         }
         let empty_path = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.as_os_str().is_empty());
-        for (name, p) in [("path", &self.path), ("test_path", &self.test_path), ("hf_cache", &self.hf_cache)] {
+        for (name, p) in [
+            ("path", &self.path),
+            ("test_path", &self.test_path),
+            ("hf_cache", &self.hf_cache),
+        ] {
             if empty_path(p) {
                 bail!("{}: is empty", key(name));
             }

@@ -65,8 +65,13 @@ pub fn read_records(path: &Path, format: Format) -> Result<Vec<RawRecord>> {
 /// The files of a source: a file is itself; a folder gives every file in it
 /// (not in sub-folders) of `format`, or of any known format, in name order.
 pub fn list(path: &Path, format: Option<Format>) -> Result<Vec<(PathBuf, Format)>> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("dataset {}: no such file or folder", path.display()))?;
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("dataset {}: no such file or folder", path.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("dataset {}", path.display())),
+    };
     if !meta.is_dir() {
         let format = match format.or_else(|| Format::from_path(path)) {
             Some(f) => f,
@@ -80,7 +85,9 @@ pub fn list(path: &Path, format: Option<Format>) -> Result<Vec<(PathBuf, Format)
     }
     let mut files = Vec::new();
     for entry in std::fs::read_dir(path).with_context(|| format!("listing {}", path.display()))? {
-        let file = entry.with_context(|| format!("listing {}", path.display()))?.path();
+        let file = entry
+            .with_context(|| format!("listing {}", path.display()))?
+            .path();
         let hidden = file
             .file_name()
             .and_then(|n| n.to_str())
@@ -192,7 +199,9 @@ fn csv_cell(cell: &str) -> Value {
 fn csv(path: &Path) -> Result<Vec<RawRecord>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("reading dataset {}", path.display()))?;
-    let mut reader = ::csv::ReaderBuilder::new().has_headers(true).from_reader(file);
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(file);
     let headers = reader
         .headers()
         .with_context(|| format!("dataset {}: reading the CSV header row", path.display()))?
@@ -225,7 +234,8 @@ fn parquet(path: &Path) -> Result<Vec<RawRecord>> {
     let reader = SerializedFileReader::new(file).with_context(context)?;
     let mut out = Vec::new();
     for (i, row) in reader.get_row_iter(None).with_context(context)?.enumerate() {
-        let row = row.with_context(|| format!("dataset {}: Parquet row {}", path.display(), i + 1))?;
+        let row =
+            row.with_context(|| format!("dataset {}: Parquet row {}", path.display(), i + 1))?;
         out.push(RawRecord {
             line: u32::try_from(i + 1).unwrap_or(u32::MAX),
             json: row.to_json_value().to_string(),
@@ -243,7 +253,15 @@ mod tests {
         assert_eq!(csv_cell("12"), Value::from(12));
         assert_eq!(csv_cell("-3.5"), Value::from(-3.5));
         assert!(csv_cell("1e3").is_number());
-        for text in ["007", "1,000", "+5", " 3", "", "12 apples", "99999999999999999999999"] {
+        for text in [
+            "007",
+            "1,000",
+            "+5",
+            " 3",
+            "",
+            "12 apples",
+            "99999999999999999999999",
+        ] {
             assert_eq!(csv_cell(text), Value::from(text), "{text:?}");
         }
     }
@@ -251,10 +269,25 @@ mod tests {
     #[test]
     fn json_shapes() {
         let p = Path::new("x.json");
-        let lines = |t: &str| json(t, p).unwrap().iter().map(|r| (r.line, r.json.clone())).collect::<Vec<_>>();
-        assert_eq!(lines(r#"[{"a":1},{"a":2}]"#), vec![(1, r#"{"a":1}"#.into()), (2, r#"{"a":2}"#.into())]);
-        assert_eq!(lines(r#"{"rows": [{"a":1}], "n": 1}"#), vec![(1, r#"{"a":1}"#.into())]);
-        assert_eq!(lines("{\"a\":1}\n\n{\"a\":2}\n"), vec![(1, r#"{"a":1}"#.into()), (3, r#"{"a":2}"#.into())]);
+        let lines = |t: &str| {
+            json(t, p)
+                .unwrap()
+                .iter()
+                .map(|r| (r.line, r.json.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            lines(r#"[{"a":1},{"a":2}]"#),
+            vec![(1, r#"{"a":1}"#.into()), (2, r#"{"a":2}"#.into())]
+        );
+        assert_eq!(
+            lines(r#"{"rows": [{"a":1}], "n": 1}"#),
+            vec![(1, r#"{"a":1}"#.into())]
+        );
+        assert_eq!(
+            lines("{\"a\":1}\n\n{\"a\":2}\n"),
+            vec![(1, r#"{"a":1}"#.into()), (3, r#"{"a":2}"#.into())]
+        );
         assert_eq!(lines(r#"{"a":1}"#).len(), 1);
         let err = format!("{:#}", json("[\n{\"a\":1},\n{\"a\" 2}\n]", p).unwrap_err());
         assert!(err.contains("x.json") && err.contains("line 3"), "{err}");

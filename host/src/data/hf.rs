@@ -34,7 +34,11 @@ pub struct HfFile {
 /// The hub cache folder: HF_HUB_CACHE, else HF_HOME/hub, else
 /// XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
 pub fn default_cache() -> PathBuf {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(hub) = var("HF_HUB_CACHE") {
         return hub;
     }
@@ -88,8 +92,24 @@ fn names_split(name: &str, split: &str) -> bool {
     })
 }
 
+/// Why no files were picked for a split.
+enum Pick {
+    /// No data file names it (in a cache, it may not have been downloaded yet).
+    Missing(String),
+    /// It names files in several folders: the config must say which.
+    Ambiguous(String),
+}
+
+impl std::fmt::Display for Pick {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pick::Missing(m) | Pick::Ambiguous(m) => f.write_str(m),
+        }
+    }
+}
+
 /// The data files among `names` that make up `split`, in name order.
-fn select(names: &[String], id: &str, split: &str) -> Result<Vec<String>> {
+fn select(names: &[String], split: &str) -> Result<Vec<String>, Pick> {
     let data: Vec<&String> = names
         .iter()
         .filter(|n| {
@@ -108,21 +128,35 @@ fn select(names: &[String], id: &str, split: &str) -> Result<Vec<String>> {
         if data.len() > 20 {
             listed.push("...");
         }
-        bail!(
-            "Hugging Face dataset {id}: no data file names split {split:?} (data files: {})",
-            if listed.is_empty() { "none".to_string() } else { listed.join(", ") }
-        );
+        return Err(Pick::Missing(format!(
+            "no data file names split {split:?} (data files: {})",
+            if listed.is_empty() {
+                "none".to_string()
+            } else {
+                listed.join(", ")
+            }
+        )));
     }
-    let folder = |n: &str| n.rsplit_once('/').map_or(String::new(), |(f, _)| f.to_string());
+    let folder = |n: &str| {
+        n.rsplit_once('/')
+            .map_or(String::new(), |(f, _)| f.to_string())
+    };
     let mut folders: Vec<String> = chosen.iter().map(|n| folder(n)).collect();
     folders.dedup();
     if folders.len() > 1 {
-        bail!(
-            "Hugging Face dataset {id}: split {split:?} names files in several folders ({}); \
-             choose one, e.g. \"{}/{split}\"",
-            folders.iter().map(|f| format!("{f}/")).collect::<Vec<_>>().join(", "),
-            folders.iter().find(|f| !f.is_empty()).map_or("main", |f| f.as_str()),
-        );
+        return Err(Pick::Ambiguous(format!(
+            "split {split:?} names files in several folders ({}); choose one in \
+             dataset.hf_split / dataset.test_hf_split, e.g. \"{}/{split}\"",
+            folders
+                .iter()
+                .map(|f| format!("{f}/"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            folders
+                .iter()
+                .find(|f| !f.is_empty())
+                .map_or("main", |f| f.as_str()),
+        )));
     }
     Ok(chosen)
 }
@@ -132,8 +166,12 @@ fn walk(root: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
-            let path = entry.with_context(|| format!("listing {}", dir.display()))?.path();
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
+            let path = entry
+                .with_context(|| format!("listing {}", dir.display()))?
+                .path();
             if path.is_dir() {
                 stack.push(path);
             } else if let Ok(rel) = path.strip_prefix(root) {
@@ -149,8 +187,9 @@ fn walk(root: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn from_snapshot(folder: &Path, id: &str, split: &str) -> Result<Vec<HfFile>> {
-    let names = select(&walk(folder)?, id, split)?;
+fn from_snapshot(folder: &Path, split: &str) -> Result<Vec<HfFile>, Pick> {
+    let all = walk(folder).map_err(|e| Pick::Missing(format!("{e:#}")))?;
+    let names = select(&all, split)?;
     Ok(names
         .into_iter()
         .map(|name| {
@@ -162,8 +201,12 @@ fn from_snapshot(folder: &Path, id: &str, split: &str) -> Result<Vec<HfFile>> {
 }
 
 fn offline() -> bool {
-    std::env::var("HF_HUB_OFFLINE")
-        .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
 }
 
 /// The files of `split` of dataset `id` at `revision`: from the cache, or
@@ -172,21 +215,25 @@ pub fn split_files(cache: &Path, id: &str, revision: &str, split: &str) -> Resul
     let cached = snapshot(cache, id, revision);
     let mut cache_error = None;
     if let Some(folder) = &cached {
-        match from_snapshot(folder, id, split) {
+        match from_snapshot(folder, split) {
             Ok(files) => return Ok(files),
-            Err(e) => cache_error = Some(e),
+            Err(Pick::Ambiguous(m)) => bail!("Hugging Face dataset {id}: {m}"),
+            Err(Pick::Missing(m)) => cache_error = Some(m),
         }
     }
     let why = if offline() {
         "HF_HUB_OFFLINE is set".to_string()
     } else {
         match download(cache, id, revision, split) {
-            Ok(folder) => return from_snapshot(&folder, id, split),
+            Ok(folder) => {
+                return from_snapshot(&folder, split)
+                    .map_err(|p| anyhow!("Hugging Face dataset {id}: {p}"));
+            }
             Err(e) => format!("downloading failed: {e:#}"),
         }
     };
     let what = match (&cached, cache_error) {
-        (Some(folder), Some(e)) => format!("is in the cache ({}) but {e:#};", folder.display()),
+        (Some(folder), Some(e)) => format!("is in the cache ({}) but {e};", folder.display()),
         _ => format!(
             "(revision {revision:?}) is not in the Hugging Face hub cache {} (looked for {});",
             cache.display(),
@@ -216,7 +263,12 @@ struct Sibling {
 
 /// Download the split's files into the cache; the snapshot folder.
 fn download(cache: &Path, id: &str, revision: &str, split: &str) -> Result<PathBuf> {
-    let (cache, id, revision, split) = (cache.to_path_buf(), id.to_string(), revision.to_string(), split.to_string());
+    let (cache, id, revision, split) = (
+        cache.to_path_buf(),
+        id.to_string(),
+        revision.to_string(),
+        split.to_string(),
+    );
     // Its own thread and runtime: callers may or may not be inside one.
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -239,7 +291,9 @@ async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Pa
         .connect_timeout(Duration::from_secs(20))
         .timeout(Duration::from_secs(1800))
         .build()?;
-    let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty());
+    let token = std::env::var("HF_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
     let get = |url: String| {
         let request = client.get(url);
         match &token {
@@ -247,7 +301,10 @@ async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Pa
             None => request,
         }
     };
-    let url = format!("{endpoint}/api/datasets/{id}/revision/{}", revision.replace('/', "%2F"));
+    let url = format!(
+        "{endpoint}/api/datasets/{id}/revision/{}",
+        revision.replace('/', "%2F")
+    );
     let info: RepoInfo = get(url.clone())
         .send()
         .await
@@ -260,7 +317,7 @@ async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Pa
         bail!("{url} answered a commit {:?} that is not a hash", info.sha);
     }
     let names: Vec<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
-    let chosen = select(&names, id, split)?;
+    let chosen = select(&names, split).map_err(|p| anyhow!("on the hub: {p}"))?;
     let repo = repo_folder(cache, id);
     let folder = repo.join("snapshots").join(&info.sha);
     for name in &chosen {
@@ -278,16 +335,22 @@ async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Pa
             .with_context(|| format!("GET {url}"))?
             .error_for_status()?;
         let parent = target.parent().expect("a file in the snapshot");
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
         let partial = target.with_extension("incomplete");
         let mut out = std::fs::File::create(&partial)
             .with_context(|| format!("creating {}", partial.display()))?;
-        while let Some(chunk) = response.chunk().await.with_context(|| format!("reading {url}"))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .with_context(|| format!("reading {url}"))?
+        {
             std::io::Write::write_all(&mut out, &chunk)
                 .with_context(|| format!("writing {}", partial.display()))?;
         }
         drop(out);
-        std::fs::rename(&partial, &target).with_context(|| format!("writing {}", target.display()))?;
+        std::fs::rename(&partial, &target)
+            .with_context(|| format!("writing {}", target.display()))?;
     }
     if !is_commit(revision) {
         let reference = repo.join("refs").join(revision);
@@ -313,11 +376,18 @@ mod tests {
         ] {
             assert!(names_split(name, "train"), "{name}");
         }
-        for name in ["main/trainer.parquet", "contest.jsonl", "data/pretrain-0.parquet"] {
+        for name in [
+            "main/trainer.parquet",
+            "contest.jsonl",
+            "data/pretrain-0.parquet",
+        ] {
             assert!(!names_split(name, "train"), "{name}");
         }
         assert!(names_split("main/test-00000-of-00001.parquet", "main/test"));
-        assert!(!names_split("socratic/test-00000-of-00001.parquet", "main/test"));
+        assert!(!names_split(
+            "socratic/test-00000-of-00001.parquet",
+            "main/test"
+        ));
     }
 
     #[test]
@@ -332,13 +402,19 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let err = select(&names, "openai/gsm8k", "train").unwrap_err().to_string();
-        assert!(err.contains("main/, socratic/") && err.contains("\"main/train\""), "{err}");
+        let err = select(&names, "train").unwrap_err().to_string();
+        assert!(
+            err.contains("main/, socratic/") && err.contains("\"main/train\""),
+            "{err}"
+        );
         assert_eq!(
-            select(&names, "openai/gsm8k", "socratic/train").unwrap(),
+            select(&names, "socratic/train").ok().unwrap(),
             vec!["socratic/train-00000-of-00001.parquet"]
         );
-        let err = select(&names, "openai/gsm8k", "validation").unwrap_err().to_string();
-        assert!(err.contains("no data file names split \"validation\""), "{err}");
+        let err = select(&names, "validation").unwrap_err().to_string();
+        assert!(
+            err.contains("no data file names split \"validation\""),
+            "{err}"
+        );
     }
 }

@@ -119,7 +119,9 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
         (Some(path), None, _) => Some(local_source(&config.resolve(path), format)?),
         (None, Some(split), Some(id)) => Some(hf_source(&hf_cache(), id, d.hf_revision(), split)?),
         (None, None, _) => None,
-        _ => bail!("key dataset.test_hf_split: only used with dataset.hf_id, and not with dataset.test_path"),
+        _ => bail!(
+            "key dataset.test_hf_split: only used with dataset.hf_id, and not with dataset.test_path"
+        ),
     };
     let mut train_source = train_source;
     let mut test_source = test_source;
@@ -136,7 +138,11 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
         let before = skipped.len();
         let mut items = adapt(&source.files, qualify, adapter, &options, skipped)?;
         if items.is_empty() {
-            let first: Vec<&str> = skipped[before..].iter().take(3).map(String::as_str).collect();
+            let first: Vec<&str> = skipped[before..]
+                .iter()
+                .take(3)
+                .map(String::as_str)
+                .collect();
             bail!(
                 "dataset {}: no problems ({} records skipped{}{})",
                 source.description,
@@ -154,11 +160,17 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
     };
     let mut train = read(&train_source, 0, &mut skipped)?;
     let (test, how) = match &test_source {
-        Some(source) => (read(source, 1, &mut skipped)?, format!("test: {}", source.description)),
+        Some(source) => (
+            read(source, 1, &mut skipped)?,
+            format!("test: {}", source.description),
+        ),
         None => {
             let k = held_out(train.len(), d.test_fraction());
             let test = train.split_off(train.len() - k);
-            (test, format!("test: {k} held out ({}%)", d.test_fraction() * 100.0))
+            (
+                test,
+                format!("test: {k} held out ({}%)", d.test_fraction() * 100.0),
+            )
         }
     };
     remove_overlap(&mut train, &test, &mut skipped);
@@ -174,7 +186,11 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
         info.name,
         info.version,
         config.seed,
-        if d.shuffle { ", shuffled" } else { ", in file order" },
+        if d.shuffle {
+            ", shuffled"
+        } else {
+            ", in file order"
+        },
         skipped.len()
     );
     Ok(Splits {
@@ -194,7 +210,11 @@ fn local_source(path: &Path, format: Option<Format>) -> Result<Source> {
             let label = file
                 .file_stem()
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-            SourceFile { path: file, format, label }
+            SourceFile {
+                path: file,
+                format,
+                label,
+            }
         })
         .collect();
     let description = if folder {
@@ -219,7 +239,11 @@ fn hf_source(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Sour
                 Some((stem, _)) => stem.to_string(),
                 None => f.name.clone(),
             };
-            SourceFile { path: f.path, format: f.format, label }
+            SourceFile {
+                path: f.path,
+                format: f.format,
+                label,
+            }
         })
         .collect();
     Ok(Source { files, description })
@@ -251,7 +275,11 @@ fn unique_labels(files: &mut [&mut SourceFile]) {
     }
     let common = common.unwrap_or_default();
     for f in files.iter_mut() {
-        let relative = f.path.strip_prefix(&common).unwrap_or(&f.path).with_extension("");
+        let relative = f
+            .path
+            .strip_prefix(&common)
+            .unwrap_or(&f.path)
+            .with_extension("");
         let parts: Vec<String> = relative
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -433,7 +461,14 @@ mod tests {
         // Reference values of SplitMix64 seeded with 1234567.
         let mut rng = SplitMix64::new(1234567);
         let got: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
-        assert_eq!(got, vec![6457827717110365317, 3203168211198807973, 9817491932198370423]);
+        assert_eq!(
+            got,
+            vec![
+                6457827717110365317,
+                3203168211198807973,
+                9817491932198370423
+            ]
+        );
     }
 
     #[test]
@@ -463,6 +498,9 @@ mod tests {
 
     #[test]
     fn questions_match_up_to_case_and_spaces() {
-        assert_eq!(normalise("  How  many\napples?\t"), normalise("how many APPLES?"));
+        assert_eq!(
+            normalise("  How  many\napples?\t"),
+            normalise("how many APPLES?")
+        );
     }
 }
