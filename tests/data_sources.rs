@@ -99,11 +99,21 @@ fn splits(dir: &Path, seed: u64, dataset: &str, adapter: &DatasetAdapterPlugin) 
     load_splits(&config(dir, seed, dataset).unwrap(), adapter).unwrap()
 }
 
+/// The message of a config or data error; such errors exit with code 2.
 fn error(dir: &Path, dataset: &str, adapter: &DatasetAdapterPlugin) -> String {
     let result = config(dir, 42, dataset).and_then(|c| load_splits(&c, adapter));
     match result {
         Ok(s) => panic!("expected an error, got {}", s.source),
-        Err(e) => format!("{e:#}"),
+        Err(e) => {
+            let message = format!("{e:#}");
+            let data_error = e.chain().any(|e| e.is::<econ_host::error::BadInput>());
+            let config_error = message.starts_with("config ");
+            assert!(
+                data_error || config_error,
+                "neither bad input nor config: {message}"
+            );
+            message
+        }
     }
 }
 

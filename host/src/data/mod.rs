@@ -31,9 +31,10 @@ mod hf;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow};
 
 use crate::config::Config;
+use crate::error::bad_input;
 use crate::plugins::DatasetAdapterPlugin;
 use crate::plugins::dataset_adapter::{Problem, RawRecord};
 
@@ -88,7 +89,7 @@ pub fn load_file(
     adapter: &DatasetAdapterPlugin,
     options: &[(String, String)],
 ) -> Result<Loaded> {
-    let source = local_source(path, None)?;
+    let source = local_source(path, None).map_err(bad_input)?;
     let mut skipped = Vec::new();
     let items = adapt(&source.files, false, adapter, options, &mut skipped)?;
     Ok(Loaded {
@@ -101,30 +102,42 @@ pub fn load_file(
 pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Splits> {
     let d = &config.dataset;
     let format = match &d.format {
-        Some(name) => Some(Format::from_name(name).with_context(|| {
-            format!("key dataset.format: {name:?} is not one of \"jsonl\", \"json\", \"csv\", \"parquet\"")
-        })?),
+        Some(name) => Some(
+            Format::from_name(name)
+                .with_context(|| format!("key dataset.format: {name:?} is not a known format"))
+                .map_err(bad_input)?,
+        ),
         None => None,
     };
     let hf_cache = || match &d.hf_cache {
         Some(dir) => config.resolve(dir),
         None => hf::default_cache(),
     };
-    let train_source = match (&d.path, &d.hf_id) {
-        (Some(path), None) => local_source(&config.resolve(path), format)?,
-        (None, Some(id)) => hf_source(&hf_cache(), id, d.hf_revision(), d.hf_split())?,
-        _ => bail!("keys dataset.path and dataset.hf_id: set exactly one"),
+    let mut train_source = match (&d.path, &d.hf_id) {
+        (Some(path), None) => local_source(&config.resolve(path), format).map_err(bad_input)?,
+        (None, Some(id)) => {
+            hf_source(&hf_cache(), id, d.hf_revision(), d.hf_split()).map_err(bad_input)?
+        }
+        _ => {
+            return Err(bad_input(anyhow!(
+                "keys dataset.path and dataset.hf_id: set exactly one"
+            )));
+        }
     };
-    let test_source = match (&d.test_path, &d.test_hf_split, &d.hf_id) {
-        (Some(path), None, _) => Some(local_source(&config.resolve(path), format)?),
-        (None, Some(split), Some(id)) => Some(hf_source(&hf_cache(), id, d.hf_revision(), split)?),
+    let mut test_source = match (&d.test_path, &d.test_hf_split, &d.hf_id) {
+        (Some(path), None, _) => {
+            Some(local_source(&config.resolve(path), format).map_err(bad_input)?)
+        }
+        (None, Some(split), Some(id)) => {
+            Some(hf_source(&hf_cache(), id, d.hf_revision(), split).map_err(bad_input)?)
+        }
         (None, None, _) => None,
-        _ => bail!(
-            "key dataset.test_hf_split: only used with dataset.hf_id, and not with dataset.test_path"
-        ),
+        _ => {
+            return Err(bad_input(anyhow!(
+                "key dataset.test_hf_split: only used with dataset.hf_id, and not with dataset.test_path"
+            )));
+        }
     };
-    let mut train_source = train_source;
-    let mut test_source = test_source;
     let mut all: Vec<&mut SourceFile> = train_source.files.iter_mut().collect();
     if let Some(source) = &mut test_source {
         all.extend(source.files.iter_mut());
@@ -137,22 +150,22 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
     let read = |source: &Source, stream: u64, skipped: &mut Vec<String>| -> Result<Vec<Item>> {
         let before = skipped.len();
         let mut items = adapt(&source.files, qualify, adapter, &options, skipped)?;
+        items = within_limits(items, d.max_question_length, d.max_answer_length, skipped);
+        items = unique_ids(items, skipped);
         if items.is_empty() {
             let first: Vec<&str> = skipped[before..]
                 .iter()
                 .take(3)
                 .map(String::as_str)
                 .collect();
-            bail!(
+            return Err(bad_input(anyhow!(
                 "dataset {}: no problems ({} records skipped{}{})",
                 source.description,
                 skipped.len() - before,
                 if first.is_empty() { "" } else { "; first: " },
                 first.join("; ")
-            );
+            )));
         }
-        items = within_limits(items, d.max_question_length, d.max_answer_length, skipped);
-        items = unique_ids(items, skipped);
         if d.shuffle {
             shuffle(&mut items, config.seed, stream);
         }
@@ -169,13 +182,17 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
             let test = train.split_off(train.len() - k);
             (
                 test,
-                format!("test: {k} held out ({}%)", d.test_fraction() * 100.0),
+                format!("test: {k} held out (test_fraction {})", d.test_fraction()),
             )
         }
     };
     remove_overlap(&mut train, &test, &mut skipped);
-    for s in &skipped {
+    const LOGGED: usize = 20;
+    for s in skipped.iter().take(LOGGED) {
         tracing::warn!("skipped record {s}");
+    }
+    if skipped.len() > LOGGED {
+        tracing::warn!("... and {} more skipped records", skipped.len() - LOGGED);
     }
     let info = adapter.info();
     let source = format!(
@@ -298,7 +315,8 @@ fn adapt(
 ) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     for file in files {
-        let records: Vec<RawRecord> = files::read_records(&file.path, file.format)?;
+        let records: Vec<RawRecord> =
+            files::read_records(&file.path, file.format).map_err(bad_input)?;
         for batch in records.chunks(ADAPT_BATCH) {
             let results = adapter
                 .adapt(batch, options)
