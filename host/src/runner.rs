@@ -6,16 +6,16 @@
 //! after the newest checkpoint are re-embedded and fed to the learner again
 //! (no LLM call) before training goes on.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
+use crate::data::Splits;
 use crate::early_stop::{EarlyStopper, StopDecision};
 use crate::embed::Embedder;
 use crate::episode::{Episode, Mode, Outcome, Phase, Resources};
@@ -30,14 +30,6 @@ use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::{Limits, LiveRegistry, PluginEngine, WatchGuard};
 use crate::summary::{ModeSummary, TrainSummary};
 use crate::trace::{self, Trace, TraceWriter};
-
-/// Problems for training and testing, never overlapping.
-pub struct Splits {
-    pub train: Vec<Problem>,
-    pub test: Vec<Problem>,
-    pub skipped: Vec<String>,
-    pub source: String,
-}
 
 /// Everything a run needs, set up once: config, plugins (watched for
 /// changes), data, LLM roles, the sentence encoder, an async runtime.
@@ -84,7 +76,7 @@ impl Job {
         let adapter = registry
             .dataset_adapter(&config.dataset.adapter)
             .map_err(bad_input)?;
-        let splits = load_splits(&config, adapter)?;
+        let splits = crate::data::load_splits(&config, adapter)?;
         tracing::info!(
             "data: {} ({} train, {} test problems)",
             splits.source,
@@ -636,63 +628,4 @@ fn check_embedding_width(config: &Config, dim: usize) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Data for a run: the dataset through its adapter, shuffled with the seed,
-/// then split into test and train that never share a problem.
-fn load_splits(config: &Config, adapter: &crate::plugins::DatasetAdapterPlugin) -> Result<Splits> {
-    let options: Vec<(String, String)> = config
-        .dataset
-        .options
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let path = config.resolve(&config.dataset.path);
-    let loaded = crate::data::load_jsonl(&path, adapter, &options).map_err(bad_input)?;
-    let mut problems = loaded.problems;
-    shuffle(&mut problems, config.seed);
-    let n = problems.len();
-    let n_test = if n < 2 {
-        0
-    } else {
-        (n * 3).div_ceil(10).max(1)
-    };
-    let test: Vec<Problem> = problems.drain(..n_test).collect();
-    let seen: HashSet<String> = test.iter().map(|p| normalise(&p.question)).collect();
-    let train = problems
-        .into_iter()
-        .filter(|p| !seen.contains(&normalise(&p.question)))
-        .collect();
-    if n == 0 {
-        bail!("dataset {}: no problems", path.display());
-    }
-    Ok(Splits {
-        train,
-        test,
-        skipped: loaded.skipped,
-        source: path.display().to_string(),
-    })
-}
-
-fn normalise(q: &str) -> String {
-    q.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-/// Fisher–Yates with splitmix64: the same order for a seed on every machine.
-fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    for i in (1..items.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
 }
