@@ -8,10 +8,8 @@ mod common;
 #[path = "common/openai_server.rs"]
 mod openai_server;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arith_job::{N_AGENTS, arithmetic_model, question_numbers, write_job};
@@ -373,4 +371,27 @@ async fn a_dead_server_fails_the_run_with_a_clear_error() {
         t.contains("coordinator (strategy)") && t.contains("503"),
         "{t}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_step_episodes_record_every_decision_step() {
+    let s = Setup::new(Duration::ZERO, "\n[env]\nmax_rounds = 2\n").await;
+    let out = s
+        .econ_host(&["train", "--train-eps", "2", "--log-dir", "logs", "--json"])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let train = traces(&s.path("logs/traces_train_bne.jsonl"));
+    assert_eq!(train.len(), 2);
+    for t in &train {
+        let steps = t["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0]["done"], false);
+        assert_eq!(steps[1]["done"], true);
+        assert_eq!(steps[1]["t"], 1);
+    }
+    // Two decision steps per episode reach the learner: 4 records, one update.
+    let metrics = traces(&s.path("logs/metrics.jsonl"));
+    assert_eq!(metrics.len(), 1);
+    let all: u64 = train.iter().map(calls).sum();
+    assert_eq!(s.server.requests() as u64, all);
 }
