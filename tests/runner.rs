@@ -389,9 +389,10 @@ async fn multi_step_episodes_record_every_decision_step() {
         assert_eq!(steps[1]["done"], true);
         assert_eq!(steps[1]["t"], 1);
     }
-    // Two decision steps per episode reach the learner: 4 records, one update.
+    // Each decision step is one transition for the learner: 4 records, and
+    // with train.update_interval = 2 an update after every second one.
     let metrics = traces(&s.path("logs/metrics.jsonl"));
-    assert_eq!(metrics.len(), 1);
+    assert_eq!(metrics.len(), 2);
     let all: u64 = train.iter().map(calls).sum();
     assert_eq!(s.server.requests() as u64, all);
 }
