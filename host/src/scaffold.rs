@@ -231,7 +231,10 @@ mod tests {
         let missing = render(PluginKind::Reward, "r", &Sdk::Missing);
         assert!(missing[0].1.contains("TODO"));
         let cargo: toml::Table = missing[0].1.parse().unwrap();
-        assert!(!cargo.contains_key("dependencies") || cargo["dependencies"].as_table().unwrap().is_empty());
+        assert!(
+            !cargo.contains_key("dependencies")
+                || cargo["dependencies"].as_table().unwrap().is_empty()
+        );
     }
 
     #[test]

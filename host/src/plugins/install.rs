@@ -62,7 +62,12 @@ pub fn wasm_files(path: &Path) -> Result<Vec<PathBuf>> {
 /// the same name unless `force`; refuses outright when another file in
 /// `dest_dir` declares the same name (that file would shadow or be shadowed
 /// by the new one, depending on file names).
-pub fn install(engine: &PluginEngine, file: &Path, dest_dir: &Path, force: bool) -> Result<Installed> {
+pub fn install(
+    engine: &PluginEngine,
+    file: &Path,
+    dest_dir: &Path,
+    force: bool,
+) -> Result<Installed> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let source = file.parent().unwrap_or(Path::new("."));
     let plugin = Plugin::from_bytes(engine, &bytes, file, source, Limits::default())?;
@@ -98,7 +103,8 @@ pub fn install(engine: &PluginEngine, file: &Path, dest_dir: &Path, force: bool)
     };
     let mut old = None;
     if dest.exists() {
-        let existing = std::fs::read(&dest).with_context(|| format!("reading {}", dest.display()))?;
+        let existing =
+            std::fs::read(&dest).with_context(|| format!("reading {}", dest.display()))?;
         if sha256_hex(&existing) == new.sha256 {
             return Ok(Installed::Unchanged {
                 info: installed(dest_dir),
@@ -156,7 +162,9 @@ fn same_file(a: &Path, b: &Path) -> bool {
 fn write_atomically(dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(
         ".{}.install-{}",
-        dest.file_name().and_then(|n| n.to_str()).unwrap_or("plugin"),
+        dest.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("plugin"),
         std::process::id()
     ));
     let written = std::fs::write(&tmp, bytes)

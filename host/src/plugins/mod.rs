@@ -64,8 +64,7 @@ pub fn user_plugin_dir() -> Option<PathBuf> {
 pub fn folder_origin(dir: &std::path::Path) -> &'static str {
     let same = |other: Option<PathBuf>| {
         other.is_some_and(|o| {
-            o == dir
-                || matches!((o.canonicalize(), dir.canonicalize()), (Ok(a), Ok(b)) if a == b)
+            o == dir || matches!((o.canonicalize(), dir.canonicalize()), (Ok(a), Ok(b)) if a == b)
         })
     };
     let builtin = std::env::current_exe()

@@ -188,7 +188,10 @@ mod tests {
 
     #[test]
     fn whole_text_objects() {
-        assert_eq!(got(r#"{"final_value": "18", "confidence": 0.9}"#), json("18"));
+        assert_eq!(
+            got(r#"{"final_value": "18", "confidence": 0.9}"#),
+            json("18")
+        );
         assert_eq!(got(r#"  {"final": 42.0}  "#), json("42"));
         assert_eq!(got(r#"{"answer": "$1,234"}"#), json("1234"));
         assert_eq!(got(r#"{"Final_Value": "\\boxed{7}"}"#), json("7"));
@@ -239,8 +242,14 @@ mod tests {
         assert_eq!(got("{\"confidence\": 0.9}").1, "last-number");
         assert_eq!(got("nothing here"), (None, "none"));
         // Empty or non-scalar answers do not count.
-        assert_eq!(got("{\"answer\": \"\"} and \\boxed{3}"), (Some("3".into()), "boxed"));
-        assert_eq!(got("{\"answer\": [1, 2]} \\boxed{3}"), (Some("3".into()), "boxed"));
+        assert_eq!(
+            got("{\"answer\": \"\"} and \\boxed{3}"),
+            (Some("3".into()), "boxed")
+        );
+        assert_eq!(
+            got("{\"answer\": [1, 2]} \\boxed{3}"),
+            (Some("3".into()), "boxed")
+        );
     }
 
     #[test]
@@ -262,7 +271,10 @@ mod tests {
     fn trait_wiring() {
         assert_eq!(JsonParser::manifest().name, "parser-json");
         let e = <JsonParser as AnswerParser>::extract("{\"final_value\": \"2\"}");
-        assert_eq!((e.answer.as_deref(), e.method.as_str()), (Some("2"), "json"));
+        assert_eq!(
+            (e.answer.as_deref(), e.method.as_str()),
+            (Some("2"), "json")
+        );
         assert!(<JsonParser as AnswerParser>::equivalent("42", "$42.00"));
     }
 }
