@@ -7,7 +7,7 @@
 # (~/.cache/econ-host/componentize-venv, or $ECON_HOST_HOME/componentize-venv;
 # ~70 MB, ~10 s the first time). The component bundles CPython: ~18 MB, ~25 s
 # to build on 2 cores. Output: OUT.wasm, by default reward-python.wasm beside
-# this script (where tests/plugins_cli.rs looks for it).
+# this script (where tests/scaffold.rs looks for it).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
