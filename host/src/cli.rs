@@ -123,6 +123,38 @@ pub enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a ready plugin crate (Cargo.toml, src/lib.rs with a working
+    /// example and tests) into DIR/NAME.
+    New {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(
+            ["reward", "dataset-adapter", "prompt-template", "answer-parser"]
+        ))]
+        kind: String,
+        /// The plugin's name (lowercase letters, digits, '-', '_'), also the
+        /// crate's and the folder's.
+        name: String,
+        /// Where the crate's folder goes.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// The econ-plugin-sdk folder to depend on (default: plugins/sdk of
+        /// the repository this econ-host was built from, else one above the
+        /// current folder).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
+    /// Verify plugin files (as `check` does) and copy them into the user
+    /// plugin folder as NAME.wasm; a folder installs every .wasm in it.
+    Install {
+        #[arg(value_name = "FILE|DIR", required = true)]
+        paths: Vec<PathBuf>,
+        /// Install here instead of the user plugin folder
+        /// ($ECON_HOST_PLUGIN_DIR, else ~/.local/share/econ-host/plugins).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Replace an installed plugin of the same name with different contents.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,6 +18,7 @@ pub mod models;
 pub mod nets;
 pub mod plugins;
 pub mod runner;
+pub mod scaffold;
 pub mod summary;
 pub mod trace;
 
