@@ -568,7 +568,7 @@ fn snippet(bytes: &[u8]) -> String {
 }
 
 /// An error and its causes on one line ("error sending request: connection refused").
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
