@@ -5,7 +5,10 @@
 //! rarely serve it.
 //!
 //! The index is `--index-url`, else `$PIP_INDEX_URL`, else `index-url` from
-//! pip's config files, else <https://pypi.org/simple/>.
+//! pip's config files, else <https://pypi.org/simple/>. TLS trusts, besides
+//! the built-in Mozilla roots, the CA bundles pip and the system use
+//! ([`extra_roots`]): machines that reach the index through a
+//! TLS-inspecting proxy work as they do for pip.
 
 use std::path::PathBuf;
 
@@ -88,10 +91,57 @@ pub fn index_url(explicit: Option<&str>) -> String {
     if url.ends_with('/') { url } else { url + "/" }
 }
 
-/// `index-url` from pip's config files, the later file winning as in pip
+/// `index-url` from pip's config files.
+fn pip_config_index_url() -> Option<String> {
+    pip_config("index-url")
+}
+
+/// CA certificates to trust besides the built-in roots: the bundle pip is
+/// told to use (`$PIP_CERT`, `cert` in pip's config), `$SSL_CERT_FILE`,
+/// `$REQUESTS_CA_BUNDLE` and the system's bundle. Unreadable files are
+/// skipped with a warning.
+pub fn extra_roots() -> Vec<reqwest::Certificate> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for var in ["PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"] {
+        if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+            files.push(path.into());
+        }
+    }
+    if let Some(path) = pip_config("cert") {
+        files.push(path.into());
+    }
+    for system in [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ] {
+        let path = PathBuf::from(system);
+        if path.is_file() {
+            files.push(path);
+            break;
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut roots = Vec::new();
+    for file in files {
+        if !seen.insert(file.clone()) {
+            continue;
+        }
+        match std::fs::read(&file)
+            .map_err(anyhow::Error::from)
+            .and_then(|pem| Ok(reqwest::Certificate::from_pem_bundle(&pem)?))
+        {
+            Ok(certs) => roots.extend(certs),
+            Err(e) => eprintln!("warning: CA bundle {}: {e}; skipped", file.display()),
+        }
+    }
+    roots
+}
+
+/// `key` from pip's config files, the later file winning as in pip
 /// (global, user, virtualenv, then `$PIP_CONFIG_FILE`); sections `global`,
 /// `download` and `install`.
-fn pip_config_index_url() -> Option<String> {
+fn pip_config(key: &str) -> Option<String> {
     let mut files: Vec<PathBuf> = vec!["/etc/xdg/pip/pip.conf".into(), "/etc/pip.conf".into()];
     if let Some(home) = dirs::home_dir() {
         files.push(home.join(".pip/pip.conf"));
@@ -108,15 +158,15 @@ fn pip_config_index_url() -> Option<String> {
     let mut found = None;
     for file in files {
         if let Ok(text) = std::fs::read_to_string(&file)
-            && let Some(url) = ini_index_url(&text)
+            && let Some(value) = ini_value(&text, key)
         {
-            found = Some(url);
+            found = Some(value);
         }
     }
     found
 }
 
-fn ini_index_url(text: &str) -> Option<String> {
+fn ini_value(text: &str, want: &str) -> Option<String> {
     let mut section = String::new();
     let mut found = None;
     for line in text.lines() {
@@ -125,7 +175,7 @@ fn ini_index_url(text: &str) -> Option<String> {
             section = line[1..line.len() - 1].trim().to_ascii_lowercase();
         } else if let Some((key, value)) = line.split_once(['=', ':']) {
             let key = key.trim().replace('_', "-").to_ascii_lowercase();
-            if key == "index-url" && ["global", "download", "install"].contains(&section.as_str())
+            if key == want && ["global", "download", "install"].contains(&section.as_str())
             {
                 found = Some(value.trim().to_string());
             }
@@ -330,8 +380,9 @@ mod tests {
     #[test]
     fn pip_config_and_redaction() {
         let ini = "[global]\ncert = /x\nindex-url = https://m.example/simple\n[install]\nindex_url=https://other/simple\n";
-        assert_eq!(ini_index_url(ini).as_deref(), Some("https://other/simple"));
-        assert_eq!(ini_index_url("[list]\nindex-url = x\n"), None);
+        assert_eq!(ini_value(ini, "index-url").as_deref(), Some("https://other/simple"));
+        assert_eq!(ini_value(ini, "cert").as_deref(), Some("/x"));
+        assert_eq!(ini_value("[list]\nindex-url = x\n", "index-url"), None);
         assert_eq!(
             redact("https://me:secret@m.example/simple/"),
             "https://me:***@m.example/simple/"
