@@ -30,7 +30,8 @@ use tokio::sync::mpsc;
 use super::Embedder;
 use crate::job_config::EmbeddingConfig;
 use crate::llm::openai::{
-    ApiKey, Backoff, Failure, FailureKind, error_chain, post_json, retry_delay, snippet,
+    ApiKey, Backoff, Failure, FailureKind, error_chain, http_client, parse_json, post_json,
+    retry_delay, snippet,
 };
 
 /// Everything the remote embedder needs; [`RemoteOptions::from_config`]
@@ -114,12 +115,7 @@ impl RemoteEmbedder {
         let url = format!("{base}/embeddings");
         reqwest::Url::parse(&url).with_context(|| format!("key embedding.base_url ({base:?})"))?;
         let auth = options.api_key.as_ref().map(ApiKey::header).transpose()?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("econ-host/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
-            .tcp_nodelay(true)
-            .build()
-            .context("building the HTTP client")?;
+        let http = http_client(options.timeout)?;
         let worker = Arc::new(Worker {
             http,
             url: url.clone(),
@@ -280,34 +276,14 @@ impl Worker {
     }
 
     async fn attempt(&self, body: &[u8], n: usize) -> Result<Vec<Vec<f32>>, Failure> {
-        let bytes = post_json(
-            &self.http,
-            &self.url,
-            self.auth.as_ref(),
-            body,
-            self.options.timeout,
-        )
-        .await?;
-        let fail = |kind| Failure {
-            url: self.url.clone(),
-            kind,
-            retryable: false,
-            retry_after: None,
-        };
-        let parsed: Response = serde_json::from_slice(&bytes).map_err(|e| Failure {
-            retryable: true,
-            ..fail(FailureKind::InvalidJson(
-                "embeddings response",
-                e.to_string(),
-                snippet(&bytes),
-            ))
-        })?;
+        let timeout = self.options.timeout;
+        let bytes = post_json(&self.http, &self.url, self.auth.as_ref(), body, timeout).await?;
+        let what = "embeddings response";
+        let parsed: Response = parse_json(&self.url, &bytes, what)?;
+        // A well-formed answer that does not fit the request: not retried.
         order(parsed.data, n).map_err(|e| {
-            fail(FailureKind::InvalidJson(
-                "embeddings response",
-                error_chain(e.as_ref()),
-                snippet(&bytes),
-            ))
+            let kind = FailureKind::InvalidJson(what, error_chain(e.as_ref()), snippet(&bytes));
+            Failure::new(&self.url, kind, false)
         })
     }
 }

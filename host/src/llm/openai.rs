@@ -199,12 +199,7 @@ impl OpenAiClient {
             });
         }
         let auth = options.api_key.as_ref().map(ApiKey::header).transpose()?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("econ-host/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
-            .tcp_nodelay(true)
-            .build()
-            .context("building the HTTP client")?;
+        let http = http_client(options.timeout)?;
         Ok(OpenAiClient {
             http,
             endpoints,
@@ -313,34 +308,15 @@ impl OpenAiClient {
     async fn attempt(&self, endpoint: &Endpoint, body: &[u8]) -> Result<ResponseBody, Failure> {
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&endpoint.in_flight);
-        let _permit = endpoint.permits.acquire().await.map_err(|_| Failure {
-            url: endpoint.url.clone(),
-            kind: FailureKind::Closed,
-            retryable: false,
-            retry_after: None,
+        let _permit = endpoint.permits.acquire().await.map_err(|_| {
+            Failure::new(&endpoint.url, FailureKind::Closed, false)
         })?;
-        let bytes = post_json(
-            &self.http,
-            &endpoint.url,
-            self.auth.as_ref(),
-            body,
-            self.options.timeout,
-        )
-        .await?;
-        let fail = |kind, retryable| Failure {
-            url: endpoint.url.clone(),
-            kind,
-            retryable,
-            retry_after: None,
-        };
-        let parsed: ResponseBody = serde_json::from_slice(&bytes).map_err(|e| {
-            fail(
-                FailureKind::InvalidJson("chat completion", e.to_string(), snippet(&bytes)),
-                true,
-            )
-        })?;
+        let timeout = self.options.timeout;
+        let bytes = post_json(&self.http, &endpoint.url, self.auth.as_ref(), body, timeout).await?;
+        let parsed: ResponseBody = parse_json(&endpoint.url, &bytes, "chat completion")?;
         if parsed.choices.is_empty() {
-            return Err(fail(FailureKind::NoChoices(snippet(&bytes)), false));
+            let kind = FailureKind::NoChoices(snippet(&bytes));
+            return Err(Failure::new(&endpoint.url, kind, false));
         }
         Ok(parsed)
     }
@@ -387,6 +363,16 @@ impl LlmClient for OpenAiClient {
     fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion>> {
         Box::pin(self.chat_with_retries(request))
     }
+}
+
+/// The HTTP client of an API client whose attempts time out after `timeout`.
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("econ-host/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .tcp_nodelay(true)
+        .build()
+        .context("building the HTTP client")
 }
 
 /// Exponential backoff with equal jitter, shared by the HTTP clients (chat
@@ -471,12 +457,7 @@ pub(crate) async fn post_json(
     body: &[u8],
     timeout: Duration,
 ) -> Result<Vec<u8>, Failure> {
-    let fail = |kind, retryable| Failure {
-        url: url.to_string(),
-        kind,
-        retryable,
-        retry_after: None,
-    };
+    let fail = |kind, retryable| Failure::new(url, kind, retryable);
     let exchange = async {
         let mut post = http
             .post(url)
@@ -566,6 +547,30 @@ pub(crate) struct Failure {
     pub(crate) kind: FailureKind,
     pub(crate) retryable: bool,
     pub(crate) retry_after: Option<Duration>,
+}
+
+impl Failure {
+    pub(crate) fn new(url: &str, kind: FailureKind, retryable: bool) -> Self {
+        Failure {
+            url: url.to_string(),
+            kind,
+            retryable,
+            retry_after: None,
+        }
+    }
+}
+
+/// A 2xx body from `url` as JSON of type `T`; `what` names it in the error
+/// (retryable: a truncated or garbled body may come right next time).
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, Failure> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let kind = FailureKind::InvalidJson(what, e.to_string(), snippet(bytes));
+        Failure::new(url, kind, true)
+    })
 }
 
 pub(crate) enum FailureKind {
