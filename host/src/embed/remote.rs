@@ -169,11 +169,7 @@ impl RemoteEmbedder {
                 embedder.url
             );
         }
-        tracing::info!(
-            "embeddings: {} ({}-d vectors)",
-            embedder.url,
-            embedder.dim
-        );
+        tracing::info!("embeddings: {} ({}-d vectors)", embedder.url, embedder.dim);
         Ok(embedder)
     }
 
@@ -185,9 +181,7 @@ impl RemoteEmbedder {
     fn call(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
         let stopped = || anyhow!("the embeddings client thread has stopped");
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        self.requests
-            .send((texts, reply))
-            .map_err(|_| stopped())?;
+        self.requests.send((texts, reply)).map_err(|_| stopped())?;
         answer.recv().map_err(|_| stopped())?
     }
 }
@@ -304,7 +298,10 @@ fn order(mut data: Vec<Item>, n: usize) -> Result<Vec<Vec<f32>>> {
     if data.iter().any(|d| d.embedding.len() != dim) {
         bail!("vectors of different widths");
     }
-    if data.iter().any(|d| d.embedding.iter().any(|x| !x.is_finite())) {
+    if data
+        .iter()
+        .any(|d| d.embedding.iter().any(|x| !x.is_finite()))
+    {
         bail!("a vector holds a value that is not a finite number");
     }
     Ok(data.into_iter().map(|d| d.embedding).collect())
@@ -324,7 +321,11 @@ mod tests {
     #[test]
     fn orders_by_index_and_checks_the_answer() {
         let got = order(
-            vec![item(Some(1), &[1.0]), item(Some(0), &[0.0]), item(Some(2), &[2.0])],
+            vec![
+                item(Some(1), &[1.0]),
+                item(Some(0), &[0.0]),
+                item(Some(2), &[2.0]),
+            ],
             3,
         )
         .unwrap();

@@ -308,9 +308,11 @@ impl OpenAiClient {
     async fn attempt(&self, endpoint: &Endpoint, body: &[u8]) -> Result<ResponseBody, Failure> {
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&endpoint.in_flight);
-        let _permit = endpoint.permits.acquire().await.map_err(|_| {
-            Failure::new(&endpoint.url, FailureKind::Closed, false)
-        })?;
+        let _permit = endpoint
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Failure::new(&endpoint.url, FailureKind::Closed, false))?;
         let timeout = self.options.timeout;
         let bytes = post_json(&self.http, &endpoint.url, self.auth.as_ref(), body, timeout).await?;
         let parsed: ResponseBody = parse_json(&endpoint.url, &bytes, "chat completion")?;

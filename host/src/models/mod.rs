@@ -59,7 +59,10 @@ impl ModelSpec {
             other => bail!("model {name}: kind {other:?} is not \"gguf\" or \"folder\""),
         }
         if self.sha256.len() != 64 || !self.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-            bail!("model {name}: sha256 {:?} is not 64 hex digits", self.sha256);
+            bail!(
+                "model {name}: sha256 {:?} is not 64 hex digits",
+                self.sha256
+            );
         }
         if self.file.is_empty() || self.file.contains(['/', '\\']) || self.file.starts_with('.') {
             bail!("model {name}: file {:?} must be a plain name", self.file);
