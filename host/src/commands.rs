@@ -35,6 +35,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             plugins_install(paths, dir.as_deref(), *force)
         }
         Command::Models(ModelsCommand::List) => models_list(),
+        Command::Models(ModelsCommand::Fetch {
+            names,
+            verify,
+            index_url,
+        }) => models_fetch(names, *verify, index_url.clone()),
     }
 }
 
@@ -399,11 +404,10 @@ fn plugins_install(paths: &[PathBuf], dir: Option<&std::path::Path>, force: bool
 
 fn models_list() -> Result<()> {
     let dir = crate::models::cache_dir();
-    for (name, spec) in crate::models::catalogue()? {
-        let state = if dir.join(&spec.file).exists() {
-            "fetched"
-        } else {
-            "missing"
+    for (name, spec) in crate::models::catalogue().map_err(bad_input)? {
+        let state = match crate::models::fetch::present(&spec, &dir, false)? {
+            crate::models::fetch::Presence::Missing => "missing",
+            _ => "fetched",
         };
         println!(
             "{name:<18} {:>6.0} MB  {state:<8} {}",
@@ -413,4 +417,13 @@ fn models_list() -> Result<()> {
     }
     println!("cache: {}", dir.display());
     Ok(())
+}
+
+fn models_fetch(names: &[String], verify: bool, index_url: Option<String>) -> Result<()> {
+    let options = crate::models::fetch::FetchOptions {
+        cache: crate::models::cache_dir(),
+        verify,
+        index_url,
+    };
+    crate::models::fetch::fetch(names, &options)
 }

@@ -191,39 +191,15 @@ impl RoleConfig {
                         .collect(),
                 };
                 for (name, url) in named {
-                    let url = url.trim();
-                    if !(url.starts_with("http://") || url.starts_with("https://"))
-                        || url.len() <= "https://".len()
-                    {
-                        bail!("{name}: {url:?} is not an http:// or https:// URL");
-                    }
+                    check_http_url(&name, url)?;
                 }
                 if let Some(var) = &self.api_key_env {
-                    // The message must not echo the value: it may be a pasted key.
-                    let is_name = !var.is_empty()
-                        && !var.starts_with(|c: char| c.is_ascii_digit())
-                        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if !is_name {
-                        bail!(
-                            "{}: must be the name of an environment variable (letters, digits, _), \
-                             e.g. \"TOGETHER_API_KEY\", not the key itself",
-                            key("api_key_env")
-                        );
-                    }
+                    check_api_key_env(&key("api_key_env"), var)?;
                 }
                 if self.concurrency == 0 {
                     bail!("{}: must be at least 1", key("concurrency"));
                 }
-                if !(self.timeout_s.is_finite()
-                    && self.timeout_s > 0.0
-                    && self.timeout_s <= 86400.0)
-                {
-                    bail!(
-                        "{}: {} is outside (0, 86400] seconds",
-                        key("timeout_s"),
-                        self.timeout_s
-                    );
-                }
+                check_timeout_s(&key("timeout_s"), self.timeout_s)?;
                 if self.retry_backoff_ms > self.retry_backoff_max_ms {
                     bail!(
                         "keys llm.{role}.retry_backoff_ms/retry_backoff_max_ms: need first <= max, got {} > {}",
@@ -239,6 +215,39 @@ impl RoleConfig {
         }
         Ok(())
     }
+}
+
+/// `key` (e.g. "key llm.executor.base_url") holds an http(s) URL.
+pub(crate) fn check_http_url(key: &str, url: &str) -> Result<()> {
+    let url = url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len()
+    {
+        bail!("{key}: {url:?} is not an http:// or https:// URL");
+    }
+    Ok(())
+}
+
+/// `key` names an environment variable, not an API key.
+pub(crate) fn check_api_key_env(key: &str, var: &str) -> Result<()> {
+    // The message must not echo the value: it may be a pasted key.
+    let is_name = !var.is_empty()
+        && !var.starts_with(|c: char| c.is_ascii_digit())
+        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !is_name {
+        bail!(
+            "{key}: must be the name of an environment variable (letters, digits, _), \
+             e.g. \"TOGETHER_API_KEY\", not the key itself"
+        );
+    }
+    Ok(())
+}
+
+/// `key` holds a per-attempt HTTP timeout in seconds.
+pub(crate) fn check_timeout_s(key: &str, timeout_s: f64) -> Result<()> {
+    if !(timeout_s.is_finite() && timeout_s > 0.0 && timeout_s <= 86400.0) {
+        bail!("{key}: {timeout_s} is outside (0, 86400] seconds");
+    }
+    Ok(())
 }
 
 /// `[dataset]`: an adapter plugin and a source — a local file or folder
@@ -561,6 +570,7 @@ impl Config {
                 s.top_p_default
             );
         }
+        self.embedding.validate()?;
         self.env.validate()?;
         self.runner.validate()?;
         self.early_stopping.validate()?;

@@ -17,7 +17,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::config::Config;
 use crate::data::Splits;
 use crate::early_stop::{EarlyStopper, StopDecision};
-use crate::embed::Embedder;
 use crate::episode::{Episode, Mode, Outcome, Phase, Resources};
 use crate::error::bad_input;
 use crate::learner::{EpisodeRecord, Learner, RoundRecord};
@@ -85,12 +84,7 @@ impl Job {
         );
 
         let (coordinator, executor) = llm_roles(&config)?;
-        let embedder = crate::embed::load_local(
-            &config.embedding.model,
-            &config.base_dir,
-            crate::torch_device(),
-        )
-        .with_context(|| format!("key embedding.model ({})", config.embedding.model))?;
+        let embedder = crate::embed::load(&config.embedding, &config.base_dir)?;
         check_embedding_width(&config, embedder.dim())?;
 
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -103,7 +97,7 @@ impl Job {
                 config: config.clone(),
                 coordinator,
                 executor,
-                embedder: Arc::new(Mutex::new(Box::new(embedder))),
+                embedder: Arc::new(Mutex::new(embedder)),
             },
             config,
             live,
