@@ -114,7 +114,7 @@ fn configs_name_these_plugins_and_their_samples() {
         let c = Config::load(&path, &[]).unwrap_or_else(|e| panic!("{config}: {e:#}"));
         assert_eq!(c.dataset.adapter, adapter);
         assert_eq!(c.plugins.parser, parser);
-        let file = c.resolve(&c.dataset.path);
+        let file = c.resolve(c.dataset.path.as_deref().expect("a dataset path"));
         assert!(file.ends_with(data) && file.is_file(), "{}", file.display());
         registry.dataset_adapter(adapter).unwrap();
         registry.answer_parser(parser).unwrap();

@@ -32,6 +32,7 @@ fn every_builtin_plugin_loads_with_its_manifest() {
             ("adapter-math".to_string(), PluginKind::DatasetAdapter),
             ("adapter-svamp".to_string(), PluginKind::DatasetAdapter),
             ("parser-boxed".to_string(), PluginKind::AnswerParser),
+            ("parser-json".to_string(), PluginKind::AnswerParser),
             ("parser-math".to_string(), PluginKind::AnswerParser),
             ("prompts-econ".to_string(), PluginKind::PromptTemplate),
             ("reward-econ".to_string(), PluginKind::Reward),

@@ -2,72 +2,19 @@
 //! server playing a deterministic arithmetic model, with the real plugins,
 //! the real sentence encoder and the real networks.
 
+#[path = "common/arith_job.rs"]
+mod arith_job;
 mod common;
 #[path = "common/openai_server.rs"]
 mod openai_server;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openai_server::{Reply, Scripted, Server};
+use arith_job::{N_AGENTS, arithmetic_model, question_numbers, write_job};
+use openai_server::{Reply, Server};
 use serde_json::Value;
-
-const N_AGENTS: usize = 3;
-
-/// The scripted model. Strategy: three steps, no numbers. Executor: adds the
-/// two numbers of "What is A plus B?" — one too many when sampled hotter than
-/// T = 1.0. Commitment: JSON with the executors' majority answer.
-fn arithmetic_model() -> Reply {
-    Reply::Model(Scripted(Arc::new(|body: &Value| {
-        let text: String = body["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["content"].as_str().unwrap_or("").to_string())
-            .collect::<Vec<_>>()
-            .join("\n");
-        if text.contains("STRATEGY") {
-            return "1. Identify the two quantities.\n2. Add them.\n3. Check the sum.".into();
-        }
-        if text.contains("Output JSON only") {
-            let mut votes: BTreeMap<i64, usize> = BTreeMap::new();
-            for part in text.split("\\boxed{").skip(1) {
-                if let Some(Ok(v)) = part.split('}').next().map(str::parse::<i64>) {
-                    *votes.entry(v).or_default() += 1;
-                }
-            }
-            // Skip the prompt's own example "\boxed{...}" (not a number).
-            let best = votes
-                .iter()
-                .max_by_key(|(v, c)| (**c, -**v))
-                .map(|(v, _)| *v)
-                .unwrap_or(0);
-            return format!(
-                r#"{{"final_value": "{best}", "reasoning": "majority", "confidence": 0.9, "checklist": {{"all_agree": true, "arithmetic_verified": true, "units_correct": true}}}}"#
-            );
-        }
-        let numbers = question_numbers(&text);
-        let t = body["temperature"].as_f64().unwrap_or(0.0);
-        let sum = numbers.0 + numbers.1 + i64::from(t > 1.0);
-        format!(
-            "Add {} and {}: {} + {} = {sum}.\n\\boxed{{{sum}}}",
-            numbers.0, numbers.1, numbers.0, numbers.1
-        )
-    })))
-}
-
-fn question_numbers(text: &str) -> (i64, i64) {
-    let at = text.find("What is ").expect("an arithmetic question");
-    let rest = &text[at + "What is ".len()..];
-    let mut words = rest.split_whitespace();
-    let a = words.next().unwrap().parse().unwrap();
-    assert_eq!(words.next(), Some("plus"));
-    let b = words.next().unwrap().trim_end_matches('?').parse().unwrap();
-    (a, b)
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -79,56 +26,7 @@ impl Setup {
         let server = Server::start(latency).await;
         server.set_default(arithmetic_model());
         let dir = tempfile::tempdir().unwrap();
-        let mut data = String::new();
-        for i in 0..12 {
-            let (a, b) = (10 + i * 7, 3 + i * 5);
-            data.push_str(&format!(
-                "{{\"id\": \"arith-{i}\", \"question\": \"What is {a} plus {b}?\", \"answer\": \"{a} + {b} = {}\\n#### {}\"}}\n",
-                a + b,
-                a + b
-            ));
-        }
-        std::fs::write(dir.path().join("arith.jsonl"), data).unwrap();
-        let url = server.base_url();
-        let config = format!(
-            r#"n_agents = {N_AGENTS}
-seed = 7
-obs_dim = 384
-commitment_embedding_dim = 384
-
-[llm.coordinator]
-provider = "openai"
-base_url = "{url}"
-model = "scripted-coordinator"
-max_tokens = 128
-
-[llm.executor]
-provider = "openai"
-base_url = "{url}"
-model = "scripted-executor"
-max_tokens = 128
-
-[sampling]
-temperature_min = 0.2
-temperature_max = 1.2
-p_min = 1.0
-p_max = 1.3
-
-[train]
-update_interval = 2
-batch_size = 2
-buffer_size = 8
-
-[runner]
-save_interval = 2
-concurrency = 4
-
-[dataset]
-adapter = "adapter-gsm8k"
-path = "arith.jsonl"
-{extra_config}"#
-        );
-        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        write_job(dir.path(), &server.base_url(), extra_config);
         Setup { dir, server }
     }
 
@@ -473,4 +371,28 @@ async fn a_dead_server_fails_the_run_with_a_clear_error() {
         t.contains("coordinator (strategy)") && t.contains("503"),
         "{t}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_step_episodes_record_every_decision_step() {
+    let s = Setup::new(Duration::ZERO, "\n[env]\nmax_rounds = 2\n").await;
+    let out = s
+        .econ_host(&["train", "--train-eps", "2", "--log-dir", "logs", "--json"])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let train = traces(&s.path("logs/traces_train_bne.jsonl"));
+    assert_eq!(train.len(), 2);
+    for t in &train {
+        let steps = t["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0]["done"], false);
+        assert_eq!(steps[1]["done"], true);
+        assert_eq!(steps[1]["t"], 1);
+    }
+    // Each decision step is one transition for the learner: 4 records, and
+    // with train.update_interval = 2 an update after every second one.
+    let metrics = traces(&s.path("logs/metrics.jsonl"));
+    assert_eq!(metrics.len(), 2);
+    let all: u64 = train.iter().map(calls).sum();
+    assert_eq!(s.server.requests() as u64, all);
 }

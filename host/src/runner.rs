@@ -6,18 +6,17 @@
 //! after the newest checkpoint are re-embedded and fed to the learner again
 //! (no LLM call) before training goes on.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
+use crate::data::Splits;
 use crate::early_stop::{EarlyStopper, StopDecision};
-use crate::embed::Embedder;
 use crate::episode::{Episode, Mode, Outcome, Phase, Resources};
 use crate::error::bad_input;
 use crate::learner::{EpisodeRecord, Learner, RoundRecord};
@@ -30,14 +29,6 @@ use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::{Limits, LiveRegistry, PluginEngine, WatchGuard};
 use crate::summary::{ModeSummary, TrainSummary};
 use crate::trace::{self, Trace, TraceWriter};
-
-/// Problems for training and testing, never overlapping.
-pub struct Splits {
-    pub train: Vec<Problem>,
-    pub test: Vec<Problem>,
-    pub skipped: Vec<String>,
-    pub source: String,
-}
 
 /// Everything a run needs, set up once: config, plugins (watched for
 /// changes), data, LLM roles, the sentence encoder, an async runtime.
@@ -53,9 +44,9 @@ pub struct Job {
 
 impl Job {
     pub fn open(config: Config, plugin_dirs: Vec<PathBuf>, log_dir: &Path) -> Result<Job> {
-        if config.runner.torch_threads > 0 {
-            tch::set_num_threads(config.runner.torch_threads as i32);
-        }
+        let threads = torch_threads(&config);
+        tch::set_num_threads(threads as i32);
+        tracing::info!("libtorch uses {threads} threads");
         tch::manual_seed(config.seed as i64);
         std::fs::create_dir_all(log_dir)
             .with_context(|| format!("creating log folder {}", log_dir.display()))?;
@@ -84,7 +75,7 @@ impl Job {
         let adapter = registry
             .dataset_adapter(&config.dataset.adapter)
             .map_err(bad_input)?;
-        let splits = load_splits(&config, adapter)?;
+        let splits = crate::data::load_splits(&config, adapter)?;
         tracing::info!(
             "data: {} ({} train, {} test problems)",
             splits.source,
@@ -93,12 +84,7 @@ impl Job {
         );
 
         let (coordinator, executor) = llm_roles(&config)?;
-        let embedder = crate::embed::load_local(
-            &config.embedding.model,
-            &config.base_dir,
-            crate::torch_device(),
-        )
-        .with_context(|| format!("key embedding.model ({})", config.embedding.model))?;
+        let embedder = crate::embed::load(&config.embedding, &config.base_dir)?;
         check_embedding_width(&config, embedder.dim())?;
 
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -111,7 +97,7 @@ impl Job {
                 config: config.clone(),
                 coordinator,
                 executor,
-                embedder: Mutex::new(Box::new(embedder)),
+                embedder: Arc::new(Mutex::new(embedder)),
             },
             config,
             live,
@@ -615,6 +601,23 @@ fn llm_roles(config: &Config) -> Result<(Arc<dyn LlmClient>, Arc<dyn LlmClient>)
     Ok((coordinator, executor))
 }
 
+/// `runner.torch_threads`, or when 0: one thread if an LLM role decodes on
+/// this machine (llama.cpp wants every core), else every core (the CPU is
+/// idle while remote servers answer).
+fn torch_threads(config: &Config) -> usize {
+    if config.runner.torch_threads > 0 {
+        return config.runner.torch_threads;
+    }
+    let local = [&config.llm.coordinator, &config.llm.executor]
+        .iter()
+        .any(|r| r.provider == "local");
+    if local {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
 fn check_embedding_width(config: &Config, dim: usize) -> Result<()> {
     for (key, want) in [
         ("obs_dim", config.nets.obs_dim),
@@ -631,63 +634,4 @@ fn check_embedding_width(config: &Config, dim: usize) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Data for a run: the dataset through its adapter, shuffled with the seed,
-/// then split into test and train that never share a problem.
-fn load_splits(config: &Config, adapter: &crate::plugins::DatasetAdapterPlugin) -> Result<Splits> {
-    let options: Vec<(String, String)> = config
-        .dataset
-        .options
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let path = config.resolve(&config.dataset.path);
-    let loaded = crate::data::load_jsonl(&path, adapter, &options).map_err(bad_input)?;
-    let mut problems = loaded.problems;
-    shuffle(&mut problems, config.seed);
-    let n = problems.len();
-    let n_test = if n < 2 {
-        0
-    } else {
-        (n * 3).div_ceil(10).max(1)
-    };
-    let test: Vec<Problem> = problems.drain(..n_test).collect();
-    let seen: HashSet<String> = test.iter().map(|p| normalise(&p.question)).collect();
-    let train = problems
-        .into_iter()
-        .filter(|p| !seen.contains(&normalise(&p.question)))
-        .collect();
-    if n == 0 {
-        bail!("dataset {}: no problems", path.display());
-    }
-    Ok(Splits {
-        train,
-        test,
-        skipped: loaded.skipped,
-        source: path.display().to_string(),
-    })
-}
-
-fn normalise(q: &str) -> String {
-    q.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-/// Fisher–Yates with splitmix64: the same order for a seed on every machine.
-fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    for i in (1..items.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
 }

@@ -2,7 +2,9 @@
 //! benchmark: axum on 127.0.0.1, a random port, started inside the test.
 //! It answers `POST /v1/chat/completions` with the next scripted [`Reply`]
 //! (then the default one), and counts requests and how many were in flight
-//! at once.
+//! at once. `POST /v1/embeddings` shares the script: `Ok` (and the other
+//! success replies) answer [`fake_embedding`] of each input, in a shuffled
+//! order with their `index`; error replies mean the same as for chat.
 
 #![allow(dead_code)]
 
@@ -102,6 +104,7 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
+            .route("/v1/embeddings", post(embeddings))
             .with_state(Arc::clone(&state));
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -225,6 +228,97 @@ async fn chat(State(s): State<Arc<ServerState>>, headers: HeaderMap, body: Bytes
         )
             .into_response(),
     }
+}
+
+/// Width of the test server's embeddings.
+pub const EMBED_DIM: usize = 16;
+
+/// The test server's embedding of `text`: a unit vector drawn from a hash of
+/// the text (FNV-1a seeding xorshift64*), the same on every call.
+pub fn fake_embedding(text: &str) -> Vec<f32> {
+    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        x ^= b as u64;
+        x = x.wrapping_mul(0x0100_0000_01b3);
+    }
+    x |= 1;
+    let mut v: Vec<f32> = (0..EMBED_DIM)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+                as f32
+        })
+        .collect();
+    let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|a| *a /= norm);
+    v
+}
+
+async fn embeddings(
+    State(s): State<Arc<ServerState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let is_error = matches!(
+        s.script
+            .lock()
+            .unwrap()
+            .front()
+            .cloned()
+            .unwrap_or_else(|| s.default.lock().unwrap().clone()),
+        Reply::Status(..) | Reply::EchoAuth(_) | Reply::Raw(..) | Reply::Hang
+    );
+    if is_error {
+        // The chat handler plays the scripted failure (and counts it).
+        return chat(State(s), headers, body).await;
+    }
+    s.requests.fetch_add(1, Ordering::SeqCst);
+    let now = s.current.fetch_add(1, Ordering::SeqCst) + 1;
+    s.max_concurrent.fetch_max(now, Ordering::SeqCst);
+    let _in_flight = InFlight(&s.current);
+    if s.keep {
+        s.bodies.lock().unwrap().push(json.clone());
+        s.auth.lock().unwrap().push(
+            headers
+                .get(header::AUTHORIZATION)
+                .map(|v| v.to_str().unwrap_or("").to_string()),
+        );
+    }
+    let reply = s.script.lock().unwrap().pop_front();
+    let delay = match reply {
+        Some(Reply::Delay(d)) => d,
+        _ => Duration::ZERO,
+    } + s.latency;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let inputs: Vec<String> = match &json["input"] {
+        serde_json::Value::String(one) => vec![one.clone()],
+        serde_json::Value::Array(many) => many
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect(),
+        _ => Vec::new(),
+    };
+    // Listed in reverse, so that only `index` gives the input order.
+    let data: Vec<serde_json::Value> = inputs
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, text)| {
+            serde_json::json!({"object": "embedding", "index": i, "embedding": fake_embedding(text)})
+        })
+        .collect();
+    axum::Json(serde_json::json!({
+        "object": "list",
+        "model": json["model"],
+        "data": data,
+        "usage": {"prompt_tokens": inputs.len(), "total_tokens": inputs.len()}
+    }))
+    .into_response()
 }
 
 fn completion(request: &serde_json::Value, usage: bool) -> Response {

@@ -1,16 +1,21 @@
 //! Sentence embeddings: the observation an agent's belief network reads and
 //! what the reward plugin compares. The local encoder is a BERT-family model
-//! in tch, read from a sentence-transformers folder (bert.rs).
+//! in tch, read from a sentence-transformers folder (bert.rs); the remote
+//! one any OpenAI-compatible `/embeddings` route (remote.rs).
 
 pub mod bert;
 pub mod pooling;
+pub mod remote;
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 pub use bert::{BertEmbedder, LoadOptions};
 pub use pooling::Pooling;
+pub use remote::{RemoteEmbedder, RemoteOptions};
+
+use crate::job_config::EmbeddingConfig;
 
 /// Turns texts into fixed-size vectors.
 pub trait Embedder: Send {
@@ -28,6 +33,22 @@ pub trait Embedder: Send {
 pub fn load_local(model: &str, base_dir: &Path, device: tch::Device) -> Result<BertEmbedder> {
     let folder = crate::models::resolve(model, base_dir).map_err(crate::error::bad_input)?;
     BertEmbedder::load(&folder, device)
+}
+
+/// The embedder `[embedding]` configures: the local encoder on
+/// [`crate::torch_device`], or a remote `/embeddings` server (probed once).
+pub fn load(config: &EmbeddingConfig, base_dir: &Path) -> Result<Box<dyn Embedder>> {
+    match config.provider.as_str() {
+        "openai" => {
+            let options = RemoteOptions::from_config(config).map_err(crate::error::bad_input)?;
+            Ok(Box::new(RemoteEmbedder::new(options)?))
+        }
+        _ => {
+            let local = load_local(&config.model, base_dir, crate::torch_device())
+                .with_context(|| format!("key embedding.model ({})", config.model))?;
+            Ok(Box::new(local))
+        }
+    }
 }
 
 /// Cosine similarity of two vectors (0 when either is zero).

@@ -58,7 +58,7 @@ impl ApiKey {
         }
     }
 
-    fn header(&self) -> Result<HeaderValue> {
+    pub(crate) fn header(&self) -> Result<HeaderValue> {
         let mut value = HeaderValue::from_str(&format!("Bearer {}", self.0))
             .map_err(|_| anyhow!("the API key contains characters not allowed in a header"))?;
         value.set_sensitive(true);
@@ -66,7 +66,7 @@ impl ApiKey {
     }
 
     /// `text` with every occurrence of the key replaced by `***`.
-    fn mask(&self, text: &str) -> String {
+    pub(crate) fn mask(&self, text: &str) -> String {
         if self.0.len() < 4 {
             return text.to_string();
         }
@@ -170,7 +170,7 @@ pub struct OpenAiClient {
     options: OpenAiOptions,
     auth: Option<HeaderValue>,
     next: AtomicUsize,
-    rng: AtomicU64,
+    backoff: Backoff,
 }
 
 impl fmt::Debug for OpenAiClient {
@@ -199,24 +199,14 @@ impl OpenAiClient {
             });
         }
         let auth = options.api_key.as_ref().map(ApiKey::header).transpose()?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("econ-host/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
-            .tcp_nodelay(true)
-            .build()
-            .context("building the HTTP client")?;
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9e37_79b9_7f4a_7c15)
-            | 1;
+        let http = http_client(options.timeout)?;
         Ok(OpenAiClient {
             http,
             endpoints,
+            backoff: Backoff::new(options.backoff, options.backoff_max),
             options,
             auth,
             next: AtomicUsize::new(0),
-            rng: AtomicU64::new(seed),
         })
     }
 
@@ -250,18 +240,9 @@ impl OpenAiClient {
     }
 
     /// Backoff before retry number `retry` (1-based), with equal jitter.
+    #[cfg(test)]
     fn backoff(&self, retry: u32) -> Duration {
-        let base = self.options.backoff.as_secs_f64();
-        let cap = self.options.backoff_max.as_secs_f64().max(base);
-        let delay = (base * 2f64.powi(retry.saturating_sub(1).min(30) as i32)).min(cap);
-        // xorshift64*: enough randomness for jitter, no extra dependency.
-        let mut x = self.rng.load(Ordering::Relaxed);
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng.store(x, Ordering::Relaxed);
-        let unit = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
-        Duration::from_secs_f64(delay * (0.5 + 0.5 * unit))
+        self.backoff.delay(retry)
     }
 
     fn body(&self, request: &ChatRequest) -> Result<Vec<u8>> {
@@ -285,7 +266,6 @@ impl OpenAiClient {
     async fn chat_with_retries(&self, request: &ChatRequest) -> Result<Completion> {
         let started = Instant::now();
         let body = self.body(request)?;
-        let attempts = self.options.max_retries.saturating_add(1);
         let mut avoid = None;
         let mut attempt = 0;
         loop {
@@ -307,24 +287,14 @@ impl OpenAiClient {
                 }
                 Err(failure) => {
                     let what = self.mask(&failure.to_string());
-                    if !failure.retryable {
-                        bail!(
-                            "LLM request failed on attempt {attempt} of {attempts} (not retried): {what}"
-                        );
-                    }
-                    if attempt >= attempts {
-                        bail!(
-                            "LLM request failed after {attempt} attempts (max_retries = {}): {what}",
-                            self.options.max_retries
-                        );
-                    }
-                    let mut delay = self.backoff(attempt);
-                    if let Some(after) = failure.retry_after {
-                        delay = delay.max(after.min(MAX_RETRY_AFTER));
-                    }
-                    tracing::warn!(
-                        "LLM request attempt {attempt} of {attempts} failed: {what}; retrying in {delay:.1?}"
-                    );
+                    let delay = retry_delay(
+                        "LLM",
+                        &failure,
+                        &what,
+                        attempt,
+                        self.options.max_retries,
+                        &self.backoff,
+                    )?;
                     if self.endpoints.len() > 1 {
                         avoid = Some(index);
                     }
@@ -338,64 +308,19 @@ impl OpenAiClient {
     async fn attempt(&self, endpoint: &Endpoint, body: &[u8]) -> Result<ResponseBody, Failure> {
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&endpoint.in_flight);
-        let fail = |kind, retryable| Failure {
-            url: endpoint.url.clone(),
-            kind,
-            retryable,
-            retry_after: None,
-        };
         let _permit = endpoint
             .permits
             .acquire()
             .await
-            .map_err(|_| fail(FailureKind::Closed, false))?;
+            .map_err(|_| Failure::new(&endpoint.url, FailureKind::Closed, false))?;
         let timeout = self.options.timeout;
-        let exchange = async {
-            let mut post = self
-                .http
-                .post(&endpoint.url)
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.to_vec());
-            if let Some(auth) = &self.auth {
-                post = post.header(AUTHORIZATION, auth.clone());
-            }
-            let response = post
-                .send()
-                .await
-                .map_err(|e| fail(FailureKind::Send(error_chain(&e)), true))?;
-            let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| fail(FailureKind::Body(status, error_chain(&e)), true))?;
-            if !status.is_success() {
-                let retryable = status == StatusCode::TOO_MANY_REQUESTS
-                    || status == StatusCode::REQUEST_TIMEOUT
-                    || status.is_server_error();
-                let mut failure = fail(FailureKind::Status(status, snippet(&bytes)), retryable);
-                failure.retry_after = retry_after;
-                return Err(failure);
-            }
-            let parsed: ResponseBody = serde_json::from_slice(&bytes).map_err(|e| {
-                fail(
-                    FailureKind::InvalidJson(e.to_string(), snippet(&bytes)),
-                    true,
-                )
-            })?;
-            if parsed.choices.is_empty() {
-                return Err(fail(FailureKind::NoChoices(snippet(&bytes)), false));
-            }
-            Ok(parsed)
-        };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(fail(FailureKind::Timeout(timeout), true)),
+        let bytes = post_json(&self.http, &endpoint.url, self.auth.as_ref(), body, timeout).await?;
+        let parsed: ResponseBody = parse_json(&endpoint.url, &bytes, "chat completion")?;
+        if parsed.choices.is_empty() {
+            let kind = FailureKind::NoChoices(snippet(&bytes));
+            return Err(Failure::new(&endpoint.url, kind, false));
         }
+        Ok(parsed)
     }
 
     fn completion(
@@ -439,6 +364,137 @@ impl LlmClient for OpenAiClient {
 
     fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion>> {
         Box::pin(self.chat_with_retries(request))
+    }
+}
+
+/// The HTTP client of an API client whose attempts time out after `timeout`.
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("econ-host/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .tcp_nodelay(true)
+        .build()
+        .context("building the HTTP client")
+}
+
+/// Exponential backoff with equal jitter, shared by the HTTP clients (chat
+/// completions here, embeddings in `crate::embed::remote`).
+pub(crate) struct Backoff {
+    base: Duration,
+    cap: Duration,
+    rng: AtomicU64,
+}
+
+impl Backoff {
+    /// `base` before the first retry, doubled per retry up to `cap`.
+    pub(crate) fn new(base: Duration, cap: Duration) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9_7f4a_7c15)
+            | 1;
+        Backoff {
+            base,
+            cap,
+            rng: AtomicU64::new(seed),
+        }
+    }
+
+    /// Backoff before retry number `retry` (1-based): the doubled delay,
+    /// then drawn uniformly from [delay/2, delay].
+    pub(crate) fn delay(&self, retry: u32) -> Duration {
+        let base = self.base.as_secs_f64();
+        let cap = self.cap.as_secs_f64().max(base);
+        let delay = (base * 2f64.powi(retry.saturating_sub(1).min(30) as i32)).min(cap);
+        // xorshift64*: enough randomness for jitter, no extra dependency.
+        let mut x = self.rng.load(Ordering::Relaxed);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.store(x, Ordering::Relaxed);
+        let unit = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
+        Duration::from_secs_f64(delay * (0.5 + 0.5 * unit))
+    }
+}
+
+/// After failed attempt number `attempt` (1-based): how long to wait before
+/// the next one (the backoff, or the server's Retry-After when longer), or
+/// the final error once the failure is not retryable or `max_retries` are
+/// spent. `what` is the failure's text, the API key already masked; `service`
+/// ("LLM", "embeddings") starts the messages.
+pub(crate) fn retry_delay(
+    service: &str,
+    failure: &Failure,
+    what: &str,
+    attempt: u32,
+    max_retries: u32,
+    backoff: &Backoff,
+) -> Result<Duration> {
+    let attempts = max_retries.saturating_add(1);
+    if !failure.retryable {
+        bail!("{service} request failed on attempt {attempt} of {attempts} (not retried): {what}");
+    }
+    if attempt >= attempts {
+        bail!(
+            "{service} request failed after {attempt} attempts (max_retries = {max_retries}): {what}"
+        );
+    }
+    let mut delay = backoff.delay(attempt);
+    if let Some(after) = failure.retry_after {
+        delay = delay.max(after.min(MAX_RETRY_AFTER));
+    }
+    tracing::warn!(
+        "{service} request attempt {attempt} of {attempts} failed: {what}; retrying in {delay:.1?}"
+    );
+    Ok(delay)
+}
+
+/// POST a JSON `body` to `url` and read the whole response within `timeout`:
+/// the body of a 2xx answer, else why not (429, 408 and 5xx, connection
+/// errors, unreadable bodies and timeouts are retryable).
+pub(crate) async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    auth: Option<&HeaderValue>,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, Failure> {
+    let fail = |kind, retryable| Failure::new(url, kind, retryable);
+    let exchange = async {
+        let mut post = http
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_vec());
+        if let Some(auth) = auth {
+            post = post.header(AUTHORIZATION, auth.clone());
+        }
+        let response = post
+            .send()
+            .await
+            .map_err(|e| fail(FailureKind::Send(error_chain(&e)), true))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| fail(FailureKind::Body(status, error_chain(&e)), true))?;
+        if !status.is_success() {
+            let retryable = status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::REQUEST_TIMEOUT
+                || status.is_server_error();
+            let mut failure = fail(FailureKind::Status(status, snippet(&bytes)), retryable);
+            failure.retry_after = retry_after;
+            return Err(failure);
+        }
+        Ok(Vec::from(bytes))
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(fail(FailureKind::Timeout(timeout), true)),
     }
 }
 
@@ -488,20 +544,46 @@ struct Usage {
 }
 
 /// Why one attempt failed.
-struct Failure {
-    url: String,
-    kind: FailureKind,
-    retryable: bool,
-    retry_after: Option<Duration>,
+pub(crate) struct Failure {
+    pub(crate) url: String,
+    pub(crate) kind: FailureKind,
+    pub(crate) retryable: bool,
+    pub(crate) retry_after: Option<Duration>,
 }
 
-enum FailureKind {
+impl Failure {
+    pub(crate) fn new(url: &str, kind: FailureKind, retryable: bool) -> Self {
+        Failure {
+            url: url.to_string(),
+            kind,
+            retryable,
+            retry_after: None,
+        }
+    }
+}
+
+/// A 2xx body from `url` as JSON of type `T`; `what` names it in the error
+/// (retryable: a truncated or garbled body may come right next time).
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, Failure> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let kind = FailureKind::InvalidJson(what, e.to_string(), snippet(bytes));
+        Failure::new(url, kind, true)
+    })
+}
+
+pub(crate) enum FailureKind {
     /// Connecting or sending failed (refused, reset, DNS, TLS).
     Send(String),
     /// The body could not be read (connection closed early, truncated).
     Body(StatusCode, String),
     Status(StatusCode, String),
-    InvalidJson(String, String),
+    /// HTTP 200 but not the JSON expected: what was expected, the parse
+    /// error, the body's start.
+    InvalidJson(&'static str, String, String),
     NoChoices(String),
     Timeout(Duration),
     Closed,
@@ -526,9 +608,9 @@ impl fmt::Display for Failure {
                 }
                 Ok(())
             }
-            FailureKind::InvalidJson(e, body) => write!(
+            FailureKind::InvalidJson(what, e, body) => write!(
                 f,
-                "POST {url}: HTTP 200 but the body is not a valid chat completion ({e}); it starts: {body}"
+                "POST {url}: HTTP 200 but the body is not a valid {what} ({e}); it starts: {body}"
             ),
             FailureKind::NoChoices(body) => {
                 write!(f, "POST {url}: the response has no choices: {body}")
@@ -551,7 +633,7 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// The first bytes of a body, as text on one line.
-fn snippet(bytes: &[u8]) -> String {
+pub(crate) fn snippet(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(BODY_SNIPPET * 4)]);
     let mut out: String = text
         .chars()
@@ -568,7 +650,7 @@ fn snippet(bytes: &[u8]) -> String {
 }
 
 /// An error and its causes on one line ("error sending request: connection refused").
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -4,6 +4,7 @@
 mod call;
 mod engine;
 mod handles;
+pub mod install;
 mod limits;
 mod registry;
 mod reload;
@@ -46,7 +47,34 @@ pub fn default_plugin_dirs() -> Vec<PathBuf> {
     dirs.into_iter().filter(|d| d.is_dir()).collect()
 }
 
+/// Overrides [`user_plugin_dir`] (where `plugins install` copies to, and the
+/// second folder every command loads plugins from).
+pub const PLUGIN_DIR_ENV: &str = "ECON_HOST_PLUGIN_DIR";
+
+/// The user's plugin folder: `$ECON_HOST_PLUGIN_DIR` when set, else
 /// `~/.local/share/econ-host/plugins` (or the platform's data folder).
 pub fn user_plugin_dir() -> Option<PathBuf> {
-    dirs::data_dir().map(|d| d.join("econ-host").join("plugins"))
+    match std::env::var_os(PLUGIN_DIR_ENV) {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => dirs::data_dir().map(|d| d.join("econ-host").join("plugins")),
+    }
+}
+
+/// Which of the three kinds of plugin folder `dir` is, for `plugins list`.
+pub fn folder_origin(dir: &std::path::Path) -> &'static str {
+    let same = |other: Option<PathBuf>| {
+        other.is_some_and(|o| {
+            o == dir || matches!((o.canonicalize(), dir.canonicalize()), (Ok(a), Ok(b)) if a == b)
+        })
+    };
+    let builtin = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|p| p.join("plugins")));
+    if same(builtin) {
+        "built-in"
+    } else if same(user_plugin_dir()) {
+        "user"
+    } else {
+        "--plugins"
+    }
 }

@@ -1,0 +1,524 @@
+//! Dataset sources -> adapter plugin -> problems, split into train and test.
+//!
+//! The `[dataset]` section names an adapter plugin and one source: a local
+//! file or folder (`path`; formats in [`files`]) or a Hugging Face dataset
+//! (`hf_id`, read from the hub cache; see [`hf`]). Test problems come from a
+//! separate source (`test_path` / `test_hf_split`) or are held out of the one
+//! source (`test_fraction`).
+//!
+//! The same config gives the same splits, always — the test command recomputes
+//! them after training:
+//! - files are read in name order; each source is shuffled (`shuffle`) with
+//!   [`SplitMix64`] seeded from `seed` (Fisher–Yates). Changing that generator
+//!   changes every run's split: don't.
+//! - held out: the last `ceil(test_fraction * n)` problems of the shuffled
+//!   source (at least 1 and at most n - 1 when n >= 2; none when n < 2).
+//!
+//! Nothing is dropped silently: every record left out is in `skipped`, as
+//! "file:line: why" — adapter errors, problems over `max_question_length` /
+//! `max_answer_length` characters, a repeated id within a split (the later one
+//! goes), and train problems that are also test problems (same id, or the same
+//! question up to case and whitespace): those leave train.
+//!
+//! Ids: when a run reads more than one file, each id is prefixed with its
+//! file's name (the path inside the folder or repository, without extension),
+//! e.g. `test-00000-of-00001:gsm8k-7`: adapters number records by line, and
+//! line 7 of two files is not one problem.
+
+mod files;
+mod hf;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::config::Config;
+use crate::error::bad_input;
+use crate::plugins::DatasetAdapterPlugin;
+use crate::plugins::dataset_adapter::{Problem, RawRecord};
+
+pub use files::Format;
+pub use hf::default_cache as default_hf_cache;
+
+/// Problems of one source, plus the records the adapter refused.
+pub struct Loaded {
+    pub problems: Vec<Problem>,
+    /// "file:line: why" for every record that was skipped.
+    pub skipped: Vec<String>,
+}
+
+/// The problems of a run.
+pub struct Splits {
+    pub train: Vec<Problem>,
+    pub test: Vec<Problem>,
+    /// "file:line: why" for every record left out of both.
+    pub skipped: Vec<String>,
+    /// One line for logs and the summary: sources, counts, seed.
+    pub source: String,
+}
+
+/// Records handed to the adapter in one call (keeps each call well inside
+/// the plugin's fuel and memory limits).
+const ADAPT_BATCH: usize = 1000;
+
+/// A problem and where it came from ("file:line").
+struct Item {
+    problem: Problem,
+    origin: String,
+}
+
+/// One file of a source.
+struct SourceFile {
+    path: PathBuf,
+    format: Format,
+    /// Prefix of its problems' ids when a run reads several files.
+    label: String,
+}
+
+/// The files of one source and a short description of it.
+struct Source {
+    files: Vec<SourceFile>,
+    description: String,
+}
+
+/// Read one file (or a folder of files) through the adapter; the format comes
+/// from each file's extension.
+pub fn load_file(
+    path: &Path,
+    adapter: &DatasetAdapterPlugin,
+    options: &[(String, String)],
+) -> Result<Loaded> {
+    let source = local_source(path, None).map_err(bad_input)?;
+    let mut skipped = Vec::new();
+    let items = adapt(&source.files, false, adapter, options, &mut skipped)?;
+    Ok(Loaded {
+        problems: items.into_iter().map(|i| i.problem).collect(),
+        skipped,
+    })
+}
+
+/// The train and test problems of `config.dataset`.
+pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Splits> {
+    let d = &config.dataset;
+    let format = match &d.format {
+        Some(name) => Some(
+            Format::from_name(name)
+                .with_context(|| format!("key dataset.format: {name:?} is not a known format"))
+                .map_err(bad_input)?,
+        ),
+        None => None,
+    };
+    let hf_cache = || match &d.hf_cache {
+        Some(dir) => config.resolve(dir),
+        None => hf::default_cache(),
+    };
+    let mut train_source = match (&d.path, &d.hf_id) {
+        (Some(path), None) => local_source(&config.resolve(path), format).map_err(bad_input)?,
+        (None, Some(id)) => {
+            hf_source(&hf_cache(), id, d.hf_revision(), d.hf_split()).map_err(bad_input)?
+        }
+        _ => {
+            return Err(bad_input(anyhow!(
+                "keys dataset.path and dataset.hf_id: set exactly one"
+            )));
+        }
+    };
+    let mut test_source = match (&d.test_path, &d.test_hf_split, &d.hf_id) {
+        (Some(path), None, _) => {
+            Some(local_source(&config.resolve(path), format).map_err(bad_input)?)
+        }
+        (None, Some(split), Some(id)) => {
+            Some(hf_source(&hf_cache(), id, d.hf_revision(), split).map_err(bad_input)?)
+        }
+        (None, None, _) => None,
+        _ => {
+            return Err(bad_input(anyhow!(
+                "key dataset.test_hf_split: only used with dataset.hf_id, and not with dataset.test_path"
+            )));
+        }
+    };
+    let mut all: Vec<&mut SourceFile> = train_source.files.iter_mut().collect();
+    if let Some(source) = &mut test_source {
+        all.extend(source.files.iter_mut());
+    }
+    let qualify = all.len() > 1;
+    unique_labels(&mut all);
+    let options = d.adapter_options();
+    let mut skipped = Vec::new();
+
+    let read = |source: &Source, stream: u64, skipped: &mut Vec<String>| -> Result<Vec<Item>> {
+        let before = skipped.len();
+        let mut items = adapt(&source.files, qualify, adapter, &options, skipped)?;
+        items = within_limits(items, d.max_question_length, d.max_answer_length, skipped);
+        items = unique_ids(items, skipped);
+        if items.is_empty() {
+            let first: Vec<&str> = skipped[before..]
+                .iter()
+                .take(3)
+                .map(String::as_str)
+                .collect();
+            return Err(bad_input(anyhow!(
+                "dataset {}: no problems ({} records skipped{}{})",
+                source.description,
+                skipped.len() - before,
+                if first.is_empty() { "" } else { "; first: " },
+                first.join("; ")
+            )));
+        }
+        if d.shuffle {
+            shuffle(&mut items, config.seed, stream);
+        }
+        Ok(items)
+    };
+    let mut train = read(&train_source, 0, &mut skipped)?;
+    let (test, how) = match &test_source {
+        Some(source) => (
+            read(source, 1, &mut skipped)?,
+            format!("test: {}", source.description),
+        ),
+        None => {
+            let k = held_out(train.len(), d.test_fraction());
+            let test = train.split_off(train.len() - k);
+            (
+                test,
+                format!("test: {k} held out (test_fraction {})", d.test_fraction()),
+            )
+        }
+    };
+    remove_overlap(&mut train, &test, &mut skipped);
+    const LOGGED: usize = 20;
+    for s in skipped.iter().take(LOGGED) {
+        tracing::warn!("skipped record {s}");
+    }
+    if skipped.len() > LOGGED {
+        tracing::warn!("... and {} more skipped records", skipped.len() - LOGGED);
+    }
+    let info = adapter.info();
+    let source = format!(
+        "{} train / {} test problems; train: {}; {how}; adapter {}@{}; seed {}{}; {} skipped",
+        train.len(),
+        test.len(),
+        train_source.description,
+        info.name,
+        info.version,
+        config.seed,
+        if d.shuffle {
+            ", shuffled"
+        } else {
+            ", in file order"
+        },
+        skipped.len()
+    );
+    Ok(Splits {
+        train: train.into_iter().map(|i| i.problem).collect(),
+        test: test.into_iter().map(|i| i.problem).collect(),
+        skipped,
+        source,
+    })
+}
+
+fn local_source(path: &Path, format: Option<Format>) -> Result<Source> {
+    let listed = files::list(path, format)?;
+    let folder = path.is_dir();
+    let files: Vec<SourceFile> = listed
+        .into_iter()
+        .map(|(file, format)| {
+            let label = file
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            SourceFile {
+                path: file,
+                format,
+                label,
+            }
+        })
+        .collect();
+    let description = if folder {
+        format!("{} ({} files)", path.display(), files.len())
+    } else {
+        path.display().to_string()
+    };
+    Ok(Source { files, description })
+}
+
+fn hf_source(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Source> {
+    let found = hf::split_files(cache, id, revision, split)?;
+    let description = format!(
+        "Hugging Face {id}@{revision} split {split} ({} file{})",
+        found.len(),
+        if found.len() == 1 { "" } else { "s" }
+    );
+    let files = found
+        .into_iter()
+        .map(|f| {
+            let label = match f.name.rsplit_once('.') {
+                Some((stem, _)) => stem.to_string(),
+                None => f.name.clone(),
+            };
+            SourceFile {
+                path: f.path,
+                format: f.format,
+                label,
+            }
+        })
+        .collect();
+    Ok(Source { files, description })
+}
+
+/// When two files of a run share a label (`train/data.jsonl` and
+/// `test/data.jsonl`), every label becomes the file's path below the folder
+/// the files share, without extension (`train/data`, `test/data`).
+fn unique_labels(files: &mut [&mut SourceFile]) {
+    let mut seen = HashSet::new();
+    if files.iter().all(|f| seen.insert(f.label.clone())) {
+        return;
+    }
+    let mut common: Option<PathBuf> = None;
+    for f in files.iter() {
+        let parent = f.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        common = Some(match common {
+            None => parent,
+            Some(c) => {
+                let shared: PathBuf = c
+                    .components()
+                    .zip(parent.components())
+                    .take_while(|(a, b)| a == b)
+                    .map(|(a, _)| a)
+                    .collect();
+                shared
+            }
+        });
+    }
+    let common = common.unwrap_or_default();
+    for f in files.iter_mut() {
+        let relative = f
+            .path
+            .strip_prefix(&common)
+            .unwrap_or(&f.path)
+            .with_extension("");
+        let parts: Vec<String> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        f.label = parts.join("/");
+    }
+}
+
+/// Every file's records through the adapter; refused records go to `skipped`.
+fn adapt(
+    files: &[SourceFile],
+    qualify: bool,
+    adapter: &DatasetAdapterPlugin,
+    options: &[(String, String)],
+    skipped: &mut Vec<String>,
+) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    for file in files {
+        let records: Vec<RawRecord> =
+            files::read_records(&file.path, file.format).map_err(bad_input)?;
+        for batch in records.chunks(ADAPT_BATCH) {
+            let results = adapter
+                .adapt(batch, options)
+                .with_context(|| format!("adapting dataset {}", file.path.display()))?;
+            for (record, result) in batch.iter().zip(results) {
+                let origin = format!("{}:{}", file.path.display(), record.line);
+                match result {
+                    Ok(mut problem) => {
+                        if qualify {
+                            problem.id = format!("{}:{}", file.label, problem.id);
+                        }
+                        items.push(Item { problem, origin });
+                    }
+                    Err(e) => {
+                        // Adapters start their messages with "line N: "; the origin says it.
+                        let prefix = format!("line {}: ", record.line);
+                        let why = e.strip_prefix(&prefix).unwrap_or(&e);
+                        skipped.push(format!("{origin}: {why}"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(items)
+}
+
+fn within_limits(
+    items: Vec<Item>,
+    max_question: Option<usize>,
+    max_answer: Option<usize>,
+    skipped: &mut Vec<String>,
+) -> Vec<Item> {
+    items
+        .into_iter()
+        .filter(|item| {
+            for (what, text, limit) in [
+                ("question", &item.problem.question, max_question),
+                ("answer", &item.problem.answer, max_answer),
+            ] {
+                let Some(limit) = limit else { continue };
+                let n = text.chars().count();
+                if n > limit {
+                    skipped.push(format!(
+                        "{}: {what} is {n} characters, over dataset.max_{what}_length = {limit}",
+                        item.origin
+                    ));
+                    return false;
+                }
+            }
+            true
+        })
+        .collect()
+}
+
+/// The first problem of each id; later ones are reported.
+fn unique_ids(items: Vec<Item>, skipped: &mut Vec<String>) -> Vec<Item> {
+    let mut first: std::collections::HashMap<String, String> = Default::default();
+    items
+        .into_iter()
+        .filter(|item| match first.get(&item.problem.id) {
+            Some(origin) => {
+                skipped.push(format!(
+                    "{}: id {:?} repeats the problem at {origin}",
+                    item.origin, item.problem.id
+                ));
+                false
+            }
+            None => {
+                first.insert(item.problem.id.clone(), item.origin.clone());
+                true
+            }
+        })
+        .collect()
+}
+
+/// How many of `n` problems to hold out for test.
+fn held_out(n: usize, fraction: f64) -> usize {
+    if n < 2 {
+        return 0;
+    }
+    // The small epsilon keeps 0.3 * 10 = 3.0000000000000004 at 3.
+    let k = (fraction * n as f64 - 1e-9).ceil().max(0.0) as usize;
+    k.clamp(1, n - 1)
+}
+
+/// Lower case, single spaces.
+fn normalise(question: &str) -> String {
+    question
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Train problems that are test problems too leave train.
+fn remove_overlap(train: &mut Vec<Item>, test: &[Item], skipped: &mut Vec<String>) {
+    let ids: HashSet<&str> = test.iter().map(|i| i.problem.id.as_str()).collect();
+    let questions: std::collections::HashMap<String, &str> = test
+        .iter()
+        .map(|i| (normalise(&i.problem.question), i.origin.as_str()))
+        .collect();
+    train.retain(|item| {
+        let why = if ids.contains(item.problem.id.as_str()) {
+            format!("id {:?} is a test problem's id too", item.problem.id)
+        } else if let Some(origin) = questions.get(&normalise(&item.problem.question)) {
+            format!("same question as the test problem at {origin}")
+        } else {
+            return true;
+        };
+        skipped.push(format!("{}: {why}; left out of train", item.origin));
+        false
+    });
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator whose output is
+/// fixed by its seed on every machine. It decides the dataset order, so it
+/// must never change.
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in 0..n (n > 0), without modulo bias.
+    pub fn below(&mut self, n: u64) -> u64 {
+        let zone = u64::MAX - u64::MAX % n;
+        loop {
+            let x = self.next_u64();
+            if x < zone {
+                return x % n;
+            }
+        }
+    }
+}
+
+/// Fisher–Yates with [`SplitMix64`]; `stream` tells the sources of one seed apart.
+fn shuffle<T>(items: &mut [T], seed: u64, stream: u64) {
+    let mut rng = SplitMix64::new(seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    for i in (1..items.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitmix_is_the_published_sequence() {
+        // Reference values of SplitMix64 seeded with 1234567.
+        let mut rng = SplitMix64::new(1234567);
+        let got: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
+        assert_eq!(
+            got,
+            vec![
+                6457827717110365317,
+                3203168211198807973,
+                9817491932198370423
+            ]
+        );
+    }
+
+    #[test]
+    fn shuffle_is_fixed_by_seed_and_stream() {
+        let order = |seed, stream| {
+            let mut v: Vec<u32> = (0..20).collect();
+            shuffle(&mut v, seed, stream);
+            v
+        };
+        assert_eq!(order(42, 0), order(42, 0));
+        assert_ne!(order(42, 0), order(43, 0));
+        assert_ne!(order(42, 0), order(42, 1));
+        let mut sorted = order(42, 0);
+        sorted.sort();
+        assert_eq!(sorted, (0..20).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn held_out_counts() {
+        assert_eq!(held_out(0, 0.3), 0);
+        assert_eq!(held_out(1, 0.3), 0);
+        assert_eq!(held_out(2, 0.01), 1);
+        assert_eq!(held_out(10, 0.3), 3);
+        assert_eq!(held_out(11, 0.3), 4);
+        assert_eq!(held_out(10, 0.99), 9);
+    }
+
+    #[test]
+    fn questions_match_up_to_case_and_spaces() {
+        assert_eq!(
+            normalise("  How  many\napples?\t"),
+            normalise("how many APPLES?")
+        );
+    }
+}
