@@ -13,7 +13,7 @@ pub const EXECUTOR_RULES: &str = r"Instructions:
 1. Follow the strategy's steps in order.
 2. Show every calculation with explicit numbers.
 3. Check your result against the problem before you finish.
-4. End with your final answer in \boxed{...} as the very last line, e.g. \boxed{42}. Put only the value in the box: no units, no words.";
+4. End with your final answer in \boxed{...} as the very last line: \boxed{your answer}, with only the value in the box (no units, no words).";
 
 pub const COMMITMENT_ROLE: &str = "You are the Coordinator. Your executors solved the problem \
 below following your strategy; decide the team's final answer.";
@@ -25,14 +25,14 @@ pub const COMMITMENT_RULES: &str = r#"Instructions:
 4. If the problem lacks information needed for an answer, use "undetermined" as the final value.
 
 Output JSON only, with no code fences and no text before or after it, exactly in this form:
-{"final_value": "<the final answer only, as a plain string such as 42: no \boxed{}, no units>", "reasoning": "<at most 20 words>", "confidence": <a number from 0 to 1: 1.0 if all executors agree, at most 0.2 if undetermined>, "checklist": {"all_agree": <true or false>, "arithmetic_verified": <true or false>, "units_correct": <true or false>}}"#;
+{"final_value": "<the final answer only, as a plain string holding just the value: no \boxed{}, no units>", "reasoning": "<at most 20 words>", "confidence": <a number from 0 to 1: 1.0 if all executors agree, at most 0.2 if undetermined>, "checklist": {"all_agree": <true or false>, "arithmetic_verified": <true or false>, "units_correct": <true or false>}}"#;
 
 pub const COT_ROLE: &str = "Solve the following math problem. Think step by step.";
 
 pub const COT_RULES: &str = r"Instructions:
 1. Show every calculation with explicit numbers.
 2. Check your result against the problem before you finish.
-3. End with your final answer in \boxed{...} as the very last line, e.g. \boxed{42}. Put only the value in the box: no units, no words.";
+3. End with your final answer in \boxed{...} as the very last line: \boxed{your answer}, with only the value in the box (no units, no words).";
 
 pub const DEBATE_ROLE: &str = "You are one of several agents solving the math problem below \
 together. Think step by step.";
@@ -42,7 +42,7 @@ pub const DEBATE_OTHERS: &str = "These are the solutions to the problem from the
 pub const DEBATE_RULES: &str = r"Using the reasoning from the other agents as additional advice, give an updated answer.
 1. Examine your solution and the other agents' solutions step by step; check each calculation.
 2. Keep your answer if it is right; change it if another agent's reasoning shows it is wrong.
-3. End with your final answer in \boxed{...} as the very last line, e.g. \boxed{42}. Put only the value in the box: no units, no words.";
+3. End with your final answer in \boxed{...} as the very last line: \boxed{your answer}, with only the value in the box (no units, no words).";
 
 /// ECON's stand-in when the coordinator returned no strategy.
 pub const FALLBACK_STRATEGY: &str =
