@@ -2,36 +2,28 @@
 //! a local OpenAI-compatible server whose agents disagree in a known way, so
 //! that the majority vote and the debate have known answers.
 
+#[path = "common/arith_job.rs"]
+mod arith_job;
 mod common;
 #[path = "common/openai_server.rs"]
 mod openai_server;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arith_job::{N_AGENTS, json_file, question_numbers, text, traces, write_job_with};
 use openai_server::{Reply, Scripted, Server};
 use serde_json::Value;
 
-const N_AGENTS: usize = 3;
 const SC_SAMPLES: u64 = 4;
 const DEBATE_AGENTS: u64 = 3;
 const DEBATE_ROUNDS: u64 = 2;
 /// USD per million executor tokens in the test config (the coordinator is free).
 const PRICE_PROMPT: f64 = 0.5;
 const PRICE_COMPLETION: f64 = 1.5;
-
-fn question_numbers(text: &str) -> (i64, i64) {
-    let at = text.find("What is ").expect("an arithmetic question");
-    let rest = &text[at + "What is ".len()..];
-    let mut words = rest.split_whitespace();
-    let a = words.next().unwrap().parse().unwrap();
-    assert_eq!(words.next(), Some("plus"));
-    let b = words.next().unwrap().trim_end_matches('?').parse().unwrap();
-    (a, b)
-}
 
 fn boxed_numbers(text: &str) -> Vec<i64> {
     text.split("\\boxed{")
@@ -127,7 +119,14 @@ impl Setup {
         let server = Server::start(Duration::ZERO).await;
         server.set_default(model());
         let dir = tempfile::tempdir().unwrap();
-        write_config(dir.path(), &server.base_url());
+        let prices = format!(
+            "price_prompt_per_mtok = {PRICE_PROMPT}\nprice_completion_per_mtok = {PRICE_COMPLETION}"
+        );
+        let baselines = format!(
+            "\n[baselines]\ncot_temperature = 0.0\nsc_samples = {SC_SAMPLES}\nsc_temperature = 0.7\n\
+             debate_agents = {DEBATE_AGENTS}\ndebate_rounds = {DEBATE_ROUNDS}\ndebate_temperature = 0.9\n"
+        );
+        write_job_with(dir.path(), &server.base_url(), &prices, &baselines);
         Setup { dir, server }
     }
 
@@ -167,92 +166,6 @@ impl Setup {
             .await
             .unwrap()
     }
-}
-
-/// 12 "What is A plus B?" problems and a config for the scripted server.
-fn write_config(dir: &Path, url: &str) {
-    let mut data = String::new();
-    for i in 0..12 {
-        let (a, b) = (10 + i * 7, 3 + i * 5);
-        data.push_str(&format!(
-            "{{\"id\": \"arith-{i}\", \"question\": \"What is {a} plus {b}?\", \"answer\": \"{a} + {b} = {}\\n#### {}\"}}\n",
-            a + b,
-            a + b
-        ));
-    }
-    std::fs::write(dir.join("arith.jsonl"), data).unwrap();
-    let config = format!(
-        r#"n_agents = {N_AGENTS}
-seed = 7
-obs_dim = 384
-commitment_embedding_dim = 384
-
-[llm.coordinator]
-provider = "openai"
-base_url = "{url}"
-model = "scripted-coordinator"
-max_tokens = 128
-
-[llm.executor]
-provider = "openai"
-base_url = "{url}"
-model = "scripted-executor"
-max_tokens = 128
-price_prompt_per_mtok = {PRICE_PROMPT}
-price_completion_per_mtok = {PRICE_COMPLETION}
-
-[sampling]
-temperature_min = 0.2
-temperature_max = 1.2
-p_min = 1.0
-p_max = 1.3
-
-[train]
-update_interval = 2
-batch_size = 2
-buffer_size = 8
-
-[runner]
-save_interval = 2
-concurrency = 4
-
-[baselines]
-cot_temperature = 0.0
-sc_samples = {SC_SAMPLES}
-sc_temperature = 0.7
-debate_agents = {DEBATE_AGENTS}
-debate_rounds = {DEBATE_ROUNDS}
-debate_temperature = 0.9
-
-[dataset]
-adapter = "adapter-gsm8k"
-path = "arith.jsonl"
-"#
-    );
-    std::fs::write(dir.join("config.toml"), config).unwrap();
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn json_file(path: &Path) -> Value {
-    serde_json::from_slice(
-        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
-}
-
-fn traces(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn u(v: &Value) -> u64 {

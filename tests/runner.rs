@@ -8,11 +8,11 @@ mod common;
 #[path = "common/openai_server.rs"]
 mod openai_server;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use arith_job::{N_AGENTS, arithmetic_model, question_numbers, write_job};
+use arith_job::{N_AGENTS, arithmetic_model, json_file, question_numbers, text, traces, write_job};
 use openai_server::{Reply, Server};
 use serde_json::Value;
 
@@ -50,29 +50,6 @@ impl Setup {
             .await
             .unwrap()
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn json_file(path: &Path) -> Value {
-    serde_json::from_slice(
-        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
-}
-
-fn traces(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// LLM calls one episode made: a strategy, then n executors and a

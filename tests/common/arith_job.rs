@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Output;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -70,6 +71,11 @@ pub fn question_numbers(text: &str) -> (i64, i64) {
 /// (both roles on `url`, the packaged MiniLM encoder, `extra_config` appended)
 /// into `dir`.
 pub fn write_job(dir: &Path, url: &str, extra_config: &str) {
+    write_job_with(dir, url, "", extra_config);
+}
+
+/// `write_job` with `executor_keys` added to the `[llm.executor]` table.
+pub fn write_job_with(dir: &Path, url: &str, executor_keys: &str, extra_config: &str) {
     let mut data = String::new();
     for i in 0..12 {
         let (a, b) = (10 + i * 7, 3 + i * 5);
@@ -97,6 +103,7 @@ provider = "openai"
 base_url = "{url}"
 model = "scripted-executor"
 max_tokens = 128
+{executor_keys}
 
 [sampling]
 temperature_min = 0.2
@@ -119,4 +126,29 @@ path = "arith.jsonl"
 {extra_config}"#
     );
     std::fs::write(dir.join("config.toml"), config).unwrap();
+}
+
+/// A finished command's stdout and stderr, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn json_file(path: &Path) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+/// Every line of a JSONL file (traces, metrics).
+pub fn traces(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
