@@ -16,11 +16,13 @@ fn init() {
 
 /// A small config: the real architecture at test widths.
 fn small_cfg(n: usize, mixer: &str) -> NetsConfig {
-    let mut c = NetsConfig::default();
-    c.n_agents = n;
-    c.obs_dim = 24;
-    c.commitment_embedding_dim = 16;
-    c.belief_dim = 32;
+    let mut c = NetsConfig {
+        n_agents: n,
+        obs_dim: 24,
+        commitment_embedding_dim: 16,
+        belief_dim: 32,
+        ..Default::default()
+    };
     c.arch.entity_dim = 32;
     c.arch.mlp_hidden_size = 32;
     c.arch.feedforward_size = 64;
@@ -127,7 +129,7 @@ fn shapes_for_3_5_8_agents() {
                 assert!(m[key].is_finite(), "{kind} n={n}: {key} = {:?}", m.get(key));
             }
             assert_eq!(
-                l.initial_actions(&vec![0.1; 24], true).unwrap().len(),
+                l.initial_actions(&[0.1; 24], true).unwrap().len(),
                 n as usize
             );
         }
@@ -221,11 +223,10 @@ fn sampled_actions_stay_within_bounds() {
                     let check = |e: &Tensor| {
                         let t = e.select(2, 0);
                         let p = e.select(2, 1);
-                        let ok = t.min().double_value(&[]) >= 0.3 - 1e-6
+                        t.min().double_value(&[]) >= 0.3 - 1e-6
                             && t.max().double_value(&[]) <= 1.1 + 1e-6
                             && p.min().double_value(&[]) >= 1.0 - 1e-6
-                            && p.max().double_value(&[]) <= 1.3 + 1e-6;
-                        ok
+                            && p.max().double_value(&[]) <= 1.3 + 1e-6
                     };
                     prop_assert!(check(&s.actions), "out of bounds: {}", s.actions);
                     let u = randn(&[3, 5, 16]) * scale;
@@ -610,10 +611,12 @@ fn alpha_starts_at_initial_weights_and_adapts() {
 #[test]
 fn print_param_counts() {
     for n in [3, 5, 8] {
-        let mut cfg = NetsConfig::default();
-        cfg.n_agents = n;
-        cfg.obs_dim = 384;
-        cfg.commitment_embedding_dim = 384;
+        let cfg = NetsConfig {
+            n_agents: n,
+            obs_dim: 384,
+            commitment_embedding_dim: 384,
+            ..Default::default()
+        };
         println!(
             "n={n} obs/commitment dim 384 (MiniLM): {:?}",
             param_counts(&cfg)

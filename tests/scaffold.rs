@@ -193,7 +193,8 @@ fn scaffolded_plugins_of_every_kind_test_build_check_and_load() {
 
     // And each example does its job through the host.
     let engine = PluginEngine::new(None).unwrap();
-    let registry = PluginRegistry::load(&engine, &[plugins.clone()], Limits::default()).unwrap();
+    let registry =
+        PluginRegistry::load(&engine, std::slice::from_ref(&plugins), Limits::default()).unwrap();
     assert!(registry.failures().is_empty(), "{:?}", registry.failures());
 
     let episode = sample_episode();

@@ -55,10 +55,12 @@ fn main() {
     let mut c = Criterion::default().configure_from_args().sample_size(20);
     let mut group = c.benchmark_group("learner_update");
     for n in [3usize, 5, 8] {
-        let mut cfg = NetsConfig::default();
-        cfg.n_agents = n;
-        cfg.obs_dim = dim;
-        cfg.commitment_embedding_dim = dim;
+        let cfg = NetsConfig {
+            n_agents: n,
+            obs_dim: dim,
+            commitment_embedding_dim: dim,
+            ..Default::default()
+        };
         println!("n={n} dim={dim} parameters: {:?}", param_counts(&cfg));
         let batch: Vec<_> = (0..cfg.train.batch_size as u64)
             .map(|i| episode(&cfg, i + 1))

@@ -287,7 +287,7 @@ impl Learner {
             group_component,
             group_vars,
             counters: Counters::default(),
-            rng: SplitMix64(0x5EED_0F_EC0),
+            rng: SplitMix64(0x0005_EED0_FEC0),
         })
     }
 
@@ -488,7 +488,11 @@ impl Learner {
         self.buffer.push_back(ep);
         self.counters.episodes_seen += 1;
         let mut out = Vec::new();
-        if self.counters.episodes_seen % self.cfg.train.update_interval == 0 {
+        if self
+            .counters
+            .episodes_seen
+            .is_multiple_of(self.cfg.train.update_interval)
+        {
             for _ in 0..self.cfg.train.updates_per_interval {
                 let batch = self.sample_batch();
                 out.push(self.update_on(&batch)?);
@@ -863,7 +867,11 @@ impl Learner {
 
         self.counters.train_steps += 1;
         let mut updated = 0.0;
-        if self.counters.train_steps % self.cfg.target_update_interval == 0 {
+        if self
+            .counters
+            .train_steps
+            .is_multiple_of(self.cfg.target_update_interval)
+        {
             self.soft_update(self.cfg.target_update_tau);
             self.counters.target_updates += 1;
             updated = 1.0;

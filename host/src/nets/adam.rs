@@ -40,7 +40,7 @@ impl Group {
         p.shape.iter().product()
     }
 
-    fn view<'a>(&self, t: &'a Tensor, p: &Param) -> Tensor {
+    fn view(&self, t: &Tensor, p: &Param) -> Tensor {
         t.narrow(0, p.offset, Self::numel(p))
             .view(p.shape.as_slice())
     }
@@ -83,11 +83,14 @@ pub struct Adam {
     eps: f64,
 }
 
+/// One parameter group: name, learning rate, weight decay, named variables.
+pub type ParamGroup = (String, f64, f64, Vec<(String, Tensor)>);
+
 impl Adam {
     /// `groups`: (group name, learning rate, weight decay, [(parameter name, variable)]).
     /// The variables' data move into the group's flat buffer (they stay the same
     /// autograd leaves, and the VarStore still sees them).
-    pub fn new(groups: Vec<(String, f64, f64, Vec<(String, Tensor)>)>) -> Self {
+    pub fn new(groups: Vec<ParamGroup>) -> Self {
         let groups = groups
             .into_iter()
             .filter(|(_, _, _, vars)| !vars.is_empty())

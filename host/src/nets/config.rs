@@ -392,6 +392,8 @@ impl NetsConfig {
     }
 
     /// Checks ranges; errors name the key.
+    // `!(a < b)` on purpose: a NaN from a config must fail these checks.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Result<()> {
         fn positive(key: &str, v: usize) -> Result<()> {
             if v == 0 {
@@ -416,21 +418,29 @@ impl NetsConfig {
             "target_update_interval",
             self.target_update_interval as usize,
         )?;
-        if self.arch.entity_dim % self.arch.attention_heads != 0 {
+        if !self
+            .arch
+            .entity_dim
+            .is_multiple_of(self.arch.attention_heads)
+        {
             bail!(
                 "arch.entity_dim ({}) must be a multiple of arch.attention_heads ({})",
                 self.arch.entity_dim,
                 self.arch.attention_heads
             );
         }
-        if self.belief_dim % self.arch.attention_heads != 0 {
+        if !self.belief_dim.is_multiple_of(self.arch.attention_heads) {
             bail!(
                 "belief_dim ({}) must be a multiple of arch.attention_heads ({}) (belief encoder)",
                 self.belief_dim,
                 self.arch.attention_heads
             );
         }
-        if self.arch.mlp_hidden_size % self.mixer.attention_heads != 0 {
+        if !self
+            .arch
+            .mlp_hidden_size
+            .is_multiple_of(self.mixer.attention_heads)
+        {
             bail!(
                 "arch.mlp_hidden_size ({}) must be a multiple of mixer.attention_heads ({})",
                 self.arch.mlp_hidden_size,
