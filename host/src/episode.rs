@@ -437,7 +437,10 @@ impl Episode<'_> {
         if strategy.is_empty() {
             strategy = FALLBACK_STRATEGY.to_string();
         }
-        let found = plugin(plugins.parser.extract(std::slice::from_ref(&strategy)))?;
+        // List markers ("1." "2." "3.") are not answers: a strategy's own
+        // step numbers must not count as giving the answer away.
+        let unnumbered = strip_enumeration(&strategy);
+        let found = plugin(plugins.parser.extract(std::slice::from_ref(&unnumbered)))?;
         if let Some(answer) = found[0].answer.clone() {
             let same = plugin(plugins.parser.equivalent(&self.problem.answer, &[answer]))?;
             trace.strategy_reveals_answer = same[0];
@@ -728,7 +731,54 @@ impl Episode<'_> {
     }
 }
 
+/// Drop list markers: tokens "1." / "2)" / "3:" that open a line or follow a
+/// sentence end and count up from 1 in order. Other numbers stay.
+fn strip_enumeration(text: &str) -> String {
+    let mut next = 1u32;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let mut at_start = true;
+        for token in line.split_inclusive(char::is_whitespace) {
+            let word = token.trim_end();
+            let marker = word
+                .strip_suffix(['.', ')', ':'])
+                .and_then(|n| n.parse::<u32>().ok());
+            if marker == Some(next) && at_start {
+                next += 1;
+                out.push_str(&token[word.len()..]);
+                continue;
+            }
+            if !word.is_empty() {
+                at_start = word.ends_with(['.', ';', ':', ')', '!', '?']);
+            }
+            out.push_str(token);
+        }
+    }
+    out
+}
+
 fn mean(values: impl Iterator<Item = f32>) -> f32 {
     let (sum, n) = values.fold((0f32, 0usize), |(s, n), v| (s + v, n + 1));
     if n == 0 { 0.0 } else { sum / n as f32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_enumeration;
+
+    #[test]
+    fn list_markers_are_not_answers() {
+        let s = strip_enumeration("1. Count the eggs.\n2. Subtract 3.\n3. Multiply by 2.");
+        assert!(
+            !s.contains("1.") && !s.contains("2.\n") && s.contains("Subtract 3."),
+            "{s}"
+        );
+        let inline = strip_enumeration("1. Read. 2. Add them. 3. Check the sum of 18.");
+        assert_eq!(
+            inline.split_whitespace().collect::<Vec<_>>(),
+            ["Read.", "Add", "them.", "Check", "the", "sum", "of", "18."]
+        );
+        // Out of order: a number, not a marker.
+        assert_eq!(strip_enumeration("The answer is 7."), "The answer is 7.");
+    }
 }
