@@ -267,6 +267,21 @@ impl LocalClient {
     }
 }
 
+impl LocalClient {
+    /// One batch on a blocking thread, one batch at a time.
+    async fn decode(&self, requests: Vec<ChatRequest>) -> Result<Vec<Completion>> {
+        let _turn = self
+            .gate
+            .acquire()
+            .await
+            .context("the embedded model was shut down")?;
+        let model = Arc::clone(&self.model);
+        tokio::task::spawn_blocking(move || model.chat_batch(&requests))
+            .await
+            .context("the embedded model's decoding thread failed")?
+    }
+}
+
 impl LlmClient for LocalClient {
     fn model(&self) -> &str {
         &self.name
@@ -274,16 +289,8 @@ impl LlmClient for LocalClient {
 
     fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion>> {
         Box::pin(async move {
-            let _turn = self
-                .gate
-                .acquire()
-                .await
-                .context("the embedded model was shut down")?;
-            let model = Arc::clone(&self.model);
-            let request = request.clone();
-            tokio::task::spawn_blocking(move || model.chat(&request))
-                .await
-                .context("the embedded model's decoding thread failed")?
+            let mut out = self.decode(vec![request.clone()]).await?;
+            Ok(out.remove(0))
         })
     }
 
@@ -293,18 +300,7 @@ impl LlmClient for LocalClient {
     ) -> BoxFuture<'a, Vec<Result<Completion>>> {
         Box::pin(async move {
             let n = requests.len();
-            let all = async {
-                let _turn = self
-                    .gate
-                    .acquire()
-                    .await
-                    .context("the embedded model was shut down")?;
-                let model = Arc::clone(&self.model);
-                let requests = requests.to_vec();
-                tokio::task::spawn_blocking(move || model.chat_batch(&requests))
-                    .await
-                    .context("the embedded model's decoding thread failed")?
-            };
+            let all = self.decode(requests.to_vec());
             match all.await {
                 Ok(completions) => completions.into_iter().map(Ok).collect(),
                 // One batch: its failure is every request's.
