@@ -5,6 +5,8 @@
 
 #[path = "common/openai_server.rs"]
 mod openai_server;
+#[path = "common/dead_port.rs"]
+mod dead_port;
 
 use std::time::Duration;
 
@@ -131,12 +133,9 @@ fn a_bad_body_is_an_error_naming_the_url() {
 
 #[test]
 fn a_dead_server_is_a_clear_error_naming_the_key() {
-    // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Bound but not listening: connections are refused.
+    let dead = dead_port::DeadPort::new();
+    let port = dead.port();
     let mut options = RemoteOptions::new(format!("http://127.0.0.1:{port}/v1"), "m");
     options.max_retries = 1;
     options.backoff = Duration::from_millis(1);

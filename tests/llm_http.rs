@@ -3,6 +3,8 @@
 //! 429 / 5xx / hangs / bad bodies, load balancing, record/replay, and the API
 //! key kept out of every log line and error.
 
+#[path = "common/dead_port.rs"]
+mod dead_port;
 #[path = "common/openai_server.rs"]
 mod openai_server;
 
@@ -455,11 +457,9 @@ async fn two_servers_share_the_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_server_is_routed_around() {
     logs();
-    // A port that was free a moment ago: connections are refused.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    // Bound but not listening: connections are refused.
+    let dead_port = dead_port::DeadPort::new();
+    let dead = dead_port.addr;
     let live = Server::start(Duration::ZERO).await;
     let c = client(vec![format!("http://{dead}/v1"), live.base_url()]);
     for i in 0..6 {

@@ -4,6 +4,9 @@
 //! test catalogue ($ECON_HOST_CATALOGUE) and a temporary model cache
 //! ($ECON_HOST_MODELS).
 
+#[path = "common/dead_port.rs"]
+mod dead_port;
+
 use std::collections::HashMap;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
@@ -461,12 +464,9 @@ fn unknown_models_and_packages_are_clear_errors() {
     assert!(all.contains("404"), "{all}");
     assert_only(cache.path(), &[]);
 
-    // Nothing listens at this index.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Nothing listens at this index (bound, not listening: refused).
+    let dead_port = dead_port::DeadPort::new();
+    let port = dead_port.port();
     let dead = format!("http://127.0.0.1:{port}/simple/");
     let out = econ_host(
         cache.path(),
