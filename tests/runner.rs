@@ -366,10 +366,179 @@ async fn multi_step_episodes_record_every_decision_step() {
         assert_eq!(steps[1]["done"], true);
         assert_eq!(steps[1]["t"], 1);
     }
-    // Each decision step is one transition for the learner: 4 records, and
-    // with train.update_interval = 2 an update after every second one.
+    // Each decision step is one transition for the learner (4 records), but
+    // train.update_interval = 2 counts episodes: one update, after episode 2.
     let metrics = traces(&s.path("logs/metrics.jsonl"));
-    assert_eq!(metrics.len(), 2);
+    assert_eq!(metrics.len(), 1, "{metrics:?}");
+    assert_eq!(metrics[0]["episode"], 2);
     let all: u64 = train.iter().map(calls).sum();
     assert_eq!(s.server.requests() as u64, all);
+}
+
+/// Send SIGINT (what Ctrl-C sends) to `child`.
+fn ctrl_c(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success());
+}
+
+/// Wait for `child` to exit (at most `limit`), then its stderr.
+fn wait_exit(mut child: std::process::Child, limit: Duration) -> (Option<i32>, String) {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("econ-host did not exit within {limit:?} of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Poll until `path` holds at least `lines` lines.
+async fn wait_for_lines(path: &std::path::Path, lines: usize, child: &mut std::process::Child) {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let done = std::fs::read_to_string(path)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if done >= lines {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no progress in {}", path.display());
+        assert!(child.try_wait().unwrap().is_none(), "econ-host ended early");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_mid_training_checkpoints_what_is_finished_and_resume_goes_on() {
+    let s = Setup::new(Duration::from_millis(150), "").await;
+    // No periodic checkpoints: the only one is the one Ctrl-C writes.
+    let args = ["--log-dir", "logs", "--set", "runner.save_interval=100"];
+    let mut child = s
+        .command(&[&["train", "--train-eps", "8"][..], &args].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let trace_path = s.path("logs/traces_train_bne.jsonl");
+    wait_for_lines(&trace_path, 3, &mut child).await;
+    ctrl_c(&child);
+    let (code, stderr) = wait_exit(child, Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{stderr}");
+
+    let before = traces(&trace_path);
+    let n = before.len();
+    assert!((3..8).contains(&n), "{n} episodes finished");
+    assert!(
+        stderr.contains(&format!("interrupted after {n} of 8 training episodes")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("train --resume --train-eps 8"), "{stderr}");
+    assert!(!stderr.contains("error:"), "{stderr}");
+    let checkpoint = s.path(&format!("models/checkpoint_{n}"));
+    assert_eq!(json_file(&checkpoint.join("meta.json"))["extra"]["episode"], n);
+    assert!(!s.path("models/final").exists());
+    let summary = json_file(&s.path("logs/summary.json"));
+    assert_eq!(summary["train"]["interrupted"], true, "{summary:#}");
+    assert_eq!(summary["train"]["episodes"], n);
+    // --model-dir as given (the default "models", relative to the run).
+    assert_eq!(
+        summary["train"]["last_checkpoint"],
+        format!("models/checkpoint_{n}")
+    );
+    // The abandoned episode's requests may still be draining.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let requests_at_stop = s.server.requests() as u64;
+
+    let out = s
+        .econ_host(&[&["train", "--train-eps", "8", "--resume", "--json"][..], &args].concat())
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["train"]["resumed_from"], n);
+    assert_eq!(summary["train"]["episodes"], 8);
+    assert!(summary["train"].get("interrupted").is_none(), "{summary:#}");
+    let after = traces(&trace_path);
+    assert_eq!(after.len(), 8);
+    for (a, b) in before.iter().zip(&after) {
+        assert_eq!(a, b);
+    }
+    let rerun: u64 = after[n..].iter().map(calls).sum();
+    assert_eq!(s.server.requests() as u64 - requests_at_stop, rerun);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_testing_keeps_the_finished_episodes() {
+    let s = Setup::new(Duration::from_millis(150), "").await;
+    let mut child = s
+        .command(&[
+            "run",
+            "--train-eps",
+            "0",
+            "--modes",
+            "baseline,bne",
+            "--log-dir",
+            "logs",
+            "--set",
+            "runner.concurrency=1",
+            "--set",
+            "dataset.test_fraction=0.5",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let trace_path = s.path("logs/traces_test_baseline.jsonl");
+    wait_for_lines(&trace_path, 1, &mut child).await;
+    ctrl_c(&child);
+    let (code, stderr) = wait_exit(child, Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{stderr}");
+    let finished = traces(&trace_path);
+    let summary = json_file(&s.path("logs/summary.json"));
+    let baseline = &summary["modes"]["baseline"];
+    assert_eq!(baseline["interrupted"], true, "{summary:#}");
+    assert_eq!(baseline["episodes"], finished.len());
+    assert!(
+        stderr.contains(&format!(
+            "interrupted while testing baseline: {} of",
+            finished.len()
+        )),
+        "{stderr}"
+    );
+    // The next mode never started.
+    assert!(summary["modes"].get("bne").is_none(), "{summary:#}");
+    assert!(!s.path("logs/traces_test_bne.jsonl").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_does_not_wait_for_a_hanging_server() {
+    let s = Setup::new(Duration::ZERO, "").await;
+    s.server.set_default(Reply::Hang);
+    let mut child = s
+        .command(&["train", "--train-eps", "2", "--log-dir", "logs"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while s.server.requests() == 0 {
+        assert!(Instant::now() < deadline, "no request reached the server");
+        assert!(child.try_wait().unwrap().is_none(), "econ-host ended early");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ctrl_c(&child);
+    // The client's own timeout is 60 s per attempt, with retries: an exit
+    // well before it means the hanging call was abandoned, not waited for.
+    let (code, stderr) = wait_exit(child, Duration::from_secs(30));
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted after 0 of 2 training episodes (no episode had finished)"),
+        "{stderr}"
+    );
+    assert!(!s.path("models").join("checkpoint_0").exists());
 }

@@ -12,7 +12,8 @@ use crate::cli::{
 };
 use crate::config::Config;
 use crate::episode::Mode;
-use crate::error::bad_input;
+use crate::error::{Interrupted, bad_input};
+use crate::interrupt;
 use crate::learner::Learner;
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::{self, Limits, Plugin, PluginEngine, PluginRegistry};
@@ -65,9 +66,13 @@ fn load_registry(cli: &Cli) -> Result<PluginRegistry> {
     PluginRegistry::load(&engine, &plugin_dirs(cli)?, Limits::default())
 }
 
+/// Opens a job for `run`, `train` or `test`; from here on Ctrl-C stops the
+/// run after saving what is finished (see `crate::interrupt`).
 fn open_job(cli: &Cli, args: &JobArgs) -> Result<Job> {
     let config = Config::load(&args.config, &args.overrides).map_err(bad_input)?;
-    Job::open(config, plugin_dirs(cli)?, &args.log_dir)
+    let job = Job::open(config, plugin_dirs(cli)?, &args.log_dir)?;
+    interrupt::install();
+    Ok(job)
 }
 
 fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
@@ -76,6 +81,10 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
     let mut train = None;
     if args.train_eps > 0 {
         let (trained, summary) = job.train(learner, args.train_eps, &args.model_dir, false)?;
+        if summary.results.interrupted {
+            report(&job, &args.job, Some(&summary), &[])?;
+            return Err(training_interrupted(&summary, args.train_eps));
+        }
         learner = trained;
         train = Some(summary);
     } else {
@@ -83,11 +92,53 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
     }
     let problems = test_problems(&job, args.test_eps, &HashSet::new())?;
     let learner = Mutex::new(learner);
+    let modes = test_modes(&job, &learner, &problems, expand_modes(&args.modes))?;
+    report(&job, &args.job, train.as_ref(), &modes)?;
+    test_interrupted(&modes, problems.len())
+}
+
+/// Each mode's test in turn, stopping at the first one Ctrl-C cut short.
+fn test_modes(
+    job: &Job,
+    learner: &Mutex<Learner>,
+    problems: &[Problem],
+    wanted: Vec<Mode>,
+) -> Result<Vec<(Mode, ModeSummary)>> {
     let mut modes = Vec::new();
-    for mode in expand_modes(&args.modes) {
-        modes.push((mode, job.test(&learner, &problems, mode)?));
+    for mode in wanted {
+        let summary = job.test(learner, problems, mode)?;
+        let stop = summary.interrupted;
+        modes.push((mode, summary));
+        if stop {
+            break;
+        }
     }
-    report(&job, &args.job, train.as_ref(), &modes)
+    Ok(modes)
+}
+
+fn training_interrupted(summary: &TrainSummary, planned: u64) -> anyhow::Error {
+    let done = summary.results.episodes;
+    let kept = match &summary.last_checkpoint {
+        Some(dir) => format!("networks saved in {dir}"),
+        None => "no episode had finished".to_string(),
+    };
+    anyhow::Error::new(Interrupted(format!(
+        "interrupted after {done} of {planned} training episodes ({kept}); \
+         `econ-host train --resume --train-eps {planned}` with the same --config, \
+         --model-dir and --log-dir goes on from there"
+    )))
+}
+
+fn test_interrupted(modes: &[(Mode, ModeSummary)], planned: usize) -> Result<()> {
+    match modes.last() {
+        Some((mode, s)) if s.interrupted => Err(anyhow::Error::new(Interrupted(format!(
+            "interrupted while testing {}: {} of {planned} problems finished \
+             (their results are in summary.json and the traces)",
+            mode.as_str(),
+            s.episodes
+        )))),
+        _ => Ok(()),
+    }
 }
 
 /// `--mode` / `--modes` values in the order given, `all` expanded, no repeats.
@@ -115,7 +166,11 @@ fn train(cli: &Cli, args: &TrainArgs) -> Result<()> {
     let job = open_job(cli, &args.job)?;
     let learner = job.new_learner()?;
     let (_, summary) = job.train(learner, args.train_eps, &args.model_dir, args.resume)?;
-    report(&job, &args.job, Some(&summary), &[])
+    report(&job, &args.job, Some(&summary), &[])?;
+    if summary.results.interrupted {
+        return Err(training_interrupted(&summary, args.train_eps));
+    }
+    Ok(())
 }
 
 fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
@@ -151,11 +206,9 @@ fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
     };
     let problems = test_problems(&job, args.test_eps, &trained)?;
     let learner = Mutex::new(learner);
-    let mut modes = Vec::new();
-    for mode in wanted {
-        modes.push((mode, job.test(&learner, &problems, mode)?));
-    }
-    report(&job, &args.job, None, &modes)
+    let modes = test_modes(&job, &learner, &problems, wanted)?;
+    report(&job, &args.job, None, &modes)?;
+    test_interrupted(&modes, problems.len())
 }
 
 /// The first `limit` test problems, leaving out any the checkpoint trained on.

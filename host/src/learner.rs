@@ -477,17 +477,23 @@ impl Learner {
         Ok(())
     }
 
-    /// Stores an episode; every `train.update_interval` episodes runs
-    /// `train.updates_per_interval` updates on batches from the buffer and returns
-    /// their metrics (empty otherwise).
+    /// Stores one decision step; every `train.update_interval` finished
+    /// episodes runs `train.updates_per_interval` updates on batches from the
+    /// buffer and returns their metrics (empty otherwise). Only a terminal
+    /// record (`done`) ends an episode, so multi-step episodes
+    /// (`env.max_rounds > 1`) are counted once, not once per step.
     pub fn observe(&mut self, ep: EpisodeRecord) -> Result<Vec<Metrics>> {
         self.check_record(&ep)?;
+        let ends_episode = ep.done;
         if self.buffer.len() == self.cfg.train.buffer_size {
             self.buffer.pop_front();
         }
         self.buffer.push_back(ep);
-        self.counters.episodes_seen += 1;
         let mut out = Vec::new();
+        if !ends_episode {
+            return Ok(out);
+        }
+        self.counters.episodes_seen += 1;
         if self
             .counters
             .episodes_seen

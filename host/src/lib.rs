@@ -11,6 +11,7 @@ pub mod early_stop;
 pub mod embed;
 pub mod episode;
 pub mod error;
+pub mod interrupt;
 pub mod job_config;
 pub mod learner;
 pub mod llm;
@@ -22,6 +23,7 @@ pub mod report;
 pub mod runner;
 pub mod scaffold;
 pub mod summary;
+pub mod tls;
 pub mod trace;
 
 /// Where the networks run: CUDA when libtorch sees a GPU, else the CPU.

@@ -15,7 +15,12 @@ fn main() {
         .init();
 
     if let Err(error) = econ_host::commands::dispatch(cli) {
-        eprintln!("error: {error:#}");
-        std::process::exit(econ_host::error::exit_code(&error));
+        let code = econ_host::error::exit_code(&error);
+        if code == econ_host::interrupt::EXIT_CODE {
+            eprintln!("{error:#}");
+        } else {
+            eprintln!("error: {error:#}");
+        }
+        std::process::exit(code);
     }
 }

@@ -19,6 +19,7 @@ use crate::data::Splits;
 use crate::early_stop::{EarlyStopper, StopDecision};
 use crate::episode::{Episode, Mode, Outcome, Phase, Resources};
 use crate::error::bad_input;
+use crate::interrupt;
 use crate::learner::{EpisodeRecord, Learner, RoundRecord};
 use crate::llm::LlmClient;
 use crate::llm::cache::{CacheMode, CachedClient};
@@ -39,7 +40,18 @@ pub struct Job {
     pub res: Resources,
     pub splits: Splits,
     pub log_dir: PathBuf,
-    rt: tokio::runtime::Runtime,
+    /// Always `Some` until dropped (see `Drop`).
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        // Episodes abandoned by Ctrl-C may leave an LLM call on a blocking
+        // thread; do not wait for it on the way out.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Job {
@@ -104,8 +116,12 @@ impl Job {
             _watch: watch,
             splits,
             log_dir: log_dir.to_path_buf(),
-            rt,
+            rt: Some(rt),
         })
+    }
+
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.rt.as_ref().expect("the runtime lives as long as the job")
     }
 
     /// Fresh networks (seeded by `seed`).
@@ -181,6 +197,7 @@ impl Job {
         bar.set_position(start);
         let phase_start = Instant::now();
         let mut completion_tokens = 0u64;
+        let mut finished = start;
         for k in start + 1..=episodes {
             let problem = &self.splits.train[((k - 1) as usize) % self.splits.train.len()];
             let registry = self.live.snapshot();
@@ -193,7 +210,21 @@ impl Job {
                 phase: Phase::Train,
                 mode,
             };
-            let outcome = self.rt.block_on(episode.run())?;
+            // Ctrl-C abandons the episode in flight: it is neither traced nor
+            // learned from, so `--resume` simply runs it again.
+            let outcome = self.rt().block_on(async {
+                tokio::select! {
+                    biased;
+                    _ = interrupt::requested_async() => None,
+                    outcome = episode.run() => Some(outcome),
+                }
+            });
+            let Some(outcome) = outcome else {
+                bar.finish_and_clear();
+                let learner = learner.into_inner().unwrap_or_else(|e| e.into_inner());
+                return self.interrupted_training(learner, summary, model_dir, finished);
+            };
+            let outcome = outcome?;
             writer.append(&outcome.trace)?;
             summary.results.add(&outcome.trace);
             completion_tokens += outcome.trace.tokens.total().completion;
@@ -214,6 +245,7 @@ impl Job {
                 }
                 summary.updates = l.counters().train_steps;
             }
+            finished = k;
             bar.set_position(k);
             bar.set_message(running(&summary.results, completion_tokens, phase_start));
             let decision = stopper.observe_episode(
@@ -245,6 +277,26 @@ impl Job {
         learner.save(&final_dir, self.checkpoint_extra(done))?;
         summary.updates = learner.counters().train_steps;
         summary.final_checkpoint = Some(final_dir.display().to_string());
+        Ok((learner, summary))
+    }
+
+    /// After Ctrl-C: a checkpoint of the `finished` episodes (unless one is
+    /// there already), for `train --resume`; no "final" model.
+    fn interrupted_training(
+        &self,
+        learner: Learner,
+        mut summary: TrainSummary,
+        model_dir: &Path,
+        finished: u64,
+    ) -> Result<(Learner, TrainSummary)> {
+        let dir = model_dir.join(format!("checkpoint_{finished}"));
+        if finished > 0 && !dir.join("meta.json").is_file() {
+            learner.save(&dir, self.checkpoint_extra(finished))?;
+            tracing::info!("saved {}", dir.display());
+        }
+        summary.updates = learner.counters().train_steps;
+        summary.results.interrupted = true;
+        summary.last_checkpoint = (finished > 0).then(|| dir.display().to_string());
         Ok((learner, summary))
     }
 
@@ -405,7 +457,7 @@ impl Job {
         let started = Instant::now();
         let mut completion_tokens = 0u64;
         let concurrency = self.config.runner.concurrency;
-        self.rt.block_on(async {
+        self.rt().block_on(async {
             let mut outcomes = stream::iter(problems.iter().enumerate())
                 .map(|(i, problem)| {
                     let registry = self.live.snapshot();
@@ -436,7 +488,17 @@ impl Job {
                     }
                 })
                 .buffered(concurrency);
-            while let Some(outcome) = outcomes.next().await {
+            loop {
+                // Ctrl-C: episodes in flight are dropped, finished ones kept.
+                let next = tokio::select! {
+                    biased;
+                    _ = interrupt::requested_async() => {
+                        summary.interrupted = true;
+                        break;
+                    }
+                    next = outcomes.next() => next,
+                };
+                let Some(outcome) = next else { break };
                 let outcome: Outcome = outcome?;
                 writer.append(&outcome.trace)?;
                 summary.add(&outcome.trace);

@@ -58,6 +58,10 @@ pub struct ModeSummary {
     pub cost_usd: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_per_episode: Option<f64>,
+    /// Stopped by Ctrl-C / SIGTERM before every planned episode ran: the
+    /// numbers cover the finished ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl ModeSummary {
@@ -134,6 +138,9 @@ pub struct TrainSummary {
     pub resumed_from: Option<u64>,
     pub early_stop: Option<StopDecision>,
     pub final_checkpoint: Option<String>,
+    /// After Ctrl-C: the checkpoint `train --resume` continues from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checkpoint: Option<String>,
 }
 
 /// Write `value`'s keys into `path` (a JSON object), keeping keys already

@@ -287,7 +287,7 @@ async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Pa
         .filter(|e| !e.trim().is_empty())
         .unwrap_or_else(|| "https://huggingface.co".into());
     let endpoint = endpoint.trim_end_matches('/');
-    let client = reqwest::Client::builder()
+    let client = crate::tls::client_builder()
         .connect_timeout(Duration::from_secs(20))
         .timeout(Duration::from_secs(1800))
         .build()?;

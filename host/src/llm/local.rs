@@ -2,6 +2,7 @@
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -95,6 +96,16 @@ impl LocalModel {
     /// each unfinished sequence (how the n executors of a round run at once).
     /// Each request keeps its own sampler chain (temperature, penalty, seed).
     pub fn chat_batch(&self, requests: &[ChatRequest]) -> Result<Vec<Completion>> {
+        self.chat_batch_until(requests, &AtomicBool::new(false))
+    }
+
+    /// `chat_batch` that gives up between two decoding steps once `cancel`
+    /// is set (its caller went away, e.g. the run was interrupted).
+    pub fn chat_batch_until(
+        &self,
+        requests: &[ChatRequest],
+        cancel: &AtomicBool,
+    ) -> Result<Vec<Completion>> {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
@@ -153,6 +164,9 @@ impl LocalModel {
             })
             .collect();
         loop {
+            if cancel.load(Ordering::Relaxed) {
+                bail!("decoding cancelled");
+            }
             let mut next = Vec::new();
             for (s, seq) in seqs.iter_mut().enumerate() {
                 if seq.done {
@@ -244,7 +258,7 @@ struct Sequence {
 pub struct LocalClient {
     model: Arc<LocalModel>,
     name: String,
-    gate: tokio::sync::Semaphore,
+    gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl LocalClient {
@@ -258,7 +272,7 @@ impl LocalClient {
         LocalClient {
             model,
             name,
-            gate: tokio::sync::Semaphore::new(1),
+            gate: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 
@@ -268,17 +282,32 @@ impl LocalClient {
 }
 
 impl LocalClient {
-    /// One batch on a blocking thread, one batch at a time.
+    /// One batch on a blocking thread, one batch at a time. Dropping the
+    /// future (a cancelled episode) stops the thread at its next decoding
+    /// step; the next batch waits until it has.
     async fn decode(&self, requests: Vec<ChatRequest>) -> Result<Vec<Completion>> {
-        let _turn = self
-            .gate
-            .acquire()
+        let turn = Arc::clone(&self.gate)
+            .acquire_owned()
             .await
             .context("the embedded model was shut down")?;
         let model = Arc::clone(&self.model);
-        tokio::task::spawn_blocking(move || model.chat_batch(&requests))
-            .await
-            .context("the embedded model's decoding thread failed")?
+        let cancel = Arc::new(AtomicBool::new(false));
+        let _on_drop = CancelOnDrop(Arc::clone(&cancel));
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            model.chat_batch_until(&requests, &cancel)
+        })
+        .await
+        .context("the embedded model's decoding thread failed")?
+    }
+}
+
+/// Sets its flag when dropped: tells a blocking decode nobody waits for it.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 

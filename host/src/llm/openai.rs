@@ -369,8 +369,7 @@ impl LlmClient for OpenAiClient {
 
 /// The HTTP client of an API client whose attempts time out after `timeout`.
 pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("econ-host/", env!("CARGO_PKG_VERSION")))
+    crate::tls::client_builder()
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .tcp_nodelay(true)
         .build()
@@ -468,10 +467,15 @@ pub(crate) async fn post_json(
         if let Some(auth) = auth {
             post = post.header(AUTHORIZATION, auth.clone());
         }
-        let response = post
-            .send()
-            .await
-            .map_err(|e| fail(FailureKind::Send(error_chain(&e)), true))?;
+        let response = post.send().await.map_err(|e| {
+            let chain = error_chain(&e);
+            // An untrusted certificate stays untrusted: say so at once.
+            if crate::tls::is_certificate_error(&chain) {
+                fail(FailureKind::Certificate(chain), false)
+            } else {
+                fail(FailureKind::Send(chain), true)
+            }
+        })?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -578,6 +582,8 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
 pub(crate) enum FailureKind {
     /// Connecting or sending failed (refused, reset, DNS, TLS).
     Send(String),
+    /// The server's TLS certificate is not trusted (not retried).
+    Certificate(String),
     /// The body could not be read (connection closed early, truncated).
     Body(StatusCode, String),
     Status(StatusCode, String),
@@ -594,6 +600,11 @@ impl fmt::Display for Failure {
         let url = &self.url;
         match &self.kind {
             FailureKind::Send(e) => write!(f, "POST {url}: could not send the request: {e}"),
+            FailureKind::Certificate(e) => write!(
+                f,
+                "POST {url}: {} ({e})",
+                crate::tls::certificate_hint()
+            ),
             FailureKind::Body(status, e) => write!(
                 f,
                 "POST {url}: HTTP {status}, but the response body could not be read: {e}"

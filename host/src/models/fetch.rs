@@ -61,14 +61,11 @@ pub fn fetch(names: &[String], options: &FetchOptions) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let mut http = reqwest::Client::builder()
-        .user_agent(concat!("econ-host/", env!("CARGO_PKG_VERSION")))
+    let http = crate::tls::client_builder()
         .connect_timeout(Duration::from_secs(30))
-        .read_timeout(Duration::from_secs(120));
-    for root in index::extra_roots() {
-        http = http.add_root_certificate(root);
-    }
-    let http = http.build().context("building the HTTP client")?;
+        .read_timeout(Duration::from_secs(120))
+        .build()
+        .context("building the HTTP client")?;
     for name in names {
         let spec = &catalogue[name];
         let started = Instant::now();

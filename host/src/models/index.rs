@@ -7,7 +7,7 @@
 //! The index is `--index-url`, else `$PIP_INDEX_URL`, else `index-url` from
 //! pip's config files, else <https://pypi.org/simple/>. TLS trusts, besides
 //! the built-in Mozilla roots, the CA bundles pip and the system use
-//! ([`extra_roots`]): machines that reach the index through a
+//! ([`crate::tls`]): machines that reach the index through a
 //! TLS-inspecting proxy work as they do for pip.
 
 use std::path::PathBuf;
@@ -96,52 +96,10 @@ fn pip_config_index_url() -> Option<String> {
     pip_config("index-url")
 }
 
-/// CA certificates to trust besides the built-in roots: the bundle pip is
-/// told to use (`$PIP_CERT`, `cert` in pip's config), `$SSL_CERT_FILE`,
-/// `$REQUESTS_CA_BUNDLE` and the system's bundle. Unreadable files are
-/// skipped with a warning.
-pub fn extra_roots() -> Vec<reqwest::Certificate> {
-    let mut files: Vec<PathBuf> = Vec::new();
-    for var in ["PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"] {
-        if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-            files.push(path.into());
-        }
-    }
-    if let Some(path) = pip_config("cert") {
-        files.push(path.into());
-    }
-    for system in [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/cert.pem",
-    ] {
-        let path = PathBuf::from(system);
-        if path.is_file() {
-            files.push(path);
-            break;
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    let mut roots = Vec::new();
-    for file in files {
-        if !seen.insert(file.clone()) {
-            continue;
-        }
-        match std::fs::read(&file)
-            .map_err(anyhow::Error::from)
-            .and_then(|pem| Ok(reqwest::Certificate::from_pem_bundle(&pem)?))
-        {
-            Ok(certs) => roots.extend(certs),
-            Err(e) => eprintln!("warning: CA bundle {}: {e}; skipped", file.display()),
-        }
-    }
-    roots
-}
-
 /// `key` from pip's config files, the later file winning as in pip
 /// (global, user, virtualenv, then `$PIP_CONFIG_FILE`); sections `global`,
 /// `download` and `install`.
-fn pip_config(key: &str) -> Option<String> {
+pub(crate) fn pip_config(key: &str) -> Option<String> {
     let mut files: Vec<PathBuf> = vec!["/etc/xdg/pip/pip.conf".into(), "/etc/pip.conf".into()];
     if let Some(home) = dirs::home_dir() {
         files.push(home.join(".pip/pip.conf"));
