@@ -7,6 +7,8 @@
 mod dead_port;
 #[path = "common/openai_server.rs"]
 mod openai_server;
+#[path = "common/raw_http.rs"]
+mod raw_http;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -231,7 +233,8 @@ async fn rate_limit_429_honours_retry_after() {
     assert_eq!(server.requests(), 2);
     // The backoff alone is 1 ms; Retry-After asked for a second.
     assert!(waited >= Duration::from_millis(990), "{waited:?}");
-    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    // Loose: only "not some other, longer wait" (busy CI machines).
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,7 +298,8 @@ async fn a_hang_past_the_timeout_is_retried_then_fails_clearly() {
     assert!(err.contains("timeout of 150 ms"), "{err}");
     assert!(err.contains(&server.base_url()), "{err}");
     assert!(took >= Duration::from_millis(450), "{took:?}");
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    // Well under the 15 s that three attempts at the default 5 s would take.
+    assert!(took < Duration::from_secs(10), "{took:?}");
 
     // The same request succeeds once the server answers again.
     server.set_default(Reply::Ok);
@@ -377,7 +381,7 @@ async fn invalid_or_truncated_bodies_give_clear_errors() {
 /// Answers every request with a 200 whose body is shorter than its
 /// Content-Length, then closes the connection.
 async fn truncating_server() -> SocketAddr {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -386,31 +390,8 @@ async fn truncating_server() -> SocketAddr {
                 return;
             };
             tokio::spawn(async move {
-                // Read the whole request (headers, then Content-Length bytes).
-                let mut data = Vec::new();
-                let mut buf = [0u8; 4096];
-                loop {
-                    let Ok(n) = socket.read(&mut buf).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    data.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&data);
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        if data.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
+                if raw_http::read_request(&mut socket).await.is_none() {
+                    return;
                 }
                 let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n";
                 let _ = socket.write_all(head.as_bytes()).await;

@@ -4,6 +4,9 @@
 //! clear error, not retried. One test in its own binary: the CA bundles are
 //! read once per process, and the variable is set before any client exists.
 
+#[path = "common/raw_http.rs"]
+mod raw_http;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +15,7 @@ use std::time::Duration;
 use econ_host::llm::openai::{OpenAiClient, OpenAiOptions};
 use econ_host::llm::{ChatRequest, LlmClient, Message};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -72,7 +75,7 @@ async fn tls_server(pki: &Pki) -> TlsServer {
                 let Ok(mut tls) = acceptor.accept(socket).await else {
                     return;
                 };
-                if read_request(&mut tls).await.is_none() {
+                if raw_http::read_request(&mut tls).await.is_none() {
                     return;
                 }
                 r.fetch_add(1, Ordering::SeqCst);
@@ -90,33 +93,6 @@ async fn tls_server(pki: &Pki) -> TlsServer {
         addr,
         connections,
         requests,
-    }
-}
-
-/// Reads one request (headers, then Content-Length bytes of body).
-async fn read_request<S: AsyncReadExt + Unpin>(stream: &mut S) -> Option<()> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        data.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&data);
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if data.len() >= end + 4 + length {
-                return Some(());
-            }
-        }
     }
 }
 

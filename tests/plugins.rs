@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use econ_host::plugins::{
-    Limits, Plugin, PluginEngine, PluginKind, PluginRegistry, answer_parser::Extraction,
+    Limits, LimitsPolicy, Plugin, PluginEngine, PluginKind, PluginRegistry, answer_parser::Extraction,
     dataset_adapter::RawRecord, prompt_template::PromptContext, reward,
 };
 
@@ -291,6 +291,40 @@ fn a_looping_trapping_or_hoarding_guest_fails_its_call_and_the_host_goes_on() {
         let echo = bad.extract(&["fine".to_string()]).unwrap();
         assert_eq!(echo[0].answer.as_deref(), Some("fine"));
     }
+}
+
+#[test]
+fn limits_by_plugin_name_apply_to_that_plugin_only() {
+    let engine = PluginEngine::new(None).unwrap();
+    let small = Limits {
+        fuel: 50_000_000,
+        memory_bytes: 32 << 20,
+        max_consecutive_failures: 3,
+    };
+    let mut policy = LimitsPolicy::from(small);
+    policy.by_name.insert(
+        "test-misbehave".into(),
+        Limits {
+            memory_bytes: 48 << 20,
+            ..small
+        },
+    );
+    let file = common::test_plugin("test-misbehave");
+    let Plugin::AnswerParser(bad) = Plugin::load(&engine, &file, file.parent().unwrap(), policy.clone()).unwrap()
+    else {
+        panic!("test-misbehave is an answer parser")
+    };
+    let msg = format!("{:#}", bad.extract(&["oom".to_string()]).unwrap_err());
+    assert!(msg.contains("memory limit of 48 MiB"), "{msg}");
+    // Any other plugin keeps the default.
+    policy.by_name.clear();
+    policy.by_name.insert("parser-boxed".into(), Limits { memory_bytes: 64 << 20, ..small });
+    let Plugin::AnswerParser(bad) = Plugin::load(&engine, &file, file.parent().unwrap(), policy).unwrap()
+    else {
+        panic!("test-misbehave is an answer parser")
+    };
+    let msg = format!("{:#}", bad.extract(&["oom".to_string()]).unwrap_err());
+    assert!(msg.contains("memory limit of 32 MiB"), "{msg}");
 }
 
 #[test]

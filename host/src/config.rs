@@ -1,6 +1,7 @@
 //! The run configuration: a TOML file, `--set key=value` overrides, and
 //! validation whose errors name the file and the key.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -10,6 +11,7 @@ use crate::job_config::{
     BaselinesConfig, EarlyStoppingConfig, EmbeddingConfig, EnvConfig, RunnerConfig,
 };
 use crate::nets::config::NetsConfig;
+use crate::plugins::{Limits, LimitsPolicy};
 
 /// A whole run: the keys the runner reads (`seed`, `[llm]`, `[dataset]`,
 /// `[plugins]`) and, at the top level beside them, every key of the networks
@@ -486,6 +488,28 @@ pub struct PluginsConfig {
     pub prompts: String,
     #[serde(default = "default_parser")]
     pub parser: String,
+    /// Per call, every plugin: linear memory cap in MiB.
+    #[serde(default = "default_plugin_memory_mib")]
+    pub memory_mib: u64,
+    /// Per call, every plugin: wasm fuel (about one unit per instruction).
+    #[serde(default = "default_plugin_fuel")]
+    pub fuel: u64,
+    /// Failed calls in a row after which a plugin is disabled.
+    #[serde(default = "default_plugin_failures")]
+    pub max_consecutive_failures: u32,
+    /// `[plugins.limits.NAME]`: other limits for the plugin whose meta()
+    /// name is NAME (e.g. a Python component that needs more memory).
+    #[serde(default)]
+    pub limits: BTreeMap<String, PluginLimits>,
+}
+
+/// Limits of one plugin; a key left out keeps `[plugins]`' value.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginLimits {
+    pub memory_mib: Option<u64>,
+    pub fuel: Option<u64>,
+    pub max_consecutive_failures: Option<u32>,
 }
 
 impl Default for PluginsConfig {
@@ -494,8 +518,85 @@ impl Default for PluginsConfig {
             reward: default_reward(),
             prompts: default_prompts(),
             parser: default_parser(),
+            memory_mib: default_plugin_memory_mib(),
+            fuel: default_plugin_fuel(),
+            max_consecutive_failures: default_plugin_failures(),
+            limits: BTreeMap::new(),
         }
     }
+}
+
+/// wasm32 linear memory cannot grow past 4 GiB.
+const MAX_PLUGIN_MEMORY_MIB: u64 = 4096;
+
+impl PluginsConfig {
+    /// What each plugin call may use (see `crate::plugins::LimitsPolicy`).
+    pub fn limits_policy(&self) -> LimitsPolicy {
+        let default = Limits {
+            fuel: self.fuel,
+            memory_bytes: (self.memory_mib as usize) << 20,
+            max_consecutive_failures: self.max_consecutive_failures,
+        };
+        let by_name = self
+            .limits
+            .iter()
+            .map(|(name, l)| {
+                let limits = Limits {
+                    fuel: l.fuel.unwrap_or(default.fuel),
+                    memory_bytes: l
+                        .memory_mib
+                        .map_or(default.memory_bytes, |m| (m as usize) << 20),
+                    max_consecutive_failures: l
+                        .max_consecutive_failures
+                        .unwrap_or(default.max_consecutive_failures),
+                };
+                (name.clone(), limits)
+            })
+            .collect();
+        LimitsPolicy { default, by_name }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let check = |key: &str, memory: Option<u64>, fuel: Option<u64>, failures: Option<u32>| {
+            if let Some(m) = memory
+                && !(1..=MAX_PLUGIN_MEMORY_MIB).contains(&m)
+            {
+                bail!("key {key}.memory_mib: {m} is outside 1..={MAX_PLUGIN_MEMORY_MIB} (MiB)");
+            }
+            if fuel == Some(0) {
+                bail!("key {key}.fuel: must be at least 1");
+            }
+            if failures == Some(0) {
+                bail!("key {key}.max_consecutive_failures: must be at least 1");
+            }
+            Ok(())
+        };
+        check(
+            "plugins",
+            Some(self.memory_mib),
+            Some(self.fuel),
+            Some(self.max_consecutive_failures),
+        )?;
+        for (name, l) in &self.limits {
+            check(
+                &format!("plugins.limits.{name}"),
+                l.memory_mib,
+                l.fuel,
+                l.max_consecutive_failures,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn default_plugin_memory_mib() -> u64 {
+    (Limits::default().memory_bytes >> 20) as u64
+}
+fn default_plugin_fuel() -> u64 {
+    Limits::default().fuel
+}
+fn default_plugin_failures() -> u32 {
+    Limits::default().max_consecutive_failures
 }
 
 fn default_seed() -> u64 {
@@ -610,6 +711,7 @@ impl Config {
                 s.top_p_default
             );
         }
+        self.plugins.validate()?;
         self.embedding.validate()?;
         self.env.validate()?;
         self.runner.validate()?;
@@ -698,6 +800,39 @@ mod tests {
 
     fn error(dir: &Path, overrides: &[&str]) -> String {
         format!("{:#}", load_with(dir, overrides).unwrap_err())
+    }
+
+    #[test]
+    fn plugin_limits_default_and_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = load_with(
+            dir.path(),
+            &[
+                "plugins.memory_mib=64",
+                "plugins.limits.py-reward.memory_mib=1024",
+                "plugins.limits.slow-parser.fuel=9000000000",
+            ],
+        )
+        .unwrap();
+        let policy = c.plugins.limits_policy();
+        assert_eq!(policy.default.memory_bytes, 64 << 20);
+        assert_eq!(policy.default.fuel, Limits::default().fuel);
+        let py = policy.for_plugin("py-reward");
+        assert_eq!(py.memory_bytes, 1024 << 20);
+        assert_eq!(py.fuel, Limits::default().fuel);
+        let slow = policy.for_plugin("slow-parser");
+        assert_eq!((slow.memory_bytes, slow.fuel), (64 << 20, 9_000_000_000));
+        assert_eq!(policy.for_plugin("anyone-else"), policy.default);
+        // meta() runs before the name is known: the roomiest of all.
+        let meta = policy.for_meta();
+        assert_eq!((meta.memory_bytes, meta.fuel), (1024 << 20, 9_000_000_000));
+
+        let e = error(dir.path(), &["plugins.limits.py-reward.memory_mib=5000"]);
+        assert!(e.contains("plugins.limits.py-reward.memory_mib: 5000"), "{e}");
+        let e = error(dir.path(), &["plugins.fuel=0"]);
+        assert!(e.contains("plugins.fuel"), "{e}");
+        let e = error(dir.path(), &["plugins.limits.x.memory=5"]);
+        assert!(e.contains("memory"), "{e}");
     }
 
     #[test]

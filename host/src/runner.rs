@@ -27,7 +27,7 @@ use crate::llm::local::{LocalClient, LocalModel};
 use crate::llm::openai::{OpenAiClient, OpenAiOptions};
 use crate::metrics::MetricsLog;
 use crate::plugins::dataset_adapter::Problem;
-use crate::plugins::{Limits, LiveRegistry, PluginEngine, WatchGuard};
+use crate::plugins::{LiveRegistry, PluginEngine, WatchGuard};
 use crate::summary::{ModeSummary, TrainSummary};
 use crate::trace::{self, Trace, TraceWriter};
 
@@ -64,7 +64,7 @@ impl Job {
             .with_context(|| format!("creating log folder {}", log_dir.display()))?;
 
         let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
-        let live = LiveRegistry::new(engine, plugin_dirs, Limits::default())?;
+        let live = LiveRegistry::new(engine, plugin_dirs, config.plugins.limits_policy())?;
         let watch = match live.watch() {
             Ok(w) => Some(w),
             Err(e) => {
@@ -82,6 +82,14 @@ impl Job {
                 return Err(bad_input(anyhow::anyhow!(
                     "config: plugin {name:?} is not among the loaded plugins (see `econ-host plugins list`)"
                 )));
+            }
+        }
+        for name in config.plugins.limits.keys() {
+            if registry.get(name).is_none() {
+                tracing::warn!(
+                    "config: [plugins.limits.{name}] names no loaded plugin (yet: a plugin \
+                     dropped into a plugin folder later gets them)"
+                );
             }
         }
         let adapter = registry

@@ -11,7 +11,7 @@ use wasmtime::component::InstancePre;
 
 use super::call::{Named, reported, sandboxed};
 use super::engine::{Loaded, PluginEngine};
-use super::limits::{CallState, Limits};
+use super::limits::{CallState, Limits, LimitsPolicy};
 use super::worlds::{
     PluginKind, answer_parser, dataset_adapter, detect_world, prompt_template, reward,
 };
@@ -243,7 +243,7 @@ impl Plugin {
         engine: &PluginEngine,
         file: &std::path::Path,
         source: &std::path::Path,
-        limits: Limits,
+        limits: impl Into<LimitsPolicy>,
     ) -> Result<Plugin> {
         let bytes =
             std::fs::read(file).with_context(|| format!("reading plugin {}", file.display()))?;
@@ -256,8 +256,10 @@ impl Plugin {
         bytes: &[u8],
         file: &std::path::Path,
         source: &std::path::Path,
-        limits: Limits,
+        limits: impl Into<LimitsPolicy>,
     ) -> Result<Plugin> {
+        let policy: LimitsPolicy = limits.into();
+        let meta_limits = policy.for_meta();
         let Loaded {
             component,
             sha256,
@@ -299,7 +301,7 @@ impl Plugin {
             };
             Ok(Core {
                 engine: engine.engine().clone(),
-                limits,
+                limits: policy.for_plugin(&info.name),
                 info: Arc::new(info),
                 consecutive_failures: Arc::default(),
             })
@@ -312,7 +314,7 @@ impl Plugin {
                     .with_context(|| {
                         format!("plugin {}: binding the {kind} world", file.display())
                     })?;
-                let m = sandboxed(engine.engine(), &limits, &unnamed, "meta", |store| {
+                let m = sandboxed(engine.engine(), &meta_limits, &unnamed, "meta", |store| {
                     pre.instantiate(&mut *store)?.call_meta(store)
                 })?;
                 let declared = m.kind == $module::PluginKind::$Variant;

@@ -1,6 +1,8 @@
 //! What a plugin call may use: fuel, memory, and the (empty) set of WASI
 //! capabilities. Decided here and nowhere else.
 
+use std::collections::BTreeMap;
+
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
@@ -24,6 +26,40 @@ impl Default for Limits {
             fuel: 2_000_000_000,
             memory_bytes: 256 << 20,
             max_consecutive_failures: 20,
+        }
+    }
+}
+
+/// The limits of every plugin, with overrides by plugin name (the name its
+/// meta() declares), from the config's `[plugins]` table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LimitsPolicy {
+    pub default: Limits,
+    pub by_name: BTreeMap<String, Limits>,
+}
+
+impl LimitsPolicy {
+    /// The limits of the plugin called `name`.
+    pub fn for_plugin(&self, name: &str) -> Limits {
+        self.by_name.get(name).copied().unwrap_or(self.default)
+    }
+
+    /// For meta(), which runs before the plugin's name is known: the most
+    /// generous of all, so a plugin given more room can always say who it is.
+    pub fn for_meta(&self) -> Limits {
+        self.by_name.values().fold(self.default, |a, b| Limits {
+            fuel: a.fuel.max(b.fuel),
+            memory_bytes: a.memory_bytes.max(b.memory_bytes),
+            max_consecutive_failures: a.max_consecutive_failures.max(b.max_consecutive_failures),
+        })
+    }
+}
+
+impl From<Limits> for LimitsPolicy {
+    fn from(default: Limits) -> Self {
+        LimitsPolicy {
+            default,
+            by_name: BTreeMap::new(),
         }
     }
 }

@@ -15,7 +15,7 @@ pub use handles::{
     AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginInfo, PromptTemplatePlugin,
     RewardPlugin, is_plugin_name,
 };
-pub use limits::Limits;
+pub use limits::{Limits, LimitsPolicy};
 pub use registry::{LoadFailure, PluginRegistry};
 pub use reload::{DEBOUNCE, LiveRegistry, WatchGuard};
 pub use worlds::{

@@ -10,7 +10,7 @@ use super::handles::{
     AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginInfo, PromptTemplatePlugin,
     RewardPlugin,
 };
-use super::limits::Limits;
+use super::limits::LimitsPolicy;
 use super::worlds::PluginKind;
 
 /// A file in a plugin folder that did not load, and why.
@@ -32,8 +32,12 @@ impl PluginRegistry {
     /// Load every `*.wasm` in `dirs`, in order. A name found again in a later
     /// folder replaces the earlier plugin (that is how `--plugins DIR`
     /// overrides a built-in). A file that fails to load is recorded, not fatal.
-    pub fn load(engine: &PluginEngine, dirs: &[PathBuf], limits: Limits) -> Result<Self> {
-        Self::scan(engine, dirs, limits, None)
+    pub fn load(
+        engine: &PluginEngine,
+        dirs: &[PathBuf],
+        limits: impl Into<LimitsPolicy>,
+    ) -> Result<Self> {
+        Self::scan(engine, dirs, &limits.into(), None)
     }
 
     /// Load `dirs` again after `previous`: a file whose bytes did not change
@@ -42,7 +46,7 @@ impl PluginRegistry {
     pub fn scan(
         engine: &PluginEngine,
         dirs: &[PathBuf],
-        limits: Limits,
+        limits: &LimitsPolicy,
         previous: Option<&PluginRegistry>,
     ) -> Result<Self> {
         let mut registry = PluginRegistry {
@@ -57,7 +61,7 @@ impl PluginRegistry {
                     .with_context(|| format!("reading plugin {}", file.display()))
                     .and_then(|bytes| match before {
                         Some(old) if old.info().sha256 == sha256_hex(&bytes) => Ok(old.clone()),
-                        _ => Plugin::from_bytes(engine, &bytes, &file, dir, limits),
+                        _ => Plugin::from_bytes(engine, &bytes, &file, dir, limits.clone()),
                     });
                 match (loaded, before) {
                     (Ok(plugin), _) => registry.insert(plugin),

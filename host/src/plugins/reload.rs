@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use notify::{RecursiveMode, Watcher};
 
 use super::engine::PluginEngine;
-use super::limits::Limits;
+use super::limits::LimitsPolicy;
 use super::registry::PluginRegistry;
 
 /// Editors and cargo write a file in several steps; wait this long after the
@@ -23,7 +23,7 @@ pub struct LiveRegistry {
     current: ArcSwap<PluginRegistry>,
     engine: PluginEngine,
     dirs: Vec<PathBuf>,
-    limits: Limits,
+    limits: LimitsPolicy,
 }
 
 /// Stops watching when dropped.
@@ -32,8 +32,13 @@ pub struct WatchGuard {
 }
 
 impl LiveRegistry {
-    pub fn new(engine: PluginEngine, dirs: Vec<PathBuf>, limits: Limits) -> Result<Arc<Self>> {
-        let registry = PluginRegistry::load(&engine, &dirs, limits)?;
+    pub fn new(
+        engine: PluginEngine,
+        dirs: Vec<PathBuf>,
+        limits: impl Into<LimitsPolicy>,
+    ) -> Result<Arc<Self>> {
+        let limits = limits.into();
+        let registry = PluginRegistry::scan(&engine, &dirs, &limits, None)?;
         Ok(Arc::new(LiveRegistry {
             current: ArcSwap::from_pointee(registry),
             engine,
@@ -52,7 +57,7 @@ impl LiveRegistry {
     pub fn reload(&self) -> Result<()> {
         let started = Instant::now();
         let old = self.snapshot();
-        let new = PluginRegistry::scan(&self.engine, &self.dirs, self.limits, Some(&old))?;
+        let new = PluginRegistry::scan(&self.engine, &self.dirs, &self.limits, Some(&old))?;
         for plugin in new.plugins() {
             let info = plugin.info();
             let before = old.get(&info.name).map(|p| p.info().clone());
