@@ -3,10 +3,10 @@
 //! retries, a dead server, the API key, and use from inside a tokio runtime
 //! and from spawn_blocking threads.
 
-#[path = "common/openai_server.rs"]
-mod openai_server;
 #[path = "common/dead_port.rs"]
 mod dead_port;
+#[path = "common/openai_server.rs"]
+mod openai_server;
 
 use std::time::Duration;
 

@@ -6,8 +6,8 @@ mod common;
 use std::path::PathBuf;
 
 use econ_host::plugins::{
-    Limits, LimitsPolicy, Plugin, PluginEngine, PluginKind, PluginRegistry, answer_parser::Extraction,
-    dataset_adapter::RawRecord, prompt_template::PromptContext, reward,
+    Limits, LimitsPolicy, Plugin, PluginEngine, PluginKind, PluginRegistry,
+    answer_parser::Extraction, dataset_adapter::RawRecord, prompt_template::PromptContext, reward,
 };
 
 fn registry() -> PluginRegistry {
@@ -310,7 +310,8 @@ fn limits_by_plugin_name_apply_to_that_plugin_only() {
         },
     );
     let file = common::test_plugin("test-misbehave");
-    let Plugin::AnswerParser(bad) = Plugin::load(&engine, &file, file.parent().unwrap(), policy.clone()).unwrap()
+    let Plugin::AnswerParser(bad) =
+        Plugin::load(&engine, &file, file.parent().unwrap(), policy.clone()).unwrap()
     else {
         panic!("test-misbehave is an answer parser")
     };
@@ -318,8 +319,15 @@ fn limits_by_plugin_name_apply_to_that_plugin_only() {
     assert!(msg.contains("memory limit of 48 MiB"), "{msg}");
     // Any other plugin keeps the default.
     policy.by_name.clear();
-    policy.by_name.insert("parser-boxed".into(), Limits { memory_bytes: 64 << 20, ..small });
-    let Plugin::AnswerParser(bad) = Plugin::load(&engine, &file, file.parent().unwrap(), policy).unwrap()
+    policy.by_name.insert(
+        "parser-boxed".into(),
+        Limits {
+            memory_bytes: 64 << 20,
+            ..small
+        },
+    );
+    let Plugin::AnswerParser(bad) =
+        Plugin::load(&engine, &file, file.parent().unwrap(), policy).unwrap()
     else {
         panic!("test-misbehave is an answer parser")
     };

@@ -377,8 +377,12 @@ async fn multi_step_episodes_record_every_decision_step() {
 
 /// Send SIGINT (what Ctrl-C sends) to `child`.
 fn ctrl_c(child: &std::process::Child) {
+    signal(child, "-INT");
+}
+
+fn signal(child: &std::process::Child, which: &str) {
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([which, &child.id().to_string()])
         .status()
         .expect("running kill");
     assert!(status.success());
@@ -395,7 +399,10 @@ fn wait_exit(mut child: std::process::Child, limit: Duration) -> (Option<i32>, S
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Poll until `path` holds at least `lines` lines.
@@ -408,7 +415,11 @@ async fn wait_for_lines(path: &std::path::Path, lines: usize, child: &mut std::p
         if done >= lines {
             return;
         }
-        assert!(Instant::now() < deadline, "no progress in {}", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "no progress in {}",
+            path.display()
+        );
         assert!(child.try_wait().unwrap().is_none(), "econ-host ended early");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -441,7 +452,10 @@ async fn ctrl_c_mid_training_checkpoints_what_is_finished_and_resume_goes_on() {
     assert!(stderr.contains("train --resume --train-eps 8"), "{stderr}");
     assert!(!stderr.contains("error:"), "{stderr}");
     let checkpoint = s.path(&format!("models/checkpoint_{n}"));
-    assert_eq!(json_file(&checkpoint.join("meta.json"))["extra"]["episode"], n);
+    assert_eq!(
+        json_file(&checkpoint.join("meta.json"))["extra"]["episode"],
+        n
+    );
     assert!(!s.path("models/final").exists());
     let summary = json_file(&s.path("logs/summary.json"));
     assert_eq!(summary["train"]["interrupted"], true, "{summary:#}");
@@ -456,7 +470,13 @@ async fn ctrl_c_mid_training_checkpoints_what_is_finished_and_resume_goes_on() {
     let requests_at_stop = s.server.requests() as u64;
 
     let out = s
-        .econ_host(&[&["train", "--train-eps", "8", "--resume", "--json"][..], &args].concat())
+        .econ_host(
+            &[
+                &["train", "--train-eps", "8", "--resume", "--json"][..],
+                &args,
+            ]
+            .concat(),
+        )
         .await;
     assert!(out.status.success(), "{}", text(&out));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -516,7 +536,7 @@ async fn ctrl_c_while_testing_keeps_the_finished_episodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_does_not_wait_for_a_hanging_server() {
+async fn sigterm_does_not_wait_for_a_hanging_server() {
     let s = Setup::new(Duration::ZERO, "").await;
     s.server.set_default(Reply::Hang);
     let mut child = s
@@ -531,7 +551,8 @@ async fn ctrl_c_does_not_wait_for_a_hanging_server() {
         assert!(child.try_wait().unwrap().is_none(), "econ-host ended early");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    ctrl_c(&child);
+    // What a cluster scheduler sends before it kills a job: same as Ctrl-C.
+    signal(&child, "-TERM");
     // The client's own timeout is 60 s per attempt, with retries: an exit
     // well before it means the hanging call was abandoned, not waited for.
     let (code, stderr) = wait_exit(child, Duration::from_secs(30));

@@ -828,7 +828,10 @@ mod tests {
         assert_eq!((meta.memory_bytes, meta.fuel), (1024 << 20, 9_000_000_000));
 
         let e = error(dir.path(), &["plugins.limits.py-reward.memory_mib=5000"]);
-        assert!(e.contains("plugins.limits.py-reward.memory_mib: 5000"), "{e}");
+        assert!(
+            e.contains("plugins.limits.py-reward.memory_mib: 5000"),
+            "{e}"
+        );
         let e = error(dir.path(), &["plugins.fuel=0"]);
         assert!(e.contains("plugins.fuel"), "{e}");
         let e = error(dir.path(), &["plugins.limits.x.memory=5"]);

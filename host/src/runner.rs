@@ -129,7 +129,9 @@ impl Job {
     }
 
     fn rt(&self) -> &tokio::runtime::Runtime {
-        self.rt.as_ref().expect("the runtime lives as long as the job")
+        self.rt
+            .as_ref()
+            .expect("the runtime lives as long as the job")
     }
 
     /// Fresh networks (seeded by `seed`).

@@ -82,3 +82,14 @@ pub fn certificate_hint() -> String {
         CA_VARS[0]
     )
 }
+
+/// A failed request as an error that, for an untrusted certificate, says
+/// what to do about it.
+pub fn explain(error: reqwest::Error) -> anyhow::Error {
+    let chain = crate::llm::openai::error_chain(&error);
+    if is_certificate_error(&chain) {
+        anyhow::anyhow!("{} ({chain})", certificate_hint())
+    } else {
+        anyhow::Error::new(error)
+    }
+}

@@ -308,6 +308,7 @@ async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Pa
     let info: RepoInfo = get(url.clone())
         .send()
         .await
+        .map_err(crate::tls::explain)
         .with_context(|| format!("GET {url}"))?
         .error_for_status()?
         .json()
@@ -332,6 +333,7 @@ async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Pa
         let mut response = get(url.clone())
             .send()
             .await
+            .map_err(crate::tls::explain)
             .with_context(|| format!("GET {url}"))?
             .error_for_status()?;
         let parent = target.parent().expect("a file in the snapshot");

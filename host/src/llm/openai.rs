@@ -600,11 +600,9 @@ impl fmt::Display for Failure {
         let url = &self.url;
         match &self.kind {
             FailureKind::Send(e) => write!(f, "POST {url}: could not send the request: {e}"),
-            FailureKind::Certificate(e) => write!(
-                f,
-                "POST {url}: {} ({e})",
-                crate::tls::certificate_hint()
-            ),
+            FailureKind::Certificate(e) => {
+                write!(f, "POST {url}: {} ({e})", crate::tls::certificate_hint())
+            }
             FailureKind::Body(status, e) => write!(
                 f,
                 "POST {url}: HTTP {status}, but the response body could not be read: {e}"

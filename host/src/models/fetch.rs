@@ -248,7 +248,7 @@ async fn download_wheel(
             )
             .send()
             .await
-            .map_err(|e| Attempt::retry(anyhow!(chain(&e))))?;
+            .map_err(|e| Attempt::send(&e))?;
         let status = response.status();
         if !status.is_success() {
             let what = if status == reqwest::StatusCode::NOT_FOUND {
@@ -320,7 +320,7 @@ async fn download(http: &reqwest::Client, file: &IndexFile, path: &Path) -> Resu
             .get(&file.url)
             .send()
             .await
-            .map_err(|e| Attempt::retry(anyhow!(chain(&e))))?;
+            .map_err(|e| Attempt::send(&e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(Attempt::status(status, anyhow!("HTTP {status}")));
@@ -387,6 +387,16 @@ impl Attempt {
         Attempt {
             error,
             retryable: true,
+        }
+    }
+    /// A request that could not be sent: retried, unless the server's
+    /// certificate is not trusted (a retry cannot fix that).
+    fn send(e: &reqwest::Error) -> Self {
+        let text = chain(e);
+        if crate::tls::is_certificate_error(&text) {
+            Attempt::fatal(anyhow!("{} ({text})", crate::tls::certificate_hint()))
+        } else {
+            Attempt::retry(anyhow!(text))
         }
     }
     fn fatal(error: anyhow::Error) -> Self {
