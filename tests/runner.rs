@@ -44,6 +44,15 @@ impl Setup {
         cmd
     }
 
+    /// The command started in the background, its stderr kept for reading.
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting econ-host")
+    }
+
     async fn econ_host(&self, args: &[&str]) -> Output {
         let mut cmd = self.command(args);
         tokio::task::spawn_blocking(move || cmd.output().expect("running econ-host"))
@@ -263,21 +272,7 @@ async fn train_resume_after_a_kill_loses_no_finished_episode() {
         .spawn()
         .unwrap();
     let trace_path = s.path("logs/traces_train_bne.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let done = std::fs::read_to_string(&trace_path)
-            .map(|t| t.lines().count())
-            .unwrap_or(0);
-        if done >= 5 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "training made no progress");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "training ended before the kill"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_lines(&trace_path, 5, &mut child).await;
     child.kill().unwrap();
     child.wait().unwrap();
     let before = traces(&trace_path);
@@ -430,12 +425,7 @@ async fn ctrl_c_mid_training_checkpoints_what_is_finished_and_resume_goes_on() {
     let s = Setup::new(Duration::from_millis(150), "").await;
     // No periodic checkpoints: the only one is the one Ctrl-C writes.
     let args = ["--log-dir", "logs", "--set", "runner.save_interval=100"];
-    let mut child = s
-        .command(&[&["train", "--train-eps", "8"][..], &args].concat())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = s.spawn(&[&["train", "--train-eps", "8"][..], &args].concat());
     let trace_path = s.path("logs/traces_train_bne.jsonl");
     wait_for_lines(&trace_path, 3, &mut child).await;
     ctrl_c(&child);
@@ -495,24 +485,19 @@ async fn ctrl_c_mid_training_checkpoints_what_is_finished_and_resume_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_while_testing_keeps_the_finished_episodes() {
     let s = Setup::new(Duration::from_millis(150), "").await;
-    let mut child = s
-        .command(&[
-            "run",
-            "--train-eps",
-            "0",
-            "--modes",
-            "baseline,bne",
-            "--log-dir",
-            "logs",
-            "--set",
-            "runner.concurrency=1",
-            "--set",
-            "dataset.test_fraction=0.5",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = s.spawn(&[
+        "run",
+        "--train-eps",
+        "0",
+        "--modes",
+        "baseline,bne",
+        "--log-dir",
+        "logs",
+        "--set",
+        "runner.concurrency=1",
+        "--set",
+        "dataset.test_fraction=0.5",
+    ]);
     let trace_path = s.path("logs/traces_test_baseline.jsonl");
     wait_for_lines(&trace_path, 1, &mut child).await;
     ctrl_c(&child);
@@ -539,12 +524,7 @@ async fn ctrl_c_while_testing_keeps_the_finished_episodes() {
 async fn sigterm_does_not_wait_for_a_hanging_server() {
     let s = Setup::new(Duration::ZERO, "").await;
     s.server.set_default(Reply::Hang);
-    let mut child = s
-        .command(&["train", "--train-eps", "2", "--log-dir", "logs"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = s.spawn(&["train", "--train-eps", "2", "--log-dir", "logs"]);
     let deadline = Instant::now() + Duration::from_secs(240);
     while s.server.requests() == 0 {
         assert!(Instant::now() < deadline, "no request reached the server");

@@ -8,8 +8,7 @@
 //! ends. Cluster schedulers send SIGTERM before they kill a job, so it is
 //! treated like Ctrl-C.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Once, OnceLock};
 
 use tokio::sync::watch;
 
@@ -17,7 +16,6 @@ use tokio::sync::watch;
 pub const EXIT_CODE: i32 = 130;
 
 static STOP: OnceLock<watch::Sender<bool>> = OnceLock::new();
-static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 fn stop() -> &'static watch::Sender<bool> {
     STOP.get_or_init(|| watch::channel(false).0)
@@ -27,35 +25,27 @@ fn stop() -> &'static watch::Sender<bool> {
 /// calls do nothing). The listener has its own thread and runtime, so it
 /// outlives any job's runtime: a signal is never swallowed unheard.
 pub fn install() {
-    if INSTALLED.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        if let Err(e) = start_listener() {
             tracing::warn!("Ctrl-C is not caught (an interrupt ends the run at once): {e}");
-            return;
         }
-    };
-    let spawned = std::thread::Builder::new()
-        .name("econ-host-signals".into())
-        .spawn(move || rt.block_on(listen()));
-    if let Err(e) = spawned {
-        tracing::warn!("Ctrl-C is not caught (an interrupt ends the run at once): {e}");
-    }
+    });
 }
 
-async fn listen() {
-    let mut signals = match Signals::new() {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!("Ctrl-C is not caught (an interrupt ends the run at once): {e}");
-            return;
-        }
-    };
+fn start_listener() -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Registered here, so a signal from now on is heard.
+    let signals = rt.block_on(async { Signals::new() })?;
+    std::thread::Builder::new()
+        .name("econ-host-signals".into())
+        .spawn(move || rt.block_on(listen(signals)))?;
+    Ok(())
+}
+
+async fn listen(mut signals: Signals) {
     signals.next().await;
     eprintln!(
         "\ninterrupted: stopping after saving what is finished \
@@ -104,19 +94,9 @@ impl Signals {
     }
 }
 
-/// Whether a stop was asked for.
-pub fn requested() -> bool {
-    *stop().borrow()
-}
-
 /// Resolves once a stop is asked for (at once if it already was).
-pub async fn requested_async() {
+pub async fn requested() {
     let mut rx = stop().subscribe();
     // The sender lives in a static, so the channel never closes.
     let _ = rx.wait_for(|stop| *stop).await;
-}
-
-/// Ask for a stop as a signal would (for embedding the runner and tests).
-pub fn request() {
-    stop().send_replace(true);
 }

@@ -208,6 +208,7 @@ impl Job {
         let phase_start = Instant::now();
         let mut completion_tokens = 0u64;
         let mut finished = start;
+        let mut interrupted = false;
         for k in start + 1..=episodes {
             let problem = &self.splits.train[((k - 1) as usize) % self.splits.train.len()];
             let registry = self.live.snapshot();
@@ -225,14 +226,13 @@ impl Job {
             let outcome = self.rt().block_on(async {
                 tokio::select! {
                     biased;
-                    _ = interrupt::requested_async() => None,
+                    _ = interrupt::requested() => None,
                     outcome = episode.run() => Some(outcome),
                 }
             });
             let Some(outcome) = outcome else {
-                bar.finish_and_clear();
-                let learner = learner.into_inner().unwrap_or_else(|e| e.into_inner());
-                return self.interrupted_training(learner, summary, model_dir, finished);
+                interrupted = true;
+                break;
             };
             let outcome = outcome?;
             writer.append(&outcome.trace)?;
@@ -273,6 +273,9 @@ impl Job {
         }
         bar.finish_and_clear();
         let learner = learner.into_inner().unwrap_or_else(|e| e.into_inner());
+        if interrupted {
+            return self.interrupted_training(learner, summary, model_dir, finished);
+        }
         self.finish_training(learner, summary, model_dir)
     }
 
@@ -502,7 +505,7 @@ impl Job {
                 // Ctrl-C: episodes in flight are dropped, finished ones kept.
                 let next = tokio::select! {
                     biased;
-                    _ = interrupt::requested_async() => {
+                    _ = interrupt::requested() => {
                         summary.interrupted = true;
                         break;
                     }

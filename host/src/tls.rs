@@ -66,30 +66,28 @@ fn read_roots() -> Vec<reqwest::Certificate> {
     roots
 }
 
-/// Whether an error chain (as text) says the server's certificate was not
-/// trusted: retrying cannot help, the CA has to be named.
-pub fn is_certificate_error(chain: &str) -> bool {
-    let chain = chain.to_ascii_lowercase();
-    chain.contains("invalid peer certificate") || chain.contains("certificate verify failed")
-}
-
-/// What to do about an untrusted certificate.
-pub fn certificate_hint() -> String {
-    format!(
-        "the server's TLS certificate is not trusted; if a proxy or a private CA signs it, \
-         point {} at that CA's PEM bundle (econ-host also reads pip's `cert` setting and \
-         the system bundle)",
-        CA_VARS[0]
-    )
+/// When an error chain (as text) says the server's certificate was not
+/// trusted — retrying cannot help, the CA has to be named — the error to
+/// report instead: what to do, then the chain.
+pub fn untrusted_certificate(chain: &str) -> Option<String> {
+    let lower = chain.to_ascii_lowercase();
+    let untrusted =
+        lower.contains("invalid peer certificate") || lower.contains("certificate verify failed");
+    untrusted.then(|| {
+        format!(
+            "the server's TLS certificate is not trusted; if a proxy or a private CA signs it, \
+             point {} at that CA's PEM bundle (econ-host also reads pip's `cert` setting and \
+             the system bundle) ({chain})",
+            CA_VARS[0]
+        )
+    })
 }
 
 /// A failed request as an error that, for an untrusted certificate, says
 /// what to do about it.
 pub fn explain(error: reqwest::Error) -> anyhow::Error {
-    let chain = crate::llm::openai::error_chain(&error);
-    if is_certificate_error(&chain) {
-        anyhow::anyhow!("{} ({chain})", certificate_hint())
-    } else {
-        anyhow::Error::new(error)
+    match untrusted_certificate(&crate::llm::openai::error_chain(&error)) {
+        Some(why) => anyhow::anyhow!(why),
+        None => anyhow::Error::new(error),
     }
 }

@@ -470,10 +470,9 @@ pub(crate) async fn post_json(
         let response = post.send().await.map_err(|e| {
             let chain = error_chain(&e);
             // An untrusted certificate stays untrusted: say so at once.
-            if crate::tls::is_certificate_error(&chain) {
-                fail(FailureKind::Certificate(chain), false)
-            } else {
-                fail(FailureKind::Send(chain), true)
+            match crate::tls::untrusted_certificate(&chain) {
+                Some(why) => fail(FailureKind::Certificate(why), false),
+                None => fail(FailureKind::Send(chain), true),
             }
         })?;
         let status = response.status();
@@ -582,7 +581,8 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
 pub(crate) enum FailureKind {
     /// Connecting or sending failed (refused, reset, DNS, TLS).
     Send(String),
-    /// The server's TLS certificate is not trusted (not retried).
+    /// The server's TLS certificate is not trusted (not retried): what to
+    /// do about it, with the error chain.
     Certificate(String),
     /// The body could not be read (connection closed early, truncated).
     Body(StatusCode, String),
@@ -600,9 +600,7 @@ impl fmt::Display for Failure {
         let url = &self.url;
         match &self.kind {
             FailureKind::Send(e) => write!(f, "POST {url}: could not send the request: {e}"),
-            FailureKind::Certificate(e) => {
-                write!(f, "POST {url}: {} ({e})", crate::tls::certificate_hint())
-            }
+            FailureKind::Certificate(why) => write!(f, "POST {url}: {why}"),
             FailureKind::Body(status, e) => write!(
                 f,
                 "POST {url}: HTTP {status}, but the response body could not be read: {e}"

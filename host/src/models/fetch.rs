@@ -393,10 +393,9 @@ impl Attempt {
     /// certificate is not trusted (a retry cannot fix that).
     fn send(e: &reqwest::Error) -> Self {
         let text = chain(e);
-        if crate::tls::is_certificate_error(&text) {
-            Attempt::fatal(anyhow!("{} ({text})", crate::tls::certificate_hint()))
-        } else {
-            Attempt::retry(anyhow!(text))
+        match crate::tls::untrusted_certificate(&text) {
+            Some(why) => Attempt::fatal(anyhow!(why)),
+            None => Attempt::retry(anyhow!(text)),
         }
     }
     fn fatal(error: anyhow::Error) -> Self {
