@@ -85,7 +85,7 @@ fn request(text: &str) -> ChatRequest {
         top_p: 0.9,
         max_tokens: 64,
         stop: vec!["\n\n".into()],
-        seed: 42,
+        seed: Some(42),
     }
 }
 

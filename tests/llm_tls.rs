@@ -113,7 +113,7 @@ fn request() -> ChatRequest {
         top_p: 0.9,
         max_tokens: 8,
         stop: Vec::new(),
-        seed: 1,
+        seed: Some(1),
     }
 }
 

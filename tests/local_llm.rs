@@ -20,7 +20,7 @@ fn greedy(question: &str, max_tokens: u32) -> ChatRequest {
         top_p: 1.0,
         max_tokens,
         stop: Vec::new(),
-        seed: 7,
+        seed: Some(7),
     }
 }
 

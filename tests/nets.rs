@@ -66,13 +66,15 @@ fn random_episode(cfg: &NetsConfig, rounds: usize, seed: u64) -> EpisodeRecord {
                 .map(|_| r.vec(cfg.commitment_embedding_dim))
                 .collect(),
             commitment: r.vec(cfg.commitment_embedding_dim),
+            components: {
+                let c = (r.next() + 1.0) / 2.0;
+                [c, (r.next() + 1.0) / 2.0, c * 0.5]
+            },
         })
         .collect();
-    let c = (r.next() + 1.0) / 2.0;
     EpisodeRecord {
         obs: r.vec(cfg.obs_dim),
         rounds,
-        components: [c, (r.next() + 1.0) / 2.0, c * 0.5],
         done: true,
         next_obs: None,
     }
@@ -296,8 +298,8 @@ fn run_bandit(n: usize, band: (f32, f32), episodes: usize, seed: i64) -> (Vec<f3
                 actions: e,
                 outputs: vec![vec![0.0; 16]; n],
                 commitment: vec![0.0; 16],
+                components: [reward; 3],
             }],
-            components: [reward; 3],
             done: true,
             next_obs: None,
         };

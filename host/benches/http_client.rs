@@ -46,7 +46,7 @@ fn request() -> ChatRequest {
         top_p: 0.9,
         max_tokens: 256,
         stop: vec![],
-        seed: 42,
+        seed: Some(42),
     }
 }
 

@@ -27,12 +27,12 @@ fn episode(cfg: &NetsConfig, seed: u64) -> EpisodeRecord {
             actions: (0..cfg.n_agents).map(|_| [0.7, 0.5]).collect(),
             outputs: (0..cfg.n_agents).map(|_| vec(d)).collect(),
             commitment: vec(d),
+            components: [0.5, 1.0, 0.4],
         })
         .collect();
     EpisodeRecord {
         obs: vec(cfg.obs_dim),
         rounds,
-        components: [0.5, 1.0, 0.4],
         done: true,
         next_obs: None,
     }

@@ -20,6 +20,7 @@ use anyhow::{Result, anyhow};
 
 use crate::episode::{Failure, Mode, Outcome, Phase, Resources, Step, Usage, conclude, plugin};
 use crate::llm::{ChatRequest, Message};
+use crate::rng::{Call, CallSite};
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::prompt_template::PromptContext;
 use crate::plugins::{AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin};
@@ -158,7 +159,6 @@ impl Baseline<'_> {
         let config = &self.res.config;
         let rendered = plugin(prompts.render(contexts))?;
         let top_p = config.nets.sampling.top_p_default as f32;
-        let agents = contexts.len() as u32;
         let requests: Vec<ChatRequest> = rendered
             .iter()
             .enumerate()
@@ -172,7 +172,16 @@ impl Baseline<'_> {
                 repetition_penalty: REPETITION_PENALTY,
                 max_tokens: config.llm.executor.max_tokens,
                 stop: Vec::new(),
-                seed: self.seed(round * agents + i as u32),
+                seed: config.llm.call_seed(
+                    config.seed,
+                    CallSite {
+                        episode: self.index,
+                        step: 0,
+                        round,
+                        agent: i as u32,
+                        call: Call::Comparison,
+                    },
+                ),
             })
             .collect();
         let t0 = Instant::now();
@@ -218,13 +227,6 @@ impl Baseline<'_> {
         Ok(Round { calls, methods })
     }
 
-    /// Per-call seed: the episode's seed (as ECON's) offset per call, so that
-    /// samples of one prompt differ on servers that honour seeds.
-    fn seed(&self, call: u32) -> u32 {
-        (self.res.config.seed as u32)
-            .wrapping_add(self.index as u32 * 7919)
-            .wrapping_add(call.wrapping_mul(104_729))
-    }
 }
 
 /// Majority over the parsed answers of `round`.

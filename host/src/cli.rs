@@ -40,6 +40,21 @@ pub enum Command {
     /// Packaged models.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// The simulated world (`provider = "sim"`, configs/sim.toml).
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Write simulated problems as JSONL on stdout (data/sim-problems.jsonl
+    /// is `--n 3000 --seed 1`).
+    Problems {
+        #[arg(long, default_value_t = 3000)]
+        n: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 /// Options every job command shares.

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 
 use crate::cli::{
-    Cli, Command, JobArgs, ModelsCommand, PluginsCommand, ReportArgs, RunArgs, TestArgs, TestMode,
-    TrainArgs,
+    Cli, Command, JobArgs, ModelsCommand, PluginsCommand, ReportArgs, RunArgs, SimCommand,
+    TestArgs, TestMode, TrainArgs,
 };
 use crate::config::Config;
 use crate::episode::Mode;
@@ -43,6 +43,12 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             verify,
             index_url,
         }) => models_fetch(names, *verify, index_url.clone()),
+        Command::Sim(SimCommand::Problems { n, seed }) => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(crate::sim::problems::jsonl(*n, *seed).as_bytes())
+                .context("writing the problems to stdout")
+        }
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Config {
     pub runner: RunnerConfig,
     pub early_stopping: EarlyStoppingConfig,
     pub baselines: BaselinesConfig,
+    /// The simulated world (`provider = "sim"`).
+    pub sim: crate::sim::SimConfig,
     #[serde(flatten)]
     pub nets: NetsConfig,
     /// Folder the config file is in; relative paths in it resolve against it.
@@ -55,10 +57,12 @@ struct RunKeys {
     early_stopping: EarlyStoppingConfig,
     #[serde(default)]
     baselines: BaselinesConfig,
+    #[serde(default)]
+    sim: crate::sim::SimConfig,
 }
 
 impl RunKeys {
-    const KEYS: [&str; 9] = [
+    const KEYS: [&str; 10] = [
         "seed",
         "llm",
         "dataset",
@@ -68,6 +72,7 @@ impl RunKeys {
         "runner",
         "early_stopping",
         "baselines",
+        "sim",
     ];
 }
 
@@ -85,6 +90,19 @@ pub struct LlmConfig {
     /// Record / replay of LLM responses.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// "per-call" (default): every LLM call gets its own seed, derived from
+    /// (seed, episode, step, round, agent, call), so executors sharing a
+    /// prompt are independent samples and a rerun repeats; "none": no seed
+    /// is sent and the server samples freely.
+    #[serde(default = "default_seeds")]
+    pub seeds: String,
+}
+
+impl LlmConfig {
+    /// The seed of one call under `seeds`.
+    pub fn call_seed(&self, run_seed: u64, site: crate::rng::CallSite) -> Option<u32> {
+        (self.seeds != "none").then(|| crate::rng::call_seed(run_seed, site))
+    }
 }
 
 /// `[llm.cache]`: `mode = "off" | "record" | "replay"`, `path` = a JSONL file
@@ -111,7 +129,8 @@ impl Default for CacheConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleConfig {
-    /// "local" (embedded llama.cpp) or "openai" (any OpenAI-compatible server).
+    /// "local" (embedded llama.cpp), "openai" (any OpenAI-compatible server)
+    /// or "sim" (the simulated world of `[sim]`: no model, instant answers).
     pub provider: String,
     /// local: a packaged model name (`econ-host models list`) or a path to a
     /// GGUF file; openai: the model name the server knows.
@@ -198,7 +217,7 @@ impl RoleConfig {
             }
         }
         match self.provider.as_str() {
-            "local" => {
+            provider @ ("local" | "sim") => {
                 for (name, set) in [
                     ("base_url", self.base_url.is_some()),
                     ("base_urls", !self.base_urls.is_empty()),
@@ -206,7 +225,7 @@ impl RoleConfig {
                 ] {
                     if set {
                         bail!(
-                            "{}: only used with provider = \"openai\" (this role's provider is \"local\")",
+                            "{}: only used with provider = \"openai\" (this role's provider is {provider:?})",
                             key(name)
                         );
                     }
@@ -250,7 +269,7 @@ impl RoleConfig {
                 }
             }
             other => bail!(
-                "{}: {other:?} is not supported (supported: \"local\", \"openai\")",
+                "{}: {other:?} is not supported (supported: \"local\", \"openai\", \"sim\")",
                 key("provider")
             ),
         }
@@ -626,6 +645,9 @@ fn default_retry_backoff_max_ms() -> u64 {
 fn default_true() -> bool {
     true
 }
+fn default_seeds() -> String {
+    "per-call".into()
+}
 fn default_cache_mode() -> String {
     "off".into()
 }
@@ -672,6 +694,7 @@ impl Config {
             runner: run.runner,
             early_stopping: run.early_stopping,
             baselines: run.baselines,
+            sim: run.sim,
             nets,
             base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         };
@@ -720,6 +743,13 @@ impl Config {
         self.llm.coordinator.validate("coordinator")?;
         self.llm.executor.validate("executor")?;
         self.dataset.validate()?;
+        self.sim.validate()?;
+        if !["per-call", "none"].contains(&self.llm.seeds.as_str()) {
+            bail!(
+                "key llm.seeds: {:?} is not one of \"per-call\", \"none\"",
+                self.llm.seeds
+            );
+        }
         let cache = &self.llm.cache;
         match cache.mode.as_str() {
             "off" => {}

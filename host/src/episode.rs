@@ -17,6 +17,7 @@ use crate::plugins::prompt_template::{ChatMessage, PromptContext};
 use crate::plugins::{
     AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin, RewardPlugin, reward,
 };
+use crate::rng::{Call, CallSite};
 use crate::trace::{
     AgentRewardTrace, ExecutorTrace, RoleCalls, RoleTokens, RoundTrace, StepTrace, Tokens, Trace,
 };
@@ -231,16 +232,11 @@ impl Usage {
 /// What one decision step produced.
 struct StepOutput {
     trace: StepTrace,
-    record: RoundsRecord,
+    rounds: Vec<RoundRecord>,
     commitment_cos: Option<f64>,
     correct: bool,
     final_answer: Option<String>,
     parse_method: String,
-}
-
-struct RoundsRecord {
-    rounds: Vec<RoundRecord>,
-    components: [f32; 3],
 }
 
 pub struct Episode<'a> {
@@ -335,8 +331,7 @@ impl Episode<'_> {
             last_cos = out.commitment_cos;
             records.push(EpisodeRecord {
                 obs: obs.clone(),
-                rounds: out.record.rounds,
-                components: out.record.components,
+                rounds: out.rounds,
                 done,
                 // The next step observes the same question and strategy.
                 next_obs: (!done).then(|| obs.clone()),
@@ -376,6 +371,7 @@ impl Episode<'_> {
         messages: &[ChatMessage],
         sampling: (f32, f32, f32),
         max_tokens: u32,
+        site: CallSite,
     ) -> ChatRequest {
         ChatRequest {
             messages: messages
@@ -387,13 +383,19 @@ impl Episode<'_> {
             repetition_penalty: sampling.2,
             max_tokens,
             stop: Vec::new(),
-            seed: self.seed(),
+            seed: self.config().llm.call_seed(self.config().seed, site),
         }
     }
 
-    /// Per-episode seed: runs repeat, episodes differ.
-    fn seed(&self) -> u32 {
-        (self.config().seed as u32).wrapping_add(self.index as u32 * 7919)
+    /// Where a call of this episode happens, for its seed.
+    fn site(&self, call: Call, step: u32, round: u32, agent: u32) -> CallSite {
+        CallSite {
+            episode: self.index,
+            step,
+            round,
+            agent,
+            call,
+        }
     }
 
     async fn coordinator_call(
@@ -428,7 +430,8 @@ impl Episode<'_> {
                 .render(&[self.context("coordinator-strategy", 0, 0)]),
         )?;
         let budget = self.config().env.strategy_max_tokens;
-        let request = self.request(&msgs[0], STRATEGY_SAMPLING, budget);
+        let site = self.site(Call::Strategy, 0, 0, 0);
+        let request = self.request(&msgs[0], STRATEGY_SAMPLING, budget, site);
         let before = usage.tokens.coordinator.completion;
         let mut strategy = self.coordinator_call(&request, usage, "strategy").await?;
         let used = usage.tokens.coordinator.completion - before;
@@ -438,18 +441,21 @@ impl Episode<'_> {
             strategy = FALLBACK_STRATEGY.to_string();
         }
         // List markers ("1." "2." "3.") are not answers: a strategy's own
-        // step numbers must not count as giving the answer away.
+        // step numbers must not count as giving the answer away. Every other
+        // number in it, and whatever the parser extracts, is checked.
         let unnumbered = strip_enumeration(&strategy);
         let found = plugin(plugins.parser.extract(std::slice::from_ref(&unnumbered)))?;
-        if let Some(answer) = found[0].answer.clone() {
-            let same = plugin(plugins.parser.equivalent(&self.problem.answer, &[answer]))?;
-            trace.strategy_reveals_answer = same[0];
+        let mut candidates = numbers_in(&unnumbered);
+        candidates.extend(found[0].answer.clone());
+        if !candidates.is_empty() {
+            let same = plugin(plugins.parser.equivalent(&self.problem.answer, &candidates))?;
+            trace.strategy_reveals_answer = same.iter().any(|&s| s);
         }
         trace.strategy = strategy.clone();
         Ok(strategy)
     }
 
-    /// One decision step: round 0 and up to K BNE rounds, then the reward.
+    /// One decision step: round 0 and up to K BNE rounds, each scored.
     async fn decision_step(
         &self,
         plugins: &Plugins<'_>,
@@ -464,6 +470,9 @@ impl Episode<'_> {
         let max_refinements = self.max_refinements();
         let mut rounds: Vec<RoundTrace> = Vec::new();
         let mut records: Vec<RoundRecord> = Vec::new();
+        // same[k][j]: round k committed to the same answer as round j < k.
+        let mut same: Vec<Vec<bool>> = Vec::new();
+        let mut rewards;
         let mut delta = None;
         let mut stop = StopReason::MaxRounds;
         loop {
@@ -471,29 +480,26 @@ impl Episode<'_> {
             let previous = rounds
                 .last()
                 .map(|r| r.commitment.clone())
-                .or_else(|| previous_step_commitment.map(str::to_string));
-            let (round, record) = self
-                .round(plugins, usage, k, strategy, &actions, delta, previous)
+                .or_else(|| previous_step_commitment.map(str::to_string))
+                .filter(|_| self.config().env.show_previous_commitment);
+            let site = |call, agent| self.site(call, t, k, agent);
+            let (mut round, mut record) = self
+                .round(plugins, usage, site, strategy, &actions, delta, previous)
                 .await?;
+            rewards = self.score(plugins, strategy, &round, &record, rounds.len() + 1)?;
+            let components = components_of(&rewards);
+            round.components = Some(components);
+            record.components = components;
+            same.push(self.same_answers(plugins, &round, &record, &rounds, &records)?);
             rounds.push(round);
             records.push(record);
-            if k as usize >= 1 {
-                let history: Vec<bne::Commitment<'_>> = rounds
-                    .iter()
-                    .zip(&records)
-                    .map(|(r, rec)| bne::Commitment {
-                        text: &r.commitment_canonical,
-                        embedding: &rec.commitment,
-                    })
-                    .collect();
-                if let Some(reason) = bne::stop_after_round(
-                    &history,
-                    delta.unwrap_or(f64::INFINITY),
-                    &self.config().nets.bne,
-                ) {
-                    stop = reason;
-                    break;
-                }
+            let bne = &self.config().nets.bne;
+            if k >= 1
+                && let Some(reason) =
+                    bne::stop_after_round(rounds.len(), |i, j| same[i.max(j)][i.min(j)], bne)
+            {
+                stop = reason;
+                break;
             }
             if k as usize >= max_refinements {
                 break;
@@ -505,7 +511,14 @@ impl Episode<'_> {
                 &last.outputs,
                 &last.commitment,
             ))?;
-            delta = Some(crate::nets::action_delta(&next, &actions));
+            let moved = crate::nets::action_delta(&next, &actions);
+            // Training runs its rounds regardless: the RefineModule learns
+            // from the rounds it is made to play.
+            if self.phase == Phase::Test && bne::actions_settled(moved, bne) {
+                stop = StopReason::ActionDelta;
+                break;
+            }
+            delta = Some(moved);
             // The refined actions are adopted before the next round runs with
             // them (the reference broke out first and kept e^{k-1}).
             actions = next;
@@ -518,12 +531,7 @@ impl Episode<'_> {
             f64::from(cosine(&prev.commitment, &last_record.commitment))
         });
         let correct = last.commitment_correct;
-        let rewards = self.score(plugins, strategy, last, last_record, correct, rounds.len())?;
-        let components = [
-            mean(rewards.iter().map(|r| r.al)),
-            mean(rewards.iter().map(|r| r.ts)),
-            mean(rewards.iter().map(|r| r.cc)),
-        ];
+        let components = last_record.components;
         let final_answer = last.commitment_answer.clone();
         let parse_method = last.commitment_method.clone();
         Ok(StepOutput {
@@ -538,15 +546,58 @@ impl Episode<'_> {
                 components,
                 done: true,
             },
-            record: RoundsRecord {
-                rounds: records,
-                components,
-            },
+            rounds: records,
             commitment_cos,
             correct,
             final_answer,
             parse_method,
         })
+    }
+
+    /// Whether a new round's commitment gives the same answer as each earlier
+    /// round's: by the parser plugin's equivalence when both have an answer,
+    /// else by text or embedding (bne.commitment_match_threshold for the
+    /// round just before, bne.commitment_osc_threshold for older ones).
+    fn same_answers(
+        &self,
+        plugins: &Plugins<'_>,
+        round: &RoundTrace,
+        record: &RoundRecord,
+        earlier: &[RoundTrace],
+        earlier_records: &[RoundRecord],
+    ) -> Step<Vec<bool>> {
+        let answered: Vec<String> = earlier
+            .iter()
+            .filter_map(|r| r.commitment_answer.clone())
+            .collect();
+        let verdicts = match &round.commitment_answer {
+            Some(answer) if !answered.is_empty() => {
+                plugin(plugins.parser.equivalent(answer, &answered))?
+            }
+            _ => Vec::new(),
+        };
+        let mut verdicts = verdicts.into_iter();
+        let bne = &self.config().nets.bne;
+        Ok(earlier
+            .iter()
+            .zip(earlier_records)
+            .enumerate()
+            .map(|(j, (r, rec))| {
+                let by_parser = r.commitment_answer.as_ref().map(|_| verdicts.next());
+                match (&round.commitment_answer, by_parser) {
+                    (Some(_), Some(Some(v))) => v,
+                    _ => {
+                        let threshold = if j + 1 == earlier.len() {
+                            bne.commitment_match_threshold
+                        } else {
+                            bne.commitment_osc_threshold
+                        };
+                        bne::same_text(&r.commitment_canonical, &round.commitment_canonical)
+                            || f64::from(cosine(&rec.commitment, &record.commitment)) >= threshold
+                    }
+                }
+            })
+            .collect())
     }
 
     /// One round: executors under `actions`, then the commitment; answers
@@ -556,13 +607,14 @@ impl Episode<'_> {
         &self,
         plugins: &Plugins<'_>,
         usage: &mut Usage,
-        k: u32,
+        site: impl Fn(Call, u32) -> CallSite,
         strategy: &str,
         actions: &[[f32; 2]],
         delta: Option<f64>,
         previous_commitment: Option<String>,
     ) -> Step<(RoundTrace, RoundRecord)> {
         let n = actions.len() as u32;
+        let k = site(Call::Commitment, 0).round;
         let contexts: Vec<PromptContext> = (0..n)
             .map(|i| PromptContext {
                 strategy: strategy.to_string(),
@@ -576,7 +628,11 @@ impl Episode<'_> {
         let requests: Vec<ChatRequest> = rendered
             .iter()
             .zip(actions)
-            .map(|(msgs, e)| self.request(msgs, (e[0], top_p, e[1]), max_tokens))
+            .enumerate()
+            .map(|(i, (msgs, e))| {
+                let site = site(Call::Executor, i as u32);
+                self.request(msgs, (e[0], top_p, e[1]), max_tokens, site)
+            })
             .collect();
         let t0 = Instant::now();
         let answers = self.res.executor.chat_many(&requests).await;
@@ -619,6 +675,7 @@ impl Episode<'_> {
             &msgs[0],
             COMMITMENT_SAMPLING,
             self.config().llm.coordinator.max_tokens,
+            site(Call::Commitment, 0),
         );
         // The outputs' embeddings are computed while the coordinator commits:
         // off the episode's critical path.
@@ -664,23 +721,25 @@ impl Episode<'_> {
             commitment_method: found[last].method.clone(),
             commitment_correct: found[last].answer.is_some() && verdicts[last],
             commitment_canonical: canonical,
+            components: None,
         };
         let record = RoundRecord {
             actions: actions.to_vec(),
             outputs: embeddings,
             commitment: commitment_embedding,
+            components: [0.0; 3],
         };
         Ok((round, record))
     }
 
-    /// The reward plugin on the step's last round.
+    /// The reward plugin on one round (`rounds`: rounds run so far in this
+    /// decision step, this one included).
     fn score(
         &self,
         plugins: &Plugins<'_>,
         strategy: &str,
         last: &RoundTrace,
         record: &RoundRecord,
-        correct: bool,
         rounds: usize,
     ) -> Step<Vec<AgentRewardTrace>> {
         let alpha = self.lock_learner().alpha();
@@ -691,7 +750,7 @@ impl Episode<'_> {
             strategy: strategy.to_string(),
             commitment: last.commitment.clone(),
             commitment_answer: last.commitment_answer.clone(),
-            commitment_correct: correct,
+            commitment_correct: last.commitment_correct,
             commitment_embedding: record.commitment.clone(),
             executors: last
                 .executors
@@ -757,6 +816,44 @@ fn strip_enumeration(text: &str) -> String {
     out
 }
 
+/// Team reward components (AL, TS, CC): means over the agents.
+fn components_of(rewards: &[AgentRewardTrace]) -> [f32; 3] {
+    [
+        mean(rewards.iter().map(|r| r.al)),
+        mean(rewards.iter().map(|r| r.ts)),
+        mean(rewards.iter().map(|r| r.cc)),
+    ]
+}
+
+/// The numbers written in a text ("12", "-3", "1,000", "2.5", "3/4"), as
+/// they stand, for the parser to compare with the reference.
+fn numbers_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = if i > 0 && chars[i - 1] == '-' { i - 1 } else { i };
+        let mut end = i;
+        while end < chars.len() {
+            let c = chars[end];
+            let joins = matches!(c, ',' | '.' | '/')
+                && chars.get(end + 1).is_some_and(|n| n.is_ascii_digit());
+            if c.is_ascii_digit() || joins {
+                end += if joins { 2 } else { 1 };
+            } else {
+                break;
+            }
+        }
+        out.push(chars[start..end].iter().collect());
+        i = end;
+    }
+    out
+}
+
 fn mean(values: impl Iterator<Item = f32>) -> f32 {
     let (sum, n) = values.fold((0f32, 0usize), |(s, n), v| (s + v, n + 1));
     if n == 0 { 0.0 } else { sum / n as f32 }
@@ -764,7 +861,16 @@ fn mean(values: impl Iterator<Item = f32>) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_enumeration;
+    use super::{numbers_in, strip_enumeration};
+
+    #[test]
+    fn every_number_of_a_strategy_is_a_candidate() {
+        assert_eq!(
+            numbers_in("Add 12 and -3, then 1,000 or 2.5 and 3/4. End."),
+            ["12", "-3", "1,000", "2.5", "3/4"]
+        );
+        assert!(numbers_in("No numbers here.").is_empty());
+    }
 
     #[test]
     fn list_markers_are_not_answers() {

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingConfig {
-    /// "local" (a BERT-family encoder in tch) or "openai" (any server with an
+    /// "local" (a BERT-family encoder in tch), "openai" (any server with an
     /// OpenAI-compatible `/embeddings` route: OpenAI, Together, vLLM,
-    /// text-embeddings-inference, llama.cpp server).
+    /// text-embeddings-inference, llama.cpp server) or "hash" (hashed words
+    /// and word pairs, `dim` wide: no model; for the simulated world).
     #[serde(default = "default_embedding_provider")]
     pub provider: String,
     /// local: a packaged model name (configs/models.toml) or a
@@ -42,6 +43,9 @@ pub struct EmbeddingConfig {
     /// openai: texts per request; more go in several requests at once.
     #[serde(default = "default_embedding_batch_size")]
     pub batch_size: usize,
+    /// hash: the vectors' width.
+    #[serde(default = "default_embedding_dim")]
+    pub dim: usize,
 }
 
 impl Default for EmbeddingConfig {
@@ -56,17 +60,21 @@ impl Default for EmbeddingConfig {
             retry_backoff_ms: default_embedding_backoff_ms(),
             retry_backoff_max_ms: default_embedding_backoff_max_ms(),
             batch_size: default_embedding_batch_size(),
+            dim: default_embedding_dim(),
         }
     }
 }
 
 impl EmbeddingConfig {
     pub fn validate(&self) -> Result<()> {
+        if !(1..=65536).contains(&self.dim) {
+            bail!("key embedding.dim: {} is outside 1..=65536", self.dim);
+        }
         if self.model.trim().is_empty() {
             bail!("key embedding.model: must not be empty");
         }
         match self.provider.as_str() {
-            "local" => {
+            provider @ ("local" | "hash") => {
                 for (name, set) in [
                     ("base_url", self.base_url.is_some()),
                     ("api_key_env", self.api_key_env.is_some()),
@@ -74,7 +82,7 @@ impl EmbeddingConfig {
                     if set {
                         bail!(
                             "key embedding.{name}: only used with provider = \"openai\" \
-                             (the embedding provider is \"local\")"
+                             (the embedding provider is {provider:?})"
                         );
                     }
                 }
@@ -103,7 +111,7 @@ impl EmbeddingConfig {
                 }
             }
             other => bail!(
-                "key embedding.provider: {other:?} is not supported (supported: \"local\", \"openai\")"
+                "key embedding.provider: {other:?} is not supported (supported: \"local\", \"openai\", \"hash\")"
             ),
         }
         Ok(())
@@ -121,6 +129,13 @@ pub struct EnvConfig {
     /// Token budget of the coordinator's strategy (the paper: at most 50).
     #[serde(default = "default_strategy_tokens")]
     pub strategy_max_tokens: u32,
+    /// Show the coordinator (and the executors) the previous round's
+    /// commitment as the prompt variable `previous_commitment`. Off: ECON's
+    /// coordinator sees only the question, the strategy and this round's
+    /// executor outputs, and an anchor would make "commitment unchanged"
+    /// fire as an artefact.
+    #[serde(default)]
+    pub show_previous_commitment: bool,
 }
 
 impl Default for EnvConfig {
@@ -128,6 +143,7 @@ impl Default for EnvConfig {
         EnvConfig {
             max_rounds: 1,
             strategy_max_tokens: default_strategy_tokens(),
+            show_previous_commitment: false,
         }
     }
 }
@@ -321,6 +337,9 @@ fn default_embedding_backoff_max_ms() -> u64 {
 }
 fn default_embedding_batch_size() -> usize {
     64
+}
+fn default_embedding_dim() -> usize {
+    256
 }
 fn d_1() -> usize {
     1

@@ -74,9 +74,10 @@ use tch::{Device, Kind, Tensor, nn};
 use crate::nets::adam::Adam;
 use crate::nets::config::NetsConfig;
 use crate::nets::{Nets, tensor_from};
+use crate::rng::SplitMix64;
 
-/// |logit| beyond which L_sat penalises the action head (σ(3) ≈ 0.95).
-const SATURATION_LOGIT: f64 = 3.0;
+/// |logit| beyond which L_sat penalises the action head (σ(2.5) ≈ 0.92).
+const SATURATION_LOGIT: f64 = 2.5;
 
 /// One learner update's numbers, by name (one metrics.jsonl line).
 pub type Metrics = BTreeMap<String, f64>;
@@ -90,6 +91,9 @@ pub struct RoundRecord {
     pub outputs: Vec<Vec<f32>>,
     /// Embedding of this round's commitment (d_c).
     pub commitment: Vec<f32>,
+    /// Team reward components (AL, TS, CC) of this round's commitment; the
+    /// learner's reward for the round's actions is α·components.
+    pub components: [f32; 3],
 }
 
 /// One episode (= one decision step) as stored in the replay buffer.
@@ -99,8 +103,6 @@ pub struct EpisodeRecord {
     pub obs: Vec<f32>,
     /// Round 0 (initial actions) and every BNE round run; the last produced the answer.
     pub rounds: Vec<RoundRecord>,
-    /// Team reward components (AL, TS, CC); the learner's reward is α·components.
-    pub components: [f32; 3],
     /// Terminal step (single-step episodes: always true).
     pub done: bool,
     /// Observation of the next step when not done.
@@ -162,37 +164,29 @@ impl Component {
     }
 }
 
-/// Small deterministic RNG for replay sampling (state saved in checkpoints).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// A batch of episodes as tensors (rounds padded by repeating an episode's last one).
+/// A batch of decision steps as tensors; rounds are padded by repeating a
+/// step's last round, and `live` says which rounds really ran.
 struct Batch {
     obs: Tensor,
-    /// Per round k: executed actions (B, N, 2), outputs (B, N, d_c), commitment (B, d_c).
+    /// Per round k: executed actions (B, N, 2), outputs (B, N, d_c),
+    /// commitment (B, d_c), reward components (B, 3), live (B,) bool.
     actions: Vec<Tensor>,
     outputs: Vec<Tensor>,
     commitments: Vec<Tensor>,
-    /// Per round k ≥ 1: whether the episode ran round k (B,) bool.
+    components: Vec<Tensor>,
     live: Vec<Tensor>,
-    components: Tensor,
     not_done: Tensor,
     next_obs: Tensor,
     any_next: bool,
+}
+
+impl Batch {
+    fn size(&self) -> i64 {
+        self.obs.size()[0]
+    }
+    fn rounds(&self) -> usize {
+        self.actions.len()
+    }
 }
 
 /// Every loss term of one batch as tensors, before any optimiser step.
@@ -200,7 +194,10 @@ struct Losses {
     critic: Tensor,
     actor: Tensor,
     terms: Vec<(&'static str, Tensor)>,
+    /// Q_tot at the executed actions of every round (R rows), detached.
     q_tot_exec: Tensor,
+    /// Which of the R rows are rounds that ran.
+    live: Tensor,
 }
 
 pub struct Learner {
@@ -216,6 +213,8 @@ pub struct Learner {
     /// Per optimiser group: its component and its variables (same order as the group).
     group_component: Vec<Component>,
     group_vars: Vec<Vec<Tensor>>,
+    /// Per optimiser group: its configured learning rate (before warm-up).
+    group_lr: Vec<f64>,
     buffer: VecDeque<EpisodeRecord>,
     counters: Counters,
     rng: SplitMix64,
@@ -235,11 +234,17 @@ impl Learner {
             .context("copying the networks into the targets")?;
         target_vs.freeze();
 
-        let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        // The fixed commitment projection P_c is in no optimiser.
+        let mut named: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with(crate::nets::mixer::FROZEN))
+            .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let mut groups = Vec::new();
         let mut group_component = Vec::new();
         let mut group_vars = Vec::new();
+        let mut group_lr = Vec::new();
         for comp in Component::ALL {
             let vars: Vec<(String, Tensor)> = named
                 .iter()
@@ -258,6 +263,7 @@ impl Learner {
             };
             group_component.push(comp);
             group_vars.push(vars.iter().map(|(_, t)| t.shallow_clone()).collect());
+            group_lr.push(lr);
             groups.push((comp.label().to_string(), lr, cfg.weight_decay, vars));
         }
         let opt = Adam::new(groups);
@@ -286,8 +292,9 @@ impl Learner {
             alpha_opt,
             group_component,
             group_vars,
+            group_lr,
             counters: Counters::default(),
-            rng: SplitMix64(0x0005_EED0_FEC0),
+            rng: SplitMix64::new(0x0005_EED0_FEC0),
         })
     }
 
@@ -335,11 +342,6 @@ impl Learner {
     pub fn buffer_len(&self) -> usize {
         self.buffer.len()
     }
-    /// Seeds the replay sampler.
-    pub fn seed_replay(&mut self, seed: u64) {
-        self.rng = SplitMix64(seed);
-    }
-
     /// Current α = (α_AL, α_TS, α_CC).
     pub fn alpha(&self) -> [f32; 3] {
         let a: Vec<f32> = Vec::try_from(
@@ -420,7 +422,12 @@ impl Learner {
             0.0
         };
         Ok(tch::no_grad(|| {
-            Self::to_actions(&self.nets.initial(&obs, false, noise).actions)
+            let mut e = self.nets.initial(&obs, false, noise).actions;
+            let eps = self.cfg.sampling.exploration_epsilon;
+            if explore && eps > 0.0 {
+                e = self.nets.bounds.uniform_where(&e, eps);
+            }
+            Self::to_actions(&e)
         }))
     }
 
@@ -513,7 +520,7 @@ impl Learner {
         let k = self.cfg.train.batch_size.min(n);
         let mut idx: Vec<usize> = (0..n).collect();
         for i in 0..k {
-            let j = i + self.rng.below(n - i);
+            let j = i + self.rng.below((n - i) as u64) as usize;
             idx.swap(i, j);
         }
         idx[..k].iter().map(|&i| self.buffer[i].clone()).collect()
@@ -532,176 +539,236 @@ impl Learner {
         let k_max = eps.iter().map(|e| e.rounds.len()).max().unwrap_or(1);
         let dev = self.device;
         let obs: Vec<f32> = eps.iter().flat_map(|e| e.obs.iter().copied()).collect();
-        let mut actions = Vec::new();
-        let mut outputs = Vec::new();
-        let mut commitments = Vec::new();
-        let mut live = Vec::new();
-        for k in 0..k_max {
-            let round = |e: &'_ EpisodeRecord| -> RoundRecord {
-                e.rounds[k.min(e.rounds.len() - 1)].clone()
-            };
-            let rs: Vec<RoundRecord> = eps.iter().map(round).collect();
-            let a: Vec<f32> = rs
-                .iter()
-                .flat_map(|r| r.actions.iter().flatten().copied())
-                .collect();
-            let u: Vec<f32> = rs
-                .iter()
-                .flat_map(|r| r.outputs.iter().flatten().copied())
-                .collect();
-            let c: Vec<f32> = rs
-                .iter()
-                .flat_map(|r| r.commitment.iter().copied())
-                .collect();
-            actions.push(tensor_from(&a, &[b, n, 2], dev));
-            outputs.push(tensor_from(&u, &[b, n, dc], dev));
-            commitments.push(tensor_from(&c, &[b, dc], dev));
-            let l: Vec<bool> = eps.iter().map(|e| k < e.rounds.len()).collect();
-            live.push(Tensor::from_slice(&l).to_device(dev));
-        }
-        let comps: Vec<f32> = eps.iter().flat_map(|e| e.components).collect();
-        let not_done: Vec<f32> = eps.iter().map(|e| if e.done { 0.0 } else { 1.0 }).collect();
-        let next: Vec<f32> = eps
-            .iter()
-            .flat_map(|e| match &e.next_obs {
-                Some(v) if !e.done => v.clone(),
-                _ => vec![0.0; od as usize],
-            })
-            .collect();
-        Ok(Batch {
+        let mut batch = Batch {
             obs: tensor_from(&obs, &[b, od], dev),
-            actions,
-            outputs,
-            commitments,
-            live,
-            components: tensor_from(&comps, &[b, 3], dev),
-            not_done: tensor_from(&not_done, &[b], dev),
-            next_obs: tensor_from(&next, &[b, od], dev),
+            actions: Vec::new(),
+            outputs: Vec::new(),
+            commitments: Vec::new(),
+            components: Vec::new(),
+            live: Vec::new(),
+            not_done: Tensor::zeros([b], (Kind::Float, dev)),
+            next_obs: Tensor::zeros([b, od], (Kind::Float, dev)),
             any_next: eps.iter().any(|e| !e.done),
-        })
+        };
+        for k in 0..k_max {
+            let rs: Vec<&RoundRecord> = eps
+                .iter()
+                .map(|e| &e.rounds[k.min(e.rounds.len() - 1)])
+                .collect();
+            let flat = |f: &dyn Fn(&RoundRecord) -> Vec<f32>| -> Vec<f32> {
+                rs.iter().flat_map(|r| f(r)).collect()
+            };
+            let a = flat(&|r| r.actions.iter().flatten().copied().collect());
+            let u = flat(&|r| r.outputs.iter().flatten().copied().collect());
+            let c = flat(&|r| r.commitment.clone());
+            let r = flat(&|r| r.components.to_vec());
+            batch.actions.push(tensor_from(&a, &[b, n, 2], dev));
+            batch.outputs.push(tensor_from(&u, &[b, n, dc], dev));
+            batch.commitments.push(tensor_from(&c, &[b, dc], dev));
+            batch.components.push(tensor_from(&r, &[b, 3], dev));
+            let l: Vec<bool> = eps.iter().map(|e| k < e.rounds.len()).collect();
+            batch.live.push(Tensor::from_slice(&l).to_device(dev));
+        }
+        if batch.any_next {
+            let not_done: Vec<f32> = eps.iter().map(|e| if e.done { 0.0 } else { 1.0 }).collect();
+            let next: Vec<f32> = eps
+                .iter()
+                .flat_map(|e| match &e.next_obs {
+                    Some(v) if !e.done => v.clone(),
+                    _ => vec![0.0; od as usize],
+                })
+                .collect();
+            batch.not_done = tensor_from(&not_done, &[b], dev);
+            batch.next_obs = tensor_from(&next, &[b, od], dev);
+        }
+        Ok(batch)
     }
 
-    /// All loss terms for a batch (graph attached; train = dropout on).
+    /// Beliefs b^k and group representations E^k of every round k, in one
+    /// batched pass: round 0 sees the bare observation, round k >= 1 also
+    /// round k-1's outputs and commitment (with `bne.belief_update`).
+    fn round_beliefs(&self, batch: &Batch, train: bool) -> (Vec<Tensor>, Vec<Tensor>) {
+        let nets = &self.nets;
+        let k_n = batch.rounds();
+        if !(nets.belief_update() && k_n > 1) {
+            let bel = nets.beliefs(&batch.obs, None, train);
+            let grp = nets.group(&bel, train);
+            return (
+                (0..k_n).map(|_| bel.shallow_clone()).collect(),
+                (0..k_n).map(|_| grp.shallow_clone()).collect(),
+            );
+        }
+        let (us, cs) = self.round_contexts(batch);
+        let obs = batch.obs.repeat([k_n as i64, 1]);
+        let bel = nets.beliefs(&obs, Some((&Tensor::cat(&us, 0), &Tensor::cat(&cs, 0))), train);
+        let grp = nets.group(&bel, train);
+        (bel.chunk(k_n as i64, 0), grp.chunk(k_n as i64, 0))
+    }
+
+    /// What the agents knew when they chose round k's actions: round k-1's
+    /// output and commitment embeddings (zeros for round 0).
+    fn round_contexts(&self, batch: &Batch) -> (Vec<Tensor>, Vec<Tensor>) {
+        let b = batch.size();
+        let (n, dc) = (
+            self.cfg.n_agents as i64,
+            self.cfg.commitment_embedding_dim as i64,
+        );
+        let k_n = batch.rounds();
+        let mut us = vec![Tensor::zeros([b, n, dc], (Kind::Float, self.device))];
+        let mut cs = vec![Tensor::zeros([b, dc], (Kind::Float, self.device))];
+        us.extend(batch.outputs[..k_n - 1].iter().map(|t| t.shallow_clone()));
+        cs.extend(batch.commitments[..k_n - 1].iter().map(|t| t.shallow_clone()));
+        (us, cs)
+    }
+
+    /// TD targets of every round (R = rounds·B rows, round-major): each
+    /// round's actions are credited with the reward of the commitment they
+    /// produced; the last round of a step that is not the episode's last adds
+    /// γ·Q_tot⁻ of the next step's round 0 under the target policy.
+    fn td_targets(&self, batch: &Batch, rewards: &Tensor) -> Tensor {
+        if !batch.any_next {
+            return rewards.shallow_clone();
+        }
+        let b = batch.size();
+        let k_n = batch.rounds();
+        let next_value = tch::no_grad(|| {
+            let t = &self.target;
+            let s = t.initial(&batch.next_obs, false, 0.0);
+            let (n, dc) = (
+                self.cfg.n_agents as i64,
+                self.cfg.commitment_embedding_dim as i64,
+            );
+            // Round 0 of the next step has no outputs or commitment yet,
+            // exactly as round 0 is trained and acted on.
+            let zu = Tensor::zeros([b, n, dc], (Kind::Float, self.device));
+            let zc = Tensor::zeros([b, dc], (Kind::Float, self.device));
+            let (_, mix) = t.q_tot(&s.beliefs, &s.group, &s.actions, &zu, &zc, false);
+            mix.q_tot * &batch.not_done * self.cfg.train.gamma
+        });
+        let last: Vec<Tensor> = (0..k_n)
+            .map(|k| {
+                let here = batch.live[k].to_kind(Kind::Float);
+                match batch.live.get(k + 1) {
+                    Some(next) => here * (1.0 - next.to_kind(Kind::Float)),
+                    None => here,
+                }
+            })
+            .collect();
+        rewards + Tensor::cat(&last, 0) * next_value.repeat([k_n as i64])
+    }
+
+    /// Every loss term of a batch (graph attached; train = dropout on).
+    ///
+    /// A decision step's rounds are R = K+1 decisions: round k's actions e^k
+    /// were chosen knowing round k−1's outputs and commitment (the context
+    /// s_k; nothing for round 0), and produced round k's commitment, whose
+    /// reward r^k the reward plugin scored. The critic Q(s_k, e^k) is fitted
+    /// to r^k; it never sees the outputs its own actions produced (a critic
+    /// conditioned on them explains the reward by them and stops depending on
+    /// the action). The actors then climb that critic: the initial policy at
+    /// round 0, the RefineModule from round k−1's executed actions.
     fn losses(&self, batch: &Batch, train: bool) -> Losses {
         let cfg = &self.cfg;
         let nets = &self.nets;
-        let bounds = &nets.bounds;
-        let b = batch.obs.size()[0];
+        let b = batch.size();
+        let k_n = batch.rounds();
+        let (beliefs, groups) = self.round_beliefs(batch, train);
+        let (ctx_u, _) = self.round_contexts(batch);
+        let live = Tensor::cat(&batch.live, 0).to_kind(Kind::Float); // (R,)
+        let alpha = self.alpha_logits.softmax(0, Kind::Float).detach();
+        let rewards = Tensor::cat(&batch.components, 0).matmul(&alpha); // (R,)
+        let y = self.td_targets(batch, &rewards);
 
-        let k_n = batch.actions.len();
-
-        // Beliefs and E of every round in one batched pass: round 0 sees the bare
-        // observation, round k ≥ 1 also round k−1's outputs and commitment.
-        let (beliefs, groups): (Vec<Tensor>, Vec<Tensor>) = if nets.belief_update() && k_n > 1 {
-            let (n, dc) = (cfg.n_agents as i64, cfg.commitment_embedding_dim as i64);
-            let mut us = vec![Tensor::zeros([b, n, dc], (Kind::Float, self.device))];
-            let mut cs = vec![Tensor::zeros([b, dc], (Kind::Float, self.device))];
-            us.extend(batch.outputs[..k_n - 1].iter().map(|t| t.shallow_clone()));
-            cs.extend(
-                batch.commitments[..k_n - 1]
-                    .iter()
-                    .map(|t| t.shallow_clone()),
-            );
-            let obs = batch.obs.repeat([k_n as i64, 1]);
-            let bel = nets.beliefs(
-                &obs,
-                Some((&Tensor::cat(&us, 0), &Tensor::cat(&cs, 0))),
-                train,
-            );
-            let grp = nets.group(&bel, train);
-            (bel.chunk(k_n as i64, 0), grp.chunk(k_n as i64, 0))
-        } else {
-            let bel = nets.beliefs(&batch.obs, None, train);
-            let grp = nets.group(&bel, train);
-            (
-                (0..k_n).map(|_| bel.shallow_clone()).collect(),
-                (0..k_n).map(|_| grp.shallow_clone()).collect(),
-            )
-        };
-
-        // The policy's path: e^0 = π(b^0), then the refine steps (episodes that
-        // stopped earlier keep their last round's state).
-        // While training, the actor is the exploring policy it really runs: e^0 =
-        // σ(z + ε) with ε ~ N(0, exploration_std²), reparameterised, so it maximises
-        // the expected Q under its own noise (an interior optimum, not a band edge).
+        // The initial policy, exploring as it does while training: e^0 =
+        // σ(z + ε) with ε ~ N(0, exploration_std²), reparameterised, so the
+        // actor maximises the value of the exploring policy it really runs.
         let z = nets.action_logits(&beliefs[0]);
         let noise = cfg.sampling.exploration_std;
         let e0_pi = if train && noise > 0.0 {
-            bounds.from_logits(&(&z + z.randn_like() * noise))
+            nets.bounds.from_logits(&(&z + z.randn_like() * noise))
         } else {
-            bounds.from_logits(&z)
+            nets.bounds.from_logits(&z)
         };
-        let (mut b_f, mut g_f, mut e_pi) = (
-            beliefs[0].shallow_clone(),
-            groups[0].shallow_clone(),
-            e0_pi.shallow_clone(),
-        );
-        for k in 1..k_n {
-            let (e_k, _) = nets.refine_step(
-                &beliefs[k],
-                &groups[k],
-                &batch.outputs[k - 1],
-                &batch.commitments[k - 1],
-                &e_pi,
-                train,
-            );
-            let live = &batch.live[k];
-            let l3 = live.view([b, 1, 1]);
-            b_f = beliefs[k].where_self(&l3, &b_f);
-            g_f = groups[k].where_self(&live.view([b, 1]), &g_f);
-            e_pi = e_k.where_self(&l3, &e_pi);
-        }
-        let last = k_n - 1;
-        let (u_f, c_f, e_x) = (
-            &batch.outputs[last],
-            &batch.commitments[last],
-            &batch.actions[last],
-        );
-
-        // One mixer pass for three uses: the critic at the executed final actions, the
-        // actor at the policy's refined actions, and the baseline at sg(e^0_π).
-        let e0_sg = e0_pi.detach();
-        let cat3 = |x: &Tensor, y: &Tensor, w: &Tensor| Tensor::cat(&[x, y, w], 0);
-        let (q_all, mix_all) = nets.q_tot(
-            &cat3(&b_f, &b_f, &beliefs[0]),
-            &cat3(&g_f, &g_f, &groups[0]),
-            &cat3(e_x, &e_pi, &e0_sg),
-            &cat3(u_f, u_f, &batch.outputs[0]),
-            &cat3(c_f, c_f, &batch.commitments[0]),
-            train,
-        );
-        let q_x = q_all.narrow(0, 0, b);
-        let q_tots = mix_all.q_tot.chunk(3, 0);
-        let (q_tot_x, q_tot_pi, q_tot_init) = (&q_tots[0], &q_tots[1], &q_tots[2]);
-        let align_x = mix_all.align.narrow(0, 0, b);
-
-        let alpha = self.alpha_logits.softmax(0, Kind::Float).detach();
-        let r = batch.components.matmul(&alpha); // (B,)
-        let (y_tot, y_loc) = if batch.any_next {
-            tch::no_grad(|| {
-                let t = &self.target;
-                let ts = t.initial(&batch.next_obs, false, 0.0);
-                let (n, dc) = (cfg.n_agents as i64, cfg.commitment_embedding_dim as i64);
-                let zu = Tensor::zeros([b, n, dc], (Kind::Float, self.device));
-                let zc = Tensor::zeros([b, dc], (Kind::Float, self.device));
-                let (tq, tmix) = t.q_tot(&ts.beliefs, &ts.group, &ts.actions, &zu, &zc, false);
-                let disc = &batch.not_done * cfg.train.gamma;
-                (
-                    &r + &disc * tmix.q_tot,
-                    r.unsqueeze(1) + disc.unsqueeze(1) * tq,
+        // The RefineModule's step in rounds k >= 1, from the actions really
+        // executed in round k−1 (no in-place clamps: gradients reach it).
+        let refined: Vec<Tensor> = (1..k_n)
+            .map(|k| {
+                nets.refine_step(
+                    &beliefs[k],
+                    &groups[k],
+                    &batch.outputs[k - 1],
+                    &batch.commitments[k - 1],
+                    &batch.actions[k - 1],
+                    train,
                 )
+                .0
             })
-        } else {
-            (r.shallow_clone(), r.unsqueeze(1).expand_as(&q_x))
-        };
-        let l_td = (q_tot_x - &y_tot).square().mean(Kind::Float);
-        let l_local = (&q_x - &y_loc).square().mean(Kind::Float);
-        let l_cons = nets.mixer.consistency(&q_x, q_tot_x);
-        let l_sd = align_x.mean(Kind::Float);
+            .collect();
 
-        // Actors: the policy's refined actions against the (fixed) critic.
-        let l_ci = -(q_tot_pi - q_tot_init).mean(Kind::Float);
-        let l_eq = (&e_pi - &e0_pi).square().mean(Kind::Float);
+        // One mixer pass for every use, rows stacked: the critic at the
+        // executed actions of all rounds (R·B), the initial policy (B), and for
+        // rounds k >= 1 the refined actions and, as the baseline L_CI compares
+        // against, keeping round k−1's actions ((K)·B each).
+        let stack = |parts: &[&[Tensor]]| {
+            let rows: Vec<Tensor> = parts
+                .iter()
+                .flat_map(|p| p.iter().map(|t| t.shallow_clone()))
+                .collect();
+            Tensor::cat(&rows, 0)
+        };
+        let first = |v: &[Tensor]| v[0].shallow_clone();
+        let (b0, g0, u0) = (first(&beliefs), first(&groups), first(&ctx_u));
+        let c0 = first(&batch.commitments);
+        let all_bel = stack(&[&beliefs, std::slice::from_ref(&b0), &beliefs[1..], &beliefs[1..]]);
+        let all_grp = stack(&[&groups, std::slice::from_ref(&g0), &groups[1..], &groups[1..]]);
+        let all_e = stack(&[
+            &batch.actions,
+            std::slice::from_ref(&e0_pi),
+            &refined,
+            &batch.actions[..k_n - 1],
+        ]);
+        let all_u = stack(&[&ctx_u, std::slice::from_ref(&u0), &ctx_u[1..], &ctx_u[1..]]);
+        let own_c = &batch.commitments;
+        let all_c = stack(&[own_c, std::slice::from_ref(&c0), &own_c[1..], &own_c[1..]]);
+        let (q_all, mix_all) = nets.q_tot(&all_bel, &all_grp, &all_e, &all_u, &all_c, train);
+        let r_n = k_n as i64 * b;
+        let q_x = q_all.narrow(0, 0, r_n);
+        let q_tot_x = mix_all.q_tot.narrow(0, 0, r_n);
+        let q_tot_pi = mix_all.q_tot.narrow(0, r_n, b);
+        let m_n = (k_n as i64 - 1) * b;
+        let q_tot_ref = mix_all.q_tot.narrow(0, r_n + b, m_n);
+        let q_tot_keep = mix_all.q_tot.narrow(0, r_n + b + m_n, m_n);
+        let align_x = mix_all.align.narrow(0, 0, r_n);
+
+        let masked = |per_row: &Tensor, mask: &Tensor| {
+            (per_row * mask).sum(Kind::Float) / mask.sum(Kind::Float).clamp_min(1.0)
+        };
+        // Critic.
+        let l_td = masked(&(&q_tot_x - &y).square(), &live);
+        let l_local = masked(
+            &(&q_x - y.unsqueeze(1)).square().mean_dim(1, false, Kind::Float),
+            &live,
+        );
+        let l_cons = nets.mixer.consistency_rows(&q_x, &q_tot_x);
+        let l_cons = masked(&l_cons, &live);
+        let l_sd = masked(&align_x, &live);
+        // Actors.
+        let l_policy = -q_tot_pi.mean(Kind::Float);
+        let later_live = live.narrow(0, b, m_n);
+        let (l_ci, l_eq) = if k_n > 1 {
+            let e_ref = Tensor::cat(&refined, 0);
+            let e_keep = Tensor::cat(&batch.actions[..k_n - 1], 0);
+            (
+                -masked(&(&q_tot_ref - &q_tot_keep), &later_live),
+                masked(
+                    &(&e_ref - &e_keep).square().mean_dim([1, 2].as_slice(), false, Kind::Float),
+                    &later_live,
+                ),
+            )
+        } else {
+            let zero = Tensor::zeros([], (Kind::Float, self.device));
+            (zero.shallow_clone(), zero)
+        };
         let l_sat = (z.abs() - SATURATION_LOGIT)
             .relu()
             .square()
@@ -712,35 +779,40 @@ impl Learner {
             + &l_local * w.local_td_weight
             + &l_cons * cfg.mixer.lambda_m
             + &l_sd * cfg.mixer.lambda_sd;
-        let actor = &l_ci * w.ci_weight + &l_eq * w.eq_weight + &l_sat * w.saturation_weight;
+        let actor = &l_policy * w.policy_weight
+            + &l_ci * w.ci_weight
+            + &l_eq * w.eq_weight
+            + &l_sat * w.saturation_weight;
         let total = &critic + &actor;
         let d = |t: &Tensor| t.detach();
-        let e_pi_d = e_pi.detach();
+        let e_pi = e0_pi.detach();
+        let improvement = if k_n > 1 {
+            masked(&(&q_tot_ref - &q_tot_keep).detach(), &later_live)
+        } else {
+            Tensor::zeros([], (Kind::Float, self.device))
+        };
         let terms = vec![
             ("loss_td", d(&l_td)),
             ("loss_td_local", d(&l_local)),
             ("loss_consistency", d(&l_cons)),
             ("loss_sd", d(&l_sd)),
+            ("loss_policy", d(&l_policy)),
             ("loss_equilibrium", d(&l_eq)),
             ("loss_commit_improve", d(&l_ci)),
             ("loss_saturation", d(&l_sat)),
             ("loss_critic", d(&critic)),
             ("loss_actor", d(&actor)),
             ("loss_total", d(&total)),
-            ("q_tot_exec_mean", q_tot_x.detach().mean(Kind::Float)),
-            ("q_tot_init_mean", q_tot_init.detach().mean(Kind::Float)),
-            ("q_tot_refined_mean", q_tot_pi.detach().mean(Kind::Float)),
+            ("q_tot_exec_mean", masked(&q_tot_x.detach(), &live)),
+            ("q_tot_init_mean", q_tot_pi.detach().mean(Kind::Float)),
+            ("q_improvement_mean", improvement),
+            ("q_local_mean", masked(&q_x.detach().mean_dim(1, false, Kind::Float), &live)),
+            ("reward_mean", masked(&rewards, &live)),
+            ("e_temperature_mean", e_pi.select(2, 0).mean(Kind::Float)),
+            ("e_penalty_mean", e_pi.select(2, 1).mean(Kind::Float)),
             (
-                "q_improvement_mean",
-                (q_tot_pi - q_tot_init).detach().mean(Kind::Float),
-            ),
-            ("q_local_mean", q_x.detach().mean(Kind::Float)),
-            ("reward_mean", r.mean(Kind::Float)),
-            ("e_temperature_mean", e_pi_d.select(2, 0).mean(Kind::Float)),
-            ("e_penalty_mean", e_pi_d.select(2, 1).mean(Kind::Float)),
-            (
-                "e_delta_abs_mean",
-                (&e_pi_d - e0_pi.detach()).abs().mean(Kind::Float),
+                "e_temperature_std_over_batch",
+                e_pi.select(2, 0).std_dim(0, false, false).mean(Kind::Float),
             ),
         ];
         Losses {
@@ -748,6 +820,7 @@ impl Learner {
             actor,
             terms,
             q_tot_exec: q_tot_x.detach(),
+            live,
         }
     }
 
@@ -827,10 +900,11 @@ impl Learner {
 
         // Dynamic α (reference rule: fit α·components to Q_tot).
         if self.cfg.reward.dynamic_alpha_update {
-            let pred = batch
-                .components
+            let pred = Tensor::cat(&batch.components, 0)
                 .matmul(&self.alpha_logits.softmax(0, Kind::Float));
-            let l_alpha = (pred - &losses.q_tot_exec).square().mean(Kind::Float);
+            let l_alpha = ((pred - &losses.q_tot_exec).square() * &losses.live)
+                .sum(Kind::Float)
+                / losses.live.sum(Kind::Float).clamp_min(1.0);
             let la = l_alpha.double_value(&[]);
             if la.is_finite() {
                 let g = Tensor::run_backward(&[&l_alpha], &[&self.alpha_logits], false, false);
@@ -855,6 +929,19 @@ impl Learner {
         drop(losses);
 
         // Per-component gradient-norm clipping, then Adam.
+        // Linear learning-rate warm-up: Adam's first steps move every weight
+        // by ~lr at once, which can blow Q_tot up through the mixer's
+        // products and leave Adam's second moments inflated for hundreds of
+        // updates.
+        let warmup = self.cfg.train.warmup_updates;
+        let scale = if warmup == 0 {
+            1.0
+        } else {
+            ((self.counters.train_steps + 1) as f64 / warmup as f64).min(1.0)
+        };
+        for (group, lr) in self.opt.groups.iter_mut().zip(&self.group_lr) {
+            group.lr = lr * scale;
+        }
         let clip = self.cfg.train.grad_clip;
         for (g, gs) in grads.iter().enumerate() {
             let label = self.group_component[g].label();
@@ -967,7 +1054,7 @@ impl Learner {
             config: self.cfg.clone(),
             counters: self.counters,
             alpha: self.alpha(),
-            replay_rng: self.rng.0,
+            replay_rng: self.rng.state(),
             extra,
         };
         let path = tmp.join("meta.json");
@@ -1105,7 +1192,7 @@ impl Learner {
             .load_state("alpha_optim", &tensors)
             .with_context(|| path.display().to_string())?;
         learner.counters = meta.counters;
-        learner.rng = SplitMix64(meta.replay_rng);
+        learner.rng = SplitMix64::new(meta.replay_rng);
         Ok(learner)
     }
 }

@@ -103,7 +103,7 @@ impl Job {
             splits.test.len()
         );
 
-        let (coordinator, executor) = llm_roles(&config)?;
+        let (coordinator, executor) = llm_roles(&config, &splits)?;
         let embedder = crate::embed::load(&config.embedding, &config.base_dir)?;
         check_embedding_width(&config, embedder.dim())?;
 
@@ -442,13 +442,15 @@ impl Job {
                         .collect(),
                     outputs: emb,
                     commitment,
+                    // Traces written before rounds were scored one by one
+                    // hold the step's components only.
+                    components: r.components.unwrap_or(step.components),
                 });
             }
             out.push(EpisodeRecord {
                 next_obs: (!step.done).then(|| obs.clone()),
                 obs,
                 rounds,
-                components: step.components,
                 done: step.done,
             });
         }
@@ -622,9 +624,14 @@ fn running(s: &ModeSummary, completion_tokens: u64, since: Instant) -> String {
 }
 
 /// The coordinator and executor clients. Both roles on the same embedded
-/// GGUF share one loaded model; a record/replay cache wraps both.
-fn llm_roles(config: &Config) -> Result<(Arc<dyn LlmClient>, Arc<dyn LlmClient>)> {
+/// GGUF share one loaded model; the simulated world knows every problem of
+/// the run; a record/replay cache wraps both.
+fn llm_roles(
+    config: &Config,
+    splits: &Splits,
+) -> Result<(Arc<dyn LlmClient>, Arc<dyn LlmClient>)> {
     let mut local: Vec<(PathBuf, Arc<LocalModel>)> = Vec::new();
+    let mut world: Option<Arc<crate::sim::World>> = None;
     let mut client = |role: &str| -> Result<Arc<dyn LlmClient>> {
         let rc = if role == "coordinator" {
             &config.llm.coordinator
@@ -656,6 +663,19 @@ fn llm_roles(config: &Config) -> Result<(Arc<dyn LlmClient>, Arc<dyn LlmClient>)
                     }
                 };
                 Arc::new(LocalClient::new(model))
+            }
+            "sim" => {
+                let world = world.get_or_insert_with(|| {
+                    let problems: Vec<Problem> =
+                        splits.train.iter().chain(&splits.test).cloned().collect();
+                    Arc::new(crate::sim::World::new(config.sim.clone(), &problems))
+                });
+                Arc::new(crate::sim::SimClient::new(
+                    Arc::clone(world),
+                    role == "coordinator",
+                    &rc.model,
+                    config.seed,
+                ))
             }
             _ => Arc::new(OpenAiClient::new(OpenAiOptions::from_role(role, rc)?)?),
         };

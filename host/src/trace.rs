@@ -127,6 +127,11 @@ pub struct RoundTrace {
     pub commitment_correct: bool,
     /// What was embedded for the commitment: `\boxed{answer}`, else the text.
     pub commitment_canonical: String,
+    /// Team reward components (AL, TS, CC) of this round's commitment, mean
+    /// over agents: the learner credits each round's actions with them
+    /// (absent in traces written before rounds were scored one by one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<[f32; 3]>,
 }
 
 /// One decision step (t) of an episode: its BNE rounds and its reward.

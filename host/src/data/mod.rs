@@ -431,35 +431,8 @@ fn remove_overlap(train: &mut Vec<Item>, test: &[Item], skipped: &mut Vec<String
     });
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator whose output is
-/// fixed by its seed on every machine. It decides the dataset order, so it
-/// must never change.
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..n (n > 0), without modulo bias.
-    pub fn below(&mut self, n: u64) -> u64 {
-        let zone = u64::MAX - u64::MAX % n;
-        loop {
-            let x = self.next_u64();
-            if x < zone {
-                return x % n;
-            }
-        }
-    }
-}
+/// The shared generator; it decides the dataset order, so it must never change.
+pub use crate::rng::SplitMix64;
 
 /// Fisher–Yates with [`SplitMix64`]; `stream` tells the sources of one seed apart.
 fn shuffle<T>(items: &mut [T], seed: u64, stream: u64) {

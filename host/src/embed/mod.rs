@@ -4,6 +4,7 @@
 //! one any OpenAI-compatible `/embeddings` route (remote.rs).
 
 pub mod bert;
+pub mod hashed;
 pub mod pooling;
 pub mod remote;
 
@@ -12,6 +13,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 pub use bert::{BertEmbedder, LoadOptions};
+pub use hashed::HashedEmbedder;
 pub use pooling::Pooling;
 pub use remote::{RemoteEmbedder, RemoteOptions};
 
@@ -36,9 +38,11 @@ pub fn load_local(model: &str, base_dir: &Path, device: tch::Device) -> Result<B
 }
 
 /// The embedder `[embedding]` configures: the local encoder on
-/// [`crate::torch_device`], or a remote `/embeddings` server (probed once).
+/// [`crate::torch_device`], a remote `/embeddings` server (probed once), or
+/// the hashed bag of words (`dim` wide).
 pub fn load(config: &EmbeddingConfig, base_dir: &Path) -> Result<Box<dyn Embedder>> {
     match config.provider.as_str() {
+        "hash" => Ok(Box::new(HashedEmbedder::new(config.dim))),
         "openai" => {
             let options = RemoteOptions::from_config(config).map_err(crate::error::bad_input)?;
             Ok(Box::new(RemoteEmbedder::new(options)?))

@@ -63,7 +63,7 @@ struct KeyMaterial<'a> {
     repetition_penalty: f32,
     max_tokens: u32,
     stop: &'a [String],
-    seed: u32,
+    seed: Option<u32>,
 }
 
 impl<'a> KeyMaterial<'a> {
@@ -391,7 +391,7 @@ mod tests {
             top_p: 0.9,
             max_tokens: 16,
             stop: vec![],
-            seed: 1,
+            seed: Some(1),
         }
     }
 
@@ -420,7 +420,7 @@ mod tests {
                 ..base.clone()
             },
             ChatRequest {
-                seed: 2,
+                seed: Some(2),
                 ..base.clone()
             },
             ChatRequest {

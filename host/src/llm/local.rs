@@ -349,7 +349,8 @@ fn sampler_for(request: &ChatRequest, n_vocab: i32) -> LlamaSampler {
         penalties,
         LlamaSampler::top_p(request.top_p, 1),
         LlamaSampler::temp(request.temperature),
-        LlamaSampler::dist(request.seed),
+        // No seed: llama.cpp's LLAMA_DEFAULT_SEED draws a random one.
+        LlamaSampler::dist(request.seed.unwrap_or(u32::MAX)),
     ])
 }
 

@@ -40,7 +40,9 @@ pub struct ChatRequest {
     pub top_p: f32,
     pub max_tokens: u32,
     pub stop: Vec<String>,
-    pub seed: u32,
+    /// The sampling seed sent with the request; none lets the server pick
+    /// (`[llm] seeds = "none"`).
+    pub seed: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -510,7 +510,8 @@ struct RequestBody<'a> {
     max_tokens: u32,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop: &'a [String],
-    seed: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     repetition_penalty: Option<f32>,
     stream: bool,
@@ -720,7 +721,7 @@ mod tests {
             top_p: 0.9,
             max_tokens: 32,
             stop: vec!["</s>".into()],
-            seed: 7,
+            seed: Some(7),
         };
         let mut options = OpenAiOptions::new(vec!["http://127.0.0.1:9/v1/".into()], "m");
         let client = OpenAiClient::new(options.clone()).unwrap();

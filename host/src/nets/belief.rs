@@ -12,7 +12,8 @@
 //! Heads:
 //! - action: b_i → Linear → ReLU → Linear → 2 logits z; e_i = lo + (hi − lo)·σ(z + ε),
 //!   ε ~ N(0, σ²) only while exploring (training episodes), so e_i is always inside
-//!   its bounds; the last layer starts tiny, so every agent starts mid-range;
+//!   its bounds; the last layer's weights start tiny and its bias is drawn per agent,
+//!   so the agents start from different, nearly observation-independent actions;
 //! - local value: Q_i(b_i, e_i) = Linear → LN → ReLU → Linear of [b_i, ReLU(Linear(ê_i))],
 //!   where ê_i is e_i rescaled to [0, 1] (the reference's Q_i ignores e_i, which leaves
 //!   the actions nothing to climb; the action embedding lets Q_i bend in e_i quickly).
@@ -24,6 +25,13 @@ use tch::{Tensor, nn};
 
 use super::config::NetsConfig;
 use super::layers::{EnsembleBlock, EnsembleLayerNorm, EnsembleLinear};
+
+/// Half-width, in logits, of the range the agents' initial action biases are
+/// drawn from: with ±1 an untrained agent's temperature lies anywhere in the
+/// middle 46 % of its bounds (σ(±1) = 0.27 / 0.73), so independently
+/// initialised agents start from visibly different actions, as independent
+/// networks do in the paper, instead of all at the midpoint.
+const INITIAL_ACTION_SPREAD: f64 = 1.0;
 
 #[derive(Debug)]
 pub struct BeliefNetwork {
@@ -85,7 +93,7 @@ impl BeliefNetwork {
             head_ln: EnsembleLayerNorm::new(&trunk / "head_ln", n, h),
             head2: EnsembleLinear::new(&trunk / "head2", n, h, db),
             act1: EnsembleLinear::new(&action / "l1", n, db, mlp),
-            act2: EnsembleLinear::small(&action / "l2", n, mlp, 2),
+            act2: EnsembleLinear::spread(&action / "l2", n, mlp, 2, INITIAL_ACTION_SPREAD),
             q_action: EnsembleLinear::new(&q / "action_embed", n, 2, h),
             q1: EnsembleLinear::new(&q / "l1", n, db + h, h),
             q_ln: EnsembleLayerNorm::new(&q / "ln", n, h),

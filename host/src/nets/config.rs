@@ -108,6 +108,10 @@ pub struct SamplingBounds {
     /// training (not in the reference, which explores only through dropout); 0 = none.
     #[serde(default = "d_noise")]
     pub exploration_std: f64,
+    /// Chance, per agent and training episode, of a uniformly random action
+    /// instead of the policy's (0 = none, as the reference).
+    #[serde(default)]
+    pub exploration_epsilon: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -139,7 +143,10 @@ pub struct BneConfig {
     pub commitment_osc_threshold: f64,
     #[serde(default = "d_true")]
     pub detect_oscillation: bool,
-    #[serde(default = "d_5")]
+    /// Rounds (round 0 included) before the oscillation rule (A, B, A) may
+    /// fire; at least 3. The reference's 5 can never be reached with its
+    /// K = 3, so the default here is 3.
+    #[serde(default = "d_3")]
     pub oscillation_min_history: usize,
     /// In rounds k ≥ 1 recompute the beliefs from the observation plus the agent's
     /// last output and the last commitment (false: keep the round-0 beliefs, as R).
@@ -150,18 +157,26 @@ pub struct BneConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Learner update every this many episodes.
-    #[serde(default = "d_5")]
+    /// Learner update every this many episodes. The defaults (1, 1, 1) are
+    /// the reference's schedule: an update after every episode on that
+    /// episode alone. A larger buffer and batch give experience replay, a
+    /// named extension (docs/deviations.md).
+    #[serde(default = "d_1_u64")]
     pub update_interval: u64,
-    /// Replay buffer capacity, in episodes.
-    #[serde(default = "d_16")]
+    /// Replay buffer capacity, in decision steps (1: the last episode only,
+    /// with env.max_rounds = 1).
+    #[serde(default = "d_1")]
     pub buffer_size: usize,
-    /// Episodes per update batch.
-    #[serde(default = "d_8")]
+    /// Decision steps per update batch, drawn from the buffer.
+    #[serde(default = "d_1")]
     pub batch_size: usize,
     /// Gradient steps per update (each on a freshly sampled batch).
     #[serde(default = "d_1")]
     pub updates_per_interval: usize,
+    /// Learning rates rise linearly over the first this many updates (0: no
+    /// warm-up, as the reference).
+    #[serde(default)]
+    pub warmup_updates: u64,
     #[serde(default = "d_gamma")]
     pub gamma: f64,
     /// Gradient-norm clip, per component (belief nets, encoder, refine, mixer).
@@ -199,10 +214,15 @@ pub struct LossWeights {
     /// Per-agent TD on each Q_i.
     #[serde(default = "d_one")]
     pub local_td_weight: f64,
-    /// L_eq = mean((e_final − e_init)²).
+    /// L_eq = mean((e^k − e^{k−1})²): the refine step stays small.
     #[serde(default = "d_005")]
     pub eq_weight: f64,
-    /// L_CI = −mean(Q_tot(e_final) − Q_tot(e_init)): the actors' improvement term.
+    /// L_policy = −mean Q_tot(s_0, π(b^0)): the initial actions climb the
+    /// critic (deterministic policy gradient).
+    #[serde(default = "d_one")]
+    pub policy_weight: f64,
+    /// L_CI = −mean(Q_tot(s_k, e^k) − Q_tot(s_k, e^{k−1})): the refine step
+    /// must beat keeping the previous round's actions.
     #[serde(default = "d_01")]
     pub ci_weight: f64,
     /// Weight of L_sat = mean(relu(|z| − 3)²) on the action logits z: keeps the
@@ -230,6 +250,9 @@ fn d_n_agents() -> usize {
 fn d_1() -> usize {
     1
 }
+fn d_1_u64() -> u64 {
+    1
+}
 fn d_2() -> usize {
     2
 }
@@ -238,15 +261,6 @@ fn d_3() -> usize {
 }
 fn d_4() -> usize {
     4
-}
-fn d_5<T: From<u8>>() -> T {
-    T::from(5)
-}
-fn d_8() -> usize {
-    8
-}
-fn d_16() -> usize {
-    16
 }
 fn d_32() -> usize {
     32
@@ -463,6 +477,9 @@ impl NetsConfig {
         if !(s.exploration_std >= 0.0) {
             bail!("sampling.exploration_std must be >= 0");
         }
+        if !(0.0..=1.0).contains(&s.exploration_epsilon) {
+            bail!("sampling.exploration_epsilon must be in [0, 1]");
+        }
         if !(self.target_update_tau > 0.0 && self.target_update_tau <= 1.0) {
             bail!("target_update_tau must be in (0, 1]");
         }
@@ -503,9 +520,10 @@ mod tests {
         assert_eq!(c.n_agents, 3);
         assert_eq!(c.belief_dim, 128);
         assert_eq!(c.arch.entity_dim, 128);
-        assert_eq!(c.train.update_interval, 5);
-        assert_eq!(c.train.buffer_size, 16);
-        assert_eq!(c.train.batch_size, 8);
+        // The reference's schedule: every episode, on that episode.
+        assert_eq!(c.train.update_interval, 1);
+        assert_eq!(c.train.buffer_size, 1);
+        assert_eq!(c.train.batch_size, 1);
         assert_eq!(c.sampling.temperature_min, 0.2);
         assert_eq!(c.sampling.p_max, 0.85);
         assert_eq!(c.target_update_tau, 0.01);

@@ -143,6 +143,26 @@ impl EnsembleLinear {
         )
     }
 
+    /// Tiny weights and a bias drawn from U(−spread, spread) for each of the
+    /// n members: independent networks that start from visibly different
+    /// outputs, each nearly constant in its input.
+    pub fn spread(p: nn::Path, n: i64, i: i64, o: i64, spread: f64) -> Self {
+        Self::with_init(
+            p,
+            n,
+            i,
+            o,
+            nn::Init::Uniform {
+                lo: -3e-3,
+                up: 3e-3,
+            },
+            nn::Init::Uniform {
+                lo: -spread,
+                up: spread,
+            },
+        )
+    }
+
     fn with_init(p: nn::Path, n: i64, i: i64, o: i64, w: nn::Init, b: nn::Init) -> Self {
         EnsembleLinear {
             weight: p.var("weight", &[n, i, o], w),

@@ -21,7 +21,9 @@
 //!   L_SD = l_align = 1 − cos(m, P_c·c); L_cons = (Q_tot − mean_i Q_i)².
 //!
 //! In both, P_c is registered at construction (the reference creates it lazily, so it
-//! is outside every optimiser and breaks reloading).
+//! is outside every optimiser and breaks reloading) and stays fixed: a random
+//! projection, saved with the checkpoint but never trained (trained together with
+//! F_i, L_SD could be driven to zero by collapsing both sides).
 //! Both compare Q_tot with the mean of the Q_i (not the reference learner's Σ_i Q_i):
 //! every Q_i is trained towards the same team reward, so the sum would fight the TD.
 
@@ -74,16 +76,32 @@ impl Mixer {
         }
     }
 
-    /// Q-consistency L_cons (scalar) of local values (B, N) and Q_tot (B,).
-    pub fn consistency(&self, q: &Tensor, q_tot: &Tensor) -> Tensor {
+    /// Q-consistency per sample (B,) of local values (B, N) and Q_tot (B,);
+    /// L_cons is its mean.
+    pub fn consistency_rows(&self, q: &Tensor, q_tot: &Tensor) -> Tensor {
         match self {
-            Mixer::Qmix(_) => (q - q_tot.unsqueeze(1)).square().mean(Kind::Float),
-            Mixer::Attention(_) => (q_tot - q.mean_dim(1, false, Kind::Float))
+            Mixer::Qmix(_) => (q - q_tot.unsqueeze(1))
                 .square()
-                .mean(Kind::Float),
+                .mean_dim(1, false, Kind::Float),
+            Mixer::Attention(_) => (q_tot - q.mean_dim(1, false, Kind::Float)).square(),
         }
     }
 }
+
+/// The fixed commitment projection P_c: a torch-initialised linear layer
+/// whose parameters take no gradient (the learner leaves `FROZEN` names out
+/// of every optimiser).
+fn frozen_linear(p: nn::Path, i: i64, o: i64) -> nn::Linear {
+    let mut l = nn::linear(p, i, o, Default::default());
+    l.ws = l.ws.set_requires_grad(false);
+    if let Some(bs) = &l.bs {
+        l.bs = Some(bs.set_requires_grad(false));
+    }
+    l
+}
+
+/// Variables that are never trained (name suffixes under `mixer.`).
+pub const FROZEN: &str = "mixer.proj_commit.";
 
 fn cosine(a: &Tensor, b: &Tensor) -> Tensor {
     Tensor::cosine_similarity(a, b, -1, 1e-8)
@@ -133,7 +151,7 @@ impl QmixMixer {
             w2b: lin("hyper_w2b", h, k),
             va: lin("hyper_va", h, h),
             vb: small_linear(&p / "hyper_vb", h, 1),
-            proj_commit: lin("proj_commit", dc, h),
+            proj_commit: frozen_linear(&p / "proj_commit", dc, h),
             dropout: cfg.arch.dropout_rate,
         }
     }
@@ -210,7 +228,7 @@ impl AttentionMixer {
             w2: lin("weight2", h, 1),
             out1: lin("out1", h, h),
             out2: lin("out2", h, 1),
-            proj_commit: lin("proj_commit", dc, h),
+            proj_commit: frozen_linear(&p / "proj_commit", dc, h),
             dropout: cfg.arch.dropout_rate,
         }
     }

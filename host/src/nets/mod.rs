@@ -55,6 +55,18 @@ impl Bounds {
         (e - &self.lo) / &self.span
     }
 
+    /// `e` with each agent's action replaced, with probability `p`, by one
+    /// drawn uniformly within the bounds (ε-greedy exploration: unlike noise on
+    /// the logits it still reaches the whole range when the sigmoid saturates).
+    pub fn uniform_where(&self, e: &Tensor, p: f64) -> Tensor {
+        let shape = e.size();
+        let pick = Tensor::rand(&shape[..shape.len() - 1], (e.kind(), e.device()))
+            .lt(p)
+            .unsqueeze(-1);
+        let uniform = &self.lo + &self.span * e.rand_like();
+        uniform.where_self(&pick, e)
+    }
+
     /// Out-of-place clamp into the bounds (keeps the autograd graph intact).
     pub fn clamp(&self, e: &Tensor) -> Tensor {
         e.maximum(&self.lo).minimum(&self.hi)
@@ -217,7 +229,11 @@ impl Nets {
     }
 
     /// Q_tot for beliefs (B, N, d_b), E (B, d_b), actions, output embeddings and
-    /// commitment.
+    /// commitment. The actions reach Q_tot only through the local values Q_i:
+    /// the mixer sees them detached, so an actor climbing Q_tot moves along
+    /// ∂Q_tot/∂Q_i · ∂Q_i/∂e_i (≥ 0 times its own Q_i's slope) and not along
+    /// the attention mixer's weights, which would reward shifting the mixing
+    /// weight between agents rather than acting better.
     pub fn q_tot(
         &self,
         beliefs: &Tensor,
@@ -231,8 +247,8 @@ impl Nets {
         let mix = self.mixer.forward_t(
             &MixInput {
                 q: &q,
-                beliefs,
-                unit_actions: &self.bounds.unit(actions),
+                beliefs: &beliefs.detach(),
+                unit_actions: &self.bounds.unit(actions).detach(),
                 group,
                 outputs,
                 commitment,

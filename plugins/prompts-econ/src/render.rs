@@ -128,8 +128,7 @@ fn commitment(question: &str, ctx: &PromptContext) -> Result<String, String> {
         .collect();
     let previous = match ctx.previous_commitment.as_deref().map(str::trim) {
         Some(prev) if !prev.is_empty() => format!(
-            "Your commitment in the previous round was:\n{}\n\
-             Keep it only if this round's executor work supports it.\n\n",
+            "For reference, your commitment in the previous round was:\n{}\n\n",
             clean(prev)
         ),
         _ => String::new(),

@@ -1,5 +1,9 @@
 //! The prompt texts. Raw strings keep `\boxed` a backslash and a `b`: the
 //! reference wrote "\boxed" in a normal string and sent a backspace.
+//!
+//! No instruction shows a value a model could copy as its answer: small models
+//! answered `\boxed{42}` when the example held 42, and `\boxed{your answer}`
+//! (parsed as "youranswer") when it held a placeholder; the box is shown empty.
 
 pub const STRATEGY_ROLE: &str = "You are the Coordinator of a team of specialist executors \
 who will solve the problem below.";
@@ -13,13 +17,13 @@ pub const EXECUTOR_RULES: &str = r"Instructions:
 1. Follow the strategy's steps in order.
 2. Show every calculation with explicit numbers.
 3. Check your result against the problem before you finish.
-4. End with your final answer in \boxed{...} as the very last line: \boxed{your answer}, with only the value in the box (no units, no words).";
+4. Write your final answer on the very last line, inside \boxed{}: only the value between the braces (no units, no words).";
 
 pub const COMMITMENT_ROLE: &str = "You are the Coordinator. Your executors solved the problem \
 below following your strategy; decide the team's final answer.";
 
 pub const COMMITMENT_RULES: &str = r#"Instructions:
-1. Extract each executor's final answer from its \boxed{...}.
+1. Extract each executor's final answer from its \boxed{}.
 2. If all executors agree, take the common answer. Otherwise check their work and decide which answer is correct.
 3. Verify the arithmetic of the answer you choose.
 4. If the problem lacks information needed for an answer, use "undetermined" as the final value.
@@ -32,7 +36,7 @@ pub const COT_ROLE: &str = "Solve the following math problem. Think step by step
 pub const COT_RULES: &str = r"Instructions:
 1. Show every calculation with explicit numbers.
 2. Check your result against the problem before you finish.
-3. End with your final answer in \boxed{...} as the very last line: \boxed{your answer}, with only the value in the box (no units, no words).";
+3. Write your final answer on the very last line, inside \boxed{}: only the value between the braces (no units, no words).";
 
 pub const DEBATE_ROLE: &str = "You are one of several agents solving the math problem below \
 together. Think step by step.";
@@ -42,7 +46,7 @@ pub const DEBATE_OTHERS: &str = "These are the solutions to the problem from the
 pub const DEBATE_RULES: &str = r"Using the reasoning from the other agents as additional advice, give an updated answer.
 1. Examine your solution and the other agents' solutions step by step; check each calculation.
 2. Keep your answer if it is right; change it if another agent's reasoning shows it is wrong.
-3. End with your final answer in \boxed{...} as the very last line: \boxed{your answer}, with only the value in the box (no units, no words).";
+3. Write your final answer on the very last line, inside \boxed{}: only the value between the braces (no units, no words).";
 
 /// ECON's stand-in when the coordinator returned no strategy.
 pub const FALLBACK_STRATEGY: &str =
