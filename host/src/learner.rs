@@ -445,8 +445,15 @@ impl Learner {
         let (u, c) = self.context_tensors(outputs, commitment)?;
         Ok(tch::no_grad(|| {
             let mut prev = self.nets.initial(&obs, false, 0.0);
-            prev.actions = prev_e;
-            Self::to_actions(&self.nets.bne_round(&obs, &prev, &u, &c, false).actions)
+            prev.actions = prev_e.shallow_clone();
+            let next = self.nets.bne_round(&obs, &prev, &u, &c, false);
+            // An agent takes its refined action only where its own critic
+            // expects it to do better than the one it just played (a best
+            // response improves the agent's expected utility, or it stays).
+            let q_next = self.nets.q_values(&next.beliefs, &next.actions);
+            let q_prev = self.nets.q_values(&next.beliefs, &prev_e);
+            let better = q_next.gt_tensor(&q_prev).unsqueeze(-1);
+            Self::to_actions(&next.actions.where_self(&better, &prev_e))
         }))
     }
 
@@ -769,6 +776,7 @@ impl Learner {
             let zero = Tensor::zeros([], (Kind::Float, self.device));
             (zero.shallow_clone(), zero)
         };
+        let l_br = self.best_response_loss(&beliefs[0], &z);
         let l_sat = (z.abs() - SATURATION_LOGIT)
             .relu()
             .square()
@@ -780,6 +788,7 @@ impl Learner {
             + &l_cons * cfg.mixer.lambda_m
             + &l_sd * cfg.mixer.lambda_sd;
         let actor = &l_policy * w.policy_weight
+            + &l_br * w.best_response_weight
             + &l_ci * w.ci_weight
             + &l_eq * w.eq_weight
             + &l_sat * w.saturation_weight;
@@ -799,6 +808,7 @@ impl Learner {
             ("loss_policy", d(&l_policy)),
             ("loss_equilibrium", d(&l_eq)),
             ("loss_commit_improve", d(&l_ci)),
+            ("loss_best_response", d(&l_br)),
             ("loss_saturation", d(&l_sat)),
             ("loss_critic", d(&critic)),
             ("loss_actor", d(&actor)),
@@ -822,6 +832,49 @@ impl Learner {
             q_tot_exec: q_tot_x.detach(),
             live,
         }
+    }
+
+    /// L_BR: each agent's initial action is pulled towards its best response
+    /// under its own critic, a* = argmax_a Q_i(b_i^0, a) over the current
+    /// action and `loss.best_response_candidates` actions drawn uniformly
+    /// within the bounds; a regression of the logits onto logit(a*) where a*
+    /// beats the current action. The deterministic policy gradient (L_policy)
+    /// only climbs Q_i locally and stalls where Q_i is flat — far from a
+    /// narrow optimum, as with a temperature that suits one kind of problem
+    /// only; the search finds the optimum wherever the critic has seen it.
+    fn best_response_loss(&self, beliefs0: &Tensor, z: &Tensor) -> Tensor {
+        let m = self.cfg.loss.best_response_candidates as i64;
+        if m == 0 || self.cfg.loss.best_response_weight == 0.0 {
+            return Tensor::zeros([], (Kind::Float, self.device));
+        }
+        let (b, n, db) = beliefs0.size3().expect("beliefs are (B, N, d_b)");
+        let (best, gain) = tch::no_grad(|| {
+            let current = z.sigmoid().unsqueeze(1); // (B, 1, N, 2), unit scale
+            let drawn = Tensor::rand([b, m, n, 2], (Kind::Float, self.device));
+            let cand = Tensor::cat(&[&current, &drawn], 1); // (B, M+1, N, 2)
+            let bel = beliefs0
+                .detach()
+                .unsqueeze(1)
+                .expand([b, m + 1, n, db], false)
+                .reshape([b * (m + 1), n, db]);
+            let q = self
+                .nets
+                .agents
+                .q_values(&bel, &cand.reshape([b * (m + 1), n, 2]))
+                .view([b, m + 1, n]);
+            let (q_best, idx) = q.max_dim(1, false); // (B, N)
+            let gain = q_best - q.select(1, 0);
+            let idx = idx.view([b, 1, n, 1]).expand([b, 1, n, 2], false);
+            (cand.gather(1, &idx, false).squeeze_dim(1), gain)
+        });
+        // Logit targets inside the saturation guard, so the pull never
+        // drives the sigmoid flat.
+        let eps = 1e-4;
+        let target = (best.clamp(eps, 1.0 - eps).logit(None::<f64>))
+            .clamp(-SATURATION_LOGIT, SATURATION_LOGIT);
+        let better = gain.gt(1e-6).to_kind(Kind::Float).unsqueeze(-1);
+        ((z - target).square() * &better).sum(Kind::Float)
+            / (better.sum(Kind::Float) * 2.0).clamp_min(1.0)
     }
 
     /// Gradients of a loss set per optimiser group and parameter (critic loss →

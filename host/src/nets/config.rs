@@ -221,6 +221,14 @@ pub struct LossWeights {
     /// critic (deterministic policy gradient).
     #[serde(default = "d_one")]
     pub policy_weight: f64,
+    /// L_BR: the initial actions are pulled towards each agent's best
+    /// response under its own critic, found among sampled candidates
+    /// (0 = off).
+    #[serde(default = "d_one")]
+    pub best_response_weight: f64,
+    /// Candidate actions drawn per agent and sample for L_BR.
+    #[serde(default = "d_16")]
+    pub best_response_candidates: usize,
     /// L_CI = −mean(Q_tot(s_k, e^k) − Q_tot(s_k, e^{k−1})): the refine step
     /// must beat keeping the previous round's actions.
     #[serde(default = "d_01")]
@@ -261,6 +269,9 @@ fn d_3() -> usize {
 }
 fn d_4() -> usize {
     4
+}
+fn d_16() -> usize {
+    16
 }
 fn d_32() -> usize {
     32

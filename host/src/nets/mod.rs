@@ -249,7 +249,7 @@ impl Nets {
                 q: &q,
                 beliefs: &beliefs.detach(),
                 unit_actions: &self.bounds.unit(actions).detach(),
-                group,
+                group: &group.detach(),
                 outputs,
                 commitment,
             },
