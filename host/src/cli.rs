@@ -55,6 +55,27 @@ pub enum SimCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Learning curve: train, checkpoint every --every episodes, and test each
+    /// checkpoint (baseline and bne) on held-out problems beside untrained,
+    /// random and oracle actions; writes LOG_DIR/learning_curve.jsonl.
+    Curve(CurveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CurveArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Training episodes in all.
+    #[arg(long, default_value_t = 1500)]
+    pub train_eps: u64,
+    /// Test a checkpoint every this many training episodes.
+    #[arg(long, default_value_t = 250)]
+    pub every: u64,
+    /// Held-out problems per evaluation (default: every test problem).
+    #[arg(long)]
+    pub eval_eps: Option<usize>,
+    #[arg(long, value_name = "DIR", default_value = "models")]
+    pub model_dir: PathBuf,
 }
 
 /// Options every job command shares.

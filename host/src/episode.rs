@@ -239,6 +239,12 @@ struct StepOutput {
     parse_method: String,
 }
 
+/// Actions chosen by something other than the belief networks, per
+/// (problem, episode index, agent): the reference curves of
+/// `econ-host sim curve` (uniformly random actions, the simulated world's
+/// best ones). BNE rounds do not run with them.
+pub type FixedActions = Arc<dyn Fn(&Problem, u64, usize) -> [f32; 2] + Send + Sync>;
+
 pub struct Episode<'a> {
     pub res: &'a Resources,
     pub registry: &'a PluginRegistry,
@@ -247,6 +253,8 @@ pub struct Episode<'a> {
     pub index: u64,
     pub phase: Phase,
     pub mode: Mode,
+    /// None: the belief networks act.
+    pub fixed_actions: Option<FixedActions>,
 }
 
 impl Episode<'_> {
@@ -282,6 +290,9 @@ impl Episode<'_> {
     /// Rounds allowed after round 0 in this episode.
     fn max_refinements(&self) -> usize {
         let bne = &self.config().nets.bne;
+        if self.fixed_actions.is_some() {
+            return 0;
+        }
         match (self.phase, self.mode) {
             (_, Mode::Bne) if !bne.enabled => 0,
             (Phase::Train, Mode::Bne) => bne.max_iterations_train,
@@ -466,7 +477,12 @@ impl Episode<'_> {
         previous_step_commitment: Option<&str>,
     ) -> Step<StepOutput> {
         let explore = self.phase == Phase::Train;
-        let mut actions = fatal(self.lock_learner().initial_actions(obs, explore))?;
+        let mut actions = match &self.fixed_actions {
+            Some(fixed) => (0..self.config().nets.n_agents)
+                .map(|i| fixed(self.problem, self.index, i))
+                .collect(),
+            None => fatal(self.lock_learner().initial_actions(obs, explore))?,
+        };
         let max_refinements = self.max_refinements();
         let mut rounds: Vec<RoundTrace> = Vec::new();
         let mut records: Vec<RoundRecord> = Vec::new();

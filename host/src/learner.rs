@@ -836,8 +836,8 @@ impl Learner {
 
     /// L_BR: each agent's initial action is pulled towards its best response
     /// under its own critic, a* = argmax_a Q_i(b_i^0, a) over the current
-    /// action and `loss.best_response_candidates` actions drawn uniformly
-    /// within the bounds; a regression of the logits onto logit(a*) where a*
+    /// action and `loss.best_response_candidates` actions spread over the
+    /// bounds; a regression of the logits onto logit(a*) where a*
     /// beats the current action. The deterministic policy gradient (L_policy)
     /// only climbs Q_i locally and stalls where Q_i is flat — far from a
     /// narrow optimum, as with a temperature that suits one kind of problem
@@ -850,7 +850,10 @@ impl Learner {
         let (b, n, db) = beliefs0.size3().expect("beliefs are (B, N, d_b)");
         let (best, gain) = tch::no_grad(|| {
             let current = z.sigmoid().unsqueeze(1); // (B, 1, N, 2), unit scale
-            let drawn = Tensor::rand([b, m, n, 2], (Kind::Float, self.device));
+            let drawn = self
+                .candidates(m as usize)
+                .view([1, m, 1, 2])
+                .expand([b, m, n, 2], false);
             let cand = Tensor::cat(&[&current, &drawn], 1); // (B, M+1, N, 2)
             let bel = beliefs0
                 .detach()
@@ -875,6 +878,27 @@ impl Learner {
         let better = gain.gt(1e-6).to_kind(Kind::Float).unsqueeze(-1);
         ((z - target).square() * &better).sum(Kind::Float)
             / (better.sum(Kind::Float) * 2.0).clamp_min(1.0)
+    }
+
+    /// `m` candidate unit actions covering [0, 1]² evenly (a Fibonacci
+    /// lattice), shifted at random per update. Drawn from the learner's own
+    /// counters, not torch's global generator, so that an update is fixed by
+    /// the checkpoint it starts from.
+    fn candidates(&self, m: usize) -> Tensor {
+        let mut r = SplitMix64::new(crate::rng::derive(&[
+            self.counters.train_steps,
+            self.counters.episodes_seen,
+        ]));
+        let (s0, s1) = (r.unit(), r.unit());
+        let golden = 0.618_033_988_749_894_9;
+        let flat: Vec<f32> = (0..m)
+            .flat_map(|i| {
+                let x = ((i as f64 + 0.5) / m as f64 + s0).fract();
+                let y = (i as f64 * golden + s1).fract();
+                [x as f32, y as f32]
+            })
+            .collect();
+        tensor_from(&flat, &[m as i64, 2], self.device)
     }
 
     /// Gradients of a loss set per optimiser group and parameter (critic loss →

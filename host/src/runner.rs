@@ -220,6 +220,7 @@ impl Job {
                 index: k,
                 phase: Phase::Train,
                 mode,
+                fixed_actions: None,
             };
             // Ctrl-C abandons the episode in flight: it is neither traced nor
             // learned from, so `--resume` simply runs it again.
@@ -465,6 +466,18 @@ impl Job {
         problems: &[Problem],
         mode: Mode,
     ) -> Result<ModeSummary> {
+        self.test_with(learner, problems, mode, None)
+    }
+
+    /// `test`, with the executors' actions from `fixed` instead of the
+    /// networks when given.
+    pub fn test_with(
+        &self,
+        learner: &Mutex<Learner>,
+        problems: &[Problem],
+        mode: Mode,
+        fixed: Option<crate::episode::FixedActions>,
+    ) -> Result<ModeSummary> {
         let path = self.trace_path(Phase::Test, mode);
         let mut writer = TraceWriter::create(&path)?;
         let mut summary = ModeSummary::default();
@@ -476,6 +489,7 @@ impl Job {
             let mut outcomes = stream::iter(problems.iter().enumerate())
                 .map(|(i, problem)| {
                     let registry = self.live.snapshot();
+                    let fixed = fixed.clone();
                     async move {
                         let index = i as u64 + 1;
                         if !mode.is_econ() {
@@ -497,6 +511,7 @@ impl Job {
                             index,
                             phase: Phase::Test,
                             mode,
+                            fixed_actions: fixed,
                         }
                         .run()
                         .await

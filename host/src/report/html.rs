@@ -282,7 +282,7 @@ fn training(page: &mut String, runs: &[Run]) -> Result<()> {
     heading(page, "training");
     let mut any = false;
     for run in runs {
-        if run.metrics.is_empty() && run.train.is_empty() {
+        if run.metrics.is_empty() && run.train.is_empty() && run.curve.is_none() {
             continue;
         }
         any = true;
@@ -346,6 +346,9 @@ fn training(page: &mut String, runs: &[Run]) -> Result<()> {
                 &alpha,
             )?);
         }
+        if let Some(curve) = &run.curve {
+            learning_curve(page, curve)?;
+        }
         if !run.train.is_empty() {
             let mut right = 0u64;
             let acc: Vec<(f64, f64)> = run
@@ -377,6 +380,68 @@ fn training(page: &mut String, runs: &[Run]) -> Result<()> {
         page.push_str("<p>No metrics.jsonl or training traces in these logs.</p>");
     }
     page.push_str("</section>");
+    Ok(())
+}
+
+/// `econ-host sim curve`: held-out accuracy against training episodes for
+/// the networks (baseline, bne) beside random and oracle actions, and how far
+/// the executors' temperatures are from each kind's best.
+fn learning_curve(page: &mut String, curve: &[crate::sim::curve::CurvePoint]) -> Result<()> {
+    let last = curve.iter().map(|p| p.episodes).max().unwrap_or(0) as f64;
+    let mut accuracy: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut distance: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for p in curve {
+        let name = if p.policy == "trained" {
+            format!("networks, {}", p.mode)
+        } else {
+            format!("{} actions", p.policy)
+        };
+        // Fixed policies do not train: a flat line over the whole run.
+        let xs: Vec<f64> = if p.policy == "trained" {
+            vec![p.episodes as f64]
+        } else {
+            vec![0.0, last]
+        };
+        for (series, y) in [(&mut accuracy, p.accuracy), (&mut distance, p.temperature_distance)] {
+            let at = match series.iter().position(|(n, _)| *n == name) {
+                Some(i) => i,
+                None => {
+                    series.push((name.clone(), Vec::new()));
+                    series.len() - 1
+                }
+            };
+            series[at].1.extend(xs.iter().map(|&x| (x, y)));
+        }
+    }
+    page.push_str(&plots::lines(
+        "held-out accuracy (sim curve)",
+        "training episodes",
+        &accuracy,
+    )?);
+    page.push_str(&plots::lines(
+        "mean |T - T*| of round-0 actions",
+        "training episodes",
+        &distance,
+    )?);
+    page.push_str("</div><table><tr><th>episodes</th><th class=\"l\">policy</th><th class=\"l\">mode</th><th>accuracy</th><th>|T &minus; T*|</th><th class=\"l\">T by kind</th></tr>");
+    for p in curve {
+        let kinds: Vec<String> = p
+            .temperature_by_kind
+            .iter()
+            .map(|(k, t)| format!("{} {t:.2}", escape(k)))
+            .collect();
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{:.3}</td><td class=\"l\">{}</td></tr>",
+            p.episodes,
+            escape(&p.policy),
+            escape(&p.mode),
+            pct(p.accuracy),
+            p.temperature_distance,
+            kinds.join(", ")
+        );
+    }
+    page.push_str("</table><div class=\"plots\">");
     Ok(())
 }
 

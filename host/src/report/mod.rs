@@ -28,6 +28,8 @@ pub struct Run {
     pub train: Vec<Trace>,
     /// metrics.jsonl, one map per learner update.
     pub metrics: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// learning_curve.jsonl of `econ-host sim curve`, if any.
+    pub curve: Option<Vec<crate::sim::curve::CurvePoint>>,
 }
 
 /// One test mode of one run.
@@ -263,6 +265,7 @@ fn load_run(dir: &Path) -> Result<Run> {
         modes,
         train,
         metrics,
+        curve: crate::sim::curve::read(dir).map_err(bad_input)?,
     })
 }
 

@@ -20,6 +20,7 @@
 //! `econ-host sim problems` writes (problems.rs).
 
 pub mod client;
+pub mod curve;
 pub mod problems;
 pub mod world;
 

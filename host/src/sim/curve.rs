@@ -1,0 +1,165 @@
+//! `econ-host sim curve`: accuracy on held-out problems against training
+//! episodes, for the trained networks (baseline and BNE) beside three
+//! references — the untrained networks (episode 0), uniformly random
+//! actions, and the oracle (every executor at its problem's best action).
+//! Writes LOG_DIR/learning_curve.jsonl, which `econ-host report` plots.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::World;
+use crate::episode::{FixedActions, Mode};
+use crate::learner::Learner;
+use crate::plugins::dataset_adapter::Problem;
+use crate::rng;
+use crate::runner::Job;
+use crate::trace::read_traces;
+
+/// One point of the curve.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Training episodes done (0: untrained).
+    pub episodes: u64,
+    /// "trained", "random" or "oracle".
+    pub policy: String,
+    /// "baseline" or "bne".
+    pub mode: String,
+    pub problems: u64,
+    pub accuracy: f64,
+    /// Mean round-0 temperature of the executors, per kind of problem.
+    pub temperature_by_kind: Vec<(String, f64)>,
+    /// Mean |T − T*| of the round-0 actions from their kind's best temperature.
+    pub temperature_distance: f64,
+}
+
+pub const CURVE_FILE: &str = "learning_curve.jsonl";
+
+/// Train `episodes` with a checkpoint every `every`, then evaluate each on
+/// the first `eval` test problems. The job's config must save every `every`.
+pub fn run(job: &Job, episodes: u64, every: u64, eval: usize, model_dir: &Path) -> Result<Vec<CurvePoint>> {
+    let problems: Vec<Problem> = job.splits.test.iter().take(eval).cloned().collect();
+    let all: Vec<Problem> = job.splits.train.iter().chain(&job.splits.test).cloned().collect();
+    let world = Arc::new(World::new(job.config.sim.clone(), &all));
+    let mut points = Vec::new();
+
+    let learner = job.new_learner()?;
+    let learner = Mutex::new(learner);
+    points.extend(evaluate(job, &world, &learner, &problems, 0)?);
+    let bounds = &job.config.nets.sampling;
+    let (t, p) = (
+        (bounds.temperature_min, bounds.temperature_max),
+        (bounds.p_min, bounds.p_max),
+    );
+    let seed = job.config.seed;
+    let random: FixedActions = Arc::new(move |_, index, agent| {
+        let mut r = rng::SplitMix64::new(rng::derive(&[seed, index, agent as u64]));
+        [
+            (t.0 + (t.1 - t.0) * r.unit()) as f32,
+            (p.0 + (p.1 - p.0) * r.unit()) as f32,
+        ]
+    });
+    let oracle_world = Arc::clone(&world);
+    let oracle: FixedActions =
+        Arc::new(move |problem, _, _| oracle_world.best_action(oracle_world.kind_of(&problem.question)));
+    for (name, fixed) in [("random", random), ("oracle", oracle)] {
+        let summary = job.test_with(&learner, &problems, Mode::Baseline, Some(fixed))?;
+        points.push(point(job, &world, 0, name, Mode::Baseline, summary.accuracy)?);
+    }
+
+    let learner = learner.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (_, summary) = job.train(learner, episodes, model_dir, false)?;
+    if summary.results.interrupted {
+        anyhow::bail!("interrupted while training");
+    }
+    let mut at: Vec<u64> = (1..)
+        .map(|k| k * every)
+        .take_while(|&k| k < episodes)
+        .collect();
+    at.push(episodes);
+    for k in at {
+        let dir = if k == episodes {
+            model_dir.join("final")
+        } else {
+            model_dir.join(format!("checkpoint_{k}"))
+        };
+        let learner = Learner::load(&dir, job.config.nets.clone(), crate::torch_device())
+            .with_context(|| format!("loading {}", dir.display()))?;
+        points.extend(evaluate(job, &world, &Mutex::new(learner), &problems, k)?);
+    }
+    let text: String = points
+        .iter()
+        .map(|p| serde_json::to_string(p).map(|l| l + "\n"))
+        .collect::<Result<_, _>>()?;
+    let path = job.log_dir.join(CURVE_FILE);
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(points)
+}
+
+/// The networks in baseline and BNE mode.
+fn evaluate(
+    job: &Job,
+    world: &World,
+    learner: &Mutex<Learner>,
+    problems: &[Problem],
+    episodes: u64,
+) -> Result<Vec<CurvePoint>> {
+    let mut out = Vec::new();
+    for mode in [Mode::Baseline, Mode::Bne] {
+        let summary = job.test(learner, problems, mode)?;
+        out.push(point(job, world, episodes, "trained", mode, summary.accuracy)?);
+    }
+    Ok(out)
+}
+
+/// A point from the mode's test traces just written.
+fn point(job: &Job, world: &World, episodes: u64, policy: &str, mode: Mode, accuracy: f64) -> Result<CurvePoint> {
+    let path = job.log_dir.join(format!("traces_test_{}.jsonl", mode.as_str()));
+    let traces = read_traces(&path)?;
+    let kinds = world.config.kinds.len();
+    let (mut sum, mut count) = (vec![0.0; kinds], vec![0.0; kinds]);
+    let mut distance = 0.0;
+    for t in &traces {
+        let kind = world.kind_of(&t.question);
+        let best = world.best_action(kind)[0] as f64;
+        let Some(round) = t.steps.first().and_then(|s| s.rounds.first()) else {
+            continue;
+        };
+        for e in &round.executors {
+            sum[kind] += e.temperature as f64;
+            count[kind] += 1.0;
+            distance += (e.temperature as f64 - best).abs();
+        }
+    }
+    let total: f64 = count.iter().sum();
+    Ok(CurvePoint {
+        episodes,
+        policy: policy.into(),
+        mode: mode.as_str().into(),
+        problems: traces.len() as u64,
+        accuracy,
+        temperature_by_kind: (0..kinds)
+            .filter(|&k| count[k] > 0.0)
+            .map(|k| (world.kind_name(k).to_string(), sum[k] / count[k]))
+            .collect(),
+        temperature_distance: if total > 0.0 { distance / total } else { 0.0 },
+    })
+}
+
+/// Reads LOG_DIR/learning_curve.jsonl, if there is one.
+pub fn read(log_dir: &Path) -> Result<Option<Vec<CurvePoint>>> {
+    let path = log_dir.join(CURVE_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).with_context(|| format!("{}:{}", path.display(), i + 1))
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
