@@ -595,6 +595,7 @@ mod tests {
             modes: Vec::new(),
             train: Vec::new(),
             metrics: Vec::new(),
+            curve: None,
         };
         let page = render(&[run]).unwrap();
         for (id, _) in SECTIONS {

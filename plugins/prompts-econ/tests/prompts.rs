@@ -67,7 +67,9 @@ fn strategy_prompt_forbids_the_answer_and_limits_length() {
 fn executor_prompt_carries_the_strategy_and_the_box_rule() {
     let text = render(&ctx("executor")).unwrap()[0].content.clone();
     assert!(text.contains(&format!("High-Level Strategy to Follow:\n{STRATEGY}")));
-    assert!(text.contains(r"final answer in \boxed{...} as the very last line"));
+    assert!(text.contains(r"on the very last line, inside \boxed{}"));
+    // Nothing a small model could copy as its answer: the box is empty.
+    assert!(!text.contains("your answer}") && !text.contains(r"\boxed{4"));
     assert!(text.contains("Show every calculation"));
     assert!(text.contains("one of 3 specialist executors"));
 }
@@ -206,7 +208,9 @@ fn cot_and_sc_share_one_chain_of_thought_prompt() {
     assert_eq!(user_text(&cot), user_text(&sc));
     let text = user_text(&cot);
     assert!(text.contains("Think step by step"));
-    assert!(text.contains(r"final answer in \boxed{...} as the very last line"));
+    assert!(text.contains(r"on the very last line, inside \boxed{}"));
+    // Nothing a small model could copy as its answer: the box is empty.
+    assert!(!text.contains("your answer}") && !text.contains(r"\boxed{4"));
     assert!(
         !text.contains("Strategy"),
         "no coordinator in the baselines"
