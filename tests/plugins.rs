@@ -254,6 +254,7 @@ fn misbehaving() -> (PluginEngine, Plugin) {
         fuel: 50_000_000,
         memory_bytes: 32 << 20,
         max_consecutive_failures: 3,
+        deadline_ms: 2_000,
     };
     let plugin = Plugin::load(&engine, &file, file.parent().unwrap(), limits).unwrap();
     (engine, plugin)
@@ -293,6 +294,81 @@ fn a_looping_trapping_or_hoarding_guest_fails_its_call_and_the_host_goes_on() {
     }
 }
 
+/// Hostile guests against the answer-parser world: each fails its own call
+/// with an error naming the plugin and the cause, within its deadline, and
+/// the next call works.
+#[test]
+fn sleeping_flooding_and_printing_guests_are_bounded_and_named() {
+    let (_engine, plugin) = misbehaving();
+    let Plugin::AnswerParser(bad) = plugin else {
+        panic!("test-misbehave is an answer parser")
+    };
+    for (input, expected) in [
+        ("sleep", "may not wait"),
+        ("flood", "wrote more than 1 MiB to stderr"),
+    ] {
+        let t0 = std::time::Instant::now();
+        let msg = format!("{:#}", bad.extract(&[input.to_string()]).unwrap_err());
+        assert!(t0.elapsed() < std::time::Duration::from_secs(3), "{input} took {:?}", t0.elapsed());
+        assert!(msg.contains("test-misbehave@0.1.0") && msg.contains(expected), "{input}: {msg}");
+        assert!(msg.len() < 10_000, "the error holds a bounded share of the flood");
+        assert!(bad.extract(&["fine".to_string()]).is_ok());
+    }
+    // Prints are allowed (and logged with the plugin's name).
+    let out = bad.extract(&["print".to_string()]).unwrap();
+    assert_eq!(out[0].answer.as_deref(), Some("printed"));
+}
+
+/// A loop with fuel to spare is stopped by the wall-clock deadline.
+#[test]
+fn a_deadline_stops_a_loop_that_fuel_alone_would_not() {
+    let engine = PluginEngine::new(None).unwrap();
+    let file = common::test_plugin("test-misbehave");
+    let limits = Limits {
+        fuel: u64::MAX / 2,
+        memory_bytes: 32 << 20,
+        max_consecutive_failures: 3,
+        deadline_ms: 300,
+    };
+    let Plugin::AnswerParser(bad) = Plugin::load(&engine, &file, file.parent().unwrap(), limits).unwrap()
+    else {
+        panic!("test-misbehave is an answer parser")
+    };
+    let t0 = std::time::Instant::now();
+    let msg = format!("{:#}", bad.extract(&["loop".to_string()]).unwrap_err());
+    let took = t0.elapsed();
+    assert!(msg.contains("deadline of 300 ms"), "{msg}");
+    assert!(took >= std::time::Duration::from_millis(280) && took < std::time::Duration::from_secs(2), "{took:?}");
+}
+
+/// Plugin calls from inside async tasks (as episodes make them): a guest that
+/// prints or panics — WASI's blocking stdio — must not take the runtime down.
+#[test]
+fn calls_from_async_tasks_survive_guests_that_print_or_panic() {
+    let (_engine, plugin) = misbehaving();
+    let Plugin::AnswerParser(bad) = plugin else {
+        panic!("test-misbehave is an answer parser")
+    };
+    for flavor in ["multi", "current"] {
+        let rt = match flavor {
+            "multi" => tokio::runtime::Builder::new_multi_thread().worker_threads(2).build(),
+            _ => tokio::runtime::Builder::new_current_thread().build(),
+        }
+        .unwrap();
+        let bad = bad.clone();
+        rt.block_on(async move {
+            let task = tokio::spawn(async move {
+                let trapped = bad.extract(&["trap".to_string()]).unwrap_err();
+                let printed = bad.extract(&["print".to_string()]).unwrap();
+                (format!("{trapped:#}"), printed)
+            });
+            let (trapped, printed) = task.await.expect("the task did not panic");
+            assert!(trapped.contains("asked to trap"), "{flavor}: {trapped}");
+            assert_eq!(printed[0].answer.as_deref(), Some("printed"));
+        });
+    }
+}
+
 #[test]
 fn limits_by_plugin_name_apply_to_that_plugin_only() {
     let engine = PluginEngine::new(None).unwrap();
@@ -300,6 +376,7 @@ fn limits_by_plugin_name_apply_to_that_plugin_only() {
         fuel: 50_000_000,
         memory_bytes: 32 << 20,
         max_consecutive_failures: 3,
+        deadline_ms: 2_000,
     };
     let mut policy = LimitsPolicy::from(small);
     policy.by_name.insert(

@@ -155,3 +155,77 @@ fn a_run_is_reproducible_from_its_seed() {
         assert_eq!(x, y);
     }
 }
+
+/// A hostile reward plugin, through the real binary: every misbehaviour
+/// fails its own episode with an error naming the plugin and the cause, the
+/// other episodes run normally, and the run ends with exit 0.
+#[test]
+fn hostile_reward_plugins_fail_their_episode_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(
+        common::test_plugin("test-hostile-reward"),
+        plugins.join("test-hostile-reward.wasm"),
+    )
+    .unwrap();
+    let hostile = [
+        ("loop", "test-hostile@0.1.0"),
+        ("sleep", "may not wait"),
+        ("panic", "asked to panic"),
+        ("oom", "memory limit of 32 MiB"),
+        ("flood", "more than 1 MiB to stderr"),
+        ("nan", "non-finite reward"),
+        ("short", "returned 2 results for 3 executors"),
+    ];
+    let mut data = String::new();
+    for i in 0..24 {
+        let what = match i % 3 {
+            0 => hostile.get(i / 3).map_or("print", |h| h.0),
+            _ => "none",
+        };
+        data.push_str(&format!(
+            "{{\"id\": \"p{i}\", \"question\": \"Riddle {i}: add {i} and 3. HOSTILE:{what}\", \"answer\": \"{}\"}}\n",
+            i + 3
+        ));
+    }
+    std::fs::write(dir.path().join("problems.jsonl"), data).unwrap();
+    let config = std::fs::read_to_string(common::repo_root().join("configs/sim.toml"))
+        .unwrap()
+        .replace("../data/sim-problems.jsonl", "problems.jsonl")
+        .replace("test_fraction = 0.2", "test_fraction = 0.5")
+        .replace("reward = \"reward-econ\"", "reward = \"test-hostile\"")
+        + "\n[plugins.limits.test-hostile]\ndeadline_ms = 500\nfuel = 200000000\nmemory_mib = 32\nmax_consecutive_failures = 100\n";
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    let t0 = std::time::Instant::now();
+    let out = Command::new(common::binary())
+        .arg("--plugins")
+        .arg(&plugins)
+        .args(["run", "--config", "config.toml", "--train-eps", "12"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(t0.elapsed().as_secs() < 60, "{:?}", t0.elapsed());
+    let mut seen = 0;
+    for file in ["traces_train_bne.jsonl", "traces_test_baseline.jsonl", "traces_test_bne.jsonl"] {
+        let text = std::fs::read_to_string(dir.path().join("logs").join(file)).unwrap();
+        for line in text.lines() {
+            let t: Value = serde_json::from_str(line).unwrap();
+            let question = t["question"].as_str().unwrap();
+            let what = question.split("HOSTILE:").nth(1).unwrap();
+            let error = t["error"].as_str();
+            match hostile.iter().find(|h| h.0 == what) {
+                Some((_, cause)) => {
+                    let e = error.unwrap_or_else(|| panic!("{what}: no error in {file}"));
+                    assert!(e.contains("test-hostile@0.1.0") && e.contains(cause), "{what}: {e}");
+                    assert_eq!(t["correct"], false);
+                    seen += 1;
+                }
+                None => assert!(error.is_none(), "{what} ({file}): {error:?}"),
+            }
+        }
+    }
+    assert!(seen >= hostile.len(), "{seen} hostile episodes ran");
+}

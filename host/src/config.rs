@@ -516,6 +516,9 @@ pub struct PluginsConfig {
     /// Failed calls in a row after which a plugin is disabled.
     #[serde(default = "default_plugin_failures")]
     pub max_consecutive_failures: u32,
+    /// Per call, every plugin: wall-clock limit in milliseconds.
+    #[serde(default = "default_plugin_deadline_ms")]
+    pub deadline_ms: u64,
     /// `[plugins.limits.NAME]`: other limits for the plugin whose meta()
     /// name is NAME (e.g. a Python component that needs more memory).
     #[serde(default)]
@@ -529,6 +532,7 @@ pub struct PluginLimits {
     pub memory_mib: Option<u64>,
     pub fuel: Option<u64>,
     pub max_consecutive_failures: Option<u32>,
+    pub deadline_ms: Option<u64>,
 }
 
 impl Default for PluginsConfig {
@@ -540,6 +544,7 @@ impl Default for PluginsConfig {
             memory_mib: default_plugin_memory_mib(),
             fuel: default_plugin_fuel(),
             max_consecutive_failures: default_plugin_failures(),
+            deadline_ms: default_plugin_deadline_ms(),
             limits: BTreeMap::new(),
         }
     }
@@ -555,6 +560,7 @@ impl PluginsConfig {
             fuel: self.fuel,
             memory_bytes: (self.memory_mib as usize) << 20,
             max_consecutive_failures: self.max_consecutive_failures,
+            deadline_ms: self.deadline_ms,
         };
         let by_name = self
             .limits
@@ -568,6 +574,7 @@ impl PluginsConfig {
                     max_consecutive_failures: l
                         .max_consecutive_failures
                         .unwrap_or(default.max_consecutive_failures),
+                    deadline_ms: l.deadline_ms.unwrap_or(default.deadline_ms),
                 };
                 (name.clone(), limits)
             })
@@ -576,7 +583,16 @@ impl PluginsConfig {
     }
 
     fn validate(&self) -> Result<()> {
-        let check = |key: &str, memory: Option<u64>, fuel: Option<u64>, failures: Option<u32>| {
+        let check = |key: &str,
+                     memory: Option<u64>,
+                     fuel: Option<u64>,
+                     failures: Option<u32>,
+                     deadline: Option<u64>| {
+            if let Some(d) = deadline
+                && !(1..=MAX_PLUGIN_DEADLINE_MS).contains(&d)
+            {
+                bail!("key {key}.deadline_ms: {d} is outside 1..={MAX_PLUGIN_DEADLINE_MS} (ms)");
+            }
             if let Some(m) = memory
                 && !(1..=MAX_PLUGIN_MEMORY_MIB).contains(&m)
             {
@@ -595,6 +611,7 @@ impl PluginsConfig {
             Some(self.memory_mib),
             Some(self.fuel),
             Some(self.max_consecutive_failures),
+            Some(self.deadline_ms),
         )?;
         for (name, l) in &self.limits {
             check(
@@ -602,6 +619,7 @@ impl PluginsConfig {
                 l.memory_mib,
                 l.fuel,
                 l.max_consecutive_failures,
+                l.deadline_ms,
             )?;
         }
         Ok(())
@@ -611,6 +629,11 @@ impl PluginsConfig {
 fn default_plugin_memory_mib() -> u64 {
     (Limits::default().memory_bytes >> 20) as u64
 }
+fn default_plugin_deadline_ms() -> u64 {
+    Limits::default().deadline_ms
+}
+/// An hour: a longer call is a hung plugin, not a slow one.
+const MAX_PLUGIN_DEADLINE_MS: u64 = 3_600_000;
 fn default_plugin_fuel() -> u64 {
     Limits::default().fuel
 }

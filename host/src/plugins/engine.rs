@@ -1,7 +1,9 @@
 //! One wasmtime Engine for the process, the WASI linker every plugin shares,
-//! and a cache of compiled components keyed by content hash.
+//! and a cache of compiled components keyed by content hash and
+//! authenticated by a per-user key.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Error, Result, bail};
 use sha2::{Digest, Sha256};
@@ -13,8 +15,8 @@ use super::limits::CallState;
 pub struct PluginEngine {
     engine: Engine,
     linker: Linker<CallState>,
-    /// Where compiled artifacts live; `None` compiles every time.
-    cache_dir: Option<PathBuf>,
+    /// Compiled artifacts; `None` compiles every time.
+    cache: Option<Cache>,
 }
 
 /// A component ready to instantiate, with where it came from.
@@ -25,16 +27,26 @@ pub struct Loaded {
     pub cached: bool,
 }
 
+/// How often the engine's epoch advances: the resolution of call deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The compiled cache's size cap: the least recently used artifacts go first.
+pub const CACHE_CAP_BYTES: u64 = 512 << 20;
+
 impl PluginEngine {
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Self> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .consume_fuel(true)
+            // Wall-clock deadlines: a ticker advances the epoch, and a
+            // call's store traps once it is past its deadline.
+            .epoch_interruption(true)
             .cranelift_opt_level(OptLevel::Speed);
         let engine = Engine::new(&config)
             .map_err(Error::from)
             .context("creating the wasmtime engine")?;
+        start_ticker(&engine);
         let mut linker = Linker::new(&engine);
         // Rust (wasm32-wasip2) and Python (componentize-py) guests import WASI
         // p2 for their runtimes; the capabilities behind it are decided in
@@ -42,10 +54,15 @@ impl PluginEngine {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(Error::from)
             .context("linking WASI p2")?;
+        refuse_waiting(&mut linker)?;
+        let cache = match cache_dir {
+            Some(dir) => Some(Cache::open(dir)?),
+            None => None,
+        };
         Ok(PluginEngine {
             engine,
             linker,
-            cache_dir,
+            cache,
         })
     }
 
@@ -67,7 +84,7 @@ impl PluginEngine {
     pub fn load_bytes(&self, bytes: &[u8]) -> Result<Loaded> {
         check_component_header(bytes)?;
         let sha256 = sha256_hex(bytes);
-        let Some(cache_dir) = &self.cache_dir else {
+        let Some(cache) = &self.cache else {
             let component = Component::new(&self.engine, bytes).map_err(Error::from)?;
             return Ok(Loaded {
                 component,
@@ -79,14 +96,13 @@ impl PluginEngine {
         // every setting that changes generated code.
         let mut compat = std::hash::DefaultHasher::new();
         std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut compat);
-        let key = format!("{sha256}-{:016x}.cwasm", std::hash::Hasher::finish(&compat));
-        let artifact = cache_dir.join(key);
-        // Read into memory rather than mmap the file: another process
-        // rewriting the cache must not be able to fault this one.
-        if let Ok(compiled) = std::fs::read(&artifact) {
-            // SAFETY: the file was written by `serialize` below, under a name
-            // bound to the source hash and this engine's configuration;
-            // wasmtime still checks its header and version.
+        let name = format!("{sha256}-{:016x}.cwasm", std::hash::Hasher::finish(&compat));
+        if let Some(compiled) = cache.read(&name) {
+            // SAFETY: `Cache::read` returns only bytes that carry this host's
+            // MAC (a secret only this user can read), i.e. bytes that
+            // `serialize` below wrote for exactly this name: the source hash
+            // and this engine's configuration. wasmtime still checks the
+            // header and version.
             match unsafe { Component::deserialize(&self.engine, &compiled) } {
                 Ok(component) => {
                     return Ok(Loaded {
@@ -95,28 +111,205 @@ impl PluginEngine {
                         cached: true,
                     });
                 }
-                Err(e) => tracing::warn!(
-                    "ignoring unreadable compiled plugin {}: {e:#}",
-                    artifact.display()
-                ),
+                Err(e) => tracing::warn!("ignoring unreadable compiled plugin {name}: {e:#}"),
             }
         }
         let component = Component::new(&self.engine, bytes).map_err(Error::from)?;
-        if let Err(e) = write_atomically(
-            cache_dir,
-            &artifact,
-            &component.serialize().map_err(Error::from)?,
-        ) {
-            tracing::warn!(
-                "could not cache compiled plugin {}: {e:#}",
-                artifact.display()
-            );
+        if let Err(e) = cache.write(&name, &component.serialize().map_err(Error::from)?) {
+            tracing::warn!("could not cache compiled plugin {name}: {e:#}");
         }
         Ok(Loaded {
             component,
             sha256,
             cached: false,
         })
+    }
+}
+
+/// One thread per engine advances its epoch every [`EPOCH_TICK`]; it holds
+/// only a weak reference and ends with the engine.
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("plugin-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("plugin deadlines are off: could not start the epoch thread: {e}");
+    }
+}
+
+/// Plugins are pure functions of their inputs: waiting on a clock or a
+/// stream (a sleep, a poll) is refused with a trap that says so, instead of
+/// blocking the host where no deadline can reach it.
+fn refuse_waiting(linker: &mut Linker<CallState>) -> Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::DynPollable;
+    const REFUSED: &str = "plugins may not wait (a sleep or a poll on a clock or stream): \
+         a plugin call must compute its result and return";
+    linker.allow_shadowing(true);
+    let mut poll = linker
+        .instance(POLL_INTERFACE)
+        .map_err(Error::from)
+        .context("finding wasi:io/poll in the linker")?;
+    poll.func_wrap(
+        "poll",
+        |_, (_,): (Vec<Resource<DynPollable>>,)| -> wasmtime::Result<(Vec<u32>,)> {
+            Err(wasmtime::Error::msg(REFUSED))
+        },
+    )
+    .map_err(Error::from)?;
+    poll.func_wrap(
+        "[method]pollable.block",
+        |_, (_,): (Resource<DynPollable>,)| -> wasmtime::Result<()> {
+            Err(wasmtime::Error::msg(REFUSED))
+        },
+    )
+    .map_err(Error::from)?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The wasi:io/poll version wasmtime-wasi links (guests built for any 0.2.x
+/// resolve to it).
+const POLL_INTERFACE: &str = "wasi:io/poll@0.2.12";
+
+/// Compiled components on disk, trusted only when this host wrote them: each
+/// file starts with an HMAC-SHA256 of its name and contents under a per-user
+/// key (`cache.key`, created 0600 beside the files), so a file placed there
+/// by anyone else is recompiled, never executed. The least recently used
+/// files are evicted above [`CACHE_CAP_BYTES`].
+struct Cache {
+    dir: PathBuf,
+    key: [u8; 32],
+}
+
+const MAC_LEN: usize = 32;
+
+impl Cache {
+    fn open(dir: PathBuf) -> Result<Cache> {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the plugin cache {}", dir.display()))?;
+        let key = cache_key(&dir)?;
+        Ok(Cache { dir, key })
+    }
+
+    fn mac(&self, name: &str, bytes: &[u8]) -> [u8; MAC_LEN] {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");
+        mac.update(name.as_bytes());
+        mac.update(&[0]);
+        mac.update(bytes);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The artifact's bytes when its MAC checks out.
+    fn read(&self, name: &str) -> Option<Vec<u8>> {
+        use hmac::{Hmac, Mac};
+        let path = self.dir.join(name);
+        // Read into memory rather than mmap the file: another process
+        // rewriting the cache must not be able to fault this one.
+        let mut data = std::fs::read(&path).ok()?;
+        if data.len() < MAC_LEN {
+            return None;
+        }
+        let body = data.split_off(MAC_LEN);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");
+        mac.update(name.as_bytes());
+        mac.update(&[0]);
+        mac.update(&body);
+        if mac.verify_slice(&data).is_err() {
+            tracing::warn!(
+                "compiled plugin {} was not written by this host (its MAC does not match): \
+                 recompiling instead of running it",
+                path.display()
+            );
+            return None;
+        }
+        // Recently used: kept when the cache is trimmed.
+        if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
+        Some(body)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let mut data = Vec::with_capacity(MAC_LEN + bytes.len());
+        data.extend_from_slice(&self.mac(name, bytes));
+        data.extend_from_slice(bytes);
+        write_atomically(&self.dir, &self.dir.join(name), &data)?;
+        self.trim(CACHE_CAP_BYTES);
+        Ok(())
+    }
+
+    /// Remove the least recently used artifacts until the rest fit in `cap`.
+    fn trim(&self, cap: u64) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            .filter_map(|e| {
+                let m = e.metadata().ok()?;
+                Some((m.modified().ok()?, m.len(), e.path()))
+            })
+            .collect();
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        files.sort();
+        for (_, len, path) in files {
+            if total <= cap {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= len;
+            }
+        }
+    }
+}
+
+/// The per-user MAC key: read, or created with fresh random bytes and mode
+/// 0600 (only this user can read it, so only this user's econ-host can make
+/// a cache file that passes).
+fn cache_key(dir: &Path) -> Result<[u8; 32]> {
+    let path = dir.join("cache.key");
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Ok(key);
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the cache key: {e}"))?;
+    let tmp = tempfile_in(dir)?;
+    {
+        use std::io::Write;
+        let mut options = std::fs::File::options();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(&key)?;
+        f.sync_all()?;
+    }
+    // Another process may have made one meanwhile: the first one wins.
+    match std::fs::hard_link(&tmp, &path) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&tmp);
+            Ok(key)
+        }
+        Err(_) => {
+            let _ = std::fs::remove_file(&tmp);
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            <[u8; 32]>::try_from(bytes.as_slice())
+                .map_err(|_| anyhow::anyhow!("{}: not a 32-byte key; delete it", path.display()))
+        }
     }
 }
 

@@ -61,10 +61,10 @@ struct Core {
 }
 
 impl Core {
-    fn call<R>(
+    fn call<R: Send>(
         &self,
         function: &str,
-        f: impl FnOnce(&mut wasmtime::Store<CallState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut wasmtime::Store<CallState>) -> wasmtime::Result<R> + Send,
     ) -> Result<R> {
         let failed = self.consecutive_failures.load(Ordering::Relaxed);
         if failed >= self.limits.max_consecutive_failures {
@@ -113,6 +113,17 @@ impl RewardPlugin {
         let rewards = out.map_err(|e| reported(&*self.core.info, "score", e))?;
         self.core
             .expect_len("score", rewards.len(), episode.executors.len(), "executors")?;
+        // A NaN would land in traces as null and break resume and reports.
+        for r in &rewards {
+            for (what, v) in [("ts", r.ts), ("al", r.al), ("cc", r.cc), ("total", r.total)] {
+                anyhow::ensure!(
+                    v.is_finite(),
+                    "plugin {}: score returned a non-finite reward ({what} = {v} for agent {})",
+                    self.core.info.label(),
+                    r.agent
+                );
+            }
+        }
         Ok(rewards)
     }
 }

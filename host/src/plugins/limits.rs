@@ -18,6 +18,9 @@ pub struct Limits {
     /// After this many failed calls in a row (trap, fuel, memory) the plugin
     /// is disabled: its calls fail at once with a message saying so.
     pub max_consecutive_failures: u32,
+    /// Wall-clock limit of one call, in milliseconds (epoch interruption:
+    /// the guest is stopped at its next loop or call once it passes).
+    pub deadline_ms: u64,
 }
 
 impl Default for Limits {
@@ -26,6 +29,7 @@ impl Default for Limits {
             fuel: 2_000_000_000,
             memory_bytes: 256 << 20,
             max_consecutive_failures: 20,
+            deadline_ms: 5_000,
         }
     }
 }
@@ -51,6 +55,7 @@ impl LimitsPolicy {
             fuel: a.fuel.max(b.fuel),
             memory_bytes: a.memory_bytes.max(b.memory_bytes),
             max_consecutive_failures: a.max_consecutive_failures.max(b.max_consecutive_failures),
+            deadline_ms: a.deadline_ms.max(b.deadline_ms),
         })
     }
 }
@@ -64,25 +69,38 @@ impl From<Limits> for LimitsPolicy {
     }
 }
 
-/// How much of a guest's stderr (panic messages) is kept for error reports.
-const STDERR_CAPTURE_BYTES: usize = 16 << 10;
+/// How much a guest may write to stdout and to stderr in one call; past it a
+/// write fails, and Rust's print macros then panic ("failed printing"), so a
+/// flood ends the call with an error instead of filling the host's memory.
+pub const OUTPUT_CAPTURE_BYTES: usize = 1 << 20;
+
+/// Core instances, tables and table elements a component may create in one
+/// call: the built-in Rust and Python components use a handful of each.
+const MAX_INSTANCES: usize = 32;
+const MAX_TABLES: usize = 16;
+const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// The state of one Store: one plugin call.
 pub struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
+    stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
 
 impl CallState {
     /// A fresh sandbox: no files, no environment, no arguments, no network,
-    /// stdin closed, stdout discarded, stderr captured so a panic message can
-    /// be shown. Clocks and randomness stay: Rust's HashMap and Python need
-    /// them and they grant no access to anything.
+    /// stdin closed, stdout and stderr captured (bounded) so an author sees
+    /// their prints and a panic message can be shown. Clocks and randomness
+    /// stay: Rust's HashMap and Python need them and they grant no access to
+    /// anything; waiting on a clock is refused (engine.rs). One linear
+    /// memory, capped instances and tables.
     pub fn new(limits: &Limits) -> Self {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
+        let stdout = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
+        let stderr = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
         let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
@@ -90,9 +108,10 @@ impl CallState {
             .build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
-            .instances(64)
-            .tables(64)
-            .memories(16)
+            .instances(MAX_INSTANCES)
+            .tables(MAX_TABLES)
+            .table_elements(MAX_TABLE_ELEMENTS)
+            .memories(1)
             // Fail loudly instead of handing the guest a -1 it turns into an
             // opaque abort, so the error can say "memory limit".
             .trap_on_grow_failure(true)
@@ -101,6 +120,7 @@ impl CallState {
             wasi,
             table: ResourceTable::new(),
             limits,
+            stdout,
             stderr,
         }
     }
@@ -108,6 +128,26 @@ impl CallState {
     /// What the guest wrote to stderr during this call (lossy UTF-8, trimmed).
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_string()
+    }
+
+    /// The stream the guest filled up to [`OUTPUT_CAPTURE_BYTES`] (within a
+    /// 64 KiB write of it), if any: its writes failed from there on.
+    pub fn flooded(&self) -> Option<&'static str> {
+        let full = |p: &MemoryOutputPipe| p.contents().len() + (64 << 10) >= OUTPUT_CAPTURE_BYTES;
+        if full(&self.stderr) {
+            Some("stderr")
+        } else if full(&self.stdout) {
+            Some("stdout")
+        } else {
+            None
+        }
+    }
+
+    /// What the guest wrote to stdout during this call (lossy UTF-8, trimmed).
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.contents())
             .trim()
             .to_string()
     }

@@ -25,9 +25,14 @@ pub use worlds::{
 
 use std::path::PathBuf;
 
-/// Where compiled plugin artifacts are cached between starts.
+/// Where compiled plugin artifacts are cached between starts:
+/// `$ECON_HOST_HOME/compiled-plugins`, else `~/.cache/econ-host/compiled-plugins`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    dirs::cache_dir().map(|d| d.join("econ-host").join("compiled-plugins"))
+    let home = match std::env::var_os("ECON_HOST_HOME") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => dirs::cache_dir().map(|d| d.join("econ-host")),
+    };
+    home.map(|d| d.join("compiled-plugins"))
 }
 
 /// The plugin folders searched before any `--plugins DIR`: the `plugins/`

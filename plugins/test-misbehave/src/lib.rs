@@ -1,6 +1,7 @@
 //! A deliberately bad answer parser for the host's tests: the text it is asked
-//! to parse says how to misbehave ("loop", "trap", "oom") or which capability
-//! to probe ("env", "args", "file", "net"); anything else is echoed back.
+//! to parse says how to misbehave ("loop", "trap", "oom", "sleep", "flood" on
+//! stderr, "print" and answer) or which capability to probe ("env", "args",
+//! "file", "net"); anything else is echoed back.
 //! Only meaningful as a wasm component; empty on native builds.
 #![cfg(target_arch = "wasm32")]
 use econ_plugin_sdk::answer_parser::*;
@@ -39,6 +40,18 @@ impl AnswerParser for Misbehave {
                 }
             }
             "version" => answer(VERSION.to_string()),
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                answer("woke".into())
+            }
+            "print" => {
+                println!("debug print on stdout");
+                eprintln!("debug print on stderr");
+                answer("printed".into())
+            }
+            "flood" => loop {
+                eprintln!("{}", "flood ".repeat(1000));
+            },
             // What the sandbox lets a guest see: the tests expect nothing.
             "env" => answer(std::env::vars().count().to_string()),
             "args" => answer(std::env::args().count().to_string()),
