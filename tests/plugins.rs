@@ -243,6 +243,21 @@ fn reward_scores_ts_al_cc_per_agent() {
     bad.executors.clear();
     let msg = format!("{:#}", scorer.score(&bad).unwrap_err());
     assert!(msg.contains("reward-econ"), "{msg}");
+
+    // A guest built for econ:plugins@0.1.0 and kept byte for byte loads and
+    // answers the same in this host, whatever the WIT has become since.
+    let fixture = common::repo_root().join("tests/fixtures/wit-0.1.0/reward-econ.wasm");
+    let engine = PluginEngine::new(None).unwrap();
+    let Plugin::Reward(old) =
+        Plugin::load(&engine, &fixture, fixture.parent().unwrap(), Limits::default()).unwrap()
+    else {
+        panic!("the 0.1.0 fixture is a reward plugin")
+    };
+    assert_eq!(old.info().wit_version, "0.1.0");
+    let then = old.score(&episode).unwrap();
+    for (a, b) in then.iter().zip(&rewards) {
+        assert_eq!((a.ts, a.al, a.cc, a.total), (b.ts, b.al, b.cc, b.total));
+    }
 }
 
 fn misbehaving() -> (PluginEngine, Plugin) {

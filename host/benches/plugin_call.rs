@@ -118,6 +118,21 @@ fn reward_call(c: &mut Criterion) {
         bench.iter(|| plugin.score(std::hint::black_box(&host)).unwrap())
     });
     group.finish();
+
+    // The sandbox's floor: a call that does almost nothing (parser-boxed on
+    // one short text), i.e. Store, WASI context, instance and the call itself.
+    let file = plugin_dir().join("parser-boxed.wasm");
+    let Plugin::AnswerParser(parser) =
+        Plugin::load(&engine, &file, &plugin_dir(), Limits::default()).unwrap()
+    else {
+        panic!("parser-boxed is an answer parser")
+    };
+    let texts = vec!["\\boxed{7}".to_string()];
+    let mut group = c.benchmark_group("sandbox_floor");
+    group.bench_function("parser-boxed extract, one short text", |bench| {
+        bench.iter(|| parser.extract(std::hint::black_box(&texts)).unwrap())
+    });
+    group.finish();
 }
 
 fn plugin_load(c: &mut Criterion) {

@@ -551,7 +551,7 @@ impl Default for PluginsConfig {
 }
 
 /// wasm32 linear memory cannot grow past 4 GiB.
-const MAX_PLUGIN_MEMORY_MIB: u64 = 4096;
+pub(crate) const MAX_PLUGIN_MEMORY_MIB: u64 = 4096;
 
 impl PluginsConfig {
     /// What each plugin call may use (see `crate::plugins::LimitsPolicy`).

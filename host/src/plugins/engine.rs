@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Error, Result, bail};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, OptLevel};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 use super::limits::CallState;
 
@@ -37,6 +37,7 @@ impl PluginEngine {
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Self> {
         let mut config = Config::new();
         config
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool()))
             .wasm_component_model(true)
             .consume_fuel(true)
             // Wall-clock deadlines: a ticker advances the epoch, and a
@@ -124,6 +125,25 @@ impl PluginEngine {
             cached: false,
         })
     }
+}
+
+/// Pre-reserved slots for instances, memories and tables: a call takes one
+/// and gives it back (with its memory reset by copy-on-write) instead of
+/// mapping and unmapping memory, which is most of a fresh instance's cost.
+/// The counts bound the calls in flight at once; the memory size is the
+/// largest `memory_mib` a config may set.
+fn pool() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(128)
+        .total_core_instances(1024)
+        .total_memories(256)
+        .total_tables(1024)
+        .max_memory_size(crate::config::MAX_PLUGIN_MEMORY_MIB as usize * (1 << 20))
+        .max_core_instances_per_component(32)
+        .max_memories_per_component(4)
+        .max_tables_per_component(16)
+        .table_elements(100_000);
+    pool
 }
 
 /// One thread per engine advances its epoch every [`EPOCH_TICK`]; it holds
