@@ -518,6 +518,47 @@ fn a_second_start_loads_compiled_plugins_from_the_cache() {
     assert!(!third.cached);
 }
 
+/// Compiled code in the cache is native code: only what this host (this
+/// user's key) wrote is ever executed.
+#[test]
+fn a_cache_file_not_written_by_this_host_is_never_executed() {
+    let ours = tempfile::tempdir().unwrap();
+    let theirs = tempfile::tempdir().unwrap();
+    let parser = common::plugin_dir().join("parser-boxed.wasm");
+    let other = common::test_plugin("test-misbehave");
+    let cached_name = |dir: &std::path::Path| -> PathBuf {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .unwrap()
+    };
+    // The key is private to the user.
+    let engine = PluginEngine::new(Some(ours.path().to_path_buf())).unwrap();
+    engine.load_file(&parser).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(ours.path().join("cache.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let artifact = cached_name(ours.path());
+    // Another user's cache (another key) compiles the other guest; its file,
+    // placed under our artifact's name, is refused and we recompile.
+    let foreign = PluginEngine::new(Some(theirs.path().to_path_buf())).unwrap();
+    foreign.load_file(&other).unwrap();
+    std::fs::copy(cached_name(theirs.path()), &artifact).unwrap();
+    let engine = PluginEngine::new(Some(ours.path().to_path_buf())).unwrap();
+    let loaded = engine.load_file(&parser).unwrap();
+    assert!(!loaded.cached, "a foreign artifact was used");
+    // What runs is the parser, not the foreign code.
+    let registry = PluginRegistry::load(&engine, &[common::plugin_dir()], Limits::default()).unwrap();
+    let out = registry.answer_parser("parser-boxed").unwrap().extract(&["loop".into()]).unwrap();
+    assert_eq!(out[0].answer, None);
+    // Our own artifact (rewritten above) is trusted again.
+    assert!(engine.load_file(&parser).unwrap().cached);
+}
+
 #[test]
 fn a_later_folder_overrides_a_plugin_of_the_same_name() {
     let user = tempfile::tempdir().unwrap();
