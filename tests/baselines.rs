@@ -390,6 +390,21 @@ async fn cot_sc_and_debate_give_the_known_answers_with_exact_accounting() {
         .await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("needs --checkpoint"), "{}", text(&out));
+    // `all` (the default) without one runs the modes that need none and says
+    // which it left out.
+    let before = s.server.requests();
+    let out = s
+        .econ_host(&["test", "--test-eps", "1", "--log-dir", "logs-all"])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("leaving out baseline, bne"),
+        "{}",
+        text(&out)
+    );
+    assert!(s.path("logs-all/traces_test_debate.jsonl").is_file());
+    assert!(!s.path("logs-all/traces_test_bne.jsonl").exists());
+    assert!(s.server.requests() > before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

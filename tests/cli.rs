@@ -220,3 +220,18 @@ fn a_missing_or_corrupt_model_is_a_clear_error() {
         text(&out)
     );
 }
+
+#[test]
+fn completions_generate_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = econ_host(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("econ-host") && script.contains("curve") && script.contains("train-eps"),
+            "{shell}: {script}"
+        );
+    }
+    let out = econ_host(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

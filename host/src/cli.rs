@@ -43,6 +43,12 @@ pub enum Command {
     /// The simulated world (`provider = "sim"`, configs/sim.toml).
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Print a shell completion script, e.g.
+    /// `econ-host completions bash > ~/.local/share/bash-completion/completions/econ-host`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,6 +44,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             index_url,
         }) => models_fetch(names, *verify, index_url.clone()),
         Command::Sim(SimCommand::Curve(args)) => sim_curve(&cli, args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "econ-host", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Sim(SimCommand::Problems { n, seed }) => {
             use std::io::Write;
             std::io::stdout()
@@ -218,7 +223,7 @@ fn train(cli: &Cli, args: &TrainArgs) -> Result<()> {
 }
 
 fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
-    let wanted = expand_modes(&args.mode);
+    let mut wanted = expand_modes(&args.mode);
     let job = open_job(cli, &args.job)?;
     let (learner, trained) = match &args.checkpoint {
         Some(checkpoint) => {
@@ -238,11 +243,31 @@ fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
             (learner, trained)
         }
         None => {
-            if let Some(m) = wanted.iter().find(|m| m.is_econ()) {
+            // `all` without a checkpoint: the modes that need none; a mode
+            // named on its own that needs one is an error.
+            let named_econ = args
+                .mode
+                .iter()
+                .any(|m| matches!(m, TestMode::Baseline | TestMode::Bne));
+            if let Some(m) = wanted.iter().find(|m| m.is_econ()).filter(|_| named_econ) {
                 return Err(bad_input(anyhow::anyhow!(
                     "--mode {}: needs --checkpoint (only cot, sc and debate run without one)",
                     m.as_str()
                 )));
+            }
+            let left: Vec<&str> = wanted.iter().filter(|m| m.is_econ()).map(|m| m.as_str()).collect();
+            if !left.is_empty() {
+                eprintln!(
+                    "no --checkpoint: testing {} and leaving out {} (they need trained networks)",
+                    wanted
+                        .iter()
+                        .filter(|m| !m.is_econ())
+                        .map(|m| m.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    left.join(", ")
+                );
+                wanted.retain(|m| !m.is_econ());
             }
             // The comparison modes never use the networks.
             (job.new_learner()?, HashSet::new())

@@ -177,7 +177,27 @@ pub struct RoleConfig {
     pub price_completion_per_mtok: Option<f64>,
 }
 
+/// The OpenAI SDKs' conventions: the server and the key when a role names neither.
+pub const OPENAI_BASE_URL_ENV: &str = "OPENAI_BASE_URL";
+pub const OPENAI_API_KEY_ENV: &str = "OPENAI_API_KEY";
+
 impl RoleConfig {
+    /// For a role with provider "openai": `OPENAI_BASE_URL` when no base URL
+    /// is set, and the variable `OPENAI_API_KEY` when no `api_key_env` is
+    /// (only the variable's name goes into the config; the key stays in the
+    /// environment and is never printed).
+    pub fn openai_defaults(&mut self, env: impl Fn(&str) -> Option<String>) {
+        if self.provider != "openai" {
+            return;
+        }
+        if self.base_url.is_none() && self.base_urls.is_empty() {
+            self.base_url = env(OPENAI_BASE_URL_ENV);
+        }
+        if self.api_key_env.is_none() && env(OPENAI_API_KEY_ENV).is_some() {
+            self.api_key_env = Some(OPENAI_API_KEY_ENV.to_string());
+        }
+    }
+
     /// The configured base URLs: `base_url`, or else `base_urls`.
     pub fn endpoints(&self) -> Vec<String> {
         match &self.base_url {
@@ -237,7 +257,8 @@ impl RoleConfig {
                 }
                 if self.base_url.is_none() && self.base_urls.is_empty() {
                     bail!(
-                        "{}: required for provider = \"openai\" (or base_urls for several servers)",
+                        "{}: required for provider = \"openai\" (or base_urls for several \
+                         servers, or {OPENAI_BASE_URL_ENV} in the environment)",
                         key("base_url")
                     );
                 }
@@ -707,9 +728,13 @@ impl Config {
         let nets: NetsConfig = value
             .try_into()
             .with_context(|| format!("config {}", path.display()))?;
+        let mut llm = run.llm;
+        for role in [&mut llm.coordinator, &mut llm.executor] {
+            role.openai_defaults(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()));
+        }
         let config = Config {
             seed: run.seed,
-            llm: run.llm,
+            llm,
             dataset: run.dataset,
             plugins: run.plugins,
             embedding: run.embedding,
@@ -824,6 +849,37 @@ fn apply_override(root: &mut toml::Table, item: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn openai_roles_take_the_sdk_environment_variables_as_defaults() {
+        let mut role: RoleConfig =
+            toml::from_str("provider = \"openai\"\nmodel = \"m\"").unwrap();
+        let env = |var: &str| match var {
+            "OPENAI_BASE_URL" => Some("http://127.0.0.1:9/v1".to_string()),
+            "OPENAI_API_KEY" => Some("sk-secret".to_string()),
+            _ => None,
+        };
+        role.openai_defaults(env);
+        assert_eq!(role.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
+        // The variable's name, never the key.
+        assert_eq!(role.api_key_env.as_deref(), Some("OPENAI_API_KEY"));
+        role.validate("executor").unwrap();
+        // What a config sets wins.
+        let mut set: RoleConfig = toml::from_str(
+            "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://h/v1\"\napi_key_env = \"MY_KEY\"",
+        )
+        .unwrap();
+        set.openai_defaults(env);
+        assert_eq!(set.base_url.as_deref(), Some("http://h/v1"));
+        assert_eq!(set.api_key_env.as_deref(), Some("MY_KEY"));
+        // Local roles are left alone; without the variables nothing is set.
+        let mut local: RoleConfig = toml::from_str("provider = \"local\"\nmodel = \"m\"").unwrap();
+        local.openai_defaults(env);
+        assert!(local.base_url.is_none() && local.api_key_env.is_none());
+        let mut bare: RoleConfig = toml::from_str("provider = \"openai\"\nmodel = \"m\"").unwrap();
+        bare.openai_defaults(|_| None);
+        assert!(bare.validate("executor").unwrap_err().to_string().contains("OPENAI_BASE_URL"));
+    }
 
     #[test]
     fn overrides_set_nested_typed_values() {

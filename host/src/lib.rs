@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod models;
 pub mod nets;
 pub mod plugins;
+pub mod progress;
 pub mod report;
 pub mod rng;
 pub mod runner;

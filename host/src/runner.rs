@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use futures_util::stream::{self, StreamExt};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
 use crate::data::Splits;
@@ -28,6 +27,7 @@ use crate::llm::openai::{OpenAiClient, OpenAiOptions};
 use crate::metrics::MetricsLog;
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::{LiveRegistry, PluginEngine, WatchGuard};
+use crate::progress::Progress;
 use crate::summary::{ModeSummary, TrainSummary};
 use crate::trace::{self, Trace, TraceWriter};
 
@@ -203,7 +203,7 @@ impl Job {
         }
 
         let learner = Mutex::new(learner);
-        let bar = progress(episodes, "train");
+        let bar = Progress::new(episodes, "train");
         bar.set_position(start);
         let phase_start = Instant::now();
         let mut completion_tokens = 0u64;
@@ -481,7 +481,7 @@ impl Job {
         let path = self.trace_path(Phase::Test, mode);
         let mut writer = TraceWriter::create(&path)?;
         let mut summary = ModeSummary::default();
-        let bar = progress(problems.len() as u64, mode.as_str());
+        let bar = Progress::new(problems.len() as u64, mode.as_str());
         let started = Instant::now();
         let mut completion_tokens = 0u64;
         let concurrency = self.config.runner.concurrency;
@@ -616,17 +616,6 @@ pub fn checkpoint_dir(path: &Path) -> Result<PathBuf> {
         path.display(),
         path.display()
     )))
-}
-
-fn progress(len: u64, prefix: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix.to_string());
-    bar
 }
 
 fn running(s: &ModeSummary, completion_tokens: u64, since: Instant) -> String {
