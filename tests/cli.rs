@@ -228,7 +228,9 @@ fn completions_generate_for_bash_zsh_and_fish() {
         assert!(out.status.success(), "{shell}: {}", text(&out));
         let script = String::from_utf8_lossy(&out.stdout);
         assert!(
-            script.contains("econ-host") && script.contains("curve") && script.contains("train-eps"),
+            script.contains("econ-host")
+                && script.contains("curve")
+                && script.contains("train-eps"),
             "{shell}: {script}"
         );
     }

@@ -248,9 +248,13 @@ fn reward_scores_ts_al_cc_per_agent() {
     // answers the same in this host, whatever the WIT has become since.
     let fixture = common::repo_root().join("tests/fixtures/wit-0.1.0/reward-econ.wasm");
     let engine = PluginEngine::new(None).unwrap();
-    let Plugin::Reward(old) =
-        Plugin::load(&engine, &fixture, fixture.parent().unwrap(), Limits::default()).unwrap()
-    else {
+    let Plugin::Reward(old) = Plugin::load(
+        &engine,
+        &fixture,
+        fixture.parent().unwrap(),
+        Limits::default(),
+    )
+    .unwrap() else {
         panic!("the 0.1.0 fixture is a reward plugin")
     };
     assert_eq!(old.info().wit_version, "0.1.0");
@@ -324,14 +328,92 @@ fn sleeping_flooding_and_printing_guests_are_bounded_and_named() {
     ] {
         let t0 = std::time::Instant::now();
         let msg = format!("{:#}", bad.extract(&[input.to_string()]).unwrap_err());
-        assert!(t0.elapsed() < std::time::Duration::from_secs(3), "{input} took {:?}", t0.elapsed());
-        assert!(msg.contains("test-misbehave@0.1.0") && msg.contains(expected), "{input}: {msg}");
-        assert!(msg.len() < 10_000, "the error holds a bounded share of the flood");
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(3),
+            "{input} took {:?}",
+            t0.elapsed()
+        );
+        assert!(
+            msg.contains("test-misbehave@0.1.0") && msg.contains(expected),
+            "{input}: {msg}"
+        );
+        assert!(
+            msg.len() < 10_000,
+            "the error holds a bounded share of the flood"
+        );
         assert!(bad.extract(&["fine".to_string()]).is_ok());
     }
     // Prints are allowed (and logged with the plugin's name).
     let out = bad.extract(&["print".to_string()]).unwrap();
     assert_eq!(out[0].answer.as_deref(), Some("printed"));
+}
+
+/// Results whose strings all share one buffer would make the host copy
+/// gigabytes (1000 messages or metadata pairs of 20 MiB each); they are
+/// measured in the guest's memory and refused before anything is copied, in
+/// every kind that returns text. The same plugins answer plain inputs.
+#[test]
+fn aliased_results_are_refused_before_they_are_copied() {
+    let engine = PluginEngine::new(None).unwrap();
+    let limits = Limits {
+        fuel: 2_000_000_000,
+        memory_bytes: 32 << 20,
+        max_consecutive_failures: 100,
+        deadline_ms: 5_000,
+    };
+    let load = |kind: &str| {
+        let file = common::test_plugin(&format!("test-hostile-{kind}"));
+        Plugin::load(&engine, &file, file.parent().unwrap(), limits).unwrap()
+    };
+    let refused = |kind: &str, result: anyhow::Result<()>| {
+        let msg = format!("{:#}", result.unwrap_err());
+        assert!(
+            msg.contains(&format!("test-hostile-{kind}@0.1.0"))
+                && msg.contains("more than 32 MiB of results"),
+            "{kind}: {msg}"
+        );
+    };
+
+    let Plugin::AnswerParser(parser) = load("parser") else {
+        panic!("test-hostile-parser is an answer parser")
+    };
+    let t0 = std::time::Instant::now();
+    refused(
+        "parser",
+        parser.extract(&["\\boxed{HOSTILE:alias}".into()]).map(drop),
+    );
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        t0.elapsed()
+    );
+    let plain = parser.extract(&["so \\boxed{7}".into()]).unwrap();
+    assert_eq!(plain[0].answer.as_deref(), Some("7"));
+
+    let Plugin::PromptTemplate(prompt) = load("prompt") else {
+        panic!("test-hostile-prompt is a prompt template")
+    };
+    let mut hostile = context("executor", 0, Vec::new());
+    hostile.question.push_str(" HOSTILE:alias");
+    refused("prompt", prompt.render(&[hostile]).map(drop));
+    let plain = prompt
+        .render(&[context("executor", 0, Vec::new())])
+        .unwrap();
+    assert!(plain[0][1].content.contains("A robe takes 2 bolts"));
+
+    let Plugin::DatasetAdapter(adapter) = load("adapter") else {
+        panic!("test-hostile-adapter is a dataset adapter")
+    };
+    let record = |question: &str| RawRecord {
+        line: 1,
+        json: format!(r#"{{"id": "a", "question": "{question}", "answer": "1"}}"#),
+    };
+    refused(
+        "adapter",
+        adapter.adapt(&[record("HOSTILE:alias")], &[]).map(drop),
+    );
+    let plain = adapter.adapt(&[record("1 + 0?")], &[]).unwrap();
+    assert_eq!(plain[0].as_ref().unwrap().question, "1 + 0?");
 }
 
 /// A loop with fuel to spare is stopped by the wall-clock deadline.
@@ -345,7 +427,8 @@ fn a_deadline_stops_a_loop_that_fuel_alone_would_not() {
         max_consecutive_failures: 3,
         deadline_ms: 300,
     };
-    let Plugin::AnswerParser(bad) = Plugin::load(&engine, &file, file.parent().unwrap(), limits).unwrap()
+    let Plugin::AnswerParser(bad) =
+        Plugin::load(&engine, &file, file.parent().unwrap(), limits).unwrap()
     else {
         panic!("test-misbehave is an answer parser")
     };
@@ -353,7 +436,10 @@ fn a_deadline_stops_a_loop_that_fuel_alone_would_not() {
     let msg = format!("{:#}", bad.extract(&["loop".to_string()]).unwrap_err());
     let took = t0.elapsed();
     assert!(msg.contains("deadline of 300 ms"), "{msg}");
-    assert!(took >= std::time::Duration::from_millis(280) && took < std::time::Duration::from_secs(2), "{took:?}");
+    assert!(
+        took >= std::time::Duration::from_millis(280) && took < std::time::Duration::from_secs(2),
+        "{took:?}"
+    );
 }
 
 /// Plugin calls from inside async tasks (as episodes make them): a guest that
@@ -366,7 +452,9 @@ fn calls_from_async_tasks_survive_guests_that_print_or_panic() {
     };
     for flavor in ["multi", "current"] {
         let rt = match flavor {
-            "multi" => tokio::runtime::Builder::new_multi_thread().worker_threads(2).build(),
+            "multi" => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build(),
             _ => tokio::runtime::Builder::new_current_thread().build(),
         }
         .unwrap();
@@ -539,7 +627,10 @@ fn a_cache_file_not_written_by_this_host_is_never_executed() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(ours.path().join("cache.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(ours.path().join("cache.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let artifact = cached_name(ours.path());
@@ -552,8 +643,13 @@ fn a_cache_file_not_written_by_this_host_is_never_executed() {
     let loaded = engine.load_file(&parser).unwrap();
     assert!(!loaded.cached, "a foreign artifact was used");
     // What runs is the parser, not the foreign code.
-    let registry = PluginRegistry::load(&engine, &[common::plugin_dir()], Limits::default()).unwrap();
-    let out = registry.answer_parser("parser-boxed").unwrap().extract(&["loop".into()]).unwrap();
+    let registry =
+        PluginRegistry::load(&engine, &[common::plugin_dir()], Limits::default()).unwrap();
+    let out = registry
+        .answer_parser("parser-boxed")
+        .unwrap()
+        .extract(&["loop".into()])
+        .unwrap();
     assert_eq!(out[0].answer, None);
     // Our own artifact (rewritten above) is trusted again.
     assert!(engine.load_file(&parser).unwrap().cached);

@@ -572,7 +572,11 @@ async fn every_call_has_its_own_seed_and_commitments_are_not_anchored() {
         let bodies = s.server.state.bodies.lock().unwrap().clone();
         let seeds: Vec<u64> = bodies.iter().map(|b| b["seed"].as_u64().unwrap()).collect();
         let distinct: std::collections::HashSet<&u64> = seeds.iter().collect();
-        assert_eq!(distinct.len(), seeds.len(), "a seed was sent twice: {seeds:?}");
+        assert_eq!(
+            distinct.len(),
+            seeds.len(),
+            "a seed was sent twice: {seeds:?}"
+        );
         let executors: Vec<&Value> = bodies
             .iter()
             .filter(|b| text_of(b).contains("A coordinator will review your work"))
@@ -590,6 +594,10 @@ async fn every_call_has_its_own_seed_and_commitments_are_not_anchored() {
             .filter(|t| t.contains("your commitment in the previous round"))
             .count();
         // With the opt-in, round 1 of each episode shows round 0's commitment.
-        assert_eq!(anchored, if show { 3 } else { 0 }, "show_previous_commitment = {show}");
+        assert_eq!(
+            anchored,
+            if show { 3 } else { 0 },
+            "show_previous_commitment = {show}"
+        );
     }
 }

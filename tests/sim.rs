@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -14,8 +14,16 @@ const TRAIN_EPS: &str = "1500";
 
 /// Each kind's keywords and best temperature (the defaults of `[sim]`).
 const KINDS: [(&str, &[&str], f64); 3] = [
-    ("ledger", &["ledger", "invoice", "invoices", "accountant", "audit"], 0.3),
-    ("story", &["story", "dragon", "knight", "knights", "village"], 0.7),
+    (
+        "ledger",
+        &["ledger", "invoice", "invoices", "accountant", "audit"],
+        0.3,
+    ),
+    (
+        "story",
+        &["story", "dragon", "knight", "knights", "village"],
+        0.7,
+    ),
     ("riddle", &["riddle", "puzzle"], 1.1),
 ];
 
@@ -89,14 +97,28 @@ fn learns(mixer: &str) {
     let report: BTreeMap<&str, String> = [
         (
             "accuracy untrained baseline/bne",
-            format!("{:.3}/{:.3}", accuracy(&untrained, "baseline"), accuracy(&untrained, "bne")),
+            format!(
+                "{:.3}/{:.3}",
+                accuracy(&untrained, "baseline"),
+                accuracy(&untrained, "bne")
+            ),
         ),
         (
             "accuracy trained baseline/bne",
-            format!("{:.3}/{:.3}", accuracy(&trained, "baseline"), accuracy(&trained, "bne")),
+            format!(
+                "{:.3}/{:.3}",
+                accuracy(&trained, "baseline"),
+                accuracy(&trained, "bne")
+            ),
         ),
-        ("T by kind untrained", format!("{t0:.2?} (distance to best {d0:.3})")),
-        ("T by kind trained", format!("{t1:.2?} (distance to best {d1:.3})")),
+        (
+            "T by kind untrained",
+            format!("{t0:.2?} (distance to best {d0:.3})"),
+        ),
+        (
+            "T by kind trained",
+            format!("{t1:.2?} (distance to best {d1:.3})"),
+        ),
     ]
     .into();
     println!("sim, mixer {mixer}: {report:#?}");
@@ -116,7 +138,10 @@ fn learns(mixer: &str) {
     // hot for riddles — not one constant action per agent.
     assert!(t1[0] < t1[1] && t1[1] < t1[2], "{report:#?}");
     assert!(t1[2] - t1[0] > 0.3, "{report:#?}");
-    assert!(t0[2] - t0[0] < 0.1, "untrained agents ignore the kind: {report:#?}");
+    assert!(
+        t0[2] - t0[0] < 0.1,
+        "untrained agents ignore the kind: {report:#?}"
+    );
     assert!(d1 < d0 - 0.05, "{report:#?}");
 }
 
@@ -138,7 +163,8 @@ fn a_run_is_reproducible_from_its_seed() {
         run(&dir.path().join(name), "120", &["runner.concurrency=4"]);
         let mut out = Vec::new();
         for file in ["traces_train_bne.jsonl", "traces_test_bne.jsonl"] {
-            let text = std::fs::read_to_string(dir.path().join(name).join("logs").join(file)).unwrap();
+            let text =
+                std::fs::read_to_string(dir.path().join(name).join("logs").join(file)).unwrap();
             for line in text.lines().take(200) {
                 let mut v: Value = serde_json::from_str(line).unwrap();
                 for key in ["wall_ms", "llm_ms"] {
@@ -156,76 +182,192 @@ fn a_run_is_reproducible_from_its_seed() {
     }
 }
 
-/// A hostile reward plugin, through the real binary: every misbehaviour
-/// fails its own episode with an error naming the plugin and the cause, the
-/// other episodes run normally, and the run ends with exit 0.
-#[test]
-fn hostile_reward_plugins_fail_their_episode_only() {
+/// What every hostile guest does in every kind, and the words its error holds.
+const HOSTILE_EVERYWHERE: [(&str, &str); 5] = [
+    ("loop", "@0.1.0"),
+    ("sleep", "may not wait"),
+    ("panic", "asked to panic"),
+    ("oom", "memory limit of 32 MiB"),
+    ("flood", "more than 1 MiB to stderr"),
+];
+
+/// The limits of a hostile guest in these runs: short, so a run takes seconds.
+fn hostile_limits(kind: &str) -> String {
+    format!(
+        "\n[plugins.limits.test-hostile-{kind}]\ndeadline_ms = 500\nfuel = 200000000\n\
+         memory_mib = 32\nmax_consecutive_failures = 100\n"
+    )
+}
+
+/// A folder with `configs/sim.toml` changed by `edit` plus the guest's
+/// limits, 24 problems where every third asks for one misbehaviour of
+/// `cases` (then `print`) in its question and, with `in_answer`, its answer.
+fn hostile_setup(
+    kind: &str,
+    cases: &[(&str, &str)],
+    in_answer: bool,
+    edit: impl Fn(String) -> String,
+) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
+    let guest = format!("test-hostile-{kind}");
     std::fs::copy(
-        common::test_plugin("test-hostile-reward"),
-        plugins.join("test-hostile-reward.wasm"),
+        common::test_plugin(&guest),
+        plugins.join(format!("{guest}.wasm")),
     )
     .unwrap();
-    let hostile = [
-        ("loop", "test-hostile@0.1.0"),
-        ("sleep", "may not wait"),
-        ("panic", "asked to panic"),
-        ("oom", "memory limit of 32 MiB"),
-        ("flood", "more than 1 MiB to stderr"),
-        ("nan", "non-finite reward"),
-        ("short", "returned 2 results for 3 executors"),
-    ];
     let mut data = String::new();
     for i in 0..24 {
         let what = match i % 3 {
-            0 => hostile.get(i / 3).map_or("print", |h| h.0),
+            0 => cases.get(i / 3).map_or("print", |h| h.0),
             _ => "none",
         };
+        let answer = if in_answer && what != "none" {
+            format!("HOSTILE:{what}")
+        } else {
+            (i + 3).to_string()
+        };
         data.push_str(&format!(
-            "{{\"id\": \"p{i}\", \"question\": \"Riddle {i}: add {i} and 3. HOSTILE:{what}\", \"answer\": \"{}\"}}\n",
-            i + 3
+            "{{\"id\": \"p{i}\", \"question\": \"Riddle {i}: add {i} and 3. HOSTILE:{what}\", \"answer\": \"{answer}\"}}\n"
         ));
     }
     std::fs::write(dir.path().join("problems.jsonl"), data).unwrap();
     let config = std::fs::read_to_string(common::repo_root().join("configs/sim.toml"))
         .unwrap()
         .replace("../data/sim-problems.jsonl", "problems.jsonl")
-        .replace("test_fraction = 0.2", "test_fraction = 0.5")
-        .replace("reward = \"reward-econ\"", "reward = \"test-hostile\"")
-        + "\n[plugins.limits.test-hostile]\ndeadline_ms = 500\nfuel = 200000000\nmemory_mib = 32\nmax_consecutive_failures = 100\n";
+        .replace("test_fraction = 0.2", "test_fraction = 0.5");
+    let config = edit(config) + &hostile_limits(kind);
     std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    (dir, plugins)
+}
+
+fn run_in(dir: &Path, plugins: &Path) -> std::process::Output {
     let t0 = std::time::Instant::now();
     let out = Command::new(common::binary())
         .arg("--plugins")
-        .arg(&plugins)
+        .arg(plugins)
         .args(["run", "--config", "config.toml", "--train-eps", "12"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(t0.elapsed().as_secs() < 60, "{:?}", t0.elapsed());
+    out
+}
+
+/// A hostile guest of `kind`, used in place of the plugin `builtin`, through
+/// the real binary: every misbehaviour fails its own episode with an error
+/// naming the plugin and the cause, the other episodes run normally, and the
+/// run ends with exit 0.
+fn hostile_episodes_fail_alone(kind: &str, builtin: &str, extra: &[(&str, &str)], in_answer: bool) {
+    let cases: Vec<(&str, &str)> = HOSTILE_EVERYWHERE.iter().chain(extra).copied().collect();
+    let guest = format!("test-hostile-{kind}");
+    let (dir, plugins) = hostile_setup(kind, &cases, in_answer, |c| {
+        c.replace(&format!("\"{builtin}\""), &format!("\"{guest}\""))
+    });
+    run_in(dir.path(), &plugins);
     let mut seen = 0;
-    for file in ["traces_train_bne.jsonl", "traces_test_baseline.jsonl", "traces_test_bne.jsonl"] {
+    for file in [
+        "traces_train_bne.jsonl",
+        "traces_test_baseline.jsonl",
+        "traces_test_bne.jsonl",
+    ] {
         let text = std::fs::read_to_string(dir.path().join("logs").join(file)).unwrap();
         for line in text.lines() {
             let t: Value = serde_json::from_str(line).unwrap();
             let question = t["question"].as_str().unwrap();
             let what = question.split("HOSTILE:").nth(1).unwrap();
             let error = t["error"].as_str();
-            match hostile.iter().find(|h| h.0 == what) {
+            match cases.iter().find(|h| h.0 == what) {
                 Some((_, cause)) => {
-                    let e = error.unwrap_or_else(|| panic!("{what}: no error in {file}"));
-                    assert!(e.contains("test-hostile@0.1.0") && e.contains(cause), "{what}: {e}");
+                    let e = error.unwrap_or_else(|| panic!("{kind} {what}: no error in {file}"));
+                    assert!(
+                        e.contains(&format!("{guest}@0.1.0")) && e.contains(cause),
+                        "{kind} {what}: {e}"
+                    );
                     assert_eq!(t["correct"], false);
                     seen += 1;
                 }
-                None => assert!(error.is_none(), "{what} ({file}): {error:?}"),
+                None => assert!(error.is_none(), "{kind} {what} ({file}): {error:?}"),
             }
         }
     }
-    assert!(seen >= hostile.len(), "{seen} hostile episodes ran");
+    assert!(seen >= cases.len(), "{kind}: {seen} hostile episodes ran");
+}
+
+#[test]
+fn hostile_reward_plugins_fail_their_episode_only() {
+    let extra = [
+        ("nan", "non-finite reward"),
+        ("short", "returned 2 results for 3 executors"),
+    ];
+    hostile_episodes_fail_alone("reward", "reward-econ", &extra, false);
+}
+
+#[test]
+fn hostile_prompt_templates_fail_their_episode_only() {
+    let extra = [
+        ("short", "returned 0 results for 1 contexts"),
+        ("alias", "more than 32 MiB of results"),
+    ];
+    hostile_episodes_fail_alone("prompt", "prompts-econ", &extra, false);
+}
+
+/// The parser sees the answers (the executors box the reference), so the
+/// misbehaviour is asked for there.
+#[test]
+fn hostile_answer_parsers_fail_their_episode_only() {
+    let extra = [
+        ("short", "results for"),
+        ("alias", "more than 32 MiB of results"),
+    ];
+    hostile_episodes_fail_alone("parser", "parser-boxed", &extra, true);
+}
+
+/// A hostile dataset adapter: the records it fails on are skipped, each with
+/// an error naming the plugin and the cause (summary.json `data.skipped`),
+/// and the run goes on with the others.
+#[test]
+fn hostile_dataset_adapters_lose_their_records_only() {
+    let extra = [
+        ("short", "returned 0 results for 1 records"),
+        ("alias", "more than 32 MiB of results"),
+    ];
+    let cases: Vec<(&str, &str)> = HOSTILE_EVERYWHERE.iter().chain(&extra).copied().collect();
+    let (dir, plugins) = hostile_setup("adapter", &cases, false, |c| {
+        c.replace("\"adapter-jsonl\"", "\"test-hostile-adapter\"")
+    });
+    run_in(dir.path(), &plugins);
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("logs/summary.json")).unwrap(),
+    )
+    .unwrap();
+    let data = &summary["data"];
+    let skipped: Vec<&str> = data["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for (i, (what, cause)) in cases.iter().enumerate() {
+        let line = format!("problems.jsonl:{}: ", 3 * i + 1);
+        let entry = skipped
+            .iter()
+            .find(|s| s.contains(&line))
+            .unwrap_or_else(|| panic!("{what}: line {} not skipped: {skipped:?}", 3 * i + 1));
+        assert!(
+            entry.contains("test-hostile-adapter@0.1.0") && entry.contains(cause),
+            "{what}: {entry}"
+        );
+    }
+    assert_eq!(skipped.len(), cases.len(), "{skipped:?}");
+    assert_eq!(
+        data["train"].as_u64().unwrap() + data["test"].as_u64().unwrap(),
+        24 - cases.len() as u64
+    );
 }

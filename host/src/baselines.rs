@@ -20,10 +20,10 @@ use anyhow::{Result, anyhow};
 
 use crate::episode::{Failure, Mode, Outcome, Phase, Resources, Step, Usage, conclude, plugin};
 use crate::llm::{ChatRequest, Message};
-use crate::rng::{Call, CallSite};
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::prompt_template::PromptContext;
 use crate::plugins::{AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin};
+use crate::rng::{Call, CallSite};
 use crate::trace::{BaselineTrace, ExecutorTrace, Trace, Vote};
 
 /// Neutral repetition penalty: the comparison modes use plain sampling.
@@ -226,7 +226,6 @@ impl Baseline<'_> {
         let methods = found.into_iter().map(|f| f.method).collect();
         Ok(Round { calls, methods })
     }
-
 }
 
 /// Majority over the parsed answers of `round`.

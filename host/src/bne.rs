@@ -68,7 +68,9 @@ pub fn stop_after_round(
     if same(last, last - 1) {
         return Some(StopReason::CommitmentUnchanged);
     }
-    if cfg.detect_oscillation && rounds >= cfg.oscillation_min_history.max(3) && same(last, last - 2)
+    if cfg.detect_oscillation
+        && rounds >= cfg.oscillation_min_history.max(3)
+        && same(last, last - 2)
     {
         return Some(StopReason::Oscillation);
     }

@@ -190,7 +190,10 @@ fn sim_curve(cli: &Cli, args: &crate::cli::CurveArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&points)?);
         return Ok(());
     }
-    println!("{:>8}  {:<8} {:<8} {:>8}  {:>9}  T by kind", "episodes", "policy", "mode", "accuracy", "|T - T*|");
+    println!(
+        "{:>8}  {:<8} {:<8} {:>8}  {:>9}  T by kind",
+        "episodes", "policy", "mode", "accuracy", "|T - T*|"
+    );
     for p in &points {
         let kinds: Vec<String> = p
             .temperature_by_kind
@@ -207,7 +210,13 @@ fn sim_curve(cli: &Cli, args: &crate::cli::CurveArgs) -> Result<()> {
             kinds.join(", ")
         );
     }
-    println!("written: {}", args.job.log_dir.join(crate::sim::curve::CURVE_FILE).display());
+    println!(
+        "written: {}",
+        args.job
+            .log_dir
+            .join(crate::sim::curve::CURVE_FILE)
+            .display()
+    );
     Ok(())
 }
 
@@ -255,7 +264,11 @@ fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
                     m.as_str()
                 )));
             }
-            let left: Vec<&str> = wanted.iter().filter(|m| m.is_econ()).map(|m| m.as_str()).collect();
+            let left: Vec<&str> = wanted
+                .iter()
+                .filter(|m| m.is_econ())
+                .map(|m| m.as_str())
+                .collect();
             if !left.is_empty() {
                 eprintln!(
                     "no --checkpoint: testing {} and leaving out {} (they need trained networks)",

@@ -852,8 +852,7 @@ mod tests {
 
     #[test]
     fn openai_roles_take_the_sdk_environment_variables_as_defaults() {
-        let mut role: RoleConfig =
-            toml::from_str("provider = \"openai\"\nmodel = \"m\"").unwrap();
+        let mut role: RoleConfig = toml::from_str("provider = \"openai\"\nmodel = \"m\"").unwrap();
         let env = |var: &str| match var {
             "OPENAI_BASE_URL" => Some("http://127.0.0.1:9/v1".to_string()),
             "OPENAI_API_KEY" => Some("sk-secret".to_string()),
@@ -878,7 +877,12 @@ mod tests {
         assert!(local.base_url.is_none() && local.api_key_env.is_none());
         let mut bare: RoleConfig = toml::from_str("provider = \"openai\"\nmodel = \"m\"").unwrap();
         bare.openai_defaults(|_| None);
-        assert!(bare.validate("executor").unwrap_err().to_string().contains("OPENAI_BASE_URL"));
+        assert!(
+            bare.validate("executor")
+                .unwrap_err()
+                .to_string()
+                .contains("OPENAI_BASE_URL")
+        );
     }
 
     #[test]

@@ -852,7 +852,11 @@ fn numbers_in(text: &str) -> Vec<String> {
             i += 1;
             continue;
         }
-        let start = if i > 0 && chars[i - 1] == '-' { i - 1 } else { i };
+        let start = if i > 0 && chars[i - 1] == '-' {
+            i - 1
+        } else {
+            i
+        };
         let mut end = i;
         while end < chars.len() {
             let c = chars[end];

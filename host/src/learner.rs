@@ -607,7 +607,11 @@ impl Learner {
         }
         let (us, cs) = self.round_contexts(batch);
         let obs = batch.obs.repeat([k_n as i64, 1]);
-        let bel = nets.beliefs(&obs, Some((&Tensor::cat(&us, 0), &Tensor::cat(&cs, 0))), train);
+        let bel = nets.beliefs(
+            &obs,
+            Some((&Tensor::cat(&us, 0), &Tensor::cat(&cs, 0))),
+            train,
+        );
         let grp = nets.group(&bel, train);
         (bel.chunk(k_n as i64, 0), grp.chunk(k_n as i64, 0))
     }
@@ -624,7 +628,11 @@ impl Learner {
         let mut us = vec![Tensor::zeros([b, n, dc], (Kind::Float, self.device))];
         let mut cs = vec![Tensor::zeros([b, dc], (Kind::Float, self.device))];
         us.extend(batch.outputs[..k_n - 1].iter().map(|t| t.shallow_clone()));
-        cs.extend(batch.commitments[..k_n - 1].iter().map(|t| t.shallow_clone()));
+        cs.extend(
+            batch.commitments[..k_n - 1]
+                .iter()
+                .map(|t| t.shallow_clone()),
+        );
         (us, cs)
     }
 
@@ -726,8 +734,18 @@ impl Learner {
         let first = |v: &[Tensor]| v[0].shallow_clone();
         let (b0, g0, u0) = (first(&beliefs), first(&groups), first(&ctx_u));
         let c0 = first(&batch.commitments);
-        let all_bel = stack(&[&beliefs, std::slice::from_ref(&b0), &beliefs[1..], &beliefs[1..]]);
-        let all_grp = stack(&[&groups, std::slice::from_ref(&g0), &groups[1..], &groups[1..]]);
+        let all_bel = stack(&[
+            &beliefs,
+            std::slice::from_ref(&b0),
+            &beliefs[1..],
+            &beliefs[1..],
+        ]);
+        let all_grp = stack(&[
+            &groups,
+            std::slice::from_ref(&g0),
+            &groups[1..],
+            &groups[1..],
+        ]);
         let all_e = stack(&[
             &batch.actions,
             std::slice::from_ref(&e0_pi),
@@ -753,7 +771,9 @@ impl Learner {
         // Critic.
         let l_td = masked(&(&q_tot_x - &y).square(), &live);
         let l_local = masked(
-            &(&q_x - y.unsqueeze(1)).square().mean_dim(1, false, Kind::Float),
+            &(&q_x - y.unsqueeze(1))
+                .square()
+                .mean_dim(1, false, Kind::Float),
             &live,
         );
         let l_cons = nets.mixer.consistency_rows(&q_x, &q_tot_x);
@@ -768,7 +788,9 @@ impl Learner {
             (
                 -masked(&(&q_tot_ref - &q_tot_keep), &later_live),
                 masked(
-                    &(&e_ref - &e_keep).square().mean_dim([1, 2].as_slice(), false, Kind::Float),
+                    &(&e_ref - &e_keep)
+                        .square()
+                        .mean_dim([1, 2].as_slice(), false, Kind::Float),
                     &later_live,
                 ),
             )
@@ -816,7 +838,10 @@ impl Learner {
             ("q_tot_exec_mean", masked(&q_tot_x.detach(), &live)),
             ("q_tot_init_mean", q_tot_pi.detach().mean(Kind::Float)),
             ("q_improvement_mean", improvement),
-            ("q_local_mean", masked(&q_x.detach().mean_dim(1, false, Kind::Float), &live)),
+            (
+                "q_local_mean",
+                masked(&q_x.detach().mean_dim(1, false, Kind::Float), &live),
+            ),
             ("reward_mean", masked(&rewards, &live)),
             ("e_temperature_mean", e_pi.select(2, 0).mean(Kind::Float)),
             ("e_penalty_mean", e_pi.select(2, 1).mean(Kind::Float)),
@@ -979,8 +1004,7 @@ impl Learner {
         if self.cfg.reward.dynamic_alpha_update {
             let pred = Tensor::cat(&batch.components, 0)
                 .matmul(&self.alpha_logits.softmax(0, Kind::Float));
-            let l_alpha = ((pred - &losses.q_tot_exec).square() * &losses.live)
-                .sum(Kind::Float)
+            let l_alpha = ((pred - &losses.q_tot_exec).square() * &losses.live).sum(Kind::Float)
                 / losses.live.sum(Kind::Float).clamp_min(1.0);
             let la = l_alpha.double_value(&[]);
             if la.is_finite() {

@@ -169,7 +169,10 @@ mod tests {
             message: "acc 50.0%".into(),
         };
         let line = l.render("train");
-        assert!(line.starts_with("train 4/10 acc 50.0% (20s, ETA 1m00s)"), "{line}");
+        assert!(
+            line.starts_with("train 4/10 acc 50.0% (20s, ETA 1m00s)"),
+            "{line}"
+        );
         assert_eq!(clock(3725.0), "1h02m05s");
     }
 }

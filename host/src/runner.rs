@@ -630,10 +630,7 @@ fn running(s: &ModeSummary, completion_tokens: u64, since: Instant) -> String {
 /// The coordinator and executor clients. Both roles on the same embedded
 /// GGUF share one loaded model; the simulated world knows every problem of
 /// the run; a record/replay cache wraps both.
-fn llm_roles(
-    config: &Config,
-    splits: &Splits,
-) -> Result<(Arc<dyn LlmClient>, Arc<dyn LlmClient>)> {
+fn llm_roles(config: &Config, splits: &Splits) -> Result<(Arc<dyn LlmClient>, Arc<dyn LlmClient>)> {
     let mut local: Vec<(PathBuf, Arc<LocalModel>)> = Vec::new();
     let mut world: Option<Arc<crate::sim::World>> = None;
     let mut client = |role: &str| -> Result<Arc<dyn LlmClient>> {

@@ -318,9 +318,11 @@ fn adapt(
         let records: Vec<RawRecord> =
             files::read_records(&file.path, file.format).map_err(bad_input)?;
         for batch in records.chunks(ADAPT_BATCH) {
-            let results = adapter
-                .adapt(batch, options)
-                .with_context(|| format!("adapting dataset {}", file.path.display()))?;
+            let results = match adapter.adapt(batch, options) {
+                Ok(results) => results,
+                Err(e) => one_by_one(adapter, batch, options, e)
+                    .with_context(|| format!("adapting dataset {}", file.path.display()))?,
+            };
             for (record, result) in batch.iter().zip(results) {
                 let origin = format!("{}:{}", file.path.display(), record.line);
                 match result {
@@ -341,6 +343,45 @@ fn adapt(
         }
     }
     Ok(items)
+}
+
+/// After a batch call failed (a trap, a deadline, a wrong count): each
+/// record alone, so that the records the plugin fails on are skipped with its
+/// error and the others still load. Three failures in a row mean the plugin
+/// fails on everything: the batch's error, not thousands of deadlines.
+fn one_by_one(
+    adapter: &DatasetAdapterPlugin,
+    batch: &[RawRecord],
+    options: &[(String, String)],
+    batch_error: anyhow::Error,
+) -> Result<Vec<Result<Problem, String>>> {
+    const GIVE_UP_AFTER: usize = 3;
+    tracing::warn!(
+        "{batch_error:#}; converting its {} records one at a time to skip the ones it fails on",
+        batch.len()
+    );
+    let mut in_a_row = 0;
+    let mut out = Vec::with_capacity(batch.len());
+    for record in batch {
+        match adapter.adapt(std::slice::from_ref(record), options) {
+            Ok(mut one) => {
+                in_a_row = 0;
+                out.push(one.pop().unwrap_or_else(|| Err("no result".into())));
+            }
+            Err(e) => {
+                in_a_row += 1;
+                if in_a_row >= GIVE_UP_AFTER {
+                    return Err(batch_error.context(format!(
+                        "the adapter also failed on {GIVE_UP_AFTER} records in a row on their own \
+                         (last: line {}: {e:#})",
+                        record.line
+                    )));
+                }
+                out.push(Err(format!("the adapter failed on this record: {e:#}")));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn within_limits(

@@ -64,11 +64,9 @@ impl Embedder for HashedEmbedder {
 /// FNV-1a with a start value, then one avalanche so that the top bit (the
 /// sign) and the low bits (the bucket) are both well mixed.
 fn fnv(bytes: &[u8], start: u64) -> u64 {
-    let h = bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325 ^ start, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325 ^ start, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
     crate::rng::derive(&[h])
 }
 
@@ -93,6 +91,9 @@ mod tests {
         assert!(cosine(&v[0], &v[1]) > 0.99, "numbers are one word");
         assert!(cosine(&v[0], &v[2]) < 0.3);
         assert!(v[3].iter().all(|&x| x == 0.0));
-        assert_eq!(e.embed(&["same".into()]).unwrap(), e.embed(&["same".into()]).unwrap());
+        assert_eq!(
+            e.embed(&["same".into()]).unwrap(),
+            e.embed(&["same".into()]).unwrap()
+        );
     }
 }

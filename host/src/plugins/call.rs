@@ -8,6 +8,7 @@ use anyhow::{Error, Result, anyhow};
 use wasmtime::{Engine, Store, Trap};
 
 use super::engine::EPOCH_TICK;
+use super::lift::ResultTooLarge;
 use super::limits::{CallState, Limits};
 
 /// Who is being called, for error messages.
@@ -69,7 +70,10 @@ fn where_blocking_is_allowed<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 
 /// A plugin's prints go to the log with its name (`-v` shows them).
 fn log_output(store: &Store<CallState>, who: &dyn Named, function: &str) {
-    for (stream, text) in [("stdout", store.data().stdout()), ("stderr", store.data().stderr())] {
+    for (stream, text) in [
+        ("stdout", store.data().stdout()),
+        ("stderr", store.data().stderr()),
+    ] {
         if !text.is_empty() {
             tracing::info!(
                 "plugin {} {function} wrote to {stream}: {}",
@@ -114,6 +118,7 @@ fn describe(
         _ if text.contains("forcing trap when growing table") => {
             "hit its table limit (too many table elements)".to_string()
         }
+        _ if let Some(too_large) = error.downcast_ref::<ResultTooLarge>() => too_large.to_string(),
         _ if text.contains("resource limit exceeded") => {
             format!("exceeded a sandbox limit: {text}")
         }
@@ -129,7 +134,10 @@ fn describe(
         None => format!("failed: {text}"),
     };
     let mut message = format!("plugin {}: {function} {what}", who.label());
-    for (stream, out) in [("stderr", store.data().stderr()), ("stdout", store.data().stdout())] {
+    for (stream, out) in [
+        ("stderr", store.data().stderr()),
+        ("stdout", store.data().stdout()),
+    ] {
         if !out.is_empty() {
             message.push_str(&format!("; its {stream}: {}", last_lines(&out, 6)));
         }
@@ -139,7 +147,10 @@ fn describe(
 
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    shorten(&lines[lines.len().saturating_sub(n)..].join(" | "), SHOWN_OUTPUT)
+    shorten(
+        &lines[lines.len().saturating_sub(n)..].join(" | "),
+        SHOWN_OUTPUT,
+    )
 }
 
 /// At most `max` characters: the end of the text, where a panic message is.

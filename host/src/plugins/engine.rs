@@ -312,7 +312,8 @@ fn cache_key(dir: &Path) -> Result<[u8; 32]> {
         return Ok(key);
     }
     let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the cache key: {e}"))?;
+    getrandom::fill(&mut key)
+        .map_err(|e| anyhow::anyhow!("no randomness for the cache key: {e}"))?;
     let tmp = tempfile_in(dir)?;
     {
         use std::io::Write;
@@ -334,7 +335,8 @@ fn cache_key(dir: &Path) -> Result<[u8; 32]> {
         }
         Err(_) => {
             let _ = std::fs::remove_file(&tmp);
-            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             <[u8; 32]>::try_from(bytes.as_slice())
                 .map_err(|_| anyhow::anyhow!("{}: not a 32-byte key; delete it", path.display()))
         }

@@ -11,6 +11,7 @@ use wasmtime::component::InstancePre;
 
 use super::call::{Named, reported, sandboxed};
 use super::engine::{Loaded, PluginEngine};
+use super::lift::{BoundedChatMessage, BoundedExtraction, BoundedProblem, Export, Text, bounded};
 use super::limits::{CallState, Limits, LimitsPolicy};
 use super::worlds::{
     PluginKind, answer_parser, dataset_adapter, detect_world, prompt_template, reward,
@@ -132,6 +133,7 @@ impl RewardPlugin {
 pub struct DatasetAdapterPlugin {
     core: Core,
     pre: dataset_adapter::DatasetAdapterPre<CallState>,
+    adapt: Export,
 }
 
 impl DatasetAdapterPlugin {
@@ -141,12 +143,27 @@ impl DatasetAdapterPlugin {
         records: &[dataset_adapter::RawRecord],
         options: &[(String, String)],
     ) -> Result<Vec<Result<dataset_adapter::Problem, String>>> {
-        let out = self.core.call("adapt", |store| {
-            self.pre
-                .instantiate(&mut *store)?
-                .econ_plugins_adapter()
-                .call_adapt(store, records, &options.to_vec())
+        type Params<'a> = (&'a [dataset_adapter::RawRecord], &'a [(String, String)]);
+        type Out = (Vec<Result<BoundedProblem, Text>>,);
+        let (out,) = self.core.call("adapt", |store| {
+            let instance = self.pre.instance_pre().instantiate(&mut *store)?;
+            let adapt = self.adapt.typed::<Params, Out>(&instance, &mut *store)?;
+            bounded(self.core.limits.memory_bytes, || {
+                adapt.call(&mut *store, (records, options))
+            })
         })?;
+        let out: Vec<_> = out
+            .into_iter()
+            .map(|r| match r {
+                Ok(p) => Ok(dataset_adapter::Problem {
+                    id: p.id.0,
+                    question: p.question.0,
+                    answer: p.answer.0,
+                    metadata: p.metadata.into_iter().map(|(k, v)| (k.0, v.0)).collect(),
+                }),
+                Err(e) => Err(e.0),
+            })
+            .collect();
         self.core
             .expect_len("adapt", out.len(), records.len(), "records")?;
         Ok(out)
@@ -157,6 +174,7 @@ impl DatasetAdapterPlugin {
 pub struct PromptTemplatePlugin {
     core: Core,
     pre: prompt_template::PromptTemplatePre<CallState>,
+    render: Export,
 }
 
 impl PromptTemplatePlugin {
@@ -165,18 +183,32 @@ impl PromptTemplatePlugin {
         &self,
         contexts: &[prompt_template::PromptContext],
     ) -> Result<Vec<Vec<prompt_template::ChatMessage>>> {
-        let out = self.core.call("render", |store| {
-            self.pre
-                .instantiate(&mut *store)?
-                .econ_plugins_templates()
-                .call_render(store, contexts)
+        type Params<'a> = (&'a [prompt_template::PromptContext],);
+        type Out = (Vec<Result<Vec<BoundedChatMessage>, Text>>,);
+        let (out,) = self.core.call("render", |store| {
+            let instance = self.pre.instance_pre().instantiate(&mut *store)?;
+            let render = self.render.typed::<Params, Out>(&instance, &mut *store)?;
+            bounded(self.core.limits.memory_bytes, || {
+                render.call(&mut *store, (contexts,))
+            })
         })?;
         self.core
             .expect_len("render", out.len(), contexts.len(), "contexts")?;
         out.into_iter()
             .zip(contexts)
-            .map(|(r, ctx)| {
-                r.map_err(|e| reported(&*self.core.info, &format!("render({})", ctx.stage), e))
+            .map(|(r, ctx)| match r {
+                Ok(messages) => Ok(messages
+                    .into_iter()
+                    .map(|m| prompt_template::ChatMessage {
+                        role: m.role.0,
+                        content: m.content.0,
+                    })
+                    .collect()),
+                Err(e) => Err(reported(
+                    &*self.core.info,
+                    &format!("render({})", ctx.stage),
+                    e.0,
+                )),
             })
             .collect()
     }
@@ -186,16 +218,27 @@ impl PromptTemplatePlugin {
 pub struct AnswerParserPlugin {
     core: Core,
     pre: answer_parser::AnswerParserPre<CallState>,
+    extract: Export,
 }
 
 impl AnswerParserPlugin {
     pub fn extract(&self, texts: &[String]) -> Result<Vec<answer_parser::Extraction>> {
-        let out = self.core.call("extract", |store| {
-            self.pre
-                .instantiate(&mut *store)?
-                .econ_plugins_parser()
-                .call_extract(store, texts)
+        type Params<'a> = (&'a [String],);
+        type Out = (Vec<BoundedExtraction>,);
+        let (out,) = self.core.call("extract", |store| {
+            let instance = self.pre.instance_pre().instantiate(&mut *store)?;
+            let extract = self.extract.typed::<Params, Out>(&instance, &mut *store)?;
+            bounded(self.core.limits.memory_bytes, || {
+                extract.call(&mut *store, (texts,))
+            })
         })?;
+        let out: Vec<_> = out
+            .into_iter()
+            .map(|e| answer_parser::Extraction {
+                answer: e.answer.map(|a| a.0),
+                method: e.method.0,
+            })
+            .collect();
         self.core
             .expect_len("extract", out.len(), texts.len(), "texts")?;
         Ok(out)
@@ -317,9 +360,18 @@ impl Plugin {
                 consecutive_failures: Arc::default(),
             })
         };
+        // The exports read through a byte budget (see lift.rs), found once.
+        let export = |function: &str| {
+            Export::find(&component, kind, function).with_context(|| {
+                format!(
+                    "plugin {}: no `{function}` export in its {kind} world",
+                    file.display()
+                )
+            })
+        };
         // meta() runs in the same sandbox as every other call.
         macro_rules! bind {
-            ($module:ident, $Pre:ident, $Variant:ident, $Handle:ident) => {{
+            ($module:ident, $Pre:ident, $Variant:ident, $Handle:ident $(, $field:ident)?) => {{
                 let pre = $module::$Pre::new(pre)
                     .map_err(anyhow::Error::from)
                     .with_context(|| {
@@ -330,35 +382,36 @@ impl Plugin {
                 })?;
                 let declared = m.kind == $module::PluginKind::$Variant;
                 let core = core(m.name, declared, m.version, m.description, m.author)?;
-                Plugin::$Variant($Handle { core, pre })
+                Plugin::$Variant($Handle {
+                    core,
+                    pre,
+                    $($field: export(stringify!($field))?,)?
+                })
             }};
         }
         Ok(match kind {
             PluginKind::Reward => bind!(reward, RewardPre, Reward, RewardPlugin),
-            PluginKind::DatasetAdapter => {
-                bind!(
-                    dataset_adapter,
-                    DatasetAdapterPre,
-                    DatasetAdapter,
-                    DatasetAdapterPlugin
-                )
-            }
-            PluginKind::PromptTemplate => {
-                bind!(
-                    prompt_template,
-                    PromptTemplatePre,
-                    PromptTemplate,
-                    PromptTemplatePlugin
-                )
-            }
-            PluginKind::AnswerParser => {
-                bind!(
-                    answer_parser,
-                    AnswerParserPre,
-                    AnswerParser,
-                    AnswerParserPlugin
-                )
-            }
+            PluginKind::DatasetAdapter => bind!(
+                dataset_adapter,
+                DatasetAdapterPre,
+                DatasetAdapter,
+                DatasetAdapterPlugin,
+                adapt
+            ),
+            PluginKind::PromptTemplate => bind!(
+                prompt_template,
+                PromptTemplatePre,
+                PromptTemplate,
+                PromptTemplatePlugin,
+                render
+            ),
+            PluginKind::AnswerParser => bind!(
+                answer_parser,
+                AnswerParserPre,
+                AnswerParser,
+                AnswerParserPlugin,
+                extract
+            ),
         })
     }
 }

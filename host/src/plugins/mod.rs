@@ -5,6 +5,7 @@ mod call;
 mod engine;
 mod handles;
 pub mod install;
+mod lift;
 mod limits;
 mod registry;
 mod reload;

@@ -64,7 +64,7 @@ impl PluginKind {
     }
 
     /// The interface that world exports besides `meta`.
-    fn interface(self) -> &'static str {
+    pub(super) fn interface(self) -> &'static str {
         match self {
             PluginKind::Reward => "scorer",
             PluginKind::DatasetAdapter => "adapter",

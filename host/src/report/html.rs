@@ -402,7 +402,10 @@ fn learning_curve(page: &mut String, curve: &[crate::sim::curve::CurvePoint]) ->
         } else {
             vec![0.0, last]
         };
-        for (series, y) in [(&mut accuracy, p.accuracy), (&mut distance, p.temperature_distance)] {
+        for (series, y) in [
+            (&mut accuracy, p.accuracy),
+            (&mut distance, p.temperature_distance),
+        ] {
             let at = match series.iter().position(|(n, _)| *n == name) {
                 Some(i) => i,
                 None => {

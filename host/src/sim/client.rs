@@ -101,11 +101,7 @@ impl SimClient {
             f64::from(request.repetition_penalty),
         );
         let wrong = wrong_answer(&problem.answer, draws);
-        let mut value = if u < p {
-            problem.answer.clone()
-        } else {
-            wrong
-        };
+        let mut value = if u < p { problem.answer.clone() } else { wrong };
         // Debate: other agents' answers in the prompt sway it.
         if let Some(majority) = majority(shown)
             && draws.unit() < self.world.config.debate_adoption
@@ -165,7 +161,10 @@ impl LlmClient for SimClient {
             // A strategy longer than its token budget is cut, as a server would.
             let budget = request.max_tokens as usize * 4;
             if text.len() > budget {
-                let cut = (0..=budget).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+                let cut = (0..=budget)
+                    .rev()
+                    .find(|&i| text.is_char_boundary(i))
+                    .unwrap_or(0);
                 text.truncate(cut);
             }
             let completion_tokens = estimate_tokens(&text).min(request.max_tokens);
@@ -262,7 +261,11 @@ mod tests {
 
     fn world() -> Arc<World> {
         let problems = [
-            ("a", "The accountant's ledger shows 12 invoices and 30 more. How many?", "42"),
+            (
+                "a",
+                "The accountant's ledger shows 12 invoices and 30 more. How many?",
+                "42",
+            ),
             ("b", "Riddle: start at 5 and add 9. What number am I?", "14"),
         ]
         .map(|(id, q, a)| Problem {
@@ -311,9 +314,7 @@ mod tests {
         let ex = SimClient::new(world(), false, "sim", 1);
         let rate = |t: f32, p: f32| {
             (0..400)
-                .filter(|&s| {
-                    boxed_answers(&ask(&ex, &request(LEDGER, t, p, Some(s))))[0] == "42"
-                })
+                .filter(|&s| boxed_answers(&ask(&ex, &request(LEDGER, t, p, Some(s))))[0] == "42")
                 .count() as f64
                 / 400.0
         };
@@ -348,14 +349,18 @@ mod tests {
     fn unknown_questions_are_an_error() {
         let ex = SimClient::new(world(), false, "sim", 1);
         let r = request("Problem:\nWhat is love?", 0.7, 1.1, Some(1));
-        let e = futures_util::FutureExt::now_or_never(ex.chat(&r)).unwrap().unwrap_err();
+        let e = futures_util::FutureExt::now_or_never(ex.chat(&r))
+            .unwrap()
+            .unwrap_err();
         assert!(e.to_string().contains("none of the run's questions"), "{e}");
     }
 
     #[test]
     fn boxed_values_skip_placeholders() {
         assert_eq!(
-            boxed_answers("use \\boxed{} or \\boxed{...}; got \\boxed{\\frac{1}{2}} and \\boxed{ 7 }"),
+            boxed_answers(
+                "use \\boxed{} or \\boxed{...}; got \\boxed{\\frac{1}{2}} and \\boxed{ 7 }"
+            ),
             vec!["\\frac{1}{2}".to_string(), "7".to_string()]
         );
     }

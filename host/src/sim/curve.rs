@@ -39,9 +39,21 @@ pub const CURVE_FILE: &str = "learning_curve.jsonl";
 
 /// Train `episodes` with a checkpoint every `every`, then evaluate each on
 /// the first `eval` test problems. The job's config must save every `every`.
-pub fn run(job: &Job, episodes: u64, every: u64, eval: usize, model_dir: &Path) -> Result<Vec<CurvePoint>> {
+pub fn run(
+    job: &Job,
+    episodes: u64,
+    every: u64,
+    eval: usize,
+    model_dir: &Path,
+) -> Result<Vec<CurvePoint>> {
     let problems: Vec<Problem> = job.splits.test.iter().take(eval).cloned().collect();
-    let all: Vec<Problem> = job.splits.train.iter().chain(&job.splits.test).cloned().collect();
+    let all: Vec<Problem> = job
+        .splits
+        .train
+        .iter()
+        .chain(&job.splits.test)
+        .cloned()
+        .collect();
     let world = Arc::new(World::new(job.config.sim.clone(), &all));
     let mut points = Vec::new();
 
@@ -62,11 +74,19 @@ pub fn run(job: &Job, episodes: u64, every: u64, eval: usize, model_dir: &Path) 
         ]
     });
     let oracle_world = Arc::clone(&world);
-    let oracle: FixedActions =
-        Arc::new(move |problem, _, _| oracle_world.best_action(oracle_world.kind_of(&problem.question)));
+    let oracle: FixedActions = Arc::new(move |problem, _, _| {
+        oracle_world.best_action(oracle_world.kind_of(&problem.question))
+    });
     for (name, fixed) in [("random", random), ("oracle", oracle)] {
         let summary = job.test_with(&learner, &problems, Mode::Baseline, Some(fixed))?;
-        points.push(point(job, &world, 0, name, Mode::Baseline, summary.accuracy)?);
+        points.push(point(
+            job,
+            &world,
+            0,
+            name,
+            Mode::Baseline,
+            summary.accuracy,
+        )?);
     }
 
     let learner = learner.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -109,14 +129,30 @@ fn evaluate(
     let mut out = Vec::new();
     for mode in [Mode::Baseline, Mode::Bne] {
         let summary = job.test(learner, problems, mode)?;
-        out.push(point(job, world, episodes, "trained", mode, summary.accuracy)?);
+        out.push(point(
+            job,
+            world,
+            episodes,
+            "trained",
+            mode,
+            summary.accuracy,
+        )?);
     }
     Ok(out)
 }
 
 /// A point from the mode's test traces just written.
-fn point(job: &Job, world: &World, episodes: u64, policy: &str, mode: Mode, accuracy: f64) -> Result<CurvePoint> {
-    let path = job.log_dir.join(format!("traces_test_{}.jsonl", mode.as_str()));
+fn point(
+    job: &Job,
+    world: &World,
+    episodes: u64,
+    policy: &str,
+    mode: Mode,
+    accuracy: f64,
+) -> Result<CurvePoint> {
+    let path = job
+        .log_dir
+        .join(format!("traces_test_{}.jsonl", mode.as_str()));
     let traces = read_traces(&path)?;
     let kinds = world.config.kinds.len();
     let (mut sum, mut count) = (vec![0.0; kinds], vec![0.0; kinds]);

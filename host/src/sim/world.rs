@@ -115,7 +115,10 @@ impl SimConfig {
                 bail!("key sim.kinds[{i}].name: must not be empty");
             }
             if !(k.best_temperature.is_finite() && k.best_penalty.is_finite()) {
-                bail!("key sim.kinds[{i}] ({}): best_temperature and best_penalty must be numbers", k.name);
+                bail!(
+                    "key sim.kinds[{i}] ({}): best_temperature and best_penalty must be numbers",
+                    k.name
+                );
             }
         }
         for (key, v) in [
@@ -129,7 +132,11 @@ impl SimConfig {
             }
         }
         if !(self.floor <= self.peak) {
-            bail!("keys sim.floor/sim.peak: floor {} is above peak {}", self.floor, self.peak);
+            bail!(
+                "keys sim.floor/sim.peak: floor {} is above peak {}",
+                self.floor,
+                self.peak
+            );
         }
         for (key, v) in [
             ("temperature_width", self.temperature_width),
@@ -197,8 +204,7 @@ impl World {
             .iter()
             .position(|k| {
                 k.keywords.is_empty()
-                    || k
-                        .keywords
+                    || k.keywords
                         .iter()
                         .any(|kw| words.iter().any(|w| *w == kw.to_lowercase()))
             })
@@ -263,7 +269,10 @@ mod tests {
     #[test]
     fn kinds_follow_keywords_and_fall_back_to_the_catch_all() {
         let w = World::new(SimConfig::default(), &[]);
-        assert_eq!(w.kind_name(w.kind_of("The accountant's LEDGER shows 4.")), "ledger");
+        assert_eq!(
+            w.kind_name(w.kind_of("The accountant's LEDGER shows 4.")),
+            "ledger"
+        );
         assert_eq!(w.kind_name(w.kind_of("In the story, a dragon...")), "story");
         assert_eq!(w.kind_name(w.kind_of("Riddle: add 2 and 3.")), "riddle");
         assert_eq!(w.kind_name(w.kind_of("What is 2 + 2?")), "other");
@@ -295,7 +304,12 @@ mod tests {
         let w = World::new(SimConfig::default(), &ps);
         let prompt = "Solve it.\n\nProblem:\nRiddle: add 2 and 3.\nWhat is twice that?\n\nGo.";
         assert_eq!(w.find(prompt).unwrap().answer, "10");
-        assert_eq!(w.find("Problem:\nIn the story, a knight has 4 swords.\n").unwrap().answer, "4");
+        assert_eq!(
+            w.find("Problem:\nIn the story, a knight has 4 swords.\n")
+                .unwrap()
+                .answer,
+            "4"
+        );
         assert!(w.find("Problem:\nsomething else\n").is_none());
     }
 
