@@ -117,6 +117,17 @@ fn reward_call(c: &mut Criterion) {
     group.bench_function("plugin (new instance + call)", |bench| {
         bench.iter(|| plugin.score(std::hint::black_box(&host)).unwrap())
     });
+    // The same episode into a reward that does no arithmetic: the floor plus
+    // moving the episode (8 x 384 floats and its strings) into the guest.
+    let file = plugin_dir()
+        .parent()
+        .unwrap()
+        .join("test-plugins/test-hostile-reward.wasm");
+    if let Ok(Plugin::Reward(empty)) = Plugin::load(&engine, &file, &plugin_dir(), Limits::default()) {
+        group.bench_function("plugin, no arithmetic (test-hostile-reward)", |bench| {
+            bench.iter(|| empty.score(std::hint::black_box(&host)).unwrap())
+        });
+    }
     group.finish();
 
     // The sandbox's floor: a call that does almost nothing (parser-boxed on
