@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference sentence embeddings for tests/embed.rs, from sentence-transformers itself.
+"""Reference sentence embeddings for tests/it/embed.rs, from sentence-transformers itself.
 
 Run once (the output is committed as tests/fixtures/minilm_reference.json):
 

@@ -7,9 +7,13 @@
 //!
 //!     cargo bench --bench episode_overhead            (ECON_BENCH_LATENCY_MS=500 by default)
 
-#[path = "../../tests/common/arith_job.rs"]
+// Shared with the integration tests; a bench uses only part of it.
+#[allow(dead_code)]
+#[path = "../../tests/it/common/arith_job.rs"]
 mod arith_job;
-#[path = "../../tests/common/openai_server.rs"]
+// Shared with the integration tests; a bench uses only part of it.
+#[allow(dead_code)]
+#[path = "../../tests/it/common/openai_server.rs"]
 mod openai_server;
 
 use std::process::Command;

@@ -11,7 +11,9 @@
 //!   ratio is printed at the end, for the client and for `concurrency`
 //!   workers posting with bare reqwest (what the machine itself allows).
 
-#[path = "../../tests/common/openai_server.rs"]
+// Shared with the integration tests; a bench uses only part of it.
+#[allow(dead_code)]
+#[path = "../../tests/it/common/openai_server.rs"]
 mod openai_server;
 
 use std::sync::{Arc, Mutex};

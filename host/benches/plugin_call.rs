@@ -123,7 +123,9 @@ fn reward_call(c: &mut Criterion) {
         .parent()
         .unwrap()
         .join("test-plugins/test-hostile-reward.wasm");
-    if let Ok(Plugin::Reward(empty)) = Plugin::load(&engine, &file, &plugin_dir(), Limits::default()) {
+    if let Ok(Plugin::Reward(empty)) =
+        Plugin::load(&engine, &file, &plugin_dir(), Limits::default())
+    {
         group.bench_function("plugin, no arithmetic (test-hostile-reward)", |bench| {
             bench.iter(|| empty.score(std::hint::black_box(&host)).unwrap())
         });

@@ -2,8 +2,6 @@
 //! server, and a job folder (data + config) that uses it: shared by the
 //! runner's end-to-end tests and the episode-overhead benchmark.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;

@@ -1,6 +1,12 @@
-//! Where the build put the binary and the plugins (scripts/dev build).
+//! What several test areas share: where the build put the binary and the
+//! plugins (scripts/dev build), a scripted OpenAI-compatible server, the
+//! arithmetic job, ports nobody listens on, raw HTTP, child processes.
 
-#![allow(dead_code)]
+pub mod arith_job;
+pub mod dead_port;
+pub mod openai_server;
+pub mod process;
+pub mod raw_http;
 
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 //! shipped sample converts, bad records name their line and field, options
 //! rename fields, and parser-math judges LaTeX answers.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

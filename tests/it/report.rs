@@ -2,7 +2,7 @@
 //! (made by the real binary against the scripted server: see
 //! tests/baselines.rs `regenerate_report_fixture`).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

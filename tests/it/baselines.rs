@@ -2,11 +2,9 @@
 //! a local OpenAI-compatible server whose agents disagree in a known way, so
 //! that the majority vote and the debate have known answers.
 
-#[path = "common/arith_job.rs"]
-mod arith_job;
-mod common;
-#[path = "common/openai_server.rs"]
-mod openai_server;
+use crate::common;
+use crate::common::arith_job;
+use crate::common::openai_server;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! The plugin host against the real built plugins: each kind answers a real
 //! call, bad guests fail with errors that name them, the host lives on.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

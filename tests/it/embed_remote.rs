@@ -3,10 +3,8 @@
 //! retries, a dead server, the API key, and use from inside a tokio runtime
 //! and from spawn_blocking threads.
 
-#[path = "common/dead_port.rs"]
-mod dead_port;
-#[path = "common/openai_server.rs"]
-mod openai_server;
+use crate::common::openai_server;
+use crate::common::{dead_port, process};
 
 use std::time::Duration;
 
@@ -176,10 +174,19 @@ async fn works_inside_a_runtime_and_from_spawn_blocking() {
     drop(RemoteEmbedder::new(options(&server)).unwrap());
 }
 
+/// The key comes from the environment, which a test may only change in a
+/// process of its own.
 #[test]
+fn config_key_test_in_its_own_process() {
+    process::run_in_child(
+        "embed_remote::config_loads_the_remote_provider_with_its_key",
+        &[(KEY_VAR, SECRET.as_ref())],
+    );
+}
+
+#[test]
+#[ignore = "runs in its own process: embed_remote::config_key_test_in_its_own_process"]
 fn config_loads_the_remote_provider_with_its_key() {
-    // SAFETY: only this test reads or writes this variable.
-    unsafe { std::env::set_var(KEY_VAR, SECRET) };
     let rt = server_runtime();
     let server = rt.block_on(Server::start(Duration::ZERO));
     let config = EmbeddingConfig {

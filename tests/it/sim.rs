@@ -2,7 +2,7 @@
 //! the real plugins and networks, a provider whose best executor action
 //! depends on the kind of problem, which only the question's words reveal.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,8 +4,7 @@
 //! test catalogue ($ECON_HOST_CATALOGUE) and a temporary model cache
 //! ($ECON_HOST_MODELS).
 
-#[path = "common/dead_port.rs"]
-mod dead_port;
+use crate::common::dead_port;
 
 use std::collections::HashMap;
 use std::io::{Cursor, Write};

@@ -8,8 +8,6 @@
 //! listens keeps the port taken (no SO_REUSEADDR) while connecting to it is
 //! refused.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 
 pub struct DeadPort {

@@ -6,8 +6,6 @@
 //! success replies) answer [`fake_embedding`] of each input, in a shuffled
 //! order with their `index`; error replies mean the same as for chat.
 
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

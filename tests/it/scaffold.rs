@@ -3,7 +3,7 @@
 //! registry loads it from `--plugins DIR` and its example answers a real call;
 //! and the Python example (componentize-py) in the unchanged host.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,11 +1,11 @@
 //! HTTPS to an OpenAI-compatible server whose certificate comes from a
 //! private CA — what a machine behind a TLS-inspecting proxy sees. The CA
 //! named by $SSL_CERT_FILE is trusted; a certificate from any other CA is a
-//! clear error, not retried. One test in its own binary: the CA bundles are
-//! read once per process, and the variable is set before any client exists.
+//! clear error, not retried. The CA bundles are read once per process: the test
+//! runs in a child process of its own, started with $SSL_CERT_FILE naming a
+//! file it writes before any client exists.
 
-#[path = "common/raw_http.rs"]
-mod raw_http;
+use crate::common::{process, raw_http};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -118,14 +118,18 @@ fn request() -> ChatRequest {
 }
 
 #[test]
-fn a_private_ca_named_by_ssl_cert_file_is_trusted_and_others_fail_at_once() {
-    let trusted = pki("econ-host test CA");
+fn in_its_own_process() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("ca.pem");
+    process::run_in_child("llm_tls::", &[("SSL_CERT_FILE", bundle.as_os_str())]);
+}
+
+#[test]
+#[ignore = "runs in its own process: llm_tls::in_its_own_process"]
+fn a_private_ca_named_by_ssl_cert_file_is_trusted_and_others_fail_at_once() {
+    let trusted = pki("econ-host test CA");
+    let bundle = std::env::var_os("SSL_CERT_FILE").expect("started by in_its_own_process");
     std::fs::write(&bundle, &trusted.ca_pem).unwrap();
-    // SAFETY: the only test in this binary, before any thread reads the
-    // environment.
-    unsafe { std::env::set_var("SSL_CERT_FILE", &bundle) };
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use econ_host::embed::{BertEmbedder, Embedder, LoadOptions, Pooling, cosine};
 use serde::Deserialize;
 
-const FIXTURE: &str = include_str!("fixtures/minilm_reference.json");
+const FIXTURE: &str = include_str!("../fixtures/minilm_reference.json");
 const MIN_COSINE: f32 = 0.999;
 
 #[derive(Deserialize)]

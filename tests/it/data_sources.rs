@@ -2,7 +2,7 @@
 //! folders, a pre-filled Hugging Face cache, deterministic shuffles, train and
 //! test that never overlap, length limits, and errors that say what is wrong.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,13 +2,14 @@
 //! 127.0.0.1, random port): request body, usage, concurrency limit, retries on
 //! 429 / 5xx / hangs / bad bodies, load balancing, record/replay, and the API
 //! key kept out of every log line and error.
+//!
+//! These tests install a global log subscriber and read the key from the
+//! environment: they run in a child process of their own
+//! (`in_their_own_process`), with the key set before it starts.
 
-#[path = "common/dead_port.rs"]
-mod dead_port;
-#[path = "common/openai_server.rs"]
-mod openai_server;
-#[path = "common/raw_http.rs"]
-mod raw_http;
+use crate::common::openai_server;
+use crate::common::raw_http;
+use crate::common::{dead_port, process};
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -24,15 +25,16 @@ use openai_server::{Reply, Server, echo_text, prompt_tokens};
 const SECRET: &str = "sk-econ-test-7f3a91c2d4e8b6";
 const KEY_VAR: &str = "ECON_LLM_HTTP_TEST_API_KEY";
 
+#[test]
+fn in_their_own_process() {
+    process::run_in_child("llm_http::", &[(KEY_VAR, SECRET.as_ref())]);
+}
+
 /// Everything any test logs, at every level, including `log` records from
 /// reqwest and hyper (bridged by tracing-subscriber).
 fn logs() -> &'static Mutex<Vec<u8>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
-        // SAFETY: every test calls logs() before doing anything else and
-        // get_or_init blocks the others until this returns, so no other thread
-        // of this process reads or writes the environment meanwhile.
-        unsafe { std::env::set_var(KEY_VAR, SECRET) };
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&buffer);
         tracing_subscriber::fmt()
@@ -102,6 +104,7 @@ fn expected_text(r: &ChatRequest) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn request_body_bearer_key_and_usage() {
     logs();
     let server = Server::start(Duration::ZERO).await;
@@ -185,6 +188,7 @@ async fn request_body_bearer_key_and_usage() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn missing_usage_is_estimated_and_marked() {
     logs();
     let server = Server::start(Duration::ZERO).await;
@@ -198,6 +202,7 @@ async fn missing_usage_is_estimated_and_marked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn concurrency_limit_per_endpoint_is_respected() {
     logs();
     let server = Server::start(Duration::from_millis(40)).await;
@@ -221,6 +226,7 @@ async fn concurrency_limit_per_endpoint_is_respected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn rate_limit_429_honours_retry_after() {
     logs();
     let server = Server::start(Duration::ZERO).await;
@@ -238,6 +244,7 @@ async fn rate_limit_429_honours_retry_after() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn server_errors_are_retried_then_succeed() {
     logs();
     let server = Server::start(Duration::ZERO).await;
@@ -276,6 +283,7 @@ async fn server_errors_are_retried_then_succeed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn a_hang_past_the_timeout_is_retried_then_fails_clearly() {
     logs();
     let server = Server::start(Duration::ZERO).await;
@@ -312,6 +320,7 @@ async fn a_hang_past_the_timeout_is_retried_then_fails_clearly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn a_slow_server_within_the_timeout_is_waited_for() {
     logs();
     let server = Server::start(Duration::ZERO).await;
@@ -332,6 +341,7 @@ async fn a_slow_server_within_the_timeout_is_waited_for() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn invalid_or_truncated_bodies_give_clear_errors() {
     logs();
     let server = Server::start(Duration::ZERO).await;
@@ -404,6 +414,7 @@ async fn truncating_server() -> SocketAddr {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn two_servers_share_the_load() {
     logs();
     let a = Server::start(Duration::from_millis(20)).await;
@@ -436,6 +447,7 @@ async fn two_servers_share_the_load() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn a_dead_server_is_routed_around() {
     logs();
     // Bound but not listening: connections are refused.
@@ -465,6 +477,7 @@ async fn a_dead_server_is_routed_around() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn the_api_key_is_in_no_log_line_error_or_debug_output() {
     logs();
     let server = Server::start(Duration::ZERO).await;
@@ -518,6 +531,7 @@ async fn the_api_key_is_in_no_log_line_error_or_debug_output() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn record_then_replay_without_the_server() {
     logs();
     let dir = tempfile::tempdir().unwrap();

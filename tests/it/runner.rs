@@ -2,11 +2,9 @@
 //! server playing a deterministic arithmetic model, with the real plugins,
 //! the real sentence encoder and the real networks.
 
-#[path = "common/arith_job.rs"]
-mod arith_job;
-mod common;
-#[path = "common/openai_server.rs"]
-mod openai_server;
+use crate::common;
+use crate::common::arith_job;
+use crate::common::openai_server;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

@@ -1,8 +1,6 @@
 //! Reading one HTTP/1.1 request off a raw stream, for test servers that
 //! answer below axum (truncated bodies, TLS with a private CA).
 
-#![allow(dead_code)]
-
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Reads one request: the headers, then Content-Length bytes of body.

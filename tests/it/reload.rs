@@ -2,7 +2,7 @@
 //! broken file, once written in two halves) while four threads call it without
 //! pause. No call may fail, and every call must be answered by one whole version.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

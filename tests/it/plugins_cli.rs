@@ -1,7 +1,7 @@
 //! `econ-host plugins install` and `plugins list` with a temporary user
 //! plugin folder (ECON_HOST_PLUGIN_DIR or a temporary HOME).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,6 +1,6 @@
 //! The real binary: exit codes, messages, and the main job on a real model.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 
