@@ -11,6 +11,7 @@ pub mod early_stop;
 pub mod embed;
 pub mod episode;
 pub mod error;
+pub mod http;
 pub mod interrupt;
 pub mod job_config;
 pub mod learner;
@@ -26,7 +27,6 @@ pub mod runner;
 pub mod scaffold;
 pub mod sim;
 pub mod summary;
-pub mod tls;
 pub mod trace;
 
 /// Where the networks run: CUDA when libtorch sees a GPU, else the CPU.

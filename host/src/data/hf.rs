@@ -287,7 +287,7 @@ async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Pa
         .filter(|e| !e.trim().is_empty())
         .unwrap_or_else(|| "https://huggingface.co".into());
     let endpoint = endpoint.trim_end_matches('/');
-    let client = crate::tls::client_builder()
+    let client = crate::http::tls::client_builder()
         .connect_timeout(Duration::from_secs(20))
         .timeout(Duration::from_secs(1800))
         .build()?;
@@ -308,7 +308,7 @@ async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Pa
     let info: RepoInfo = get(url.clone())
         .send()
         .await
-        .map_err(crate::tls::explain)
+        .map_err(crate::http::tls::explain)
         .with_context(|| format!("GET {url}"))?
         .error_for_status()?
         .json()
@@ -333,7 +333,7 @@ async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<Pa
         let mut response = get(url.clone())
             .send()
             .await
-            .map_err(crate::tls::explain)
+            .map_err(crate::http::tls::explain)
             .with_context(|| format!("GET {url}"))?
             .error_for_status()?;
         let parent = target.parent().expect("a file in the snapshot");

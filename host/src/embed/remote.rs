@@ -28,11 +28,11 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::Embedder;
-use crate::job_config::EmbeddingConfig;
-use crate::llm::openai::{
+use crate::http::{
     ApiKey, Backoff, Failure, FailureKind, error_chain, http_client, parse_json, post_json,
-    retry_delay, snippet,
+    snippet, with_retries,
 };
+use crate::job_config::EmbeddingConfig;
 
 /// Everything the remote embedder needs; [`RemoteOptions::from_config`]
 /// builds it from `[embedding]`.
@@ -245,28 +245,15 @@ impl Worker {
             "input": texts,
         }))
         .context("encoding the request body")?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.attempt(&body, texts.len()).await {
-                Ok(vectors) => return Ok(vectors),
-                Err(failure) => {
-                    let what = match &self.options.api_key {
-                        Some(key) => key.mask(&failure.to_string()),
-                        None => failure.to_string(),
-                    };
-                    let delay = retry_delay(
-                        "embeddings",
-                        &failure,
-                        &what,
-                        attempt,
-                        self.options.max_retries,
-                        &self.backoff,
-                    )?;
-                    tokio::time::sleep(delay).await;
-                }
-            }
-        }
+        let mask = |text: &str| match &self.options.api_key {
+            Some(key) => key.mask(text),
+            None => text.to_string(),
+        };
+        let max_retries = self.options.max_retries;
+        with_retries("embeddings", max_retries, &self.backoff, mask, |_| {
+            self.attempt(&body, texts.len())
+        })
+        .await
     }
 
     async fn attempt(&self, body: &[u8], n: usize) -> Result<Vec<Vec<f32>>, Failure> {

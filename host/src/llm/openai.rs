@@ -14,12 +14,11 @@
 //!   echoes it back.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
-use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use anyhow::{Context, Result, bail};
+use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
@@ -27,58 +26,10 @@ use super::{
     BoxFuture, ChatRequest, Completion, LlmClient, Message, estimate_prompt_tokens, estimate_tokens,
 };
 use crate::config::RoleConfig;
-
-/// The longest `Retry-After` honoured; a server asking for more gets this.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-
-/// How much of an error response's body goes into an error message.
-const BODY_SNIPPET: usize = 300;
-
-/// An API key. Debug prints `***`; there is no Display.
-#[derive(Clone)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    pub fn new(key: impl Into<String>) -> Self {
-        ApiKey(key.into())
-    }
-
-    /// The key in the environment variable `var`; the error names the
-    /// variable, never a value.
-    pub fn from_env(var: &str) -> Result<Self> {
-        match std::env::var(var) {
-            Ok(key) if !key.trim().is_empty() => Ok(ApiKey(key.trim().to_string())),
-            Ok(_) => bail!("environment variable {var} (the API key) is empty"),
-            Err(std::env::VarError::NotPresent) => {
-                bail!("environment variable {var} (the API key) is not set")
-            }
-            Err(std::env::VarError::NotUnicode(_)) => {
-                bail!("environment variable {var} (the API key) is not valid UTF-8")
-            }
-        }
-    }
-
-    pub(crate) fn header(&self) -> Result<HeaderValue> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.0))
-            .map_err(|_| anyhow!("the API key contains characters not allowed in a header"))?;
-        value.set_sensitive(true);
-        Ok(value)
-    }
-
-    /// `text` with every occurrence of the key replaced by `***`.
-    pub(crate) fn mask(&self, text: &str) -> String {
-        if self.0.len() < 4 {
-            return text.to_string();
-        }
-        text.replace(&self.0, "***")
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+use crate::http::{
+    ApiKey, Backoff, Failure, FailureKind, http_client, parse_json, post_json, snippet,
+    with_retries,
+};
 
 /// Everything the client needs; [`OpenAiOptions::from_role`] builds it from
 /// a role's config.
@@ -239,12 +190,6 @@ impl OpenAiClient {
         best.unwrap_or(start)
     }
 
-    /// Backoff before retry number `retry` (1-based), with equal jitter.
-    #[cfg(test)]
-    fn backoff(&self, retry: u32) -> Duration {
-        self.backoff.delay(retry)
-    }
-
     fn body(&self, request: &ChatRequest) -> Result<Vec<u8>> {
         let body = RequestBody {
             model: &self.options.model,
@@ -266,42 +211,37 @@ impl OpenAiClient {
     async fn chat_with_retries(&self, request: &ChatRequest) -> Result<Completion> {
         let started = Instant::now();
         let body = self.body(request)?;
-        let mut avoid = None;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let index = self.pick(avoid);
-            let endpoint = &self.endpoints[index];
-            match self.attempt(endpoint, &body).await {
-                Ok(response) => {
-                    let completion = self.completion(request, response, started);
-                    tracing::debug!(
-                        endpoint = %endpoint.url,
-                        attempt,
-                        latency_ms = completion.latency.as_millis() as u64,
-                        prompt_tokens = completion.prompt_tokens,
-                        completion_tokens = completion.completion_tokens,
-                        "chat completion"
-                    );
-                    return Ok(completion);
+        // A retry goes to another endpoint when there is one.
+        const NONE: usize = usize::MAX;
+        let avoid = AtomicUsize::new(NONE);
+        let (avoid, body) = (&avoid, &body);
+        let max_retries = self.options.max_retries;
+        with_retries(
+            "LLM",
+            max_retries,
+            &self.backoff,
+            |t| self.mask(t),
+            |attempt| async move {
+                let last = avoid.load(Ordering::Relaxed);
+                let index = self.pick((last != NONE).then_some(last));
+                if self.endpoints.len() > 1 {
+                    avoid.store(index, Ordering::Relaxed);
                 }
-                Err(failure) => {
-                    let what = self.mask(&failure.to_string());
-                    let delay = retry_delay(
-                        "LLM",
-                        &failure,
-                        &what,
-                        attempt,
-                        self.options.max_retries,
-                        &self.backoff,
-                    )?;
-                    if self.endpoints.len() > 1 {
-                        avoid = Some(index);
-                    }
-                    tokio::time::sleep(delay).await;
-                }
-            }
-        }
+                let endpoint = &self.endpoints[index];
+                let response = self.attempt(endpoint, body).await?;
+                let completion = self.completion(request, response, started);
+                tracing::debug!(
+                    endpoint = %endpoint.url,
+                    attempt,
+                    latency_ms = completion.latency.as_millis() as u64,
+                    prompt_tokens = completion.prompt_tokens,
+                    completion_tokens = completion.completion_tokens,
+                    "chat completion"
+                );
+                Ok(completion)
+            },
+        )
+        .await
     }
 
     /// One HTTP exchange with `endpoint`, within the per-attempt timeout.
@@ -367,140 +307,6 @@ impl LlmClient for OpenAiClient {
     }
 }
 
-/// The HTTP client of an API client whose attempts time out after `timeout`.
-pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
-    crate::tls::client_builder()
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .tcp_nodelay(true)
-        .build()
-        .context("building the HTTP client")
-}
-
-/// Exponential backoff with equal jitter, shared by the HTTP clients (chat
-/// completions here, embeddings in `crate::embed::remote`).
-pub(crate) struct Backoff {
-    base: Duration,
-    cap: Duration,
-    rng: AtomicU64,
-}
-
-impl Backoff {
-    /// `base` before the first retry, doubled per retry up to `cap`.
-    pub(crate) fn new(base: Duration, cap: Duration) -> Self {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9e37_79b9_7f4a_7c15)
-            | 1;
-        Backoff {
-            base,
-            cap,
-            rng: AtomicU64::new(seed),
-        }
-    }
-
-    /// Backoff before retry number `retry` (1-based): the doubled delay,
-    /// then drawn uniformly from [delay/2, delay].
-    pub(crate) fn delay(&self, retry: u32) -> Duration {
-        let base = self.base.as_secs_f64();
-        let cap = self.cap.as_secs_f64().max(base);
-        let delay = (base * 2f64.powi(retry.saturating_sub(1).min(30) as i32)).min(cap);
-        // xorshift64*: enough randomness for jitter, no extra dependency.
-        let mut x = self.rng.load(Ordering::Relaxed);
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng.store(x, Ordering::Relaxed);
-        let unit = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
-        Duration::from_secs_f64(delay * (0.5 + 0.5 * unit))
-    }
-}
-
-/// After failed attempt number `attempt` (1-based): how long to wait before
-/// the next one (the backoff, or the server's Retry-After when longer), or
-/// the final error once the failure is not retryable or `max_retries` are
-/// spent. `what` is the failure's text, the API key already masked; `service`
-/// ("LLM", "embeddings") starts the messages.
-pub(crate) fn retry_delay(
-    service: &str,
-    failure: &Failure,
-    what: &str,
-    attempt: u32,
-    max_retries: u32,
-    backoff: &Backoff,
-) -> Result<Duration> {
-    let attempts = max_retries.saturating_add(1);
-    if !failure.retryable {
-        bail!("{service} request failed on attempt {attempt} of {attempts} (not retried): {what}");
-    }
-    if attempt >= attempts {
-        bail!(
-            "{service} request failed after {attempt} attempts (max_retries = {max_retries}): {what}"
-        );
-    }
-    let mut delay = backoff.delay(attempt);
-    if let Some(after) = failure.retry_after {
-        delay = delay.max(after.min(MAX_RETRY_AFTER));
-    }
-    tracing::warn!(
-        "{service} request attempt {attempt} of {attempts} failed: {what}; retrying in {delay:.1?}"
-    );
-    Ok(delay)
-}
-
-/// POST a JSON `body` to `url` and read the whole response within `timeout`:
-/// the body of a 2xx answer, else why not (429, 408 and 5xx, connection
-/// errors, unreadable bodies and timeouts are retryable).
-pub(crate) async fn post_json(
-    http: &reqwest::Client,
-    url: &str,
-    auth: Option<&HeaderValue>,
-    body: &[u8],
-    timeout: Duration,
-) -> Result<Vec<u8>, Failure> {
-    let fail = |kind, retryable| Failure::new(url, kind, retryable);
-    let exchange = async {
-        let mut post = http
-            .post(url)
-            .header(CONTENT_TYPE, "application/json")
-            .body(body.to_vec());
-        if let Some(auth) = auth {
-            post = post.header(AUTHORIZATION, auth.clone());
-        }
-        let response = post.send().await.map_err(|e| {
-            let chain = error_chain(&e);
-            // An untrusted certificate stays untrusted: say so at once.
-            match crate::tls::untrusted_certificate(&chain) {
-                Some(why) => fail(FailureKind::Certificate(why), false),
-                None => fail(FailureKind::Send(chain), true),
-            }
-        })?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| fail(FailureKind::Body(status, error_chain(&e)), true))?;
-        if !status.is_success() {
-            let retryable = status == StatusCode::TOO_MANY_REQUESTS
-                || status == StatusCode::REQUEST_TIMEOUT
-                || status.is_server_error();
-            let mut failure = fail(FailureKind::Status(status, snippet(&bytes)), retryable);
-            failure.retry_after = retry_after;
-            return Err(failure);
-        }
-        Ok(Vec::from(bytes))
-    };
-    match tokio::time::timeout(timeout, exchange).await {
-        Ok(result) => result,
-        Err(_) => Err(fail(FailureKind::Timeout(timeout), true)),
-    }
-}
-
 #[derive(Serialize)]
 struct RequestBody<'a> {
     model: &'a str,
@@ -547,131 +353,6 @@ struct Usage {
     completion_tokens: Option<u32>,
 }
 
-/// Why one attempt failed.
-pub(crate) struct Failure {
-    pub(crate) url: String,
-    pub(crate) kind: FailureKind,
-    pub(crate) retryable: bool,
-    pub(crate) retry_after: Option<Duration>,
-}
-
-impl Failure {
-    pub(crate) fn new(url: &str, kind: FailureKind, retryable: bool) -> Self {
-        Failure {
-            url: url.to_string(),
-            kind,
-            retryable,
-            retry_after: None,
-        }
-    }
-}
-
-/// A 2xx body from `url` as JSON of type `T`; `what` names it in the error
-/// (retryable: a truncated or garbled body may come right next time).
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
-    url: &str,
-    bytes: &[u8],
-    what: &'static str,
-) -> Result<T, Failure> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        let kind = FailureKind::InvalidJson(what, e.to_string(), snippet(bytes));
-        Failure::new(url, kind, true)
-    })
-}
-
-pub(crate) enum FailureKind {
-    /// Connecting or sending failed (refused, reset, DNS, TLS).
-    Send(String),
-    /// The server's TLS certificate is not trusted (not retried): what to
-    /// do about it, with the error chain.
-    Certificate(String),
-    /// The body could not be read (connection closed early, truncated).
-    Body(StatusCode, String),
-    Status(StatusCode, String),
-    /// HTTP 200 but not the JSON expected: what was expected, the parse
-    /// error, the body's start.
-    InvalidJson(&'static str, String, String),
-    NoChoices(String),
-    Timeout(Duration),
-    Closed,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = &self.url;
-        match &self.kind {
-            FailureKind::Send(e) => write!(f, "POST {url}: could not send the request: {e}"),
-            FailureKind::Certificate(why) => write!(f, "POST {url}: {why}"),
-            FailureKind::Body(status, e) => write!(
-                f,
-                "POST {url}: HTTP {status}, but the response body could not be read: {e}"
-            ),
-            FailureKind::Status(status, body) => {
-                write!(f, "POST {url}: HTTP {status}")?;
-                if let Some(after) = self.retry_after {
-                    write!(f, " (Retry-After {} s)", after.as_secs_f64())?;
-                }
-                if !body.is_empty() {
-                    write!(f, ": {body}")?;
-                }
-                Ok(())
-            }
-            FailureKind::InvalidJson(what, e, body) => write!(
-                f,
-                "POST {url}: HTTP 200 but the body is not a valid {what} ({e}); it starts: {body}"
-            ),
-            FailureKind::NoChoices(body) => {
-                write!(f, "POST {url}: the response has no choices: {body}")
-            }
-            FailureKind::Timeout(t) => write!(
-                f,
-                "POST {url}: no complete response within the timeout of {} ms",
-                t.as_millis()
-            ),
-            FailureKind::Closed => write!(f, "POST {url}: the client was shut down"),
-        }
-    }
-}
-
-/// `Retry-After` in its seconds form (`120`, also `1.5`); the HTTP-date form
-/// is ignored (the backoff applies).
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let secs: f64 = value.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e6)))
-}
-
-/// The first bytes of a body, as text on one line.
-pub(crate) fn snippet(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(BODY_SNIPPET * 4)]);
-    let mut out: String = text
-        .chars()
-        .take(BODY_SNIPPET)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if text.chars().count() > BODY_SNIPPET || bytes.len() > BODY_SNIPPET * 4 {
-        out.push('…');
-    }
-    if out.trim().is_empty() {
-        return "(empty body)".into();
-    }
-    out
-}
-
-/// An error and its causes on one line ("error sending request: connection refused").
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -686,30 +367,6 @@ mod tests {
         let client = OpenAiClient::new(options).unwrap();
         assert!(!format!("{client:?}").contains("very-secret"));
         assert_eq!(key.mask("got Bearer sk-very-secret!"), "got Bearer ***!");
-    }
-
-    #[test]
-    fn retry_after_seconds() {
-        assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(parse_retry_after("-1"), None);
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_caps() {
-        let mut options = OpenAiOptions::new(vec!["http://127.0.0.1:9/v1".into()], "m");
-        options.backoff = Duration::from_millis(100);
-        options.backoff_max = Duration::from_millis(1000);
-        let client = OpenAiClient::new(options).unwrap();
-        for _ in 0..50 {
-            let d1 = client.backoff(1).as_secs_f64();
-            assert!((0.05..=0.1).contains(&d1), "{d1}");
-            let d3 = client.backoff(3).as_secs_f64();
-            assert!((0.2..=0.4).contains(&d3), "{d3}");
-            let d9 = client.backoff(9).as_secs_f64();
-            assert!((0.5..=1.0).contains(&d9), "{d9}");
-        }
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub fn fetch(names: &[String], options: &FetchOptions) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let http = crate::tls::client_builder()
+    let http = crate::http::tls::client_builder()
         .connect_timeout(Duration::from_secs(30))
         .read_timeout(Duration::from_secs(120))
         .build()
@@ -393,7 +393,7 @@ impl Attempt {
     /// certificate is not trusted (a retry cannot fix that).
     fn send(e: &reqwest::Error) -> Self {
         let text = chain(e);
-        match crate::tls::untrusted_certificate(&text) {
+        match crate::http::tls::untrusted_certificate(&text) {
             Some(why) => Attempt::fatal(anyhow!(why)),
             None => Attempt::retry(anyhow!(text)),
         }
@@ -446,7 +446,7 @@ where
 
 /// An error and its causes on one line.
 fn chain(error: &dyn std::error::Error) -> String {
-    crate::llm::openai::error_chain(error)
+    crate::http::error_chain(error)
 }
 
 /// Open every wheel once.

@@ -7,7 +7,7 @@
 //! The index is `--index-url`, else `$PIP_INDEX_URL`, else `index-url` from
 //! pip's config files, else <https://pypi.org/simple/>. TLS trusts, besides
 //! the built-in Mozilla roots, the CA bundles pip and the system use
-//! ([`crate::tls`]): machines that reach the index through a
+//! ([`crate::http::tls`]): machines that reach the index through a
 //! TLS-inspecting proxy work as they do for pip.
 
 use std::path::PathBuf;

@@ -86,7 +86,7 @@ pub fn untrusted_certificate(chain: &str) -> Option<String> {
 /// A failed request as an error that, for an untrusted certificate, says
 /// what to do about it.
 pub fn explain(error: reqwest::Error) -> anyhow::Error {
-    match untrusted_certificate(&crate::llm::openai::error_chain(&error)) {
+    match untrusted_certificate(&super::error_chain(&error)) {
         Some(why) => anyhow::anyhow!(why),
         None => anyhow::Error::new(error),
     }
