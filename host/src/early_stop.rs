@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::job_config::EarlyStoppingConfig;
+use crate::config::EarlyStoppingConfig;
 
 /// Why training stopped early, for logs and summary.json.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

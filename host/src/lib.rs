@@ -13,7 +13,6 @@ pub mod episode;
 pub mod error;
 pub mod http;
 pub mod interrupt;
-pub mod job_config;
 pub mod learner;
 pub mod llm;
 pub mod metrics;

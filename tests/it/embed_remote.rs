@@ -8,8 +8,8 @@ use crate::common::{dead_port, process};
 
 use std::time::Duration;
 
+use econ_host::config::EmbeddingConfig;
 use econ_host::embed::{Embedder, RemoteEmbedder, RemoteOptions};
-use econ_host::job_config::EmbeddingConfig;
 use openai_server::{EMBED_DIM, Reply, Server, fake_embedding};
 
 const SECRET: &str = "sk-econ-embed-test-5b1e77a0c3";

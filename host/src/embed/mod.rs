@@ -17,7 +17,7 @@ pub use hashed::HashedEmbedder;
 pub use pooling::Pooling;
 pub use remote::{RemoteEmbedder, RemoteOptions};
 
-use crate::job_config::EmbeddingConfig;
+use crate::config::EmbeddingConfig;
 
 /// Turns texts into fixed-size vectors.
 pub trait Embedder: Send {

@@ -28,11 +28,11 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::Embedder;
+use crate::config::EmbeddingConfig;
 use crate::http::{
     ApiKey, Backoff, Failure, FailureKind, error_chain, http_client, parse_json, post_json,
     snippet, with_retries,
 };
-use crate::job_config::EmbeddingConfig;
 
 /// Everything the remote embedder needs; [`RemoteOptions::from_config`]
 /// builds it from `[embedding]`.
