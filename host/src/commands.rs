@@ -12,13 +12,13 @@ use crate::cli::{
 };
 use crate::config::Config;
 use crate::episode::Mode;
+use crate::episode::summary::{self, ModeSummary, TrainSummary};
 use crate::error::{Interrupted, bad_input};
 use crate::interrupt;
 use crate::learner::Learner;
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::{self, Limits, Plugin, PluginEngine, PluginRegistry};
 use crate::runner::{self, Job};
-use crate::summary::{self, ModeSummary, TrainSummary};
 
 pub fn dispatch(cli: Cli) -> Result<()> {
     match &cli.command {

@@ -1,8 +1,6 @@
 //! econ-host: ECON (belief-driven multi-agent LLM reasoning) with hot-reloaded
 //! WebAssembly plugins for rewards, dataset adapters, prompts and parsers.
 
-pub mod baselines;
-pub mod bne;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -15,7 +13,6 @@ pub mod http;
 pub mod interrupt;
 pub mod learner;
 pub mod llm;
-pub mod metrics;
 pub mod models;
 pub mod nets;
 pub mod plugins;
@@ -25,8 +22,6 @@ pub mod rng;
 pub mod runner;
 pub mod scaffold;
 pub mod sim;
-pub mod summary;
-pub mod trace;
 
 /// Where the networks run: CUDA when libtorch sees a GPU, else the CPU.
 pub fn torch_device() -> tch::Device {

@@ -16,6 +16,9 @@ use futures_util::stream::{self, StreamExt};
 use crate::config::Config;
 use crate::data::Splits;
 use crate::early_stop::{EarlyStopper, StopDecision};
+use crate::episode::metrics::MetricsLog;
+use crate::episode::summary::{ModeSummary, TrainSummary};
+use crate::episode::trace::{self, Trace, TraceWriter};
 use crate::episode::{Episode, Mode, Outcome, Phase, Resources};
 use crate::error::bad_input;
 use crate::interrupt;
@@ -24,12 +27,9 @@ use crate::llm::LlmClient;
 use crate::llm::cache::{CacheMode, CachedClient};
 use crate::llm::local::{LocalClient, LocalModel};
 use crate::llm::openai::{OpenAiClient, OpenAiOptions};
-use crate::metrics::MetricsLog;
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::{LiveRegistry, PluginEngine, WatchGuard};
 use crate::progress::Progress;
-use crate::summary::{ModeSummary, TrainSummary};
-use crate::trace::{self, Trace, TraceWriter};
 
 /// Everything a run needs, set up once: config, plugins (watched for
 /// changes), data, LLM roles, the sentence encoder, an async runtime.
@@ -493,7 +493,7 @@ impl Job {
                     async move {
                         let index = i as u64 + 1;
                         if !mode.is_econ() {
-                            return crate::baselines::Baseline {
+                            return crate::episode::comparisons::Baseline {
                                 res: &self.res,
                                 registry: &registry,
                                 problem,
@@ -575,7 +575,7 @@ fn truncate_metrics(path: &Path, episode: u64) -> Result<Vec<(u64, f64)>> {
             }
         }
     }
-    crate::summary::write_atomic(path, kept.as_bytes())?;
+    crate::episode::summary::write_atomic(path, kept.as_bytes())?;
     Ok(losses)
 }
 

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::episode::Mode;
+use crate::episode::trace::{Trace, read_traces};
 use crate::error::bad_input;
-use crate::trace::{Trace, read_traces};
 
 /// One log folder.
 pub struct Run {
@@ -298,6 +298,6 @@ pub fn write(dirs: &[PathBuf], out: &Path) -> Result<usize> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
-    crate::summary::write_atomic(out, page.as_bytes())?;
+    crate::episode::summary::write_atomic(out, page.as_bytes())?;
     Ok(runs.len())
 }

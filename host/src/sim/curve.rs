@@ -11,12 +11,12 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::World;
+use crate::episode::trace::read_traces;
 use crate::episode::{FixedActions, Mode};
 use crate::learner::Learner;
 use crate::plugins::dataset_adapter::Problem;
 use crate::rng;
 use crate::runner::Job;
-use crate::trace::read_traces;
 
 /// One point of the curve.
 #[derive(Clone, Debug, Serialize, Deserialize)]

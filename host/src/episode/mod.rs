@@ -2,25 +2,32 @@
 //! under their belief networks' actions, commitment, BNE rounds with the
 //! convergence guard, answer parser, reward plugin, learner records.
 
+pub mod bne;
+pub mod comparisons;
+pub mod metrics;
+mod round;
+pub mod summary;
+pub mod trace;
+
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 
-use crate::bne::{self, StopReason};
 use crate::config::Config;
 use crate::embed::{Embedder, cosine};
 use crate::learner::{EpisodeRecord, Learner, RoundRecord};
-use crate::llm::{ChatRequest, Completion, LlmClient, Message};
+use crate::llm::{ChatRequest, LlmClient, Message};
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::prompt_template::{ChatMessage, PromptContext};
 use crate::plugins::{
     AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin, RewardPlugin, reward,
 };
 use crate::rng::{Call, CallSite};
-use crate::trace::{
-    AgentRewardTrace, ExecutorTrace, RoleCalls, RoleTokens, RoundTrace, StepTrace, Tokens, Trace,
-};
+use bne::StopReason;
+pub(crate) use round::{Failure, Step, Usage, conclude, fatal, plugin};
+use round::{ask_executors, judge};
+use trace::{AgentRewardTrace, RoundTrace, StepTrace, Trace};
 
 /// ECON's stand-in when the coordinator returned no strategy.
 pub const FALLBACK_STRATEGY: &str =
@@ -130,102 +137,6 @@ impl<'a> Plugins<'a> {
             reward,
             names,
         })
-    }
-}
-
-/// Why an episode stopped early. A plugin failure ends that episode only; an
-/// LLM that still fails after its retries, or a broken network, ends the run.
-pub(crate) enum Failure {
-    Plugin(anyhow::Error),
-    Fatal(anyhow::Error),
-}
-
-pub(crate) type Step<T> = std::result::Result<T, Failure>;
-
-pub(crate) fn plugin<T>(r: Result<T>) -> Step<T> {
-    r.map_err(Failure::Plugin)
-}
-
-pub(crate) fn fatal<T>(r: Result<T>) -> Step<T> {
-    r.map_err(Failure::Fatal)
-}
-
-/// An episode's result: a plugin failure is recorded in the trace (the
-/// episode counts as wrong, `None` comes back); a fatal one ends the run.
-pub(crate) fn conclude<T>(
-    mut trace: Trace,
-    result: Step<T>,
-    index: u64,
-) -> Result<(Trace, Option<T>)> {
-    match result {
-        Ok(v) => Ok((trace, Some(v))),
-        Err(Failure::Plugin(e)) => {
-            let message = format!("{e:#}");
-            tracing::warn!("episode {index} ({}): {message}", trace.id);
-            trace.error = Some(message);
-            trace.correct = false;
-            Ok((trace, None))
-        }
-        Err(Failure::Fatal(e)) => Err(e.context(format!("episode {index} (problem {})", trace.id))),
-    }
-}
-
-/// Time, tokens and calls of one episode's LLM calls.
-#[derive(Default)]
-pub(crate) struct Usage {
-    pub tokens: RoleTokens,
-    pub calls: RoleCalls,
-    pub llm: Duration,
-}
-
-impl Usage {
-    /// Tokens, calls, cost and times into the trace.
-    pub fn finish(&self, trace: &mut Trace, llm: &crate::config::LlmConfig, started: Instant) {
-        trace.tokens = self.tokens;
-        trace.calls = self.calls;
-        trace.cost_usd = crate::trace::cost_usd(llm, &trace.tokens);
-        trace.llm_ms = self.llm.as_millis() as u64;
-        trace.wall_ms = started.elapsed().as_millis() as u64;
-    }
-
-    /// One executor call's result as (text, tokens, error), counted.
-    pub fn executor_answer(
-        &mut self,
-        answer: Result<Completion>,
-    ) -> (String, Tokens, Option<String>) {
-        match answer {
-            Ok(c) => {
-                self.count(false, &c);
-                let t = Tokens {
-                    prompt: u64::from(c.prompt_tokens),
-                    completion: u64::from(c.completion_tokens),
-                };
-                (c.text.trim().to_string(), t, None)
-            }
-            Err(err) => {
-                // A failed request is a call too (it was sent, perhaps retried).
-                self.calls.executor += 1;
-                (String::new(), Tokens::default(), Some(format!("{err:#}")))
-            }
-        }
-    }
-
-    pub fn count(&mut self, coordinator: bool, c: &Completion) {
-        if coordinator {
-            self.calls.coordinator += 1;
-        } else {
-            self.calls.executor += 1;
-        }
-        let t = Tokens {
-            prompt: u64::from(c.prompt_tokens),
-            completion: u64::from(c.completion_tokens),
-        };
-        if coordinator {
-            self.tokens.coordinator.add(t);
-        } else {
-            self.tokens.executor.add(t);
-        }
-        self.tokens.estimated |= c.usage_estimated;
     }
 }
 
@@ -650,35 +561,9 @@ impl Episode<'_> {
                 self.request(msgs, (e[0], top_p, e[1]), max_tokens, site)
             })
             .collect();
-        let t0 = Instant::now();
-        let answers = self.res.executor.chat_many(&requests).await;
-        usage.llm += t0.elapsed();
-
-        let mut outputs = Vec::with_capacity(answers.len());
-        let mut executors = Vec::with_capacity(answers.len());
-        let mut failures = Vec::new();
-        for (i, (answer, e)) in answers.into_iter().zip(actions).enumerate() {
-            let (output, tokens, error) = usage.executor_answer(answer);
-            failures.extend(error.clone());
-            outputs.push(output.clone());
-            executors.push(ExecutorTrace {
-                agent: i as u32,
-                temperature: e[0],
-                repetition_penalty: e[1],
-                top_p,
-                output,
-                answer: None,
-                correct: false,
-                tokens,
-                error,
-            });
-        }
-        if failures.len() == executors.len() {
-            return Err(Failure::Fatal(anyhow!(
-                "executor: every request of round {k} failed: {}",
-                failures[0]
-            )));
-        }
+        let mut executors =
+            ask_executors(&*self.res.executor, &requests, usage, "executor", k).await?;
+        let outputs: Vec<String> = executors.iter().map(|e| e.output.clone()).collect();
 
         let ctx = PromptContext {
             strategy: strategy.to_string(),
@@ -711,18 +596,13 @@ impl Episode<'_> {
         // One parser call for the round: n outputs and the commitment.
         let mut texts = outputs.clone();
         texts.push(commitment.clone());
-        let found = plugin(plugins.parser.extract(&texts))?;
-        let candidates: Vec<String> = found
-            .iter()
-            .map(|f| f.answer.clone().unwrap_or_default())
-            .collect();
-        let verdicts = plugin(plugins.parser.equivalent(&self.problem.answer, &candidates))?;
-        for (i, ex) in executors.iter_mut().enumerate() {
-            ex.answer = found[i].answer.clone();
-            ex.correct = ex.answer.is_some() && verdicts[i];
+        let mut verdicts = judge(plugins.parser, &self.problem.answer, &texts)?;
+        let commitment_verdict = verdicts.pop().expect("the commitment was judged");
+        for (ex, v) in executors.iter_mut().zip(verdicts) {
+            ex.answer = v.answer;
+            ex.correct = v.correct;
         }
-        let last = found.len() - 1;
-        let commitment_answer = found[last].answer.clone();
+        let commitment_answer = commitment_verdict.answer;
         let canonical = match &commitment_answer {
             Some(a) => format!("\\boxed{{{a}}}"),
             None => commitment.clone(),
@@ -734,8 +614,8 @@ impl Episode<'_> {
             executors,
             commitment,
             commitment_answer,
-            commitment_method: found[last].method.clone(),
-            commitment_correct: found[last].answer.is_some() && verdicts[last],
+            commitment_method: commitment_verdict.method,
+            commitment_correct: commitment_verdict.correct,
             commitment_canonical: canonical,
             components: None,
         };

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::early_stop::StopDecision;
-use crate::trace::{RoleCalls, RoleTokens, Trace};
+use crate::episode::trace::{RoleCalls, RoleTokens, Trace};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenSummary {

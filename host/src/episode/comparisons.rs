@@ -18,13 +18,14 @@ use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 
+use crate::episode::round::{ask_executors, judge};
+use crate::episode::trace::{BaselineTrace, ExecutorTrace, Trace, Vote};
 use crate::episode::{Failure, Mode, Outcome, Phase, Resources, Step, Usage, conclude, plugin};
 use crate::llm::{ChatRequest, Message};
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::prompt_template::PromptContext;
 use crate::plugins::{AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin};
 use crate::rng::{Call, CallSite};
-use crate::trace::{BaselineTrace, ExecutorTrace, Trace, Vote};
 
 /// Neutral repetition penalty: the comparison modes use plain sampling.
 const REPETITION_PENALTY: f32 = 1.0;
@@ -184,46 +185,18 @@ impl Baseline<'_> {
                 ),
             })
             .collect();
-        let t0 = Instant::now();
-        let answers = self.res.executor.chat_many(&requests).await;
-        usage.llm += t0.elapsed();
-
-        let mut calls = Vec::with_capacity(answers.len());
-        let mut failures = Vec::new();
-        for (i, answer) in answers.into_iter().enumerate() {
-            let (output, tokens, error) = usage.executor_answer(answer);
-            failures.extend(error.clone());
-            calls.push(ExecutorTrace {
-                agent: i as u32,
-                temperature,
-                repetition_penalty: REPETITION_PENALTY,
-                top_p,
-                output,
-                answer: None,
-                correct: false,
-                tokens,
-                error,
-            });
-        }
-        if failures.len() == calls.len() {
-            return Err(Failure::Fatal(anyhow!(
-                "executor ({}): every request of round {round} failed: {}",
-                self.mode.as_str(),
-                failures[0]
-            )));
-        }
+        let who = format!("executor ({})", self.mode.as_str());
+        let mut calls = ask_executors(&*self.res.executor, &requests, usage, &who, round).await?;
         let texts: Vec<String> = calls.iter().map(|c| c.output.clone()).collect();
-        let found = plugin(parser.extract(&texts))?;
-        let candidates: Vec<String> = found
-            .iter()
-            .map(|f| f.answer.clone().unwrap_or_default())
-            .collect();
-        let verdicts = plugin(parser.equivalent(&self.problem.answer, &candidates))?;
-        for (i, c) in calls.iter_mut().enumerate() {
-            c.answer = found[i].answer.clone();
-            c.correct = c.answer.is_some() && verdicts[i];
+        let mut methods = Vec::with_capacity(calls.len());
+        for (c, v) in calls
+            .iter_mut()
+            .zip(judge(parser, &self.problem.answer, &texts)?)
+        {
+            c.answer = v.answer;
+            c.correct = v.correct;
+            methods.push(v.method);
         }
-        let methods = found.into_iter().map(|f| f.method).collect();
         Ok(Round { calls, methods })
     }
 }
