@@ -8,7 +8,7 @@
 //! owns the other cores); ECON_BENCH_DIM the embedding dimension (default 384).
 
 use criterion::{BenchmarkId, Criterion};
-use econ_host::learner::{EpisodeRecord, Learner, RoundRecord};
+use econ_host::learn::{EpisodeRecord, Learner, RoundRecord};
 use econ_host::nets::{NetsConfig, param_counts};
 use tch::Device;
 

@@ -15,7 +15,7 @@ use crate::episode::Mode;
 use crate::episode::summary::{self, ModeSummary, TrainSummary};
 use crate::error::{Interrupted, bad_input};
 use crate::interrupt;
-use crate::learner::Learner;
+use crate::learn::Learner;
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::{self, Limits, Plugin, PluginEngine, PluginRegistry};
 use crate::runner::{self, Job};

@@ -15,14 +15,14 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::config::Config;
 use crate::data::Splits;
-use crate::early_stop::{EarlyStopper, StopDecision};
 use crate::episode::metrics::MetricsLog;
 use crate::episode::summary::{ModeSummary, TrainSummary};
 use crate::episode::trace::{self, Trace, TraceWriter};
 use crate::episode::{Episode, Mode, Outcome, Phase, Resources};
 use crate::error::bad_input;
 use crate::interrupt;
-use crate::learner::{EpisodeRecord, Learner, RoundRecord};
+use crate::learn::early_stop::{EarlyStopper, StopDecision};
+use crate::learn::{EpisodeRecord, Learner, RoundRecord};
 use crate::llm::LlmClient;
 use crate::llm::cache::{CacheMode, CachedClient};
 use crate::llm::local::{LocalClient, LocalModel};

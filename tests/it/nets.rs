@@ -3,7 +3,7 @@
 
 use std::sync::Once;
 
-use econ_host::learner::{EpisodeRecord, Learner, RoundRecord};
+use econ_host::learn::{EpisodeRecord, Learner, RoundRecord};
 use econ_host::nets::{MixInput, Nets, NetsConfig, RoundState, param_counts};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, TestRunner};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::learner::Metrics;
+use crate::learn::Metrics;
 
 pub struct MetricsLog {
     out: BufWriter<File>,

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 
 use crate::config::Config;
 use crate::embed::{Embedder, cosine};
-use crate::learner::{EpisodeRecord, Learner, RoundRecord};
+use crate::learn::{EpisodeRecord, Learner, RoundRecord};
 use crate::llm::{ChatRequest, LlmClient, Message};
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::prompt_template::{ChatMessage, PromptContext};

@@ -7,8 +7,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::early_stop::StopDecision;
 use crate::episode::trace::{RoleCalls, RoleTokens, Trace};
+use crate::learn::early_stop::StopDecision;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenSummary {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::World;
 use crate::episode::trace::read_traces;
 use crate::episode::{FixedActions, Mode};
-use crate::learner::Learner;
+use crate::learn::Learner;
 use crate::plugins::dataset_adapter::Problem;
 use crate::rng;
 use crate::runner::Job;

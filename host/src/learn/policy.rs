@@ -1,0 +1,117 @@
+//! Acting: the belief networks' actions for an observation (round 0) and the
+//! RefineModule's refined actions for the next BNE round. Read-only on the
+//! networks.
+
+use anyhow::{Result, ensure};
+
+use tch::{Device, Tensor};
+
+use super::*;
+
+use crate::nets::tensor_from;
+
+impl Learner {
+    pub(super) fn obs_tensor(&self, obs: &[f32]) -> Result<Tensor> {
+        ensure!(
+            obs.len() == self.cfg.obs_dim,
+            "observation has {} values, obs_dim is {}",
+            obs.len(),
+            self.cfg.obs_dim
+        );
+        Ok(tensor_from(obs, &[1, obs.len() as i64], self.device))
+    }
+
+    pub(super) fn actions_tensor(&self, actions: &[[f32; 2]]) -> Result<Tensor> {
+        ensure!(
+            actions.len() == self.cfg.n_agents,
+            "{} actions for {} agents",
+            actions.len(),
+            self.cfg.n_agents
+        );
+        let flat: Vec<f32> = actions.iter().flatten().copied().collect();
+        Ok(tensor_from(
+            &flat,
+            &[1, actions.len() as i64, 2],
+            self.device,
+        ))
+    }
+
+    pub(super) fn check_context(&self, outputs: &[Vec<f32>], commitment: &[f32]) -> Result<()> {
+        let (n, dc) = (self.cfg.n_agents, self.cfg.commitment_embedding_dim);
+        ensure!(
+            outputs.len() == n,
+            "{} output embeddings for {n} agents",
+            outputs.len()
+        );
+        ensure!(
+            outputs.iter().all(|o| o.len() == dc) && commitment.len() == dc,
+            "output / commitment embeddings must have commitment_embedding_dim = {dc} values"
+        );
+        Ok(())
+    }
+
+    pub(super) fn context_tensors(
+        &self,
+        outputs: &[Vec<f32>],
+        commitment: &[f32],
+    ) -> Result<(Tensor, Tensor)> {
+        self.check_context(outputs, commitment)?;
+        let (n, dc) = (self.cfg.n_agents, self.cfg.commitment_embedding_dim);
+        let flat: Vec<f32> = outputs.iter().flatten().copied().collect();
+        Ok((
+            tensor_from(&flat, &[1, n as i64, dc as i64], self.device),
+            tensor_from(commitment, &[1, dc as i64], self.device),
+        ))
+    }
+
+    pub(super) fn to_actions(e: &Tensor) -> Vec<[f32; 2]> {
+        let v: Vec<f32> =
+            Vec::try_from(e.to_device(Device::Cpu).reshape([-1])).expect("float actions");
+        v.chunks(2).map(|c| [c[0], c[1]]).collect()
+    }
+
+    /// Round-0 actions e_i = (T_i, p_i) for one observation; `explore` adds the
+    /// training exploration noise. Networks in eval mode (no dropout).
+    pub fn initial_actions(&self, obs: &[f32], explore: bool) -> Result<Vec<[f32; 2]>> {
+        let obs = self.obs_tensor(obs)?;
+        let noise = if explore {
+            self.cfg.sampling.exploration_std
+        } else {
+            0.0
+        };
+        Ok(tch::no_grad(|| {
+            let mut e = self.nets.initial(&obs, false, noise).actions;
+            let eps = self.cfg.sampling.exploration_epsilon;
+            if explore && eps > 0.0 {
+                e = self.nets.bounds.uniform_where(&e, eps);
+            }
+            Self::to_actions(&e)
+        }))
+    }
+
+    /// The next BNE round's actions from the previous actions, the agents' outputs of
+    /// that round (n × d_c embeddings) and its commitment embedding (d_c).
+    pub fn refined_actions(
+        &self,
+        obs: &[f32],
+        prev_actions: &[[f32; 2]],
+        outputs: &[Vec<f32>],
+        commitment: &[f32],
+    ) -> Result<Vec<[f32; 2]>> {
+        let obs = self.obs_tensor(obs)?;
+        let prev_e = self.actions_tensor(prev_actions)?;
+        let (u, c) = self.context_tensors(outputs, commitment)?;
+        Ok(tch::no_grad(|| {
+            let mut prev = self.nets.initial(&obs, false, 0.0);
+            prev.actions = prev_e.shallow_clone();
+            let next = self.nets.bne_round(&obs, &prev, &u, &c, false);
+            // An agent takes its refined action only where its own critic
+            // expects it to do better than the one it just played (a best
+            // response improves the agent's expected utility, or it stays).
+            let q_next = self.nets.q_values(&next.beliefs, &next.actions);
+            let q_prev = self.nets.q_values(&next.beliefs, &prev_e);
+            let better = q_next.gt_tensor(&q_prev).unsqueeze(-1);
+            Self::to_actions(&next.actions.where_self(&better, &prev_e))
+        }))
+    }
+}
