@@ -18,7 +18,7 @@ use crate::interrupt;
 use crate::learn::Learner;
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::{self, Limits, Plugin, PluginEngine, PluginRegistry};
-use crate::runner::{self, Job};
+use crate::runner::Job;
 
 pub fn dispatch(cli: Cli) -> Result<()> {
     match &cli.command {
@@ -236,19 +236,12 @@ fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
     let job = open_job(cli, &args.job)?;
     let (learner, trained) = match &args.checkpoint {
         Some(checkpoint) => {
-            let dir = runner::checkpoint_dir(checkpoint)?;
+            let dir = crate::learn::checkpoint_dir(checkpoint)?;
             let meta = Learner::read_meta(&dir).map_err(bad_input)?;
             let learner = Learner::load(&dir, job.config.nets.clone(), crate::torch_device())
                 .map_err(bad_input)
                 .with_context(|| format!("--checkpoint {}", dir.display()))?;
-            let trained: HashSet<String> = meta.extra["train_ids"]
-                .as_array()
-                .map(|ids| {
-                    ids.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let trained: HashSet<String> = meta.extra.train_ids.into_iter().collect();
             (learner, trained)
         }
         None => {

@@ -22,7 +22,7 @@ use crate::episode::{Episode, Mode, Outcome, Phase, Resources};
 use crate::error::bad_input;
 use crate::interrupt;
 use crate::learn::early_stop::{EarlyStopper, StopDecision};
-use crate::learn::{EpisodeRecord, Learner, RoundRecord};
+use crate::learn::{EpisodeRecord, Learner, RoundRecord, RunInfo};
 use crate::llm::LlmClient;
 use crate::llm::cache::{CacheMode, CachedClient};
 use crate::llm::local::{LocalClient, LocalModel};
@@ -251,7 +251,7 @@ impl Job {
                 }
                 if k % self.config.runner.save_interval == 0 && k < episodes {
                     let dir = model_dir.join(format!("checkpoint_{k}"));
-                    l.save(&dir, self.checkpoint_extra(k))?;
+                    l.save(&dir, &self.checkpoint_extra(k))?;
                     tracing::info!("saved {}", dir.display());
                 }
                 summary.updates = l.counters().train_steps;
@@ -288,7 +288,7 @@ impl Job {
     ) -> Result<(Learner, TrainSummary)> {
         let final_dir = model_dir.join("final");
         let done = summary.results.episodes;
-        learner.save(&final_dir, self.checkpoint_extra(done))?;
+        learner.save(&final_dir, &self.checkpoint_extra(done))?;
         summary.updates = learner.counters().train_steps;
         summary.final_checkpoint = Some(final_dir.display().to_string());
         Ok((learner, summary))
@@ -305,7 +305,7 @@ impl Job {
     ) -> Result<(Learner, TrainSummary)> {
         let dir = model_dir.join(format!("checkpoint_{finished}"));
         if finished > 0 && !dir.join("meta.json").is_file() {
-            learner.save(&dir, self.checkpoint_extra(finished))?;
+            learner.save(&dir, &self.checkpoint_extra(finished))?;
             tracing::info!("saved {}", dir.display());
         }
         summary.updates = learner.counters().train_steps;
@@ -314,19 +314,19 @@ impl Job {
         Ok((learner, summary))
     }
 
-    fn checkpoint_extra(&self, episode: u64) -> serde_json::Value {
+    fn checkpoint_extra(&self, episode: u64) -> RunInfo {
         let registry = self.live.snapshot();
         let plugins: Vec<String> = registry
             .plugins()
             .map(|p| format!("{}@{}", p.info().name, p.info().version))
             .collect();
-        serde_json::json!({
-            "episode": episode,
-            "train_ids": self.splits.train.iter().map(|p| &p.id).collect::<Vec<_>>(),
-            "data": self.splits.source,
-            "plugins": plugins,
-            "run_config": self.config,
-        })
+        RunInfo {
+            episode,
+            train_ids: self.splits.train.iter().map(|p| p.id.clone()).collect(),
+            data: self.splits.source.clone(),
+            plugins,
+            run_config: serde_json::to_value(&self.config).unwrap_or_default(),
+        }
     }
 
     /// Load the newest checkpoint and bring the learner up to the last
@@ -338,7 +338,7 @@ impl Job {
         episodes: u64,
         stopper: &mut EarlyStopper,
     ) -> Result<Resumed> {
-        let Some((at, dir)) = newest_checkpoint(model_dir)? else {
+        let Some((at, dir)) = crate::learn::newest_checkpoint(model_dir)? else {
             return Err(bad_input(anyhow::anyhow!(
                 "--resume: no checkpoint in {} (train without --resume first)",
                 model_dir.display()
@@ -577,45 +577,6 @@ fn truncate_metrics(path: &Path, episode: u64) -> Result<Vec<(u64, f64)>> {
     }
     crate::episode::summary::write_atomic(path, kept.as_bytes())?;
     Ok(losses)
-}
-
-/// The newest `checkpoint_<k>` or `final` in `model_dir`, by episode.
-pub fn newest_checkpoint(model_dir: &Path) -> Result<Option<(u64, PathBuf)>> {
-    let Ok(entries) = std::fs::read_dir(model_dir) else {
-        return Ok(None);
-    };
-    let mut best: Option<(u64, PathBuf)> = None;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !(name == "final" || name.starts_with("checkpoint_")) {
-            continue;
-        }
-        let dir = entry.path();
-        let Ok(meta) = Learner::read_meta(&dir) else {
-            tracing::warn!("{}: not a readable checkpoint, skipped", dir.display());
-            continue;
-        };
-        let episode = meta.extra["episode"].as_u64().unwrap_or(0);
-        if best.as_ref().is_none_or(|(e, _)| episode > *e) {
-            best = Some((episode, dir));
-        }
-    }
-    Ok(best)
-}
-
-/// A checkpoint folder: `DIR/final` when given a model dir, else `DIR` itself.
-pub fn checkpoint_dir(path: &Path) -> Result<PathBuf> {
-    if path.join("meta.json").is_file() {
-        return Ok(path.to_path_buf());
-    }
-    if path.join("final").join("meta.json").is_file() {
-        return Ok(path.join("final"));
-    }
-    Err(bad_input(anyhow::anyhow!(
-        "--checkpoint {}: no meta.json there or in {}/final",
-        path.display(),
-        path.display()
-    )))
 }
 
 fn running(s: &ModeSummary, completion_tokens: u64, since: Instant) -> String {

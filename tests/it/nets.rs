@@ -3,7 +3,7 @@
 
 use std::sync::Once;
 
-use econ_host::learn::{EpisodeRecord, Learner, RoundRecord};
+use econ_host::learn::{EpisodeRecord, Learner, RoundRecord, RunInfo};
 use econ_host::nets::{MixInput, Nets, NetsConfig, RoundState, param_counts};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, TestRunner};
@@ -443,9 +443,23 @@ fn save_then_load_gives_identical_outputs_and_updates() {
             .unwrap();
     }
     a.update_on(&batch).unwrap();
-    a.save(&ckpt, serde_json::json!({"episode": 9})).unwrap();
+    a.save(
+        &ckpt,
+        &RunInfo {
+            episode: 9,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     // Saving again replaces the folder atomically and leaves no temporary folders.
-    a.save(&ckpt, serde_json::json!({"episode": 9})).unwrap();
+    a.save(
+        &ckpt,
+        &RunInfo {
+            episode: 9,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -456,7 +470,7 @@ fn save_then_load_gives_identical_outputs_and_updates() {
     let mut b = Learner::load(&ckpt, cfg.clone(), Device::Cpu).unwrap();
     assert_eq!(b.counters(), a.counters());
     assert_eq!(b.alpha(), a.alpha());
-    assert_eq!(Learner::read_meta(&ckpt).unwrap().extra["episode"], 9);
+    assert_eq!(Learner::read_meta(&ckpt).unwrap().extra.episode, 9);
     for (va, vb) in [
         (a.var_store(), b.var_store()),
         (a.target_var_store(), b.target_var_store()),
@@ -500,7 +514,7 @@ fn checkpoint_with_other_shapes_is_refused_by_name() {
     let ckpt = dir.path().join("ckpt");
     Learner::new(cfg.clone(), Device::Cpu)
         .unwrap()
-        .save(&ckpt, serde_json::Value::Null)
+        .save(&ckpt, &RunInfo::default())
         .unwrap();
 
     let mut other = cfg.clone();

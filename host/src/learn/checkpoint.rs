@@ -22,7 +22,7 @@ impl Learner {
     /// alpha logits and its optimiser) and `dir/meta.json` (shape keys, config,
     /// counters, α, replay-sampler state, and `extra` from the caller). Atomic: all
     /// files go to a temporary sibling folder that is then renamed to `dir`.
-    pub fn save(&self, dir: &Path, extra: serde_json::Value) -> Result<()> {
+    pub fn save(&self, dir: &Path, extra: &RunInfo) -> Result<()> {
         let parent = dir
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -47,7 +47,7 @@ impl Learner {
         result
     }
 
-    pub(super) fn write_into(&self, tmp: &Path, extra: serde_json::Value) -> Result<()> {
+    pub(super) fn write_into(&self, tmp: &Path, extra: &RunInfo) -> Result<()> {
         let mut tensors: Vec<(String, Tensor)> = Vec::new();
         let cpu = |t: &Tensor| t.detach().to_device(Device::Cpu).contiguous();
         let add_store = |prefix: &str, vs: &nn::VarStore, tensors: &mut Vec<(String, Tensor)>| {
@@ -84,7 +84,7 @@ impl Learner {
             counters: self.counters,
             alpha: self.alpha(),
             replay_rng: self.rng.state(),
-            extra,
+            extra: extra.clone(),
         };
         let path = tmp.join("meta.json");
         fs::write(&path, serde_json::to_vec_pretty(&meta)?)
@@ -266,7 +266,65 @@ pub struct CheckpointMeta {
     pub counters: Counters,
     pub alpha: [f32; 3],
     pub replay_rng: u64,
-    /// Whatever the caller stored (episode, run config, plugin versions, ...).
+    /// The run it came from: episode, trained problem ids, data, plugins, config.
     #[serde(default)]
-    pub extra: serde_json::Value,
+    #[serde(deserialize_with = "null_as_default")]
+    pub extra: RunInfo,
+}
+
+/// Checkpoints saved with no run information hold `"extra": null`.
+fn null_as_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RunInfo, D::Error> {
+    Ok(Option::<RunInfo>::deserialize(d)?.unwrap_or_default())
+}
+
+/// What a training run keeps beside the networks (meta.json `extra`): which
+/// episode the checkpoint is after, which problems were trained on (so `test`
+/// can refuse them), the data source, the plugins and the run's config.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunInfo {
+    pub episode: u64,
+    pub train_ids: Vec<String>,
+    pub data: String,
+    pub plugins: Vec<String>,
+    pub run_config: serde_json::Value,
+}
+
+/// The newest `checkpoint_<k>` or `final` in `model_dir`, by episode.
+pub fn newest_checkpoint(model_dir: &Path) -> Result<Option<(u64, PathBuf)>> {
+    let Ok(entries) = std::fs::read_dir(model_dir) else {
+        return Ok(None);
+    };
+    let mut best: Option<(u64, PathBuf)> = None;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name == "final" || name.starts_with("checkpoint_")) {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(meta) = Learner::read_meta(&dir) else {
+            tracing::warn!("{}: not a readable checkpoint, skipped", dir.display());
+            continue;
+        };
+        let episode = meta.extra.episode;
+        if best.as_ref().is_none_or(|(e, _)| episode > *e) {
+            best = Some((episode, dir));
+        }
+    }
+    Ok(best)
+}
+
+/// A checkpoint folder: `DIR/final` when given a model dir, else `DIR` itself.
+pub fn checkpoint_dir(path: &Path) -> Result<PathBuf> {
+    if path.join("meta.json").is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if path.join("final").join("meta.json").is_file() {
+        return Ok(path.join("final"));
+    }
+    Err(crate::error::bad_input(anyhow::anyhow!(
+        "--checkpoint {}: no meta.json there or in {}/final",
+        path.display(),
+        path.display()
+    )))
 }

@@ -63,75 +63,7 @@
 //! for metrics in learner.observe(EpisodeRecord { obs, rounds, components: [al, ts, cc], done: true, next_obs: None })? {
 //!     write a metrics.jsonl line (every loss term by name, alpha, grad norms, counters)
 //! }
-//! learner.save(&model_dir.join("final"), json!({"episode": k, ...}))?;   // atomic
-//! ```
-
-//! The ECON learner, in pymarl's split: [`policy`] acts, [`batch`] holds what
-//! it learns from, [`losses`] computes every term, [`update`] steps the
-//! optimisers, [`checkpoint`] saves and loads; [`early_stop`] watches the
-//! curves. Losses, optimisers, target networks, dynamic reward weights,
-//! the replay buffer of episodes and checkpoints (ECON-SPEC.md section 9, with the
-//! reference's [BUG]s fixed and its [DEAD] keys working).
-//!
-//! # Losses of one update (batch of B episodes, each 1 + K BNE rounds)
-//! The networks recompute, from the stored observation and the stored per-round
-//! output / commitment embeddings, the beliefs b^k, E^k of every round and the
-//! policy's actions e^0_π = π(b^0), e^k_π = clamp(e^{k−1}_π + η·Refine(·)) (no in-place
-//! clamps; e_final is the e of the round that produced the final outputs).
-//!
-//! Critic (belief trunks, Q heads, encoder, mixer), at the executed final actions
-//! e_x (the exploring actions the LLM was really called with):
-//! - `loss_td`        L_TD = mean (Q_tot(b^K, e_x, E^K, u^K, c^K) − y)², y = r + γ(1−done)·Q_tot⁻(next)
-//! - `loss_td_local`  mean_i (Q_i(b_i^K, e_x,i) − y_i)² (per-agent TD)
-//! - `loss_consistency` L_cons (mixer.rs), weight mixer.lambda_m
-//! - `loss_sd`        commitment alignment L_SD (mixer.rs), weight mixer.lambda_sd
-//!
-//! Actors (action heads, RefineModule):
-//! - `loss_commit_improve` L_CI = −mean(Q_tot(e^K_π) − Q_tot(sg e^0_π)): a deterministic
-//!   policy gradient through e^K_π = e^0_π + Σ η·Δe, so it trains both the refine step
-//!   and the initial action; the initial term is a baseline (stop-gradient, so the
-//!   initial action is never pushed *down*, unlike the reference). While training,
-//!   e^0_π = σ(z + ε)-scaled with the exploration noise ε (reparameterised), so the
-//!   actors maximise the value of the exploring policy they really run;
-//! - `loss_equilibrium` L_eq = mean (e^K_π − e^0_π)²;
-//! - `loss_saturation` L_sat = mean relu(|z| − 3)² on the action logits z (keeps the
-//!   sigmoid out of saturation, where logit-space exploration stops moving e).
-//!
-//! `loss_total` = td_weight·L_TD + local_td_weight·L_local + λ_m·L_cons + λ_SD·L_SD
-//!              + eq_weight·L_eq + ci_weight·L_CI + saturation_weight·L_sat (the
-//!              reference's L_TD + 0.1 L_cons + 0.05 L_eq + 0.1 L_CI plus the
-//!              per-agent TD, L_SD and L_sat). The critic
-//!              terms update only critic parameters and the actor terms only actor
-//!              parameters (critic held fixed for the actor, as in DDPG).
-//!
-//! Reward r = α·(AL, TS, CC) with α = softmax(alpha_logits) detached; α itself is
-//! fitted with its own Adam (lr reward.eta_alpha) to L_α = mean(α·(AL,TS,CC) −
-//! sg Q_tot)² (the reference's rule).
-//!
-//! Adam per component (belief-net trunks and Q heads, action heads, encoder, refine,
-//! mixer; nets/adam.rs), each with its own learning rate and gradient-norm clip. The
-//! targets are soft-updated with `target_update_tau` every `target_update_interval`
-//! updates (counted once per update).
-//!
-//! # Use from an episode runner
-//! ```text
-//! let mut learner = Learner::new(nets_cfg, econ_host::torch_device())?;   // or Learner::load(dir, cfg, dev)
-//! // training episode (test: explore = false, and no observe):
-//! let obs = embed(question + "\n\nStrategy:\n" + strategy);             // obs_dim floats
-//! let mut e = learner.initial_actions(&obs, true)?;                       // n × [T, p]
-//! let mut rounds = vec![];
-//! loop {
-//!     let outs = executors(e); let c = commitment(outs);                  // LLM calls
-//!     rounds.push(RoundRecord { actions: e.clone(), outputs: emb(outs), commitment: emb(c) });
-//!     if rounds.len() > bne.max_iterations_train || converged { break }
-//!     let next = learner.refined_actions(&obs, &e, &emb(outs), &emb(c))?;
-//!     if nets::action_delta(&next, &e) < bne.convergence_threshold { ... } // stop rule of the runner
-//!     e = next;                                                           // adopt e^k first (no [BUG] 7.1)
-//! }
-//! for metrics in learner.observe(EpisodeRecord { obs, rounds, components: [al, ts, cc], done: true, next_obs: None })? {
-//!     write a metrics.jsonl line (every loss term by name, alpha, grad norms, counters)
-//! }
-//! learner.save(&model_dir.join("final"), json!({"episode": k, ...}))?;   // atomic
+//! learner.save(&model_dir.join("final"), &RunInfo { episode: k, .. })?;       // atomic
 //! ```
 
 mod batch;
@@ -152,7 +84,9 @@ use crate::nets::adam::Adam;
 use crate::nets::config::NetsConfig;
 use crate::rng::SplitMix64;
 pub use batch::{EpisodeRecord, RoundRecord};
-pub use checkpoint::{CHECKPOINT_FORMAT, CheckpointMeta};
+pub use checkpoint::{
+    CHECKPOINT_FORMAT, CheckpointMeta, RunInfo, checkpoint_dir, newest_checkpoint,
+};
 
 /// One learner update's numbers, by name (one metrics.jsonl line).
 pub type Metrics = BTreeMap<String, f64>;
