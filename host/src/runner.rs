@@ -22,7 +22,7 @@ use crate::episode::{Episode, Mode, Outcome, Phase, Resources};
 use crate::error::bad_input;
 use crate::interrupt;
 use crate::learn::early_stop::{EarlyStopper, StopDecision};
-use crate::learn::{EpisodeRecord, Learner, RoundRecord, RunInfo};
+use crate::learn::{EpisodeRecord, Learner, RunInfo};
 use crate::llm::LlmClient;
 use crate::llm::cache::{CacheMode, CachedClient};
 use crate::llm::local::{LocalClient, LocalModel};
@@ -435,18 +435,9 @@ impl Job {
                 texts.push(r.commitment_canonical.clone());
                 let mut emb = embedder.embed(&texts)?;
                 let commitment = emb.pop().expect("n + 1 embeddings");
-                rounds.push(RoundRecord {
-                    actions: r
-                        .executors
-                        .iter()
-                        .map(|e| [e.temperature, e.repetition_penalty])
-                        .collect(),
-                    outputs: emb,
-                    commitment,
-                    // Traces written before rounds were scored one by one
-                    // hold the step's components only.
-                    components: r.components.unwrap_or(step.components),
-                });
+                // Traces written before rounds were scored one by one hold
+                // the step's components only.
+                rounds.push(r.record(emb, commitment, r.components.unwrap_or(step.components)));
             }
             out.push(EpisodeRecord {
                 next_obs: (!step.done).then(|| obs.clone()),

@@ -619,12 +619,8 @@ impl Episode<'_> {
             commitment_canonical: canonical,
             components: None,
         };
-        let record = RoundRecord {
-            actions: actions.to_vec(),
-            outputs: embeddings,
-            commitment: commitment_embedding,
-            components: [0.0; 3],
-        };
+        // Components come with the reward plugin's score of this round.
+        let record = round.record(embeddings, commitment_embedding, [0.0; 3]);
         Ok((round, record))
     }
 

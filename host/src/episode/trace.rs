@@ -2,6 +2,7 @@
 //! needed to read it back — and, for training, to rebuild the learner's
 //! episode records on `train --resume` without asking an LLM again.
 
+use crate::learn::RoundRecord;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -132,6 +133,29 @@ pub struct RoundTrace {
     /// (absent in traces written before rounds were scored one by one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<[f32; 3]>,
+}
+
+impl RoundTrace {
+    /// The learner's record of this round: the actions its executors were
+    /// sampled with, the embeddings of their outputs and of the commitment
+    /// (`commitment_canonical`), and the team reward components.
+    pub fn record(
+        &self,
+        outputs: Vec<Vec<f32>>,
+        commitment: Vec<f32>,
+        components: [f32; 3],
+    ) -> RoundRecord {
+        RoundRecord {
+            actions: self
+                .executors
+                .iter()
+                .map(|e| [e.temperature, e.repetition_penalty])
+                .collect(),
+            outputs,
+            commitment,
+            components,
+        }
+    }
 }
 
 /// One decision step (t) of an episode: its BNE rounds and its reward.
