@@ -2,7 +2,7 @@
 //! WebAssembly plugins for rewards, dataset adapters, prompts and parsers.
 
 pub mod cli;
-pub mod commands;
+pub mod cmd;
 pub mod config;
 pub mod data;
 pub mod embed;

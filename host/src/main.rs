@@ -18,7 +18,7 @@ fn main() {
         .with_ansi(colour)
         .init();
 
-    if let Err(error) = econ_host::commands::dispatch(cli) {
+    if let Err(error) = econ_host::cmd::dispatch(cli) {
         let code = econ_host::error::exit_code(&error);
         if code == econ_host::interrupt::EXIT_CODE {
             eprintln!("{error:#}");

@@ -18,13 +18,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::nets::config::NetsConfig;
 pub use dataset::DatasetConfig;
 pub use embedding::EmbeddingConfig;
 pub use job::{BaselinesConfig, EarlyStoppingConfig, EnvConfig, RunnerConfig};
 pub use llm::{CacheConfig, LlmConfig, OPENAI_API_KEY_ENV, OPENAI_BASE_URL_ENV, RoleConfig};
 pub(crate) use plugins::MAX_PLUGIN_MEMORY_MIB;
 pub use plugins::{PluginLimits, PluginsConfig};
+
+use crate::nets::config::NetsConfig;
 
 /// A whole run: the keys the runner reads (`seed`, `[llm]`, `[dataset]`,
 /// `[plugins]`) and, at the top level beside them, every key of the networks

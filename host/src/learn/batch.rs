@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use super::*;
-
 use crate::nets::tensor_from;
 
 /// One executed BNE round of an episode.

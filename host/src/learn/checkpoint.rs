@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
 use super::*;
-
 use crate::nets::config::NetsConfig;
-
 use crate::rng::SplitMix64;
 
 impl Learner {

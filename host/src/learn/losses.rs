@@ -4,7 +4,6 @@
 use tch::{Kind, Tensor};
 
 use super::*;
-
 use crate::nets::tensor_from;
 use crate::rng::SplitMix64;
 

@@ -79,14 +79,15 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 
-use crate::nets::Nets;
-use crate::nets::adam::Adam;
-use crate::nets::config::NetsConfig;
-use crate::rng::SplitMix64;
 pub use batch::{EpisodeRecord, RoundRecord};
 pub use checkpoint::{
     CHECKPOINT_FORMAT, CheckpointMeta, RunInfo, checkpoint_dir, newest_checkpoint,
 };
+
+use crate::nets::Nets;
+use crate::nets::adam::Adam;
+use crate::nets::config::NetsConfig;
+use crate::rng::SplitMix64;
 
 /// One learner update's numbers, by name (one metrics.jsonl line).
 pub type Metrics = BTreeMap<String, f64>;

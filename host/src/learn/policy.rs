@@ -3,11 +3,9 @@
 //! networks.
 
 use anyhow::{Result, ensure};
-
 use tch::{Device, Tensor};
 
 use super::*;
-
 use crate::nets::tensor_from;
 
 impl Learner {

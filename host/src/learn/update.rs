@@ -2,7 +2,6 @@
 //! the reward weights α, soft target updates.
 
 use anyhow::Result;
-
 use tch::{Kind, Tensor};
 
 use super::*;

@@ -1,0 +1,188 @@
+//! `econ-host plugins list|check|new|install`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::*;
+use crate::cli::Cli;
+use crate::error::bad_input;
+use crate::plugins::{Limits, Plugin, PluginEngine};
+
+pub(super) fn plugins_list(cli: &Cli, json: bool) -> Result<()> {
+    let registry = load_registry(cli)?;
+    let infos: Vec<_> = registry.plugins().map(|p| p.info().clone()).collect();
+    if json {
+        // Each plugin's info plus `origin`: built-in, user or --plugins.
+        let with_origin = |i: &crate::plugins::PluginInfo| -> Result<serde_json::Value> {
+            let mut v = serde_json::to_value(i)?;
+            v["origin"] = crate::plugins::folder_origin(&i.source).into();
+            Ok(v)
+        };
+        let out = serde_json::json!({
+            "plugins": infos.iter().map(|i| with_origin(i)).collect::<Result<Vec<_>>>()?,
+            "shadowed": registry.shadowed().iter().map(|i| with_origin(i)).collect::<Result<Vec<_>>>()?,
+            "failures": registry.failures(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "{:<20} {:<16} {:<9} {:<6} {:<10} FILE",
+        "NAME", "KIND", "VERSION", "WIT", "SOURCE"
+    );
+    for i in &infos {
+        println!(
+            "{:<20} {:<16} {:<9} {:<6} {:<10} {}",
+            i.name,
+            i.kind.to_string(),
+            i.version,
+            i.wit_version,
+            crate::plugins::folder_origin(&i.source),
+            i.file.display()
+        );
+    }
+    for s in registry.shadowed() {
+        let winner = registry.get(&s.name).map(|w| w.info().clone());
+        println!(
+            "(overridden) {}@{} ({}) from {}{}",
+            s.name,
+            s.version,
+            crate::plugins::folder_origin(&s.source),
+            s.file.display(),
+            winner
+                .map(|w| format!(
+                    ": {} from {} wins",
+                    crate::plugins::folder_origin(&w.source),
+                    w.file.display()
+                ))
+                .unwrap_or_default()
+        );
+    }
+    for f in registry.failures() {
+        println!("(failed) {}: {}", f.file.display(), f.error);
+    }
+    Ok(())
+}
+
+pub(super) fn plugins_check(file: &std::path::Path, json: bool) -> Result<()> {
+    let engine = PluginEngine::new(None)?;
+    let source = file.parent().unwrap_or(std::path::Path::new("."));
+    let plugin = Plugin::load(&engine, file, source, Limits::default()).map_err(bad_input)?;
+    let info = plugin.info();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&**info)?);
+    } else {
+        println!("{}: ok", file.display());
+        println!(
+            "  world    {}/{}@{}",
+            crate::plugins::WIT_PACKAGE,
+            info.kind,
+            info.wit_version
+        );
+        println!("  name     {}", info.name);
+        println!("  version  {}", info.version);
+        println!("  about    {}", info.description);
+        if !info.author.is_empty() {
+            println!("  author   {}", info.author);
+        }
+        println!("  sha256   {}", info.sha256);
+    }
+    Ok(())
+}
+
+pub(super) fn plugins_new(
+    kind: &str,
+    name: &str,
+    dir: &std::path::Path,
+    sdk: Option<&std::path::Path>,
+) -> Result<()> {
+    use crate::scaffold::{self, Sdk};
+    let kind = crate::plugins::PluginKind::ALL
+        .into_iter()
+        .find(|k| k.world() == kind)
+        .ok_or_else(|| bad_input(anyhow::anyhow!("unknown plugin kind {kind}")))?;
+    let sdk = scaffold::find_sdk(sdk).map_err(bad_input)?;
+    let crate_dir = scaffold::create(dir, kind, name, &sdk).map_err(bad_input)?;
+    println!("created {kind} plugin {name} in {}", crate_dir.display());
+    match &sdk {
+        Sdk::Given(p) | Sdk::Found(p) => println!("  econ-plugin-sdk: {}", p.display()),
+        Sdk::Missing => eprintln!(
+            "warning: no econ-plugin-sdk found (not built from a checkout, none above this \
+             folder): edit the TODO in {}/Cargo.toml or run again with --sdk PATH",
+            crate_dir.display()
+        ),
+    }
+    let wasm = format!(
+        "target/wasm32-wasip2/release/{}.wasm",
+        name.replace('-', "_")
+    );
+    println!("next:");
+    println!("  cd {}", crate_dir.display());
+    println!("  cargo test                                     # its unit tests");
+    println!("  cargo build --release --target wasm32-wasip2   # the plugin");
+    println!("  econ-host plugins check {wasm}");
+    println!("  econ-host plugins install {wasm}");
+    Ok(())
+}
+
+pub(super) fn plugins_install(
+    paths: &[PathBuf],
+    dir: Option<&std::path::Path>,
+    force: bool,
+) -> Result<()> {
+    use crate::plugins::install::{self, Installed};
+    let dest = match dir {
+        Some(d) => d.to_path_buf(),
+        None => crate::plugins::user_plugin_dir().ok_or_else(|| {
+            bad_input(anyhow::anyhow!(
+                "no user plugin folder (no home folder): pass --dir or set {}",
+                crate::plugins::PLUGIN_DIR_ENV
+            ))
+        })?,
+    };
+    let mut files = Vec::new();
+    for path in paths {
+        files.extend(install::wasm_files(path).map_err(bad_input)?);
+    }
+    let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
+    let mut refused = 0;
+    for file in &files {
+        match install::install(&engine, file, &dest, force) {
+            Ok(Installed::New { info }) => println!(
+                "installed {}@{} ({}) -> {}",
+                info.name,
+                info.version,
+                info.kind,
+                info.file.display()
+            ),
+            Ok(Installed::Replaced { old, info }) => println!(
+                "replaced  {}@{} (sha256 {}) with {}@{} (sha256 {}) -> {}",
+                old.name,
+                old.version,
+                &old.sha256[..12],
+                info.name,
+                info.version,
+                &info.sha256[..12],
+                info.file.display()
+            ),
+            Ok(Installed::Unchanged { info }) => println!(
+                "unchanged {}@{}: already installed at {}",
+                info.name,
+                info.version,
+                info.file.display()
+            ),
+            Err(e) => {
+                refused += 1;
+                eprintln!("refused   {}: {e:#}", file.display());
+            }
+        }
+    }
+    if refused > 0 {
+        return Err(bad_input(anyhow::anyhow!(
+            "{refused} of {} plugin files not installed",
+            files.len()
+        )));
+    }
+    Ok(())
+}
