@@ -6,6 +6,8 @@
 //! after the newest checkpoint are re-embedded and fed to the learner again
 //! (no LLM call) before training goes on.
 
+mod clients;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -23,10 +25,7 @@ use crate::error::bad_input;
 use crate::interrupt;
 use crate::learn::early_stop::{EarlyStopper, StopDecision};
 use crate::learn::{EpisodeRecord, Learner, RunInfo};
-use crate::llm::LlmClient;
-use crate::llm::cache::{CacheMode, CachedClient};
-use crate::llm::local::{LocalClient, LocalModel};
-use crate::llm::openai::{OpenAiClient, OpenAiOptions};
+
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::{LiveRegistry, PluginEngine, WatchGuard};
 use crate::progress::Progress;
@@ -103,7 +102,7 @@ impl Job {
             splits.test.len()
         );
 
-        let (coordinator, executor) = llm_roles(&config, &splits)?;
+        let (coordinator, executor) = clients::llm_roles(&config, &splits)?;
         let embedder = crate::embed::load(&config.embedding, &config.base_dir)?;
         check_embedding_width(&config, embedder.dim())?;
 
@@ -577,76 +576,6 @@ fn running(s: &ModeSummary, completion_tokens: u64, since: Instant) -> String {
         s.accuracy * 100.0,
         completion_tokens as f64 / secs
     )
-}
-
-/// The coordinator and executor clients. Both roles on the same embedded
-/// GGUF share one loaded model; the simulated world knows every problem of
-/// the run; a record/replay cache wraps both.
-fn llm_roles(config: &Config, splits: &Splits) -> Result<(Arc<dyn LlmClient>, Arc<dyn LlmClient>)> {
-    let mut local: Vec<(PathBuf, Arc<LocalModel>)> = Vec::new();
-    let mut world: Option<Arc<crate::sim::World>> = None;
-    let mut client = |role: &str| -> Result<Arc<dyn LlmClient>> {
-        let rc = if role == "coordinator" {
-            &config.llm.coordinator
-        } else {
-            &config.llm.executor
-        };
-        let inner: Arc<dyn LlmClient> = match rc.provider.as_str() {
-            "local" => {
-                let path = crate::models::resolve(&rc.model, &config.base_dir)
-                    .map_err(bad_input)
-                    .with_context(|| format!("key llm.{role}.model"))?;
-                let model = match local.iter().find(|(p, _)| *p == path) {
-                    Some((_, m)) => Arc::clone(m),
-                    None => {
-                        let t0 = Instant::now();
-                        let m = Arc::new(LocalModel::load(
-                            &path,
-                            config.llm.threads,
-                            config.llm.context,
-                        )?);
-                        tracing::info!(
-                            "loaded {} ({:.0}M parameters) in {:.1}s",
-                            path.display(),
-                            m.n_params() as f64 / 1e6,
-                            t0.elapsed().as_secs_f64()
-                        );
-                        local.push((path, Arc::clone(&m)));
-                        m
-                    }
-                };
-                Arc::new(LocalClient::new(model))
-            }
-            "sim" => {
-                let world = world.get_or_insert_with(|| {
-                    let problems: Vec<Problem> =
-                        splits.train.iter().chain(&splits.test).cloned().collect();
-                    Arc::new(crate::sim::World::new(config.sim.clone(), &problems))
-                });
-                Arc::new(crate::sim::SimClient::new(
-                    Arc::clone(world),
-                    role == "coordinator",
-                    &rc.model,
-                    config.seed,
-                ))
-            }
-            _ => Arc::new(OpenAiClient::new(OpenAiOptions::from_role(role, rc)?)?),
-        };
-        let mode: CacheMode = config
-            .llm
-            .cache
-            .mode
-            .parse()
-            .map_err(|e: anyhow::Error| bad_input(e.context("key llm.cache.mode")))?;
-        if mode == CacheMode::Off {
-            return Ok(inner);
-        }
-        let path = config.resolve(config.llm.cache.path.as_deref().unwrap_or(Path::new("")));
-        Ok(Arc::new(CachedClient::new(inner, mode, &path)?))
-    };
-    let coordinator = client("coordinator")?;
-    let executor = client("executor")?;
-    Ok((coordinator, executor))
 }
 
 /// `runner.torch_threads`, or when 0: one thread if an LLM role decodes on
