@@ -8,11 +8,11 @@
 //! owns the other cores); ECON_BENCH_DIM the embedding dimension (default 384).
 
 use criterion::{BenchmarkId, Criterion};
-use econ_host::learn::{EpisodeRecord, Learner, RoundRecord};
+use econ_host::learn::{Learner, RoundRecord, StepRecord};
 use econ_host::nets::{NetsConfig, param_counts};
 use tch::Device;
 
-fn episode(cfg: &NetsConfig, seed: u64) -> EpisodeRecord {
+fn episode(cfg: &NetsConfig, seed: u64) -> StepRecord {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = move || {
         s ^= s << 13;
@@ -30,7 +30,7 @@ fn episode(cfg: &NetsConfig, seed: u64) -> EpisodeRecord {
             components: [0.5, 1.0, 0.4],
         })
         .collect();
-    EpisodeRecord {
+    StepRecord {
         obs: vec(cfg.obs_dim),
         rounds,
         done: true,

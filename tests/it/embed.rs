@@ -347,3 +347,20 @@ fn bert_prefixed_keys_load_the_same() {
     let b = minilm().embed(&text).unwrap();
     assert!(max_abs_diff(&a[0], &b[0]) < 1e-6);
 }
+
+/// The host's cosine (rewards computed by the host, BNE's commitment
+/// similarity) and the plugin SDK's (rewards computed by plugins) are one rule.
+#[test]
+fn host_and_sdk_cosine_agree_on_every_shape() {
+    let cases: [(&[f32], &[f32]); 6] = [
+        (&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]),
+        (&[1.0, 0.0], &[0.0, 1.0]),
+        (&[1.0, 2.0], &[1.0, 2.0, 3.0]),
+        (&[], &[]),
+        (&[0.0, 0.0], &[1.0, 1.0]),
+        (&[-1.0, 0.5], &[1.0, -0.5]),
+    ];
+    for (a, b) in cases {
+        assert_eq!(cosine(a, b), econ_plugin_sdk::cosine(a, b), "{a:?} {b:?}");
+    }
+}

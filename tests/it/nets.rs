@@ -3,7 +3,7 @@
 
 use std::sync::Once;
 
-use econ_host::learn::{EpisodeRecord, Learner, RoundRecord, RunInfo};
+use econ_host::learn::{Learner, RoundRecord, RunInfo, StepRecord};
 use econ_host::nets::{MixInput, Nets, NetsConfig, RoundState, param_counts};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, TestRunner};
@@ -47,7 +47,7 @@ impl Lcg {
     }
 }
 
-fn random_episode(cfg: &NetsConfig, rounds: usize, seed: u64) -> EpisodeRecord {
+fn random_episode(cfg: &NetsConfig, rounds: usize, seed: u64) -> StepRecord {
     let mut r = Lcg(seed);
     let s = &cfg.sampling;
     let rounds = (0..rounds)
@@ -72,7 +72,7 @@ fn random_episode(cfg: &NetsConfig, rounds: usize, seed: u64) -> EpisodeRecord {
             },
         })
         .collect();
-    EpisodeRecord {
+    StepRecord {
         obs: r.vec(cfg.obs_dim),
         rounds,
         done: true,
@@ -292,7 +292,7 @@ fn run_bandit(n: usize, band: (f32, f32), episodes: usize, seed: i64) -> (Vec<f3
     for _ in 0..episodes {
         let e = l.initial_actions(&obs, true).unwrap();
         let reward = e.iter().map(|a| pays(a[0])).sum::<f32>() / n as f32;
-        let ep = EpisodeRecord {
+        let ep = StepRecord {
             obs: obs.clone(),
             rounds: vec![RoundRecord {
                 actions: e,

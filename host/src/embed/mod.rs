@@ -55,8 +55,13 @@ pub fn load(config: &EmbeddingConfig, base_dir: &Path) -> Result<Box<dyn Embedde
     }
 }
 
-/// Cosine similarity of two vectors (0 when either is zero).
+/// Cosine similarity of two vectors: 0 when either is zero, empty, or their
+/// lengths differ — the same rule as the plugin SDK's `cosine`, so a reward
+/// computed in a plugin and one computed here agree.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() || a.is_empty() {
+        return 0.0;
+    }
     let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
     for (&x, &y) in a.iter().zip(b) {
         dot += x as f64 * y as f64;

@@ -31,7 +31,7 @@ use crate::rng::{Call, CallSite};
 const REPETITION_PENALTY: f32 = 1.0;
 
 /// One test episode of a comparison mode.
-pub struct Baseline<'a> {
+pub struct Comparison<'a> {
     pub res: &'a Resources,
     pub registry: &'a PluginRegistry,
     pub problem: &'a Problem,
@@ -54,7 +54,7 @@ struct Decision {
     text: String,
 }
 
-impl Baseline<'_> {
+impl Comparison<'_> {
     /// Run the episode. Err only for failures that must stop the run.
     pub async fn run(&self) -> Result<Outcome> {
         let started = Instant::now();

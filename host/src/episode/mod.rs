@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 
 use crate::config::Config;
 use crate::embed::{Embedder, cosine};
-use crate::learn::{EpisodeRecord, Learner, RoundRecord};
+use crate::learn::{Learner, RoundRecord, StepRecord};
 use crate::llm::{ChatRequest, LlmClient, Message};
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::prompt_template::{ChatMessage, PromptContext};
@@ -108,7 +108,7 @@ impl Mode {
 /// record per decision step; none when the episode failed).
 pub struct Outcome {
     pub trace: Trace,
-    pub records: Vec<EpisodeRecord>,
+    pub records: Vec<StepRecord>,
     /// Cosine of the last two commitments of the last step (none with one round).
     pub commitment_cos: Option<f64>,
 }
@@ -216,7 +216,7 @@ impl Episode<'_> {
         &self,
         usage: &mut Usage,
         trace: &mut Trace,
-    ) -> Step<(Vec<EpisodeRecord>, Option<f64>)> {
+    ) -> Step<(Vec<StepRecord>, Option<f64>)> {
         let plugins = plugin(Plugins::from(self.config(), self.registry))?;
         trace.plugins = plugins.names.clone();
         trace.alpha = self.lock_learner().alpha();
@@ -251,7 +251,7 @@ impl Episode<'_> {
             trace.correct = out.correct;
             trace.reward = mean(step.rewards.iter().map(|r| r.total));
             last_cos = out.commitment_cos;
-            records.push(EpisodeRecord {
+            records.push(StepRecord {
                 obs: obs.clone(),
                 rounds: out.rounds,
                 done,

@@ -23,9 +23,10 @@ pub struct RoundRecord {
     pub components: [f32; 3],
 }
 
-/// One episode (= one decision step) as stored in the replay buffer.
+/// One decision step (an episode has one unless env.max_rounds > 1), as stored
+/// in the replay buffer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpisodeRecord {
+pub struct StepRecord {
     /// Embedding of question + strategy (obs_dim).
     pub obs: Vec<f32>,
     /// Round 0 (initial actions) and every BNE round run; the last produced the answer.
@@ -39,7 +40,7 @@ pub struct EpisodeRecord {
 impl Learner {
     /// Put back a saved replay buffer (after [`Learner::load`]) without
     /// counting its episodes again or running updates.
-    pub fn restore_replay_buffer(&mut self, episodes: Vec<EpisodeRecord>) -> Result<()> {
+    pub fn restore_replay_buffer(&mut self, episodes: Vec<StepRecord>) -> Result<()> {
         self.buffer.clear();
         for (i, ep) in episodes.into_iter().enumerate() {
             self.check_record(&ep)
@@ -56,7 +57,7 @@ impl Learner {
         self.buffer.len()
     }
 
-    pub(super) fn check_record(&self, ep: &EpisodeRecord) -> Result<()> {
+    pub(super) fn check_record(&self, ep: &StepRecord) -> Result<()> {
         ensure!(
             !ep.rounds.is_empty(),
             "an episode record needs at least round 0"
@@ -95,7 +96,7 @@ impl Learner {
     /// buffer and returns their metrics (empty otherwise). Only a terminal
     /// record (`done`) ends an episode, so multi-step episodes
     /// (`env.max_rounds > 1`) are counted once, not once per step.
-    pub fn observe(&mut self, ep: EpisodeRecord) -> Result<Vec<Metrics>> {
+    pub fn observe(&mut self, ep: StepRecord) -> Result<Vec<Metrics>> {
         self.check_record(&ep)?;
         let ends_episode = ep.done;
         if self.buffer.len() == self.cfg.train.buffer_size {
@@ -121,7 +122,7 @@ impl Learner {
     }
 
     /// Up to `train.batch_size` distinct episodes from the buffer.
-    pub(super) fn sample_batch(&mut self) -> Vec<EpisodeRecord> {
+    pub(super) fn sample_batch(&mut self) -> Vec<StepRecord> {
         let n = self.buffer.len();
         let k = self.cfg.train.batch_size.min(n);
         let mut idx: Vec<usize> = (0..n).collect();
@@ -132,7 +133,7 @@ impl Learner {
         idx[..k].iter().map(|&i| self.buffer[i].clone()).collect()
     }
 
-    pub(super) fn make_batch(&self, eps: &[EpisodeRecord]) -> Result<Batch> {
+    pub(super) fn make_batch(&self, eps: &[StepRecord]) -> Result<Batch> {
         ensure!(!eps.is_empty(), "empty batch");
         for ep in eps {
             self.check_record(ep)?;

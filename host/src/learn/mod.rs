@@ -60,7 +60,7 @@
 //!     if nets::action_delta(&next, &e) < bne.convergence_threshold { ... } // stop rule of the runner
 //!     e = next;                                                           // adopt e^k first (no [BUG] 7.1)
 //! }
-//! for metrics in learner.observe(EpisodeRecord { obs, rounds, components: [al, ts, cc], done: true, next_obs: None })? {
+//! for metrics in learner.observe(StepRecord { obs, rounds, components: [al, ts, cc], done: true, next_obs: None })? {
 //!     write a metrics.jsonl line (every loss term by name, alpha, grad norms, counters)
 //! }
 //! learner.save(&model_dir.join("final"), &RunInfo { episode: k, .. })?;       // atomic
@@ -79,7 +79,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 
-pub use batch::{EpisodeRecord, RoundRecord};
+pub use batch::{RoundRecord, StepRecord};
 pub use checkpoint::{
     CHECKPOINT_FORMAT, CheckpointMeta, RunInfo, checkpoint_dir, newest_checkpoint,
 };
@@ -198,7 +198,7 @@ pub struct Learner {
     group_vars: Vec<Vec<Tensor>>,
     /// Per optimiser group: its configured learning rate (before warm-up).
     group_lr: Vec<f64>,
-    buffer: VecDeque<EpisodeRecord>,
+    buffer: VecDeque<StepRecord>,
     counters: Counters,
     rng: SplitMix64,
 }

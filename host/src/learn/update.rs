@@ -39,10 +39,7 @@ impl Learner {
 
     /// Named gradients the next update would apply to a batch (before clipping);
     /// for inspection and tests.
-    pub fn named_gradients(
-        &self,
-        batch: &[EpisodeRecord],
-    ) -> Result<Vec<(String, Option<Tensor>)>> {
+    pub fn named_gradients(&self, batch: &[StepRecord]) -> Result<Vec<(String, Option<Tensor>)>> {
         let batch = self.make_batch(batch)?;
         let losses = self.losses(&batch, true);
         let grads = self.gradients(&losses);
@@ -61,7 +58,7 @@ impl Learner {
     }
 
     /// The loss terms of a batch without updating anything (eval mode, no dropout).
-    pub fn evaluate(&self, batch: &[EpisodeRecord]) -> Result<Metrics> {
+    pub fn evaluate(&self, batch: &[StepRecord]) -> Result<Metrics> {
         let batch = self.make_batch(batch)?;
         let losses = tch::no_grad(|| self.losses(&batch, false));
         Ok(losses
@@ -72,7 +69,7 @@ impl Learner {
     }
 
     /// One learner update on the given episodes; returns every loss term by name.
-    pub fn update_on(&mut self, episodes: &[EpisodeRecord]) -> Result<Metrics> {
+    pub fn update_on(&mut self, episodes: &[StepRecord]) -> Result<Metrics> {
         let batch = self.make_batch(episodes)?;
         let losses = self.losses(&batch, true);
         let mut m: Metrics = losses

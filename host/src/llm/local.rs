@@ -275,10 +275,6 @@ impl LocalClient {
             gate: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
-
-    pub fn local_model(&self) -> &Arc<LocalModel> {
-        &self.model
-    }
 }
 
 impl LocalClient {

@@ -24,7 +24,7 @@ use crate::episode::{Episode, Mode, Outcome, Phase, Resources};
 use crate::error::bad_input;
 use crate::interrupt;
 use crate::learn::early_stop::{EarlyStopper, StopDecision};
-use crate::learn::{EpisodeRecord, Learner, RunInfo};
+use crate::learn::{Learner, RunInfo, StepRecord};
 
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::{LiveRegistry, PluginEngine, WatchGuard};
@@ -418,7 +418,7 @@ impl Job {
     }
 
     /// The learner's records of a training episode, rebuilt from its trace.
-    fn records_from_trace(&self, t: &Trace) -> Result<Vec<EpisodeRecord>> {
+    fn records_from_trace(&self, t: &Trace) -> Result<Vec<StepRecord>> {
         if t.error.is_some() {
             return Ok(Vec::new());
         }
@@ -438,7 +438,7 @@ impl Job {
                 // the step's components only.
                 rounds.push(r.record(emb, commitment, r.components.unwrap_or(step.components)));
             }
-            out.push(EpisodeRecord {
+            out.push(StepRecord {
                 next_obs: (!step.done).then(|| obs.clone()),
                 obs,
                 rounds,
@@ -483,7 +483,7 @@ impl Job {
                     async move {
                         let index = i as u64 + 1;
                         if !mode.is_econ() {
-                            return crate::episode::comparisons::Baseline {
+                            return crate::episode::comparisons::Comparison {
                                 res: &self.res,
                                 registry: &registry,
                                 problem,
