@@ -116,7 +116,7 @@ async fn request_body_bearer_key_and_usage() {
            max_retries = 0"#,
         server.base_url()
     ));
-    let c = OpenAiClient::new(OpenAiOptions::from_role("executor", &config).unwrap()).unwrap();
+    let c = OpenAiClient::new(config.openai_options("executor").unwrap()).unwrap();
     assert_eq!(c.model(), "meta-llama/Llama-3.3-70B");
     let r = request("What is 2 + 3?");
     let done = c.chat(&r).await.unwrap();
@@ -161,7 +161,7 @@ async fn request_body_bearer_key_and_usage() {
            send_repetition_penalty = false"#,
         server.base_url()
     ));
-    let c = OpenAiClient::new(OpenAiOptions::from_role("executor", &config).unwrap()).unwrap();
+    let c = OpenAiClient::new(config.openai_options("executor").unwrap()).unwrap();
     c.chat(&request("again")).await.unwrap();
     let body = server.state.bodies.lock().unwrap()[1].clone();
     assert!(body.get("repetition_penalty").is_none(), "{body}");
@@ -176,10 +176,7 @@ async fn request_body_bearer_key_and_usage() {
            api_key_env = "ECON_LLM_HTTP_TEST_UNSET_VARIABLE""#,
         server.base_url()
     ));
-    let err = format!(
-        "{:#}",
-        OpenAiOptions::from_role("coordinator", &config).unwrap_err()
-    );
+    let err = format!("{:#}", config.openai_options("coordinator").unwrap_err());
     assert!(
         err.contains("llm.coordinator.api_key_env")
             && err.contains("ECON_LLM_HTTP_TEST_UNSET_VARIABLE"),
@@ -490,7 +487,7 @@ async fn the_api_key_is_in_no_log_line_error_or_debug_output() {
            retry_backoff_max_ms = 2"#,
         server.base_url()
     ));
-    let options = OpenAiOptions::from_role("executor", &config).unwrap();
+    let options = config.openai_options("executor").unwrap();
     assert!(!format!("{options:?}").contains(SECRET));
     let c = OpenAiClient::new(options).unwrap();
     assert!(!format!("{c:?}").contains(SECRET));

@@ -20,7 +20,8 @@ pub(super) fn sim_curve(cli: &Cli, args: &crate::cli::CurveArgs) -> Result<()> {
     let job = Job::open(config, plugin_dirs(cli)?, &args.job.log_dir)?;
     interrupt::install();
     let eval = args.eval_eps.unwrap_or(job.splits.test.len());
-    let points = crate::sim::curve::run(&job, args.train_eps, args.every, eval, &args.model_dir)?;
+    let points =
+        crate::runner::curve::run(&job, args.train_eps, args.every, eval, &args.model_dir)?;
     if args.job.json {
         println!("{}", serde_json::to_string_pretty(&points)?);
         return Ok(());
@@ -49,7 +50,7 @@ pub(super) fn sim_curve(cli: &Cli, args: &crate::cli::CurveArgs) -> Result<()> {
         "written: {}",
         args.job
             .log_dir
-            .join(crate::sim::curve::CURVE_FILE)
+            .join(crate::runner::curve::CURVE_FILE)
             .display()
     );
     Ok(())

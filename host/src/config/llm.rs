@@ -2,9 +2,13 @@
 //! simulated), their sampling budgets, seeds and the response cache.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+
+use crate::http::ApiKey;
+use crate::llm::openai::OpenAiOptions;
 
 use super::http::{check_api_key_env, check_http_url, check_remote_retries, check_timeout_s};
 
@@ -263,4 +267,34 @@ fn default_seeds() -> String {
 
 fn default_cache_mode() -> String {
     "off".into()
+}
+
+impl RoleConfig {
+    /// From the config of role `role` ("coordinator" / "executor"), reading
+    /// the API key from the environment variable it names.
+
+    pub fn openai_options(&self, role: &str) -> Result<OpenAiOptions> {
+        let config = self;
+        let base_urls = config.endpoints();
+        if base_urls.is_empty() {
+            bail!("key llm.{role}.base_url: required for provider \"openai\"");
+        }
+        let api_key = match &config.api_key_env {
+            Some(var) => {
+                Some(ApiKey::from_env(var).with_context(|| format!("key llm.{role}.api_key_env"))?)
+            }
+            None => None,
+        };
+        Ok(OpenAiOptions {
+            base_urls,
+            model: config.model.clone(),
+            api_key,
+            concurrency: config.concurrency.max(1) as usize,
+            timeout: Duration::from_secs_f64(config.timeout_s),
+            max_retries: config.max_retries,
+            backoff: Duration::from_millis(config.retry_backoff_ms),
+            backoff_max: Duration::from_millis(config.retry_backoff_max_ms),
+            send_repetition_penalty: config.send_repetition_penalty,
+        })
+    }
 }

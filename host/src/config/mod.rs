@@ -12,6 +12,7 @@ mod http;
 mod job;
 mod llm;
 mod plugins;
+mod sim;
 
 use std::path::{Path, PathBuf};
 
@@ -22,8 +23,8 @@ pub use dataset::DatasetConfig;
 pub use embedding::EmbeddingConfig;
 pub use job::{BaselinesConfig, EarlyStoppingConfig, EnvConfig, RunnerConfig};
 pub use llm::{CacheConfig, LlmConfig, OPENAI_API_KEY_ENV, OPENAI_BASE_URL_ENV, RoleConfig};
-pub(crate) use plugins::MAX_PLUGIN_MEMORY_MIB;
 pub use plugins::{PluginLimits, PluginsConfig};
+pub use sim::{KindConfig, SimConfig};
 
 use crate::nets::config::NetsConfig;
 
@@ -43,7 +44,7 @@ pub struct Config {
     pub early_stopping: EarlyStoppingConfig,
     pub baselines: BaselinesConfig,
     /// The simulated world (`provider = "sim"`).
-    pub sim: crate::sim::SimConfig,
+    pub sim: SimConfig,
     #[serde(flatten)]
     pub nets: NetsConfig,
     /// Folder the config file is in; relative paths in it resolve against it.
@@ -72,7 +73,7 @@ struct RunKeys {
     #[serde(default)]
     baselines: BaselinesConfig,
     #[serde(default)]
-    sim: crate::sim::SimConfig,
+    sim: SimConfig,
 }
 
 impl RunKeys {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::plugins::{Limits, LimitsPolicy};
+use crate::plugins::{Limits, LimitsPolicy, MAX_PLUGIN_MEMORY_MIB};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,9 +58,6 @@ impl Default for PluginsConfig {
         }
     }
 }
-
-/// wasm32 linear memory cannot grow past 4 GiB.
-pub(crate) const MAX_PLUGIN_MEMORY_MIB: u64 = 4096;
 
 impl PluginsConfig {
     /// What each plugin call may use (see `crate::plugins::LimitsPolicy`).

@@ -4,11 +4,13 @@
 //! API keys that never show.
 
 mod key;
+pub(crate) mod pip;
 mod post;
 mod retry;
 pub mod tls;
 
 pub use key::ApiKey;
+pub(crate) use pip::pip_config;
 pub(crate) use post::{
     Failure, FailureKind, error_chain, http_client, parse_json, post_json, snippet,
 };

@@ -35,7 +35,7 @@ fn read_roots() -> Vec<reqwest::Certificate> {
             files.push(path.into());
         }
     }
-    if let Some(path) = crate::models::index::pip_config("cert") {
+    if let Some(path) = super::pip_config("cert") {
         files.push(path.into());
     }
     for system in [

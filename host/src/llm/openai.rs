@@ -25,13 +25,13 @@ use tokio::sync::Semaphore;
 use super::{
     BoxFuture, ChatRequest, Completion, LlmClient, Message, estimate_prompt_tokens, estimate_tokens,
 };
-use crate::config::RoleConfig;
+
 use crate::http::{
     ApiKey, Backoff, Failure, FailureKind, http_client, parse_json, post_json, snippet,
     with_retries,
 };
 
-/// Everything the client needs; [`OpenAiOptions::from_role`] builds it from
+/// Everything the client needs; [`RoleConfig::openai_options`](crate::config::RoleConfig::openai_options) builds it from
 /// a role's config.
 #[derive(Clone, Debug)]
 pub struct OpenAiOptions {
@@ -69,32 +69,6 @@ impl OpenAiOptions {
             backoff_max: Duration::from_secs(8),
             send_repetition_penalty: true,
         }
-    }
-
-    /// From the config of role `role` ("coordinator" / "executor"), reading
-    /// the API key from the environment variable it names.
-    pub fn from_role(role: &str, config: &RoleConfig) -> Result<Self> {
-        let base_urls = config.endpoints();
-        if base_urls.is_empty() {
-            bail!("key llm.{role}.base_url: required for provider \"openai\"");
-        }
-        let api_key = match &config.api_key_env {
-            Some(var) => {
-                Some(ApiKey::from_env(var).with_context(|| format!("key llm.{role}.api_key_env"))?)
-            }
-            None => None,
-        };
-        Ok(OpenAiOptions {
-            base_urls,
-            model: config.model.clone(),
-            api_key,
-            concurrency: config.concurrency.max(1) as usize,
-            timeout: Duration::from_secs_f64(config.timeout_s),
-            max_retries: config.max_retries,
-            backoff: Duration::from_millis(config.retry_backoff_ms),
-            backoff_max: Duration::from_millis(config.retry_backoff_max_ms),
-            send_repetition_penalty: config.send_repetition_penalty,
-        })
     }
 }
 

@@ -10,8 +10,6 @@
 //! ([`crate::http::tls`]): machines that reach the index through a
 //! TLS-inspecting proxy work as they do for pip.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
@@ -93,52 +91,7 @@ pub fn index_url(explicit: Option<&str>) -> String {
 
 /// `index-url` from pip's config files.
 fn pip_config_index_url() -> Option<String> {
-    pip_config("index-url")
-}
-
-/// `key` from pip's config files, the later file winning as in pip
-/// (global, user, virtualenv, then `$PIP_CONFIG_FILE`); sections `global`,
-/// `download` and `install`.
-pub(crate) fn pip_config(key: &str) -> Option<String> {
-    let mut files: Vec<PathBuf> = vec!["/etc/xdg/pip/pip.conf".into(), "/etc/pip.conf".into()];
-    if let Some(home) = dirs::home_dir() {
-        files.push(home.join(".pip/pip.conf"));
-    }
-    if let Some(config) = dirs::config_dir() {
-        files.push(config.join("pip/pip.conf"));
-    }
-    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
-        files.push(PathBuf::from(venv).join("pip.conf"));
-    }
-    if let Some(file) = std::env::var_os("PIP_CONFIG_FILE") {
-        files.push(file.into());
-    }
-    let mut found = None;
-    for file in files {
-        if let Ok(text) = std::fs::read_to_string(&file)
-            && let Some(value) = ini_value(&text, key)
-        {
-            found = Some(value);
-        }
-    }
-    found
-}
-
-fn ini_value(text: &str, want: &str) -> Option<String> {
-    let mut section = String::new();
-    let mut found = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') && line.ends_with(']') {
-            section = line[1..line.len() - 1].trim().to_ascii_lowercase();
-        } else if let Some((key, value)) = line.split_once(['=', ':']) {
-            let key = key.trim().replace('_', "-").to_ascii_lowercase();
-            if key == want && ["global", "download", "install"].contains(&section.as_str()) {
-                found = Some(value.trim().to_string());
-            }
-        }
-    }
-    found
+    crate::http::pip_config("index-url")
 }
 
 /// `url` with any password replaced by `***`, for messages.
@@ -344,11 +297,17 @@ mod tests {
     fn pip_config_and_redaction() {
         let ini = "[global]\ncert = /x\nindex-url = https://m.example/simple\n[install]\nindex_url=https://other/simple\n";
         assert_eq!(
-            ini_value(ini, "index-url").as_deref(),
+            crate::http::pip::ini_value(ini, "index-url").as_deref(),
             Some("https://other/simple")
         );
-        assert_eq!(ini_value(ini, "cert").as_deref(), Some("/x"));
-        assert_eq!(ini_value("[list]\nindex-url = x\n", "index-url"), None);
+        assert_eq!(
+            crate::http::pip::ini_value(ini, "cert").as_deref(),
+            Some("/x")
+        );
+        assert_eq!(
+            crate::http::pip::ini_value("[list]\nindex-url = x\n", "index-url"),
+            None
+        );
         assert_eq!(
             redact("https://me:secret@m.example/simple/"),
             "https://me:***@m.example/simple/"

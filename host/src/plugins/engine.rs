@@ -141,7 +141,7 @@ fn pool() -> PoolingAllocationConfig {
         .total_core_instances(1024)
         .total_memories(256)
         .total_tables(1024)
-        .max_memory_size(crate::config::MAX_PLUGIN_MEMORY_MIB as usize * (1 << 20))
+        .max_memory_size(super::limits::MAX_PLUGIN_MEMORY_MIB as usize * (1 << 20))
         .max_core_instances_per_component(32)
         .max_memories_per_component(4)
         .max_tables_per_component(16)

@@ -8,6 +8,9 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 /// Per-call budget of one plugin.
+/// wasm32 linear memory cannot grow past 4 GiB.
+pub const MAX_PLUGIN_MEMORY_MIB: u64 = 4096;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Wasm fuel (roughly one unit per instruction). A reward call on an

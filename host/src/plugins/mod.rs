@@ -16,7 +16,7 @@ pub use handles::{
     AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginInfo, PromptTemplatePlugin,
     RewardPlugin, is_plugin_name,
 };
-pub use limits::{Limits, LimitsPolicy};
+pub use limits::{Limits, LimitsPolicy, MAX_PLUGIN_MEMORY_MIB};
 pub use registry::{LoadFailure, PluginRegistry};
 pub use reload::{DEBOUNCE, LiveRegistry, WatchGuard};
 pub use worlds::{

@@ -386,7 +386,7 @@ fn training(page: &mut String, runs: &[Run]) -> Result<()> {
 /// `econ-host sim curve`: held-out accuracy against training episodes for
 /// the networks (baseline, bne) beside random and oracle actions, and how far
 /// the executors' temperatures are from each kind's best.
-fn learning_curve(page: &mut String, curve: &[crate::sim::curve::CurvePoint]) -> Result<()> {
+fn learning_curve(page: &mut String, curve: &[crate::runner::curve::CurvePoint]) -> Result<()> {
     let last = curve.iter().map(|p| p.episodes).max().unwrap_or(0) as f64;
     let mut accuracy: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     let mut distance: Vec<(String, Vec<(f64, f64)>)> = Vec::new();

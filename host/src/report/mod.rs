@@ -29,7 +29,7 @@ pub struct Run {
     /// metrics.jsonl, one map per learner update.
     pub metrics: Vec<serde_json::Map<String, serde_json::Value>>,
     /// learning_curve.jsonl of `econ-host sim curve`, if any.
-    pub curve: Option<Vec<crate::sim::curve::CurvePoint>>,
+    pub curve: Option<Vec<crate::runner::curve::CurvePoint>>,
 }
 
 /// One test mode of one run.
@@ -265,7 +265,7 @@ fn load_run(dir: &Path) -> Result<Run> {
         modes,
         train,
         metrics,
-        curve: crate::sim::curve::read(dir).map_err(bad_input)?,
+        curve: crate::runner::curve::read(dir).map_err(bad_input)?,
     })
 }
 

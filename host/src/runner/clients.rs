@@ -15,7 +15,7 @@ use crate::error::bad_input;
 use crate::llm::LlmClient;
 use crate::llm::cache::{CacheMode, CachedClient};
 use crate::llm::local::{LocalClient, LocalModel};
-use crate::llm::openai::{OpenAiClient, OpenAiOptions};
+use crate::llm::openai::OpenAiClient;
 use crate::plugins::dataset_adapter::Problem;
 
 /// Who an LLM call is for.
@@ -92,10 +92,7 @@ pub(super) fn llm_roles(
                     config.seed,
                 ))
             }
-            _ => Arc::new(OpenAiClient::new(OpenAiOptions::from_role(
-                role.name(),
-                rc,
-            )?)?),
+            _ => Arc::new(OpenAiClient::new(rc.openai_options(role.name())?)?),
         };
         let mode: CacheMode = config
             .llm

@@ -7,6 +7,7 @@
 //! (no LLM call) before training goes on.
 
 mod clients;
+pub mod curve;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

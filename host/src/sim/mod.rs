@@ -20,9 +20,10 @@
 //! `econ-host sim problems` writes (problems.rs).
 
 pub mod client;
-pub mod curve;
+
 pub mod problems;
 pub mod world;
 
+pub use crate::config::{KindConfig, SimConfig};
 pub use client::SimClient;
-pub use world::{SimConfig, World};
+pub use world::World;

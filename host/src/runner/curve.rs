@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::World;
 use crate::episode::trace::read_traces;
 use crate::episode::{FixedActions, Mode};
 use crate::learn::Learner;
 use crate::plugins::dataset_adapter::Problem;
 use crate::rng;
 use crate::runner::Job;
+use crate::sim::World;
 
 /// One point of the curve.
 #[derive(Clone, Debug, Serialize, Deserialize)]
