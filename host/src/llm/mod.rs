@@ -99,21 +99,6 @@ impl<T: LlmClient + ?Sized> LlmClient for Arc<T> {
     }
 }
 
-impl<T: LlmClient + ?Sized> LlmClient for Box<T> {
-    fn model(&self) -> &str {
-        (**self).model()
-    }
-    fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion>> {
-        (**self).chat(request)
-    }
-    fn chat_many<'a>(
-        &'a self,
-        requests: &'a [ChatRequest],
-    ) -> BoxFuture<'a, Vec<Result<Completion>>> {
-        (**self).chat_many(requests)
-    }
-}
-
 /// Rough token count for text when a server reports no usage: about four
 /// bytes of English per BPE token, at least one token for non-empty text.
 pub fn estimate_tokens(text: &str) -> u32 {
