@@ -73,7 +73,7 @@ impl Phase {
 
 /// Baseline: round 0 only (the belief networks' first actions, no BNE
 /// refinement). Bne: up to K refinement rounds with the convergence guard.
-/// Cot, Sc, Debate: the comparison methods of baselines.rs (no coordinator,
+/// Cot, Sc, Debate: the comparison methods of comparisons.rs (no coordinator,
 /// no networks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {

@@ -7,7 +7,7 @@ pub const STAGES: [&str; 6] = [
     "coordinator-strategy",
     "executor",
     "coordinator-commitment",
-    // The comparison modes (host/src/baselines.rs).
+    // The comparison modes (host/src/episode/comparisons.rs).
     "cot",
     "sc",
     "debate",
