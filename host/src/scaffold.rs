@@ -115,6 +115,7 @@ fn is_sdk(dir: &Path) -> bool {
 }
 
 /// The files of a new crate, as (path relative to the crate, contents).
+// Long on purpose: the files of a new plugin crate, each template next to its path.
 pub fn render(kind: PluginKind, name: &str, sdk: &Sdk) -> Vec<(PathBuf, String)> {
     let (lib, description) = match kind {
         PluginKind::Reward => (REWARD, "TS, AL and CC per executor"),

@@ -8,6 +8,7 @@ use crate::episode::summary::{self, ModeSummary, TrainSummary};
 use crate::runner::Job;
 
 /// summary.json (merged with what the log folder has) and the terminal lines.
+// Long on purpose: summary.json is written in one place so its keys read in file order.
 pub(super) fn report(
     job: &Job,
     args: &JobArgs,

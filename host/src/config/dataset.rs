@@ -91,6 +91,8 @@ impl DatasetConfig {
             .collect()
     }
 
+    // Long on purpose: one check per key, in the order of the config file; each error names
+    // its key.
     pub(crate) fn validate(&self) -> Result<()> {
         let key = |name: &str| format!("key dataset.{name}");
         if self.adapter.trim().is_empty() {

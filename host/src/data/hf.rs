@@ -281,6 +281,8 @@ fn download(cache: &Path, id: &str, revision: &str, split: &str) -> Result<PathB
     .map_err(|_| anyhow!("the download thread panicked"))?
 }
 
+// Long on purpose: one download with its resume, checksum and atomic rename, each failure
+// naming the file.
 async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<PathBuf> {
     let endpoint = std::env::var("HF_ENDPOINT")
         .ok()

@@ -99,6 +99,8 @@ pub fn load_file(
 }
 
 /// The train and test problems of `config.dataset`.
+// Long on purpose: the dataset keys in the order a user sets them: source, format, adapter,
+// test split, limits, shuffle; each step names its key in errors.
 pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Splits> {
     let d = &config.dataset;
     let format = match &d.format {

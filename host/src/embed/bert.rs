@@ -454,6 +454,8 @@ impl BertEmbedder {
             .map_err(crate::error::bad_input)
     }
 
+    // Long on purpose: the encoder files in the order they are read (config, tokenizer,
+    // weights), each failure naming its file.
     fn load_inner(folder: &Path, device: Device, options: &LoadOptions) -> Result<Self> {
         if !folder.is_dir() {
             bail!(

@@ -117,68 +117,7 @@ impl Learner {
     /// that names the key. Non-shape settings (learning rates, ...) come from `cfg`.
     pub fn load(dir: &Path, cfg: NetsConfig, device: Device) -> Result<Self> {
         let meta = Self::read_meta(dir)?;
-        let shape_keys: [(&str, String, String); 11] = [
-            (
-                "n_agents",
-                meta.n_agents.to_string(),
-                cfg.n_agents.to_string(),
-            ),
-            (
-                "belief_dim",
-                meta.belief_dim.to_string(),
-                cfg.belief_dim.to_string(),
-            ),
-            ("obs_dim", meta.obs_dim.to_string(), cfg.obs_dim.to_string()),
-            (
-                "commitment_embedding_dim",
-                meta.commitment_embedding_dim.to_string(),
-                cfg.commitment_embedding_dim.to_string(),
-            ),
-            (
-                "arch.entity_dim",
-                meta.entity_dim.to_string(),
-                cfg.arch.entity_dim.to_string(),
-            ),
-            (
-                "mixer.kind",
-                meta.mixer_kind.clone(),
-                cfg.mixer.kind.clone(),
-            ),
-            (
-                "arch.transformer_blocks",
-                meta.config.arch.transformer_blocks.to_string(),
-                cfg.arch.transformer_blocks.to_string(),
-            ),
-            (
-                "arch.mlp_hidden_size",
-                meta.config.arch.mlp_hidden_size.to_string(),
-                cfg.arch.mlp_hidden_size.to_string(),
-            ),
-            (
-                "arch.feedforward_size",
-                meta.config.arch.feedforward_size.to_string(),
-                cfg.arch.feedforward_size.to_string(),
-            ),
-            (
-                "arch.attention_heads",
-                meta.config.arch.attention_heads.to_string(),
-                cfg.arch.attention_heads.to_string(),
-            ),
-            (
-                "mixer.hypernet_embed",
-                meta.config.mixer.hypernet_embed.to_string(),
-                cfg.mixer.hypernet_embed.to_string(),
-            ),
-        ];
-        for (key, saved, wanted) in shape_keys {
-            if saved != wanted {
-                bail!(
-                    "checkpoint {} was saved with {key} = {saved}, but the config has {key} = {wanted}; \
-                     the networks' shapes differ, so it cannot be loaded (set {key} = {saved} or train afresh)",
-                    dir.display()
-                );
-            }
-        }
+        check_shapes(&meta, &cfg, dir)?;
         let mut learner = Learner::new(cfg, device)?;
         let path = dir.join("model.safetensors");
         let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(&path)
@@ -222,6 +161,64 @@ impl Learner {
         learner.rng = SplitMix64::new(meta.replay_rng);
         Ok(learner)
     }
+}
+
+/// The keys that decide the networks' shapes must match between the
+/// checkpoint and the config, or the tensors cannot be loaded: say which.
+fn check_shapes(meta: &CheckpointMeta, cfg: &NetsConfig, dir: &Path) -> Result<()> {
+    let saved = &meta.config;
+    let pairs = |key, a: usize, b: usize| (key, a.to_string(), b.to_string());
+    let shape_keys = [
+        pairs("n_agents", meta.n_agents, cfg.n_agents),
+        pairs("belief_dim", meta.belief_dim, cfg.belief_dim),
+        pairs("obs_dim", meta.obs_dim, cfg.obs_dim),
+        pairs(
+            "commitment_embedding_dim",
+            meta.commitment_embedding_dim,
+            cfg.commitment_embedding_dim,
+        ),
+        pairs("arch.entity_dim", meta.entity_dim, cfg.arch.entity_dim),
+        (
+            "mixer.kind",
+            meta.mixer_kind.clone(),
+            cfg.mixer.kind.clone(),
+        ),
+        pairs(
+            "arch.transformer_blocks",
+            saved.arch.transformer_blocks,
+            cfg.arch.transformer_blocks,
+        ),
+        pairs(
+            "arch.mlp_hidden_size",
+            saved.arch.mlp_hidden_size,
+            cfg.arch.mlp_hidden_size,
+        ),
+        pairs(
+            "arch.feedforward_size",
+            saved.arch.feedforward_size,
+            cfg.arch.feedforward_size,
+        ),
+        pairs(
+            "arch.attention_heads",
+            saved.arch.attention_heads,
+            cfg.arch.attention_heads,
+        ),
+        pairs(
+            "mixer.hypernet_embed",
+            saved.mixer.hypernet_embed,
+            cfg.mixer.hypernet_embed,
+        ),
+    ];
+    for (key, saved, wanted) in shape_keys {
+        if saved != wanted {
+            bail!(
+                "checkpoint {} was saved with {key} = {saved}, but the config has {key} = {wanted}; \
+                 the networks' shapes differ, so it cannot be loaded (set {key} = {saved} or train afresh)",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Renames `tmp` to `dir`, replacing an existing `dir` (moved aside first, then removed).

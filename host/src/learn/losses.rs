@@ -102,6 +102,9 @@ impl Learner {
     /// conditioned on them explains the reward by them and stops depending on
     /// the action). The actors then climb that critic: the initial policy at
     /// round 0, the RefineModule from round k−1's executed actions.
+    // Long on purpose: every loss term of an update in one visible place, top to bottom and
+    // under its logged name (CleanRL style); splitting it would scatter the formulas the
+    // module doc lists.
     pub(super) fn losses(&self, batch: &Batch, train: bool) -> Losses {
         let cfg = &self.cfg;
         let nets = &self.nets;

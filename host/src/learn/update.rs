@@ -69,6 +69,8 @@ impl Learner {
     }
 
     /// One learner update on the given episodes; returns every loss term by name.
+    // Long on purpose: one optimiser step in the order the learner doc gives: losses,
+    // gradients and clips per component, Adam, α, target update.
     pub fn update_on(&mut self, episodes: &[StepRecord]) -> Result<Metrics> {
         let batch = self.make_batch(episodes)?;
         let losses = self.losses(&batch, true);

@@ -101,6 +101,8 @@ impl LocalModel {
 
     /// `chat_batch` that gives up between two decoding steps once `cancel`
     /// is set (its caller went away, e.g. the run was interrupted).
+    // Long on purpose: one llama.cpp decode loop: batch, sample, stop per sequence; its
+    // state (KV cache, batch, samplers) is llama.cpp's and does not split cleanly.
     pub fn chat_batch_until(
         &self,
         requests: &[ChatRequest],

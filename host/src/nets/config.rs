@@ -418,6 +418,8 @@ impl NetsConfig {
 
     /// Checks ranges; errors name the key.
     // `!(a < b)` on purpose: a NaN from a config must fail these checks.
+    // Long on purpose: one check per key, in the order of the config file; each error names
+    // its key.
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Result<()> {
         fn positive(key: &str, v: usize) -> Result<()> {

@@ -305,6 +305,9 @@ impl Plugin {
     }
 
     /// As [`Plugin::load`], for bytes already read from `file`.
+    // Long on purpose: loading is one sequence (compile, detect the world, link, run meta()
+    // in the sandbox, bind) that each kind goes through; the bind! macro keeps the four
+    // kinds in one place.
     pub fn from_bytes(
         engine: &PluginEngine,
         bytes: &[u8],

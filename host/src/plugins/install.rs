@@ -62,6 +62,8 @@ pub fn wasm_files(path: &Path) -> Result<Vec<PathBuf>> {
 /// the same name unless `force`; refuses outright when another file in
 /// `dest_dir` declares the same name (that file would shadow or be shadowed
 /// by the new one, depending on file names).
+// Long on purpose: validate, compile, then copy atomically: the checks stand next to the
+// step they guard.
 pub fn install(
     engine: &PluginEngine,
     file: &Path,

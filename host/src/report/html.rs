@@ -278,6 +278,7 @@ fn bne(page: &mut String, modes: &[&ModeData]) -> Result<()> {
     Ok(())
 }
 
+// Long on purpose: one section of the report, HTML written in page order.
 fn training(page: &mut String, runs: &[Run]) -> Result<()> {
     heading(page, "training");
     let mut any = false;
@@ -448,6 +449,7 @@ fn learning_curve(page: &mut String, curve: &[crate::runner::curve::CurvePoint])
     Ok(())
 }
 
+// Long on purpose: one section of the report, HTML written in page order.
 fn agreement(page: &mut String, modes: &[&ModeData]) {
     heading(page, "agreement");
     if modes.len() < 2 {

@@ -155,6 +155,9 @@ impl Job {
     /// Train until `episodes` training episodes are done in total, writing
     /// checkpoints to `model_dir`. With `resume`, continue from the newest
     /// checkpoint there.
+    // Long on purpose: the training loop read top to bottom: start or resume, run an
+    // episode, learn, checkpoint, early stop; the pieces share the writer, metrics and
+    // stopper.
     pub fn train(
         &self,
         learner: Learner,
@@ -331,6 +334,8 @@ impl Job {
 
     /// Load the newest checkpoint and bring the learner up to the last
     /// finished episode in the trace file.
+    // Long on purpose: resume is one consistency check of checkpoint, traces and metrics;
+    // splitting it would hide which of them disagreed.
     fn resume(
         &self,
         model_dir: &Path,
