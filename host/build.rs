@@ -2,8 +2,23 @@
 // binary would need LD_LIBRARY_PATH. torch-sys exports the library folder it
 // linked against (links = "tch" -> DEP_TCH_LIBTORCH_LIB); bake it in.
 fn main() {
+    wit_version();
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
     }
+}
+
+// The WIT package version is written once, in wit/econ-plugins.wit; the host
+// reads it from there (ECON_WIT_VERSION) instead of repeating it.
+fn wit_version() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/econ-plugins.wit");
+    println!("cargo:rerun-if-changed={path}");
+    let text = std::fs::read_to_string(path).expect("reading wit/econ-plugins.wit");
+    let version = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package econ:plugins@"))
+        .and_then(|rest| rest.strip_suffix(';'))
+        .expect("wit/econ-plugins.wit: no `package econ:plugins@X.Y.Z;` line");
+    println!("cargo:rustc-env=ECON_WIT_VERSION={version}");
 }

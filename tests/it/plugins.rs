@@ -672,3 +672,24 @@ fn a_later_folder_overrides_a_plugin_of_the_same_name() {
         "{msg}"
     );
 }
+
+/// The WIT version is written once (wit/econ-plugins.wit): the host and the
+/// SDK plugins are built with both read it from there.
+#[test]
+fn host_and_sdk_build_against_the_same_wit_version() {
+    let wit = std::fs::read_to_string(common::repo_root().join("wit/econ-plugins.wit")).unwrap();
+    let line = format!(
+        "package {}@{};",
+        econ_host::plugins::WIT_PACKAGE,
+        econ_host::plugins::WIT_VERSION
+    );
+    assert!(wit.lines().any(|l| l.trim() == line), "{line}");
+    assert_eq!(
+        econ_plugin_sdk::WIT_PACKAGE,
+        format!(
+            "{}@{}",
+            econ_host::plugins::WIT_PACKAGE,
+            econ_host::plugins::WIT_VERSION
+        )
+    );
+}

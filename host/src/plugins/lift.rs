@@ -24,7 +24,8 @@ use wasmtime::component::{
     TypedFunc,
 };
 
-use super::worlds::{PluginKind, WIT_PACKAGE, WIT_VERSION};
+use super::wit::{WIT_PACKAGE, WIT_VERSION};
+use super::worlds::PluginKind;
 
 /// No result is larger than this, whatever the plugin's memory limit.
 pub const MAX_RESULT_BYTES: usize = 64 << 20;

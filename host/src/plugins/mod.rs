@@ -9,6 +9,7 @@ mod lift;
 mod limits;
 mod registry;
 mod reload;
+mod wit;
 mod worlds;
 
 pub use engine::{Loaded, PluginEngine};
@@ -19,9 +20,9 @@ pub use handles::{
 pub use limits::{Limits, LimitsPolicy, MAX_PLUGIN_MEMORY_MIB};
 pub use registry::{LoadFailure, PluginRegistry};
 pub use reload::{DEBOUNCE, LiveRegistry, WatchGuard};
+pub use wit::{SUPPORTED as SUPPORTED_WIT, WIT_PACKAGE, WIT_VERSION};
 pub use worlds::{
-    PluginKind, WIT_PACKAGE, WIT_VERSION, answer_parser, dataset_adapter, detect_world,
-    prompt_template, reward,
+    PluginKind, answer_parser, dataset_adapter, detect_world, prompt_template, reward,
 };
 
 use std::path::PathBuf;

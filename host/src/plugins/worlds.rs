@@ -1,5 +1,5 @@
-//! Typed host bindings, one module per WIT world, and which world a component
-//! implements.
+//! The four plugin kinds (one per WIT world), the latest version's typed
+//! bindings, and which world a component implements.
 
 use std::fmt;
 
@@ -7,33 +7,8 @@ use anyhow::{Result, bail};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// The WIT package this host is built against.
-pub const WIT_PACKAGE: &str = "econ:plugins";
-pub const WIT_VERSION: &str = "0.1.0";
-
-pub mod reward {
-    wasmtime::component::bindgen!({ path: "../wit", world: "econ:plugins/reward" });
-    pub use econ::plugins::types::{PluginKind, Sampling};
-    pub use exports::econ::plugins::scorer::{AgentReward, Episode, ExecutorResult, RewardWeights};
-}
-
-pub mod dataset_adapter {
-    wasmtime::component::bindgen!({ path: "../wit", world: "econ:plugins/dataset-adapter" });
-    pub use econ::plugins::types::{PluginKind, Problem};
-    pub use exports::econ::plugins::adapter::RawRecord;
-}
-
-pub mod prompt_template {
-    wasmtime::component::bindgen!({ path: "../wit", world: "econ:plugins/prompt-template" });
-    pub use econ::plugins::types::{ChatMessage, PluginKind};
-    pub use exports::econ::plugins::templates::PromptContext;
-}
-
-pub mod answer_parser {
-    wasmtime::component::bindgen!({ path: "../wit", world: "econ:plugins/answer-parser" });
-    pub use econ::plugins::types::PluginKind;
-    pub use exports::econ::plugins::parser::Extraction;
-}
+pub use super::wit::latest::{answer_parser, dataset_adapter, prompt_template, reward};
+use super::wit::{SUPPORTED, WIT_PACKAGE, WIT_VERSION, version_supported};
 
 /// The four kinds of plugin, one per world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -102,7 +77,7 @@ pub fn detect_world(engine: &Engine, component: &Component) -> Result<(PluginKin
         if !version_supported(version) {
             bail!(
                 "built for WIT {WIT_PACKAGE}@{version}; this host supports \
-                 {WIT_PACKAGE}@{WIT_VERSION} (0.1.x): rebuild it against this host's wit/"
+                 {WIT_PACKAGE}@{WIT_VERSION} ({SUPPORTED}): rebuild it against this host's wit/"
             );
         }
         if !exports.iter().any(|e| e == "meta") {
@@ -115,31 +90,4 @@ pub fn detect_world(engine: &Engine, component: &Component) -> Result<(PluginKin
          of {WIT_PACKAGE}@{WIT_VERSION}; its exports are [{}]",
         exports.join(", ")
     )
-}
-
-/// Same major.minor for 0.x versions, same major from 1.0 on (semver).
-fn version_supported(version: &str) -> bool {
-    let parse = |v: &str| -> Option<(u64, u64)> {
-        let mut it = v.split('.');
-        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-    };
-    match (parse(version), parse(WIT_VERSION)) {
-        (Some((0, minor)), Some((0, ours))) => minor == ours,
-        (Some((major, _)), Some((ours, _))) => major == ours && major != 0,
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::version_supported;
-
-    #[test]
-    fn versions() {
-        assert!(version_supported("0.1.0"));
-        assert!(version_supported("0.1.7"));
-        assert!(!version_supported("0.2.0"));
-        assert!(!version_supported("1.0.0"));
-        assert!(!version_supported(""));
-    }
 }

@@ -19,7 +19,7 @@
 //! against is [`WIT_PACKAGE`].
 
 /// The WIT package (and version) every world here comes from.
-pub const WIT_PACKAGE: &str = "econ:plugins@0.1.0";
+pub const WIT_PACKAGE: &str = concat!("econ:plugins@", env!("ECON_WIT_VERSION"));
 
 pub use serde_json;
 
