@@ -333,6 +333,8 @@ async fn a_dead_server_fails_the_run_with_a_clear_error() {
             "logs",
             "--set",
             "llm.coordinator.max_retries=0",
+            "--set",
+            "runner.episode_attempts=2",
         ])
         .await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -341,6 +343,115 @@ async fn a_dead_server_fails_the_run_with_a_clear_error() {
         t.contains("coordinator (strategy)") && t.contains("503"),
         "{t}"
     );
+    assert!(t.contains("training episode 1 failed 2 time(s)"), "{t}");
+    assert!(t.contains("train --resume"), "{t}");
+}
+
+/// A server that fails one request in five, with no client retries: each
+/// failure ends an LLM call, and so today's episode; the episode runs again
+/// and the run finishes with every episode, train and test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_faults_never_end_a_run() {
+    let s = Setup::new(Duration::ZERO, "").await;
+    // A fixed schedule, one request in five failing, not periodic (a period
+    // of five would hit the same call of every re-run).
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    s.server.script((0..2000).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if x % 5 == 0 {
+            Reply::Status(500, None)
+        } else {
+            arithmetic_model()
+        }
+    }));
+    let out = s
+        .econ_host(&[
+            "run",
+            "--train-eps",
+            "4",
+            "--test-eps",
+            "4",
+            "--log-dir",
+            "logs",
+            "--set",
+            "llm.coordinator.max_retries=0",
+            "--set",
+            "llm.executor.max_retries=0",
+            "--set",
+            "runner.episode_attempts=20",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("it runs again"),
+        "no episode was re-run"
+    );
+    let summary = json_file(&s.path("logs/summary.json"));
+    assert_eq!(summary["train"]["episodes"], 4, "{summary:#}");
+    for mode in ["baseline", "bne"] {
+        assert_eq!(summary["modes"][mode]["episodes"], 4, "{summary:#}");
+        assert!(summary["modes"][mode].get("stopped_by").is_none());
+    }
+    for t in traces(&s.path("logs/traces_train_bne.jsonl")) {
+        assert!(t["error"].is_null(), "{t}");
+    }
+}
+
+/// The server dies mid-training: the run stops after the episode's attempts
+/// with the finished episodes checkpointed and a partial summary, and
+/// `train --resume` goes on once the server is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_stops_training_checkpointed_and_resume_goes_on() {
+    let s = Setup::new(Duration::from_millis(50), "").await;
+    let args = [
+        "--log-dir",
+        "logs",
+        "--set",
+        "runner.save_interval=100",
+        "--set",
+        "runner.episode_attempts=2",
+        "--set",
+        "llm.coordinator.max_retries=0",
+        "--set",
+        "llm.executor.max_retries=0",
+    ];
+    let mut child = s.spawn(&[&["train", "--train-eps", "6"][..], &args].concat());
+    let trace_path = s.path("logs/traces_train_bne.jsonl");
+    wait_for_lines(&trace_path, 2, &mut child).await;
+    s.server.set_default(Reply::Status(503, None));
+    let (code, stderr) = wait_exit(child, Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{stderr}");
+    let n = traces(&trace_path).len();
+    assert!((2..6).contains(&n), "{n} episodes finished");
+    assert!(
+        stderr.contains(&format!("training stopped after {n} of 6 episodes")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("503") && stderr.contains("train --resume"),
+        "{stderr}"
+    );
+    let summary = json_file(&s.path("logs/summary.json"));
+    assert_eq!(summary["train"]["episodes"], n, "{summary:#}");
+    assert!(
+        summary["train"]["stopped_by"]
+            .as_str()
+            .unwrap()
+            .contains("503")
+    );
+    assert!(
+        s.path(&format!("models/checkpoint_{n}/meta.json"))
+            .is_file()
+    );
+
+    s.server.set_default(arithmetic_model());
+    let out = s
+        .econ_host(&[&["train", "--train-eps", "6", "--resume"][..], &args].concat())
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(traces(&trace_path).len(), 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,15 +61,30 @@ pub(super) fn training_interrupted(summary: &TrainSummary, planned: u64) -> anyh
         Some(dir) => format!("networks saved in {dir}"),
         None => "no episode had finished".to_string(),
     };
-    anyhow::Error::new(Interrupted(format!(
-        "interrupted after {done} of {planned} training episodes ({kept}); \
-         `econ-host train --resume --train-eps {planned}` with the same --config, \
+    let resume = format!(
+        "`econ-host train --resume --train-eps {planned}` with the same --config, \
          --model-dir and --log-dir goes on from there"
-    )))
+    );
+    match &summary.results.stopped_by {
+        // Not a signal: a plain error (exit 1) that says why.
+        Some(why) => anyhow::anyhow!(
+            "training stopped after {done} of {planned} episodes ({kept}): {why}; {resume}"
+        ),
+        None => anyhow::Error::new(Interrupted(format!(
+            "interrupted after {done} of {planned} training episodes ({kept}); {resume}"
+        ))),
+    }
 }
 
 pub(super) fn test_interrupted(modes: &[(Mode, ModeSummary)], planned: usize) -> Result<()> {
     match modes.last() {
+        Some((mode, s)) if s.stopped_by.is_some() => Err(anyhow::anyhow!(
+            "testing {} stopped after {} of {planned} problems (their results are in \
+             summary.json and the traces): {}",
+            mode.as_str(),
+            s.episodes,
+            s.stopped_by.as_deref().unwrap_or_default()
+        )),
         Some((mode, s)) if s.interrupted => Err(anyhow::Error::new(Interrupted(format!(
             "interrupted while testing {}: {} of {planned} problems finished \
              (their results are in summary.json and the traces)",

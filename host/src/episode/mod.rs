@@ -590,10 +590,13 @@ impl Episode<'_> {
             let texts = outputs.clone();
             tokio::task::spawn_blocking(move || embed_with(&embedder, &texts))
         };
-        let commitment = self.coordinator_call(&request, usage, "commitment").await?;
+        let commitment = self.coordinator_call(&request, usage, "commitment").await;
+        // Joined even when the commitment failed: a run that stops on that
+        // error must not exit while the encoder is still running on its thread.
+        let embeddings = embedding_outputs.await;
+        let commitment = commitment?;
         let embeddings = fatal(
-            embedding_outputs
-                .await
+            embeddings
                 .context("the embedding thread failed")
                 .and_then(|r| r),
         )?;

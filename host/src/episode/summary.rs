@@ -62,6 +62,10 @@ pub struct ModeSummary {
     /// numbers cover the finished ones.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// Why the run stopped before every planned episode ran, when it was not
+    /// a signal: an LLM outage (the finished episodes are kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
 }
 
 impl ModeSummary {

@@ -8,6 +8,7 @@
 
 mod clients;
 pub mod curve;
+mod requeue;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -212,6 +213,8 @@ impl Job {
         let mut completion_tokens = 0u64;
         let mut finished = start;
         let mut interrupted = false;
+        let mut stopped_by = None;
+        let requeue = requeue::Requeue::new(&self.config.runner);
         for k in start + 1..=episodes {
             let problem = &self.splits.train[((k - 1) as usize) % self.splits.train.len()];
             let registry = self.live.snapshot();
@@ -226,19 +229,28 @@ impl Job {
                 fixed_actions: None,
             };
             // Ctrl-C abandons the episode in flight: it is neither traced nor
-            // learned from, so `--resume` simply runs it again.
+            // learned from, so `--resume` simply runs it again. So does an LLM
+            // outage, after the episode's attempts (requeue.rs).
+            let what = format!("training episode {k}");
             let outcome = self.rt().block_on(async {
                 tokio::select! {
                     biased;
                     _ = interrupt::requested() => None,
-                    outcome = episode.run() => Some(outcome),
+                    outcome = requeue.run(&what, || episode.run()) => Some(outcome),
                 }
             });
-            let Some(outcome) = outcome else {
-                interrupted = true;
-                break;
+            let outcome = match outcome {
+                None => {
+                    interrupted = true;
+                    break;
+                }
+                Some(Err(e)) => {
+                    stopped_by = Some(format!("{e:#}"));
+                    interrupted = true;
+                    break;
+                }
+                Some(Ok(outcome)) => outcome,
             };
-            let outcome = outcome?;
             writer.append(&outcome.trace)?;
             summary.results.add(&outcome.trace);
             completion_tokens += outcome.trace.tokens.total().completion;
@@ -278,6 +290,7 @@ impl Job {
         bar.finish_and_clear();
         let learner = learner.into_inner().unwrap_or_else(|e| e.into_inner());
         if interrupted {
+            summary.results.stopped_by = stopped_by;
             return self.interrupted_training(learner, summary, model_dir, finished);
         }
         self.finish_training(learner, summary, model_dir)
@@ -481,36 +494,46 @@ impl Job {
         let started = Instant::now();
         let mut completion_tokens = 0u64;
         let concurrency = self.config.runner.concurrency;
+        let requeue = requeue::Requeue::new(&self.config.runner);
         self.rt().block_on(async {
             let mut outcomes = stream::iter(problems.iter().enumerate())
                 .map(|(i, problem)| {
                     let registry = self.live.snapshot();
                     let fixed = fixed.clone();
+                    let requeue = &requeue;
                     async move {
                         let index = i as u64 + 1;
-                        if !mode.is_econ() {
-                            return crate::episode::comparisons::Comparison {
-                                res: &self.res,
-                                registry: &registry,
-                                problem,
-                                index,
-                                mode,
-                            }
-                            .run()
-                            .await;
-                        }
-                        Episode {
-                            res: &self.res,
-                            registry: &registry,
-                            learner,
-                            problem,
-                            index,
-                            phase: Phase::Test,
-                            mode,
-                            fixed_actions: fixed,
-                        }
-                        .run()
-                        .await
+                        let what = format!("{} test episode {index}", mode.as_str());
+                        requeue
+                            .run(&what, || {
+                                let (registry, fixed) = (&registry, fixed.clone());
+                                async move {
+                                    if !mode.is_econ() {
+                                        return crate::episode::comparisons::Comparison {
+                                            res: &self.res,
+                                            registry,
+                                            problem,
+                                            index,
+                                            mode,
+                                        }
+                                        .run()
+                                        .await;
+                                    }
+                                    Episode {
+                                        res: &self.res,
+                                        registry,
+                                        learner,
+                                        problem,
+                                        index,
+                                        phase: Phase::Test,
+                                        mode,
+                                        fixed_actions: fixed,
+                                    }
+                                    .run()
+                                    .await
+                                }
+                            })
+                            .await
                     }
                 })
                 .buffered(concurrency);
@@ -525,7 +548,15 @@ impl Job {
                     next = outcomes.next() => next,
                 };
                 let Some(outcome) = next else { break };
-                let outcome: Outcome = outcome?;
+                // An outage after the episode's attempts: keep what finished.
+                let outcome: Outcome = match outcome {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        summary.interrupted = true;
+                        summary.stopped_by = Some(format!("{e:#}"));
+                        break;
+                    }
+                };
                 writer.append(&outcome.trace)?;
                 summary.add(&outcome.trace);
                 completion_tokens += outcome.trace.tokens.total().completion;
