@@ -710,3 +710,33 @@ async fn every_call_has_its_own_seed_and_commitments_are_not_anchored() {
         );
     }
 }
+
+/// Two processes on one log folder: the second is refused at once (exit 2)
+/// with the first one's pid; with another log folder but the same model
+/// folder, too. The first run is not disturbed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_the_same_folders_is_refused() {
+    let s = Setup::new(Duration::from_millis(100), "").await;
+    let mut first = s.spawn(&["train", "--train-eps", "3", "--log-dir", "logs"]);
+    let trace_path = s.path("logs/traces_train_bne.jsonl");
+    wait_for_lines(&trace_path, 1, &mut first).await;
+    for log_dir in ["logs", "logs-other"] {
+        let out = s
+            .econ_host(&["train", "--train-eps", "3", "--log-dir", log_dir])
+            .await;
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let t = text(&out);
+        let folder = if log_dir == "logs" {
+            "log folder"
+        } else {
+            "model folder"
+        };
+        assert!(
+            t.contains(folder) && t.contains(&format!("pid {}", first.id())),
+            "{t}"
+        );
+    }
+    let (code, stderr) = wait_exit(first, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(traces(&trace_path).len(), 3);
+}

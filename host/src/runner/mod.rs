@@ -8,6 +8,7 @@
 
 mod clients;
 pub mod curve;
+pub mod lock;
 mod requeue;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,8 @@ pub struct Job {
     pub res: Resources,
     pub splits: Splits,
     pub log_dir: PathBuf,
+    /// This process is the only one writing `log_dir`.
+    _log_lock: lock::FolderLock,
     /// Always `Some` until dropped (see `Drop`).
     rt: Option<tokio::runtime::Runtime>,
 }
@@ -61,8 +64,7 @@ impl Job {
         tch::set_num_threads(threads as i32);
         tracing::info!("libtorch uses {threads} threads");
         tch::manual_seed(config.seed as i64);
-        std::fs::create_dir_all(log_dir)
-            .with_context(|| format!("creating log folder {}", log_dir.display()))?;
+        let log_lock = lock::FolderLock::acquire(log_dir, "log folder")?;
 
         let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
         let live = LiveRegistry::new(engine, plugin_dirs, config.plugins.limits_policy())?;
@@ -125,6 +127,7 @@ impl Job {
             _watch: watch,
             splits,
             log_dir: log_dir.to_path_buf(),
+            _log_lock: log_lock,
             rt: Some(rt),
         })
     }
@@ -172,6 +175,12 @@ impl Job {
                 self.splits.source
             )));
         }
+        // The log folder is locked for the job; the model folder for training,
+        // unless it is the same folder.
+        let _model_lock = match same_folder(model_dir, &self.log_dir) {
+            true => None,
+            false => Some(lock::FolderLock::acquire(model_dir, "model folder")?),
+        };
         let mode = self.train_mode();
         let trace_path = self.trace_path(Phase::Train, mode);
         let mut summary = TrainSummary::default();
@@ -567,6 +576,14 @@ impl Job {
         })?;
         bar.finish_and_clear();
         Ok(summary)
+    }
+}
+
+/// Whether two paths name one folder (both exist: they are created before).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 
