@@ -4,6 +4,7 @@
 
 pub mod bne;
 pub mod comparisons;
+pub mod jsonl;
 pub mod metrics;
 mod round;
 mod strategy;

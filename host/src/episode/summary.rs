@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::episode::trace::{RoleCalls, RoleTokens, Trace};
@@ -176,9 +176,4 @@ pub fn merge_into(path: &Path, value: serde_json::Value) -> Result<serde_json::V
     Ok(merged)
 }
 
-/// Write a file through a temporary sibling and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming onto {}", path.display()))
-}
+pub use super::jsonl::write_atomic;

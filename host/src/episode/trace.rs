@@ -4,7 +4,7 @@
 
 use crate::learn::RoundRecord;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -291,18 +291,30 @@ impl TraceWriter {
         })
     }
 
+    /// Append to `path` as it is.
+    fn append_to(path: &Path) -> Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        Ok(TraceWriter {
+            out: BufWriter::new(file),
+            path: path.to_path_buf(),
+        })
+    }
+
     /// Keep the first `keep` complete lines of `path` (a resumed run) and
     /// append after them; a torn last line is dropped.
     pub fn resume(path: &Path, keep: usize) -> Result<Self> {
-        let kept = read_traces(path)?
-            .into_iter()
-            .take(keep)
-            .collect::<Vec<_>>();
-        let mut writer = Self::create(path)?;
-        for trace in &kept {
-            writer.append(trace)?;
+        // Rewritten beside the old file and renamed over it: a kill or a full
+        // disk during the rewrite leaves the old trace whole.
+        let mut kept = Vec::new();
+        for trace in read_traces(path)?.into_iter().take(keep) {
+            serde_json::to_writer(&mut kept, &trace)?;
+            kept.push(b'\n');
         }
-        Ok(writer)
+        super::jsonl::write_atomic(path, &kept)?;
+        Self::append_to(path)
     }
 
     pub fn append(&mut self, trace: &Trace) -> Result<()> {
@@ -318,32 +330,21 @@ impl TraceWriter {
 /// last line — a run killed mid-write — is skipped; a bad line elsewhere is
 /// an error naming it.
 pub fn read_traces(path: &Path) -> Result<Vec<Trace>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
-    };
-    let lines: Vec<String> = BufReader::new(file)
-        .lines()
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("reading {}", path.display()))?;
+    let lines = super::jsonl::complete_lines(path)?;
+    let last = lines.last().map(|(n, _)| *n);
     let mut out = Vec::new();
-    let last = lines.len().saturating_sub(1);
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Trace>(line) {
+    for (number, line) in lines {
+        match serde_json::from_str::<Trace>(&line) {
             Ok(t) => out.push(t),
-            Err(e) if i == last => {
+            // A complete last line cut short in its JSON (an older writer's kill).
+            Err(e) if Some(number) == last => {
                 tracing::warn!(
-                    "{} line {}: dropping a torn last line ({e})",
-                    path.display(),
-                    i + 1
+                    "{} line {number}: dropping a torn last line ({e})",
+                    path.display()
                 );
             }
             Err(e) => {
-                return Err(e).with_context(|| format!("{} line {}", path.display(), i + 1));
+                return Err(e).with_context(|| format!("{} line {number}", path.display()));
             }
         }
     }

@@ -270,20 +270,13 @@ fn load_run(dir: &Path) -> Result<Run> {
 }
 
 fn read_metrics(path: &Path) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(Vec::new());
-    };
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<serde_json::Value>(line) {
+    for (number, line) in crate::episode::jsonl::complete_lines(path)? {
+        match serde_json::from_str::<serde_json::Value>(&line) {
             Ok(serde_json::Value::Object(m)) => out.push(m),
             _ => tracing::warn!(
-                "{} line {}: not a JSON object, skipped",
-                path.display(),
-                i + 1
+                "{} line {number}: not a JSON object, skipped",
+                path.display()
             ),
         }
     }

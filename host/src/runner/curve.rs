@@ -187,14 +187,13 @@ fn point(
 /// Reads LOG_DIR/learning_curve.jsonl, if there is one.
 pub fn read(log_dir: &Path) -> Result<Option<Vec<CurvePoint>>> {
     let path = log_dir.join(CURVE_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    if !path.is_file() {
         return Ok(None);
-    };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| format!("{}:{}", path.display(), i + 1))
+    }
+    crate::episode::jsonl::complete_lines(&path)?
+        .into_iter()
+        .map(|(number, l)| {
+            serde_json::from_str(&l).with_context(|| format!("{}:{number}", path.display()))
         })
         .collect::<Result<Vec<_>>>()
         .map(Some)

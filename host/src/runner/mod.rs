@@ -601,18 +601,15 @@ fn commitment_cos_of(t: &Trace) -> Option<f64> {
 /// Keep metrics.jsonl lines of episodes up to `episode`; return their
 /// (episode, loss_total).
 fn truncate_metrics(path: &Path, episode: u64) -> Result<Vec<(u64, f64)>> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(Vec::new());
-    };
     let mut kept = String::new();
     let mut losses = Vec::new();
-    for line in text.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+    for (_, line) in crate::episode::jsonl::complete_lines(path)? {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
         let e = v["episode"].as_u64().unwrap_or(u64::MAX);
         if e <= episode {
-            kept.push_str(line);
+            kept.push_str(&line);
             kept.push('\n');
             if let Some(loss) = v["loss_total"].as_f64() {
                 losses.push((e, loss));
