@@ -3,6 +3,7 @@
 // linked against (links = "tch" -> DEP_TCH_LIBTORCH_LIB); bake it in.
 fn main() {
     wit_version();
+    git_commit();
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
@@ -21,4 +22,20 @@ fn wit_version() {
         .and_then(|rest| rest.strip_suffix(';'))
         .expect("wit/econ-plugins.wit: no `package econ:plugins@X.Y.Z;` line");
     println!("cargo:rustc-env=ECON_WIT_VERSION={version}");
+}
+
+// The commit the binary was built from, for run.json (none outside a git
+// checkout, e.g. a source tarball).
+fn git_commit() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    println!("cargo:rerun-if-changed={root}/.git/HEAD");
+    println!("cargo:rerun-if-changed={root}/.git/refs/heads");
+    let commit = std::process::Command::new("git")
+        .args(["-C", root, "rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    println!("cargo:rustc-env=ECON_GIT_COMMIT={commit}");
 }

@@ -8,8 +8,9 @@ use anyhow::Result;
 use super::{ModeData, Run, pair, plots};
 
 /// The sections, in page order: (id, heading). Tests check for each id.
-pub const SECTIONS: [(&str, &str); 8] = [
+pub const SECTIONS: [(&str, &str); 9] = [
     ("overview", "Runs"),
+    ("provenance", "How each run was made"),
     ("accuracy", "Accuracy per mode"),
     ("pareto", "Accuracy vs tokens per episode"),
     ("cost", "Tokens, calls, time and cost per episode"),
@@ -67,6 +68,7 @@ pub fn render(runs: &[Run]) -> Result<String> {
     }
     page.push_str("</p></nav>");
     overview(&mut page, runs);
+    provenance(&mut page, runs);
     accuracy(&mut page, &modes)?;
     pareto(&mut page, &modes)?;
     cost(&mut page, &modes);
@@ -79,6 +81,68 @@ pub fn render(runs: &[Run]) -> Result<String> {
          traces_*.jsonl and metrics.jsonl.</p></body></html>\n",
     );
     Ok(page)
+}
+
+/// run.json of each run: version, commit, config hash, files and plugins
+/// with their sha256, the machine, start and end.
+fn provenance(page: &mut String, runs: &[Run]) {
+    heading(page, "provenance");
+    for run in runs {
+        let Some(r) = &run.record else {
+            let _ = write!(
+                page,
+                "<p class=\"muted\">{}: no run.json (written by econ-host since run folders \
+                 record their provenance).</p>",
+                escape(&run.label)
+            );
+            continue;
+        };
+        let short = |h: &str| h.chars().take(12).collect::<String>();
+        let _ = write!(
+            page,
+            "<h3>{}</h3><table><tr><th class=\"l\">econ-host</th><td class=\"l\">{} {}</td></tr>\
+             <tr><th class=\"l\">config sha256</th><td class=\"l\"><code>{}</code></td></tr>\
+             <tr><th class=\"l\">started / finished</th><td class=\"l\">{} / {}</td></tr>\
+             <tr><th class=\"l\">machine</th><td class=\"l\">{} ({} threads, {} {}, torch {})</td></tr>\
+             <tr><th class=\"l\">problems</th><td class=\"l\">{} train, {} test from {}</td></tr>",
+            escape(&run.label),
+            escape(&r.econ_host_version),
+            escape(&short(&r.git_commit)),
+            escape(&short(&r.config_sha256)),
+            escape(&r.started),
+            escape(r.finished.as_deref().unwrap_or("(did not finish)")),
+            escape(&r.machine.cpu),
+            r.machine.threads,
+            escape(&r.machine.os),
+            escape(&r.machine.arch),
+            escape(&r.machine.torch_device),
+            r.splits.train.len(),
+            r.splits.test.len(),
+            escape(&r.splits.source),
+        );
+        for f in &r.files {
+            let _ = write!(
+                page,
+                "<tr><th class=\"l\">{}</th><td class=\"l\">{} ({} bytes, sha256 <code>{}</code>)</td></tr>",
+                escape(&f.role),
+                escape(&f.path.display().to_string()),
+                f.bytes,
+                escape(&short(&f.sha256))
+            );
+        }
+        for p in &r.plugins {
+            let _ = write!(
+                page,
+                "<tr><th class=\"l\">plugin ({})</th><td class=\"l\">{}@{} (sha256 <code>{}</code>)</td></tr>",
+                escape(&p.kind),
+                escape(&p.name),
+                escape(&p.version),
+                escape(&short(&p.sha256))
+            );
+        }
+        page.push_str("</table>");
+    }
+    page.push_str("</section>");
 }
 
 fn overview(page: &mut String, runs: &[Run]) {
@@ -601,6 +665,7 @@ mod tests {
             train: Vec::new(),
             metrics: Vec::new(),
             curve: None,
+            record: None,
         };
         let page = render(&[run]).unwrap();
         for (id, _) in SECTIONS {

@@ -30,6 +30,8 @@ pub struct Run {
     pub metrics: Vec<serde_json::Map<String, serde_json::Value>>,
     /// learning_curve.jsonl of `econ-host sim curve`, if any.
     pub curve: Option<Vec<crate::runner::curve::CurvePoint>>,
+    /// run.json: how the run was made (absent in older log folders).
+    pub record: Option<crate::runner::provenance::RunRecord>,
 }
 
 /// One test mode of one run.
@@ -266,7 +268,23 @@ fn load_run(dir: &Path) -> Result<Run> {
         train,
         metrics,
         curve: crate::runner::curve::read(dir).map_err(bad_input)?,
+        record: read_record(dir),
     })
+}
+
+fn read_record(dir: &Path) -> Option<crate::runner::provenance::RunRecord> {
+    let path = dir.join(crate::runner::provenance::RUN_FILE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(
+                "{}: not a run record ({e}), left out of the report",
+                path.display()
+            );
+            None
+        }
+    }
 }
 
 fn read_metrics(path: &Path) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {

@@ -1,0 +1,233 @@
+//! run.json: how a run was made, beside its results. The econ-host version
+//! and commit, the resolved config and its hash, the sha256 of every model
+//! file, plugin and dataset file, the problem ids of each split, the machine,
+//! and when it started and ended. A log folder holds one configuration: a
+//! job whose config differs from the folder's run.json is refused.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::error::bad_input;
+
+pub const RUN_FILE: &str = "run.json";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub econ_host_version: String,
+    /// The commit econ-host was built from (empty outside a git checkout).
+    pub git_commit: String,
+    /// The command line, as typed.
+    pub command: Vec<String>,
+    pub started: String,
+    /// Set when the job ends (absent while it runs, or after a kill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    /// sha256 of the resolved config as JSON: what "the same config" means.
+    pub config_sha256: String,
+    pub config: serde_json::Value,
+    pub files: Vec<HashedFile>,
+    pub plugins: Vec<HashedPlugin>,
+    pub splits: Splits,
+    pub machine: Machine,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HashedFile {
+    /// What the file is to the run ("llm.executor.model", "dataset", ...).
+    pub role: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HashedPlugin {
+    pub name: String,
+    pub version: String,
+    pub kind: String,
+    pub file: PathBuf,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Splits {
+    pub source: String,
+    pub train: Vec<String>,
+    pub test: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Machine {
+    pub os: String,
+    pub arch: String,
+    pub cpu: String,
+    pub threads: usize,
+    pub torch_device: String,
+}
+
+impl Machine {
+    pub fn this() -> Machine {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    l.strip_prefix("model name")
+                        .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
+                })
+            })
+            .unwrap_or_default();
+        Machine {
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+            cpu,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            torch_device: format!("{:?}", crate::torch_device()),
+        }
+    }
+}
+
+/// The config as recorded, and its hash.
+pub fn config_fingerprint(config: &Config) -> (serde_json::Value, String) {
+    let value = serde_json::to_value(config).unwrap_or_default();
+    let hash = hex::encode(Sha256::digest(value.to_string().as_bytes()));
+    (value, hash)
+}
+
+/// sha256 and size of a file, streamed.
+pub fn hash_file(role: &str, path: &Path) -> Result<HashedFile> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("hashing {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        bytes += n as u64;
+    }
+    Ok(HashedFile {
+        role: role.to_string(),
+        path: path.to_path_buf(),
+        bytes,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+/// Every file under `path` (a model folder) or the file itself.
+pub fn hash_files(role: &str, path: &Path) -> Result<Vec<HashedFile>> {
+    if path.is_file() {
+        return Ok(vec![hash_file(role, path)?]);
+    }
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    entries.sort();
+    for file in entries {
+        out.push(hash_file(role, &file)?);
+    }
+    Ok(out)
+}
+
+/// Refuse to write a run into `log_dir` when its run.json records another
+/// config: two configurations' results would read as one.
+pub fn check_same_config(log_dir: &Path, config_sha256: &str) -> Result<()> {
+    let path = log_dir.join(RUN_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let Ok(previous) = serde_json::from_str::<RunRecord>(&text) else {
+        tracing::warn!("{}: not a run record, replaced", path.display());
+        return Ok(());
+    };
+    if previous.config_sha256 != config_sha256 {
+        return Err(bad_input(anyhow!(
+            "log folder {} holds a run of another configuration (run.json, started {}); \
+             its results would mix with this one's: choose another --log-dir",
+            log_dir.display(),
+            previous.started
+        )));
+    }
+    Ok(())
+}
+
+pub fn write(log_dir: &Path, record: &RunRecord) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(record)?;
+    crate::episode::jsonl::write_atomic(&log_dir.join(RUN_FILE), &bytes)
+}
+
+/// Now as RFC 3339 UTC ("2026-11-30T12:34:56Z").
+pub fn now_utc() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_796_042_096), "2026-11-30T12:34:56Z");
+    }
+
+    #[test]
+    fn another_config_in_the_same_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = RunRecord {
+            econ_host_version: "0".into(),
+            git_commit: String::new(),
+            command: vec![],
+            started: now_utc(),
+            finished: None,
+            config_sha256: "aaa".into(),
+            config: serde_json::Value::Null,
+            files: vec![],
+            plugins: vec![],
+            splits: Splits::default(),
+            machine: Machine::this(),
+        };
+        write(dir.path(), &record).unwrap();
+        check_same_config(dir.path(), "aaa").unwrap();
+        let e = check_same_config(dir.path(), "bbb").unwrap_err();
+        assert!(format!("{e:#}").contains("another configuration"), "{e:#}");
+        assert_eq!(crate::error::exit_code(&e), 2);
+    }
+}
