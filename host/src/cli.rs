@@ -80,8 +80,9 @@ pub struct CurveArgs {
     /// Held-out problems per evaluation (default: every test problem).
     #[arg(long)]
     pub eval_eps: Option<usize>,
-    #[arg(long, value_name = "DIR", default_value = "models")]
-    pub model_dir: PathBuf,
+    /// Where checkpoints go (default: LOG_DIR/models).
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
 }
 
 /// Options every job command shares.
@@ -89,9 +90,10 @@ pub struct CurveArgs {
 pub struct JobArgs {
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
-    /// Where summary.json, traces_*.jsonl and metrics.jsonl go.
-    #[arg(long, value_name = "DIR", default_value = "logs")]
-    pub log_dir: PathBuf,
+    /// Where run.json, summary.json, traces_*.jsonl and metrics.jsonl go
+    /// (default: a new folder runs/<time>-<config name>, one per run).
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
     /// Override a config key, e.g. --set n_agents=5 --set llm.executor.max_tokens=128.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
@@ -110,9 +112,10 @@ pub struct RunArgs {
     /// Test episodes per mode (default: every test problem).
     #[arg(long)]
     pub test_eps: Option<usize>,
-    /// Where checkpoints go (checkpoint_<episode>/ and final/).
-    #[arg(long, value_name = "DIR", default_value = "models")]
-    pub model_dir: PathBuf,
+    /// Where checkpoints go (checkpoint_<episode>/ and final/; default:
+    /// LOG_DIR/models).
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
     /// Test modes after training, comma-separated (e.g. baseline,bne,sc; all = every mode).
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["baseline", "bne"])]
     pub modes: Vec<TestMode>,
@@ -125,8 +128,9 @@ pub struct TrainArgs {
     /// Training episodes in total (a resumed run counts the ones already done).
     #[arg(long)]
     pub train_eps: u64,
-    #[arg(long, value_name = "DIR", default_value = "models")]
-    pub model_dir: PathBuf,
+    /// Where checkpoints go (default: LOG_DIR/models).
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
     /// Continue from the newest checkpoint in --model-dir; episodes already in
     /// the log folder's training traces are not run again.
     #[arg(long)]

@@ -159,6 +159,9 @@ impl Setup {
         cmd.args(args).current_dir(self.dir.path());
         if args[0] != "report" {
             cmd.arg("--config").arg(self.path("config.toml"));
+            if !args.contains(&"--log-dir") {
+                cmd.args(["--log-dir", "logs"]);
+            }
         }
         tokio::task::spawn_blocking(move || cmd.output().expect("running econ-host"))
             .await

@@ -32,6 +32,9 @@ impl Setup {
         self.dir.path().join(name)
     }
 
+    /// The command with the folders these tests read (logs/, models/) unless
+    /// `args` names others; a run without them gets a folder of its own
+    /// (`two_default_runs_never_share_a_folder`).
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(common::binary());
         cmd.arg(args[0])
@@ -39,6 +42,12 @@ impl Setup {
             .arg(self.path("config.toml"))
             .args(&args[1..])
             .current_dir(self.dir.path());
+        if !args.contains(&"--log-dir") {
+            cmd.args(["--log-dir", "logs"]);
+        }
+        if ["run", "train"].contains(&args[0]) && !args.contains(&"--model-dir") {
+            cmd.args(["--model-dir", "models"]);
+        }
         cmd
     }
 
@@ -739,4 +748,57 @@ async fn a_second_process_on_the_same_folders_is_refused() {
     let (code, stderr) = wait_exit(first, Duration::from_secs(120));
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(traces(&trace_path).len(), 3);
+}
+
+/// Without --log-dir and --model-dir every run gets its own folder
+/// (runs/<time>-<config name>, models inside it), said on stderr, and
+/// `train --resume` without --log-dir is refused rather than starting afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_default_runs_never_share_a_folder() {
+    let s = Setup::new(Duration::ZERO, "").await;
+    let run = || {
+        let mut cmd = Command::new(common::binary());
+        cmd.args([
+            "run",
+            "--config",
+            "config.toml",
+            "--train-eps",
+            "2",
+            "--test-eps",
+            "1",
+        ])
+        .current_dir(s.dir.path());
+        cmd.output().unwrap()
+    };
+    let (a, b) = (run(), run());
+    let folder = |out: &Output| -> PathBuf {
+        assert!(out.status.success(), "{}", text(out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err
+            .lines()
+            .find_map(|l| l.strip_prefix("run folder: "))
+            .unwrap();
+        s.path(line.trim())
+    };
+    let (fa, fb) = (folder(&a), folder(&b));
+    assert_ne!(fa, fb);
+    for f in [&fa, &fb] {
+        assert!(f.starts_with(s.path("runs")), "{}", f.display());
+        assert!(f.join("run.json").is_file() && f.join("summary.json").is_file());
+        assert!(f.join("models/final/meta.json").is_file());
+    }
+    let out = Command::new(common::binary())
+        .args([
+            "train",
+            "--config",
+            "config.toml",
+            "--train-eps",
+            "3",
+            "--resume",
+        ])
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--log-dir"), "{}", text(&out));
 }

@@ -247,7 +247,15 @@ fn run_in(dir: &Path, plugins: &Path) -> std::process::Output {
     let out = Command::new(common::binary())
         .arg("--plugins")
         .arg(plugins)
-        .args(["run", "--config", "config.toml", "--train-eps", "12"])
+        .args([
+            "run",
+            "--config",
+            "config.toml",
+            "--train-eps",
+            "12",
+            "--log-dir",
+            "logs",
+        ])
         .current_dir(dir)
         .output()
         .unwrap();

@@ -88,7 +88,52 @@ pub(super) fn load_registry(cli: &Cli) -> Result<PluginRegistry> {
 /// run after saving what is finished (see `crate::interrupt`).
 pub(super) fn open_job(cli: &Cli, args: &JobArgs) -> Result<Job> {
     let config = Config::load(&args.config, &args.overrides).map_err(bad_input)?;
-    let job = Job::open(config, plugin_dirs(cli)?, &args.log_dir)?;
+    let log_dir = log_folder(args)?;
+    let job = Job::open(config, plugin_dirs(cli)?, &log_dir)?;
     interrupt::install();
     Ok(job)
+}
+
+/// `--log-dir`, or a new folder runs/<UTC time>-<config name> claimed for
+/// this run alone (a suffix when two start in the same second); said on
+/// stderr so the user knows where the results go.
+pub(super) fn log_folder(args: &JobArgs) -> Result<PathBuf> {
+    if let Some(dir) = &args.log_dir {
+        return Ok(dir.clone());
+    }
+    let stem = args
+        .config
+        .file_stem()
+        .map_or("run".into(), |s| s.to_string_lossy().into_owned());
+    let stamp: String = crate::runner::provenance::now_utc()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect();
+    let runs = PathBuf::from("runs");
+    std::fs::create_dir_all(&runs).context("creating the runs folder")?;
+    for n in 1..1000 {
+        let name = match n {
+            1 => format!("{stamp}-{stem}"),
+            n => format!("{stamp}-{stem}-{n}"),
+        };
+        let dir = runs.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                eprintln!("run folder: {}", dir.display());
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("creating {}", dir.display()));
+            }
+        }
+    }
+    anyhow::bail!("runs/: no free folder name for {stamp}-{stem}")
+}
+
+/// `--model-dir`, or LOG_DIR/models.
+pub(super) fn model_folder(job: &Job, model_dir: &Option<PathBuf>) -> PathBuf {
+    model_dir
+        .clone()
+        .unwrap_or_else(|| job.log_dir.join("models"))
 }

@@ -37,7 +37,7 @@ pub(super) fn report(
     if let Some(t) = train {
         value["train"] = serde_json::to_value(t)?;
     }
-    let merged = summary::merge_into(&args.log_dir.join("summary.json"), value)?;
+    let merged = summary::merge_into(&job.log_dir.join("summary.json"), value)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&merged)?);
         return Ok(());
@@ -91,7 +91,7 @@ pub(super) fn report(
             s.calls_per_episode,
         );
     }
-    println!("logs: {}", args.log_dir.display());
+    println!("logs: {}", job.log_dir.display());
     Ok(())
 }
 

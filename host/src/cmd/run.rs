@@ -9,7 +9,7 @@ use super::*;
 use crate::cli::{Cli, RunArgs, TestMode, TrainArgs};
 use crate::episode::Mode;
 use crate::episode::summary::{ModeSummary, TrainSummary};
-use crate::error::Interrupted;
+use crate::error::{Interrupted, bad_input};
 use crate::learn::Learner;
 use crate::plugins::dataset_adapter::Problem;
 use crate::runner::Job;
@@ -19,7 +19,8 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
     let mut learner = job.new_learner()?;
     let mut train = None;
     if args.train_eps > 0 {
-        let (trained, summary) = job.train(learner, args.train_eps, &args.model_dir, false)?;
+        let model_dir = model_folder(&job, &args.model_dir);
+        let (trained, summary) = job.train(learner, args.train_eps, &model_dir, false)?;
         if summary.results.interrupted {
             report(&job, &args.job, Some(&summary), &[])?;
             return Err(training_interrupted(&summary, args.train_eps));
@@ -117,9 +118,16 @@ pub(super) fn expand_modes(list: &[TestMode]) -> Vec<Mode> {
 }
 
 pub(super) fn train(cli: &Cli, args: &TrainArgs) -> Result<()> {
+    if args.resume && args.job.log_dir.is_none() {
+        return Err(bad_input(anyhow::anyhow!(
+            "--resume goes on with a run: name its folder with --log-dir (and --model-dir \
+             if it had one)"
+        )));
+    }
     let job = open_job(cli, &args.job)?;
     let learner = job.new_learner()?;
-    let (_, summary) = job.train(learner, args.train_eps, &args.model_dir, args.resume)?;
+    let model_dir = model_folder(&job, &args.model_dir);
+    let (_, summary) = job.train(learner, args.train_eps, &model_dir, args.resume)?;
     report(&job, &args.job, Some(&summary), &[])?;
     if summary.results.interrupted {
         return Err(training_interrupted(&summary, args.train_eps));

@@ -17,11 +17,16 @@ pub(super) fn sim_curve(cli: &Cli, args: &crate::cli::CurveArgs) -> Result<()> {
     }
     let mut config = Config::load(&args.job.config, &args.job.overrides).map_err(bad_input)?;
     config.runner.save_interval = args.every;
-    let job = Job::open(config, plugin_dirs(cli)?, &args.job.log_dir)?;
+    let job = Job::open(config, plugin_dirs(cli)?, &log_folder(&args.job)?)?;
     interrupt::install();
     let eval = args.eval_eps.unwrap_or(job.splits.test.len());
-    let points =
-        crate::runner::curve::run(&job, args.train_eps, args.every, eval, &args.model_dir)?;
+    let points = crate::runner::curve::run(
+        &job,
+        args.train_eps,
+        args.every,
+        eval,
+        &model_folder(&job, &args.model_dir),
+    )?;
     if args.job.json {
         println!("{}", serde_json::to_string_pretty(&points)?);
         return Ok(());
@@ -48,10 +53,7 @@ pub(super) fn sim_curve(cli: &Cli, args: &crate::cli::CurveArgs) -> Result<()> {
     }
     println!(
         "written: {}",
-        args.job
-            .log_dir
-            .join(crate::runner::curve::CURVE_FILE)
-            .display()
+        job.log_dir.join(crate::runner::curve::CURVE_FILE).display()
     );
     Ok(())
 }
