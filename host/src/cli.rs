@@ -116,6 +116,9 @@ pub struct RunArgs {
     /// LOG_DIR/models).
     #[arg(long, value_name = "DIR")]
     pub model_dir: Option<PathBuf>,
+    /// Start afresh in a model folder that holds checkpoints (replacing them).
+    #[arg(long)]
+    pub force: bool,
     /// Test modes after training, comma-separated (e.g. baseline,bne,sc; all = every mode).
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["baseline", "bne"])]
     pub modes: Vec<TestMode>,
@@ -133,8 +136,11 @@ pub struct TrainArgs {
     pub model_dir: Option<PathBuf>,
     /// Continue from the newest checkpoint in --model-dir; episodes already in
     /// the log folder's training traces are not run again.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "force")]
     pub resume: bool,
+    /// Start afresh in a model folder that holds checkpoints (replacing them).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

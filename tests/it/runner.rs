@@ -802,3 +802,60 @@ async fn two_default_runs_never_share_a_folder() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--log-dir"), "{}", text(&out));
 }
+
+/// Checkpoints are bound to their run: a fresh `train` into a model folder
+/// that holds checkpoints is refused (exit 2) until --resume or --force, and
+/// `--resume` from another run's folder refuses that run's checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_belong_to_their_run() {
+    let s = Setup::new(Duration::ZERO, "").await;
+    let first = s
+        .econ_host(&["train", "--train-eps", "2", "--log-dir", "logs-a"])
+        .await;
+    assert!(first.status.success(), "{}", text(&first));
+
+    let again = s
+        .econ_host(&["train", "--train-eps", "2", "--log-dir", "logs-a"])
+        .await;
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(text(&again).contains("--resume goes on with it, --force starts afresh"));
+
+    let other = s
+        .econ_host(&[
+            "train",
+            "--train-eps",
+            "3",
+            "--resume",
+            "--log-dir",
+            "logs-b",
+        ])
+        .await;
+    assert_eq!(other.status.code(), Some(2), "{}", text(&other));
+    assert!(text(&other).contains("belongs to run"), "{}", text(&other));
+
+    let resumed = s
+        .econ_host(&[
+            "train",
+            "--train-eps",
+            "3",
+            "--resume",
+            "--log-dir",
+            "logs-a",
+        ])
+        .await;
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    let forced = s
+        .econ_host(&[
+            "train",
+            "--train-eps",
+            "1",
+            "--force",
+            "--log-dir",
+            "logs-c",
+        ])
+        .await;
+    assert!(forced.status.success(), "{}", text(&forced));
+    let meta = json_file(&s.path("models/final/meta.json"));
+    let run = json_file(&s.path("logs-c/run.json"));
+    assert_eq!(meta["extra"]["run_id"], run["run_id"]);
+}

@@ -12,7 +12,7 @@ use crate::episode::summary::{ModeSummary, TrainSummary};
 use crate::error::{Interrupted, bad_input};
 use crate::learn::Learner;
 use crate::plugins::dataset_adapter::Problem;
-use crate::runner::Job;
+use crate::runner::{Job, Start};
 
 pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
     let job = open_job(cli, &args.job)?;
@@ -20,7 +20,12 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
     let mut train = None;
     if args.train_eps > 0 {
         let model_dir = model_folder(&job, &args.model_dir);
-        let (trained, summary) = job.train(learner, args.train_eps, &model_dir, false)?;
+        let start = if args.force {
+            Start::Force
+        } else {
+            Start::Fresh
+        };
+        let (trained, summary) = job.train(learner, args.train_eps, &model_dir, start)?;
         if summary.results.interrupted {
             report(&job, &args.job, Some(&summary), &[])?;
             return Err(training_interrupted(&summary, args.train_eps));
@@ -127,7 +132,12 @@ pub(super) fn train(cli: &Cli, args: &TrainArgs) -> Result<()> {
     let job = open_job(cli, &args.job)?;
     let learner = job.new_learner()?;
     let model_dir = model_folder(&job, &args.model_dir);
-    let (_, summary) = job.train(learner, args.train_eps, &model_dir, args.resume)?;
+    let start = match (args.resume, args.force) {
+        (true, _) => Start::Resume,
+        (false, true) => Start::Force,
+        (false, false) => Start::Fresh,
+    };
+    let (_, summary) = job.train(learner, args.train_eps, &model_dir, start)?;
     report(&job, &args.job, Some(&summary), &[])?;
     if summary.results.interrupted {
         return Err(training_interrupted(&summary, args.train_eps));

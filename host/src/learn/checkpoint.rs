@@ -278,6 +278,11 @@ fn null_as_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RunInfo, D:
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RunInfo {
+    /// The run it belongs to (run.json `run_id`); resume refuses another's.
+    pub run_id: String,
+    /// sha256 of the run's resolved config (run.json `config_sha256`).
+    pub config_sha256: String,
+    pub seed: u64,
     pub episode: u64,
     pub train_ids: Vec<String>,
     pub data: String,

@@ -90,7 +90,8 @@ pub fn run(
     }
 
     let learner = learner.into_inner().unwrap_or_else(|e| e.into_inner());
-    let (_, summary) = job.train(learner, episodes, model_dir, false)?;
+    // The curve's own folder: its checkpoints are the curve's points.
+    let (_, summary) = job.train(learner, episodes, model_dir, super::Start::Force)?;
     if summary.results.interrupted {
         anyhow::bail!("interrupted while training");
     }

@@ -117,8 +117,13 @@ impl Job {
         let embedder = crate::embed::load(&config.embedding, &config.base_dir)?;
         check_embedding_width(&config, embedder.dim())?;
 
-        let run = record_run(&config, &registry, &splits)?;
-        provenance::check_same_config(log_dir, &run.config_sha256)?;
+        let mut run = record_run(&config, &registry, &splits)?;
+        // A job in a folder of the same config continues that run (resume,
+        // test): it keeps its id; a new folder starts a new run.
+        run.run_id = match provenance::check_same_config(log_dir, &run.config_sha256)? {
+            Some(previous) if !previous.run_id.is_empty() => previous.run_id,
+            _ => provenance::new_run_id(log_dir, &run.started),
+        };
         provenance::write(log_dir, &run)?;
 
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -179,8 +184,9 @@ impl Job {
         learner: Learner,
         episodes: u64,
         model_dir: &Path,
-        resume: bool,
+        start: Start,
     ) -> Result<(Learner, TrainSummary)> {
+        let resume = start == Start::Resume;
         if self.splits.train.is_empty() {
             return Err(bad_input(anyhow::anyhow!(
                 "dataset {}: no training problems",
@@ -193,6 +199,17 @@ impl Job {
             true => None,
             false => Some(lock::FolderLock::acquire(model_dir, "model folder")?),
         };
+        if start == Start::Fresh
+            && let Some((at, dir)) = crate::learn::newest_checkpoint(model_dir)?
+        {
+            return Err(bad_input(anyhow::anyhow!(
+                "model folder {} holds checkpoints of a run (newest: {}, episode {at}): \
+                 --resume goes on with it, --force starts afresh (its checkpoints are \
+                 replaced as training goes), or choose another --model-dir",
+                model_dir.display(),
+                dir.display()
+            )));
+        }
         let mode = self.train_mode();
         let trace_path = self.trace_path(Phase::Train, mode);
         let mut summary = TrainSummary::default();
@@ -351,6 +368,40 @@ impl Job {
         Ok((learner, summary))
     }
 
+    /// A checkpoint resumes only the run it was saved by, under the same
+    /// config and seed: anything else would load other weights and skip
+    /// episodes silently.
+    fn check_belongs(&self, dir: &Path) -> Result<()> {
+        let meta = Learner::read_meta(dir).map_err(bad_input)?;
+        let info = &meta.extra;
+        if info.run_id.is_empty() {
+            tracing::warn!(
+                "{}: saved before checkpoints named their run; resuming without checking it",
+                dir.display()
+            );
+            return Ok(());
+        }
+        let refuse = |what: String| {
+            Err(bad_input(anyhow::anyhow!(
+                "--resume: checkpoint {} {what}; resume it with that run's --log-dir, or train \
+                 afresh with --force",
+                dir.display()
+            )))
+        };
+        if info.run_id != self.run.run_id {
+            return refuse(format!(
+                "belongs to run {} but {} holds run {}",
+                info.run_id,
+                self.log_dir.display(),
+                self.run.run_id
+            ));
+        }
+        if info.config_sha256 != self.run.config_sha256 || info.seed != self.config.seed {
+            return refuse("was saved under another config or seed".to_string());
+        }
+        Ok(())
+    }
+
     fn checkpoint_extra(&self, episode: u64) -> RunInfo {
         let registry = self.live.snapshot();
         let plugins: Vec<String> = registry
@@ -358,6 +409,9 @@ impl Job {
             .map(|p| format!("{}@{}", p.info().name, p.info().version))
             .collect();
         RunInfo {
+            run_id: self.run.run_id.clone(),
+            config_sha256: self.run.config_sha256.clone(),
+            seed: self.config.seed,
             episode,
             train_ids: self.splits.train.iter().map(|p| p.id.clone()).collect(),
             data: self.splits.source.clone(),
@@ -383,6 +437,7 @@ impl Job {
                 model_dir.display()
             )));
         };
+        self.check_belongs(&dir)?;
         let mut learner = Learner::load(&dir, self.config.nets.clone(), crate::torch_device())
             .with_context(|| format!("resuming from {}", dir.display()))?;
         let traces = trace::read_traces(trace_path)?;
@@ -636,6 +691,7 @@ fn record_run(
         .collect();
     let (config_value, config_sha256) = provenance::config_fingerprint(config);
     let record = provenance::RunRecord {
+        run_id: String::new(),
         econ_host_version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: env!("ECON_GIT_COMMIT").to_string(),
         command: std::env::args().collect(),
@@ -654,6 +710,17 @@ fn record_run(
     };
     tracing::info!("provenance recorded in {:.2} s", t0.elapsed().as_secs_f64());
     Ok(record)
+}
+
+/// How training begins in its model folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A new run: refused where checkpoints already are.
+    Fresh,
+    /// A new run that replaces the checkpoints already there (`--force`).
+    Force,
+    /// Go on from the newest checkpoint of this run (`--resume`).
+    Resume,
 }
 
 /// Whether two paths name one folder (both exist: they are created before).

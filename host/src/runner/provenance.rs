@@ -19,6 +19,10 @@ pub const RUN_FILE: &str = "run.json";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunRecord {
+    /// Names the run: kept by every job that continues it in this folder
+    /// (resume, test), carried by its checkpoints.
+    #[serde(default)]
+    pub run_id: String,
     pub econ_host_version: String,
     /// The commit econ-host was built from (empty outside a git checkout).
     pub git_commit: String,
@@ -143,14 +147,14 @@ pub fn hash_files(role: &str, path: &Path) -> Result<Vec<HashedFile>> {
 
 /// Refuse to write a run into `log_dir` when its run.json records another
 /// config: two configurations' results would read as one.
-pub fn check_same_config(log_dir: &Path, config_sha256: &str) -> Result<()> {
+pub fn check_same_config(log_dir: &Path, config_sha256: &str) -> Result<Option<RunRecord>> {
     let path = log_dir.join(RUN_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(());
+        return Ok(None);
     };
     let Ok(previous) = serde_json::from_str::<RunRecord>(&text) else {
         tracing::warn!("{}: not a run record, replaced", path.display());
-        return Ok(());
+        return Ok(None);
     };
     if previous.config_sha256 != config_sha256 {
         return Err(bad_input(anyhow!(
@@ -160,7 +164,19 @@ pub fn check_same_config(log_dir: &Path, config_sha256: &str) -> Result<()> {
             previous.started
         )));
     }
-    Ok(())
+    Ok(Some(previous))
+}
+
+/// A new run's id: its start time and a short hash of where and who.
+pub fn new_run_id(log_dir: &Path, started: &str) -> String {
+    let seed = format!(
+        "{}|{started}|{}|{:?}",
+        log_dir.display(),
+        std::process::id(),
+        SystemTime::now()
+    );
+    let hash = hex::encode(Sha256::digest(seed.as_bytes()));
+    format!("{started}-{}", &hash[..8])
 }
 
 pub fn write(log_dir: &Path, record: &RunRecord) -> Result<()> {
@@ -212,6 +228,7 @@ mod tests {
     fn another_config_in_the_same_folder_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let record = RunRecord {
+            run_id: "r".into(),
             econ_host_version: "0".into(),
             git_commit: String::new(),
             command: vec![],
@@ -225,7 +242,13 @@ mod tests {
             machine: Machine::this(),
         };
         write(dir.path(), &record).unwrap();
-        check_same_config(dir.path(), "aaa").unwrap();
+        assert_eq!(
+            check_same_config(dir.path(), "aaa")
+                .unwrap()
+                .unwrap()
+                .run_id,
+            "r"
+        );
         let e = check_same_config(dir.path(), "bbb").unwrap_err();
         assert!(format!("{e:#}").contains("another configuration"), "{e:#}");
         assert_eq!(crate::error::exit_code(&e), 2);
