@@ -34,6 +34,9 @@ pub enum Command {
     Test(TestArgs),
     /// Write a self-contained HTML report with plots of one or more log folders.
     Report(ReportArgs),
+    /// Judge a run's test traces again with another answer parser (no LLM
+    /// call); writes summary.rescored-<parser>.json beside summary.json.
+    Rescore(RescoreArgs),
     /// Inspect plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -174,6 +177,19 @@ pub enum TestMode {
     Debate,
     /// Every mode: baseline, bne, cot, sc, debate.
     All,
+}
+
+#[derive(Debug, Args)]
+pub struct RescoreArgs {
+    /// A run's log folder (its traces_test_*.jsonl are read).
+    #[arg(value_name = "LOG_DIR")]
+    pub log_dir: PathBuf,
+    /// The answer parser plugin to judge with (built-in or from --plugins).
+    #[arg(long)]
+    pub parser: String,
+    /// Print the new summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -379,3 +379,67 @@ fn hostile_dataset_adapters_lose_their_records_only() {
         24 - cases.len() as u64
     );
 }
+
+/// `rescore` judges a finished run's test traces again with another parser,
+/// without a single LLM call: a second summary beside summary.json, and the
+/// report sets them side by side.
+#[test]
+fn rescore_tries_another_parser_on_a_finished_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = run(dir.path(), "20", &["dataset.test_fraction=0.01"]);
+    let logs = dir.path().join("logs");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(
+        common::test_plugin("test-misbehave"),
+        plugins.join("test-misbehave.wasm"),
+    )
+    .unwrap();
+    let rescore = |parser: &str| {
+        let out = Command::new(common::binary())
+            .arg("--plugins")
+            .arg(&plugins)
+            .arg("rescore")
+            .arg(&logs)
+            .args(["--parser", parser])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = logs.join(format!("summary.rescored-{parser}.json"));
+        serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    // The run's own parser gives the run's own verdicts.
+    let same = rescore("parser-boxed");
+    for mode in ["baseline", "bne"] {
+        assert_eq!(
+            same["modes"][mode]["correct"], summary["modes"][mode]["correct"],
+            "{mode}"
+        );
+        assert_eq!(same["changed"][mode], 0);
+    }
+    // A parser that echoes the text as the answer: every right verdict flips.
+    let echo = rescore("test-misbehave");
+    for mode in ["baseline", "bne"] {
+        assert_eq!(echo["modes"][mode]["correct"], 0, "{mode}");
+        assert_eq!(
+            echo["modes"][mode]["episodes"],
+            summary["modes"][mode]["episodes"]
+        );
+        assert_eq!(
+            echo["changed"][mode], summary["modes"][mode]["correct"],
+            "{mode}"
+        );
+    }
+    let out = Command::new(common::binary())
+        .arg("report")
+        .arg(&logs)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let html = std::fs::read_to_string(logs.join("report.html")).unwrap();
+    assert!(html.contains("parser-boxed@0.1.0") && html.contains("test-misbehave@0.1.0"));
+}

@@ -5,6 +5,9 @@
 mod models;
 mod plugins;
 mod report;
+mod rescore;
+
+pub use rescore::Rescored;
 mod run;
 mod sim;
 mod test;
@@ -32,6 +35,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Train(args) => train(&cli, args),
         Command::Test(args) => test(&cli, args),
         Command::Report(args) => report_html(args),
+        Command::Rescore(args) => rescore::rescore(&cli, args),
         Command::Plugins(PluginsCommand::List { json }) => plugins_list(&cli, *json),
         Command::Plugins(PluginsCommand::Check { file, json }) => plugins_check(file, *json),
         Command::Plugins(PluginsCommand::New {

@@ -6,6 +6,7 @@ pub mod bne;
 pub mod comparisons;
 pub mod jsonl;
 pub mod metrics;
+pub mod rescore;
 mod round;
 mod strategy;
 pub mod summary;

@@ -8,10 +8,11 @@ use anyhow::Result;
 use super::{ModeData, Run, pair, plots};
 
 /// The sections, in page order: (id, heading). Tests check for each id.
-pub const SECTIONS: [(&str, &str); 9] = [
+pub const SECTIONS: [(&str, &str); 10] = [
     ("overview", "Runs"),
     ("provenance", "How each run was made"),
     ("accuracy", "Accuracy per mode"),
+    ("rescored", "Judged again by other parsers"),
     ("pareto", "Accuracy vs tokens per episode"),
     ("cost", "Tokens, calls, time and cost per episode"),
     ("bne", "BNE rounds and convergence"),
@@ -70,6 +71,7 @@ pub fn render(runs: &[Run]) -> Result<String> {
     overview(&mut page, runs);
     provenance(&mut page, runs);
     accuracy(&mut page, &modes)?;
+    rescored(&mut page, runs);
     pareto(&mut page, &modes)?;
     cost(&mut page, &modes);
     bne(&mut page, &modes)?;
@@ -141,6 +143,59 @@ fn provenance(page: &mut String, runs: &[Run]) {
             );
         }
         page.push_str("</table>");
+    }
+    page.push_str("</section>");
+}
+
+/// Each mode's accuracy as the run judged it and as `econ-host rescore`
+/// judged the same traces with other parsers.
+fn rescored(page: &mut String, runs: &[Run]) {
+    heading(page, "rescored");
+    let mut any = false;
+    for run in runs.iter().filter(|r| !r.rescored.is_empty()) {
+        any = true;
+        let _ = write!(
+            page,
+            "<h3>{}</h3><table><tr><th class=\"l\">mode</th><th>as run</th>",
+            escape(&run.label)
+        );
+        for r in &run.rescored {
+            let _ = write!(page, "<th>{}</th>", escape(&r.parser));
+        }
+        page.push_str("</tr>");
+        for m in &run.modes {
+            let _ = write!(
+                page,
+                "<tr><td class=\"l\">{}</td><td>{}/{} ({})</td>",
+                escape(&m.mode),
+                m.stats.correct,
+                m.stats.episodes,
+                pct(m.stats.accuracy)
+            );
+            for r in &run.rescored {
+                match r.modes.get(&m.mode) {
+                    Some(s) => {
+                        let changed = r.changed.get(&m.mode).copied().unwrap_or(0);
+                        let _ = write!(
+                            page,
+                            "<td>{}/{} ({}; {changed} changed)</td>",
+                            s.correct,
+                            s.episodes,
+                            pct(s.accuracy)
+                        );
+                    }
+                    None => page.push_str("<td>-</td>"),
+                }
+            }
+            page.push_str("</tr>");
+        }
+        page.push_str("</table>");
+    }
+    if !any {
+        page.push_str(
+            "<p class=\"muted\">No rescoring: <code>econ-host rescore LOG_DIR --parser P</code> \
+             judges a run's traces again with another parser, without LLM calls.</p>",
+        );
     }
     page.push_str("</section>");
 }
@@ -666,6 +721,7 @@ mod tests {
             metrics: Vec::new(),
             curve: None,
             record: None,
+            rescored: Vec::new(),
         };
         let page = render(&[run]).unwrap();
         for (id, _) in SECTIONS {

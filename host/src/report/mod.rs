@@ -32,6 +32,8 @@ pub struct Run {
     pub curve: Option<Vec<crate::runner::curve::CurvePoint>>,
     /// run.json: how the run was made (absent in older log folders).
     pub record: Option<crate::runner::provenance::RunRecord>,
+    /// summary.rescored-*.json: the test traces judged by other parsers.
+    pub rescored: Vec<crate::cmd::Rescored>,
 }
 
 /// One test mode of one run.
@@ -269,7 +271,34 @@ fn load_run(dir: &Path) -> Result<Run> {
         metrics,
         curve: crate::runner::curve::read(dir).map_err(bad_input)?,
         record: read_record(dir),
+        rescored: read_rescored(dir),
     })
+}
+
+fn read_rescored(dir: &Path) -> Vec<crate::cmd::Rescored> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("summary.rescored-") && n.ends_with(".json"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            serde_json::from_str(&text)
+                .map_err(|e| tracing::warn!("{}: {e}; left out of the report", p.display()))
+                .ok()
+        })
+        .collect()
 }
 
 fn read_record(dir: &Path) -> Option<crate::runner::provenance::RunRecord> {

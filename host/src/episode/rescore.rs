@@ -1,0 +1,83 @@
+//! Re-judging finished episodes with another answer parser, from their
+//! traces alone: no LLM call. The final commitment (ECON) or the last round's
+//! samples and their majority (comparison modes) are parsed again and
+//! compared with the reference; everything else in the trace stays.
+
+use anyhow::{Result, anyhow};
+
+use super::comparisons::{majority, winner};
+use super::round::{Failure, Verdict, judge};
+use super::trace::Trace;
+use crate::plugins::AnswerParserPlugin;
+
+fn plain<T>(r: std::result::Result<T, Failure>) -> Result<T> {
+    r.map_err(|f| match f {
+        Failure::Plugin(e) | Failure::Fatal(e) => e,
+    })
+}
+
+/// `trace` judged by `parser`; a trace of a failed episode stays failed.
+pub fn rescore(trace: &Trace, parser: &AnswerParserPlugin) -> Result<Trace> {
+    let mut t = trace.clone();
+    if t.error.is_some() {
+        return Ok(t);
+    }
+    match &mut t.baseline {
+        Some(baseline) => {
+            let last = baseline
+                .rounds
+                .last_mut()
+                .ok_or_else(|| anyhow!("episode {} has no rounds", trace.episode))?;
+            let texts: Vec<String> = last.iter().map(|c| c.output.clone()).collect();
+            let verdicts = plain(judge(parser, &trace.reference, &texts))?;
+            for (c, v) in last.iter_mut().zip(&verdicts) {
+                c.answer = v.answer.clone();
+                c.correct = v.correct;
+            }
+            let answers: Vec<Option<&str>> = last.iter().map(|c| c.answer.as_deref()).collect();
+            baseline.votes = majority(&answers);
+            let chosen = winner(&baseline.votes)
+                .and_then(|w| last.iter().position(|c| c.answer.as_deref() == Some(w)));
+            match chosen {
+                Some(i) => {
+                    t.final_answer = last[i].answer.clone();
+                    t.correct = last[i].correct;
+                    t.parse_method = verdicts[i].method.clone();
+                }
+                None => {
+                    t.final_answer = None;
+                    t.correct = false;
+                    t.parse_method = "none".into();
+                }
+            }
+        }
+        None => {
+            let mut texts = vec![t.final_commitment.clone()];
+            let last_round = t.steps.last_mut().and_then(|s| s.rounds.last_mut());
+            if let Some(round) = &last_round {
+                texts.extend(round.executors.iter().map(|e| e.output.clone()));
+            }
+            let mut verdicts = plain(judge(parser, &trace.reference, &texts))?.into_iter();
+            let Verdict {
+                answer,
+                method,
+                correct,
+            } = verdicts
+                .next()
+                .ok_or_else(|| anyhow!("the parser returned nothing"))?;
+            if let Some(round) = last_round {
+                for (e, v) in round.executors.iter_mut().zip(verdicts) {
+                    e.answer = v.answer;
+                    e.correct = v.correct;
+                }
+                round.commitment_answer = answer.clone();
+                round.commitment_method = method.clone();
+                round.commitment_correct = correct;
+            }
+            t.final_answer = answer;
+            t.parse_method = method;
+            t.correct = correct;
+        }
+    }
+    Ok(t)
+}
