@@ -160,6 +160,10 @@ pub struct TestArgs {
     /// Test episodes (default: every test problem).
     #[arg(long)]
     pub test_eps: Option<usize>,
+    /// Keep the episodes an interrupted test of the same run finished (in
+    /// --log-dir) and run only the rest.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -859,3 +859,44 @@ async fn checkpoints_belong_to_their_run() {
     let run = json_file(&s.path("logs-c/run.json"));
     assert_eq!(meta["extra"]["run_id"], run["run_id"]);
 }
+
+/// `test --resume` keeps the episodes an interrupted test finished and runs
+/// only the rest: no finished episode is paid for twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_resume_runs_only_the_unfinished_episodes() {
+    let s = Setup::new(Duration::from_millis(150), "").await;
+    let args = [
+        "--mode",
+        "cot",
+        "--log-dir",
+        "logs",
+        "--set",
+        "runner.concurrency=1",
+        "--set",
+        "dataset.test_fraction=0.5",
+    ];
+    let mut child = s.spawn(&[&["test"][..], &args].concat());
+    let trace_path = s.path("logs/traces_test_cot.jsonl");
+    wait_for_lines(&trace_path, 2, &mut child).await;
+    ctrl_c(&child);
+    let (code, stderr) = wait_exit(child, Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{stderr}");
+    let before = traces(&trace_path);
+    let n = before.len();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let requests_at_stop = s.server.requests();
+
+    let out = s
+        .econ_host(&[&["test", "--resume", "--json"][..], &args].concat())
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let after = traces(&trace_path);
+    let total = json_file(&s.path("logs/summary.json"))["modes"]["cot"]["episodes"]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(after.len(), total);
+    assert!(total > n, "{total} test problems, {n} finished before");
+    assert_eq!(&after[..n], &before[..]);
+    // cot: one LLM call per episode, only for the ones not finished.
+    assert_eq!(s.server.requests() - requests_at_stop, total - n);
+}

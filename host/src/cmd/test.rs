@@ -14,7 +14,13 @@ use crate::runner::Job;
 
 pub(super) fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
     let mut wanted = expand_modes(&args.mode);
-    let job = open_job(cli, &args.job)?;
+    if args.resume && args.job.log_dir.is_none() {
+        return Err(bad_input(anyhow::anyhow!(
+            "--resume goes on with a run's test: name its folder with --log-dir"
+        )));
+    }
+    let mut job = open_job(cli, &args.job)?;
+    job.resume_tests = args.resume;
     let (learner, trained) = match &args.checkpoint {
         Some(checkpoint) => {
             let dir = crate::learn::checkpoint_dir(checkpoint)?;

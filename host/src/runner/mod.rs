@@ -45,6 +45,8 @@ pub struct Job {
     pub log_dir: PathBuf,
     /// This process is the only one writing `log_dir`.
     _log_lock: lock::FolderLock,
+    /// Tests keep the finished episodes of their mode's trace (`test --resume`).
+    pub resume_tests: bool,
     /// run.json: written at the start, its end time at the end.
     run: provenance::RunRecord,
     /// Always `Some` until dropped (see `Drop`).
@@ -144,6 +146,7 @@ impl Job {
             splits,
             log_dir: log_dir.to_path_buf(),
             _log_lock: log_lock,
+            resume_tests: false,
             run,
             rt: Some(rt),
         })
@@ -564,15 +567,39 @@ impl Job {
         fixed: Option<crate::episode::FixedActions>,
     ) -> Result<ModeSummary> {
         let path = self.trace_path(Phase::Test, mode);
-        let mut writer = TraceWriter::create(&path)?;
         let mut summary = ModeSummary::default();
+        // `test --resume`: the finished prefix of this mode's trace (written
+        // in problem order) is kept and counted; the rest runs.
+        let done = match self.resume_tests {
+            true => {
+                let kept: Vec<Trace> = trace::read_traces(&path)?
+                    .into_iter()
+                    .zip(problems)
+                    .take_while(|(t, p)| t.id == p.id)
+                    .map(|(t, _)| t)
+                    .collect();
+                for t in &kept {
+                    summary.add(t);
+                }
+                if !kept.is_empty() {
+                    tracing::info!("{}: {} finished episodes kept", mode.as_str(), kept.len());
+                }
+                kept.len()
+            }
+            false => 0,
+        };
+        let mut writer = match done {
+            0 => TraceWriter::create(&path)?,
+            n => TraceWriter::resume(&path, n)?,
+        };
         let bar = Progress::new(problems.len() as u64, mode.as_str());
+        bar.set_position(done as u64);
         let started = Instant::now();
         let mut completion_tokens = 0u64;
         let concurrency = self.config.runner.concurrency;
         let requeue = requeue::Requeue::new(&self.config.runner);
         self.rt().block_on(async {
-            let mut outcomes = stream::iter(problems.iter().enumerate())
+            let mut outcomes = stream::iter(problems.iter().enumerate().skip(done))
                 .map(|(i, problem)| {
                     let registry = self.live.snapshot();
                     let fixed = fixed.clone();
