@@ -900,3 +900,26 @@ async fn test_resume_runs_only_the_unfinished_episodes() {
     // cot: one LLM call per episode, only for the ones not finished.
     assert_eq!(s.server.requests() - requests_at_stop, total - n);
 }
+
+/// `[budget] max_tokens`: the job stops cleanly once its episodes have used
+/// the budget: exit 1 saying so, the finished episodes checkpointed, the
+/// partial summary marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_stops_training_cleanly() {
+    let s = Setup::new(Duration::ZERO, "\n[budget]\nmax_tokens = 1\n").await;
+    let out = s.econ_host(&["train", "--train-eps", "4"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("training stopped after 1 of 4 episodes") && t.contains("budget.max_tokens = 1"),
+        "{t}"
+    );
+    assert!(s.path("models/checkpoint_1/meta.json").is_file());
+    let summary = json_file(&s.path("logs/summary.json"));
+    assert!(
+        summary["train"]["stopped_by"]
+            .as_str()
+            .unwrap()
+            .contains("budget reached")
+    );
+}

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use dataset::DatasetConfig;
 pub use embedding::EmbeddingConfig;
-pub use job::{BaselinesConfig, EarlyStoppingConfig, EnvConfig, RunnerConfig};
+pub use job::{BaselinesConfig, BudgetConfig, EarlyStoppingConfig, EnvConfig, RunnerConfig};
 pub use llm::{CacheConfig, LlmConfig, OPENAI_API_KEY_ENV, OPENAI_BASE_URL_ENV, RoleConfig};
 pub use plugins::{PluginLimits, PluginsConfig};
 pub use sim::{KindConfig, SimConfig};
@@ -45,6 +45,8 @@ pub struct Config {
     pub baselines: BaselinesConfig,
     /// The simulated world (`provider = "sim"`).
     pub sim: SimConfig,
+    /// Limits on what a job may spend on LLM calls.
+    pub budget: BudgetConfig,
     #[serde(flatten)]
     pub nets: NetsConfig,
     /// Folder the config file is in; relative paths in it resolve against it.
@@ -74,10 +76,12 @@ struct RunKeys {
     baselines: BaselinesConfig,
     #[serde(default)]
     sim: SimConfig,
+    #[serde(default)]
+    budget: BudgetConfig,
 }
 
 impl RunKeys {
-    const KEYS: [&str; 10] = [
+    const KEYS: [&str; 11] = [
         "seed",
         "llm",
         "dataset",
@@ -88,6 +92,7 @@ impl RunKeys {
         "early_stopping",
         "baselines",
         "sim",
+        "budget",
     ];
 }
 
@@ -133,6 +138,7 @@ impl Config {
             early_stopping: run.early_stopping,
             baselines: run.baselines,
             sim: run.sim,
+            budget: run.budget,
             nets,
             base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         };
@@ -176,6 +182,7 @@ impl Config {
         self.embedding.validate()?;
         self.env.validate()?;
         self.runner.validate()?;
+        self.budget.validate()?;
         self.early_stopping.validate()?;
         self.baselines.validate()?;
         self.llm.coordinator.validate("coordinator")?;

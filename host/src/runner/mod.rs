@@ -47,6 +47,8 @@ pub struct Job {
     _log_lock: lock::FolderLock,
     /// Tests keep the finished episodes of their mode's trace (`test --resume`).
     pub resume_tests: bool,
+    /// Tokens and USD this job's episodes have used, against `[budget]`.
+    spent: Mutex<(u64, f64)>,
     /// run.json: written at the start, its end time at the end.
     run: provenance::RunRecord,
     /// Always `Some` until dropped (see `Drop`).
@@ -147,6 +149,7 @@ impl Job {
             log_dir: log_dir.to_path_buf(),
             _log_lock: log_lock,
             resume_tests: false,
+            spent: Mutex::new((0, 0.0)),
             run,
             rt: Some(rt),
         })
@@ -295,6 +298,7 @@ impl Job {
             writer.append(&outcome.trace)?;
             summary.results.add(&outcome.trace);
             completion_tokens += outcome.trace.tokens.total().completion;
+            let over_budget = self.spend(&outcome.trace);
             {
                 let mut l = learner.lock().unwrap_or_else(|e| e.into_inner());
                 for record in outcome.records {
@@ -314,6 +318,13 @@ impl Job {
             }
             finished = k;
             bar.set_position(k);
+            if let Some(why) = over_budget {
+                if k < episodes {
+                    stopped_by = Some(why);
+                    interrupted = true;
+                }
+                break;
+            }
             bar.set_message(running(&summary.results, completion_tokens, phase_start));
             let decision = stopper.observe_episode(
                 k,
@@ -403,6 +414,15 @@ impl Job {
             return refuse("was saved under another config or seed".to_string());
         }
         Ok(())
+    }
+
+    /// Count a finished episode against `[budget]`; why the job must stop
+    /// now, if it must.
+    fn spend(&self, trace: &Trace) -> Option<String> {
+        let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+        spent.0 += trace.tokens.total().prompt + trace.tokens.total().completion;
+        spent.1 += trace.cost_usd.unwrap_or(0.0);
+        self.config.budget.exceeded(spent.0, spent.1)
     }
 
     fn checkpoint_extra(&self, episode: u64) -> RunInfo {
@@ -665,6 +685,13 @@ impl Job {
                 completion_tokens += outcome.trace.tokens.total().completion;
                 bar.inc(1);
                 bar.set_message(running(&summary, completion_tokens, started));
+                if let Some(why) = self.spend(&outcome.trace)
+                    && summary.episodes < problems.len() as u64
+                {
+                    summary.interrupted = true;
+                    summary.stopped_by = Some(why);
+                    break;
+                }
             }
             anyhow::Ok(())
         })?;
