@@ -923,3 +923,25 @@ async fn a_budget_stops_training_cleanly() {
             .contains("budget reached")
     );
 }
+
+/// kill -9 before the first checkpoint: `--resume` starts from the run's
+/// initial networks and replays the finished episodes, so none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_before_the_first_checkpoint_loses_nothing() {
+    let s = Setup::new(Duration::from_millis(100), "").await;
+    let args = ["--log-dir", "logs", "--set", "runner.save_interval=100"];
+    let mut child = s.spawn(&[&["train", "--train-eps", "5"][..], &args].concat());
+    let trace_path = s.path("logs/traces_train_bne.jsonl");
+    wait_for_lines(&trace_path, 2, &mut child).await;
+    signal(&child, "-KILL");
+    let _ = wait_exit(child, Duration::from_secs(30));
+    assert!(!s.path("models").join("checkpoint_2").exists());
+    let before = traces(&trace_path);
+    let out = s
+        .econ_host(&[&["train", "--train-eps", "5", "--resume"][..], &args].concat())
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let after = traces(&trace_path);
+    assert_eq!(after.len(), 5);
+    assert_eq!(&after[..before.len()], &before[..]);
+}

@@ -225,7 +225,7 @@ impl Job {
         let mut writer;
         let mut metrics;
         if resume {
-            let state = self.resume(model_dir, &trace_path, episodes, &mut stopper)?;
+            let state = self.resume(learner, model_dir, &trace_path, episodes, &mut stopper)?;
             learner = state.learner;
             start = state.done;
             summary = state.summary;
@@ -447,23 +447,43 @@ impl Job {
     /// finished episode in the trace file.
     // Long on purpose: resume is one consistency check of checkpoint, traces and metrics;
     // splitting it would hide which of them disagreed.
+    /// `fresh`: this job's new networks, seeded as the run's were; a run
+    /// killed before its first checkpoint goes on from them, replaying its
+    /// finished episodes, so nothing it finished is lost either.
     fn resume(
         &self,
+        fresh: Learner,
         model_dir: &Path,
         trace_path: &Path,
         episodes: u64,
         stopper: &mut EarlyStopper,
     ) -> Result<Resumed> {
-        let Some((at, dir)) = crate::learn::newest_checkpoint(model_dir)? else {
-            return Err(bad_input(anyhow::anyhow!(
-                "--resume: no checkpoint in {} (train without --resume first)",
-                model_dir.display()
-            )));
-        };
-        self.check_belongs(&dir)?;
-        let mut learner = Learner::load(&dir, self.config.nets.clone(), crate::torch_device())
-            .with_context(|| format!("resuming from {}", dir.display()))?;
         let traces = trace::read_traces(trace_path)?;
+        let (at, mut learner) = match crate::learn::newest_checkpoint(model_dir)? {
+            Some((at, dir)) => {
+                self.check_belongs(&dir)?;
+                let learner = Learner::load(&dir, self.config.nets.clone(), crate::torch_device())
+                    .with_context(|| format!("resuming from {}", dir.display()))?;
+                (at, learner)
+            }
+            None if !traces.is_empty() => {
+                tracing::warn!(
+                    "no checkpoint in {} yet: starting from the run's initial networks and \
+                     replaying its {} finished episodes",
+                    model_dir.display(),
+                    traces.len()
+                );
+                (0, fresh)
+            }
+            None => {
+                return Err(bad_input(anyhow::anyhow!(
+                    "--resume: no checkpoint in {} and no finished episode in {} (train \
+                     without --resume first)",
+                    model_dir.display(),
+                    trace_path.display()
+                )));
+            }
+        };
         let mut kept: Vec<Trace> = Vec::new();
         for t in traces {
             if t.episode != kept.len() as u64 + 1 || t.episode > episodes {
