@@ -7,7 +7,6 @@ mod plugins;
 mod report;
 mod rescore;
 
-pub use rescore::Rescored;
 mod run;
 mod sim;
 mod test;

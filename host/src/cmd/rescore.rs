@@ -7,20 +7,10 @@ use anyhow::{Context, Result};
 
 use super::load_registry;
 use crate::cli::{Cli, RescoreArgs};
-use crate::episode::rescore::rescore as rescore_trace;
+use crate::episode::rescore::{Rescored, rescore as rescore_trace};
 use crate::episode::summary::{ModeSummary, write_atomic};
 use crate::episode::trace::read_traces;
 use crate::error::bad_input;
-
-/// What `rescore` writes: the new per-mode summaries and how many verdicts
-/// changed, beside the run's own summary.json.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct Rescored {
-    pub parser: String,
-    pub modes: BTreeMap<String, ModeSummary>,
-    /// Episodes whose verdict (correct or not) the new parser changed.
-    pub changed: BTreeMap<String, u64>,
-}
 
 pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
     let registry = load_registry(cli)?;

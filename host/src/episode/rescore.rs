@@ -3,10 +3,13 @@
 //! samples and their majority (comparison modes) are parsed again and
 //! compared with the reference; everything else in the trace stays.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Result, anyhow};
 
 use super::comparisons::{majority, winner};
 use super::round::{Failure, Verdict, judge};
+use super::summary::ModeSummary;
 use super::trace::Trace;
 use crate::plugins::AnswerParserPlugin;
 
@@ -80,4 +83,14 @@ pub fn rescore(trace: &Trace, parser: &AnswerParserPlugin) -> Result<Trace> {
         }
     }
     Ok(t)
+}
+
+/// What `econ-host rescore` writes (summary.rescored-<parser>.json): the new per-mode summaries and how many verdicts
+/// changed, beside the run's own summary.json.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Rescored {
+    pub parser: String,
+    pub modes: BTreeMap<String, ModeSummary>,
+    /// Episodes whose verdict (correct or not) the new parser changed.
+    pub changed: BTreeMap<String, u64>,
 }

@@ -7,6 +7,7 @@
 
 pub mod html;
 pub mod plots;
+mod runs;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -33,7 +34,7 @@ pub struct Run {
     /// run.json: how the run was made (absent in older log folders).
     pub record: Option<crate::runner::provenance::RunRecord>,
     /// summary.rescored-*.json: the test traces judged by other parsers.
-    pub rescored: Vec<crate::cmd::Rescored>,
+    pub rescored: Vec<crate::episode::rescore::Rescored>,
 }
 
 /// One test mode of one run.
@@ -275,7 +276,7 @@ fn load_run(dir: &Path) -> Result<Run> {
     })
 }
 
-fn read_rescored(dir: &Path) -> Vec<crate::cmd::Rescored> {
+fn read_rescored(dir: &Path) -> Vec<crate::episode::rescore::Rescored> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map(|entries| {
             entries

@@ -11,6 +11,7 @@ pub mod curve;
 pub mod lock;
 pub mod provenance;
 mod requeue;
+mod resume;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -87,25 +88,7 @@ impl Job {
             }
         };
         let registry = live.snapshot();
-        for name in [
-            &config.plugins.prompts,
-            &config.plugins.parser,
-            &config.plugins.reward,
-        ] {
-            if registry.get(name).is_none() {
-                return Err(bad_input(anyhow::anyhow!(
-                    "config: plugin {name:?} is not among the loaded plugins (see `econ-host plugins list`)"
-                )));
-            }
-        }
-        for name in config.plugins.limits.keys() {
-            if registry.get(name).is_none() {
-                tracing::warn!(
-                    "config: [plugins.limits.{name}] names no loaded plugin (yet: a plugin \
-                     dropped into a plugin folder later gets them)"
-                );
-            }
-        }
+        check_plugin_names(&config, &registry)?;
         let adapter = registry
             .dataset_adapter(&config.dataset.adapter)
             .map_err(bad_input)?;
@@ -121,7 +104,7 @@ impl Job {
         let embedder = crate::embed::load(&config.embedding, &config.base_dir)?;
         check_embedding_width(&config, embedder.dim())?;
 
-        let mut run = record_run(&config, &registry, &splits)?;
+        let mut run = provenance::record_run(&config, &registry, &splits)?;
         // A job in a folder of the same config continues that run (resume,
         // test): it keeps its id; a new folder starts a new run.
         run.run_id = match provenance::check_same_config(log_dir, &run.config_sha256)? {
@@ -382,40 +365,6 @@ impl Job {
         Ok((learner, summary))
     }
 
-    /// A checkpoint resumes only the run it was saved by, under the same
-    /// config and seed: anything else would load other weights and skip
-    /// episodes silently.
-    fn check_belongs(&self, dir: &Path) -> Result<()> {
-        let meta = Learner::read_meta(dir).map_err(bad_input)?;
-        let info = &meta.extra;
-        if info.run_id.is_empty() {
-            tracing::warn!(
-                "{}: saved before checkpoints named their run; resuming without checking it",
-                dir.display()
-            );
-            return Ok(());
-        }
-        let refuse = |what: String| {
-            Err(bad_input(anyhow::anyhow!(
-                "--resume: checkpoint {} {what}; resume it with that run's --log-dir, or train \
-                 afresh with --force",
-                dir.display()
-            )))
-        };
-        if info.run_id != self.run.run_id {
-            return refuse(format!(
-                "belongs to run {} but {} holds run {}",
-                info.run_id,
-                self.log_dir.display(),
-                self.run.run_id
-            ));
-        }
-        if info.config_sha256 != self.run.config_sha256 || info.seed != self.config.seed {
-            return refuse("was saved under another config or seed".to_string());
-        }
-        Ok(())
-    }
-
     /// Count a finished episode against `[budget]`; why the job must stop
     /// now, if it must.
     fn spend(&self, trace: &Trace) -> Option<String> {
@@ -443,149 +392,6 @@ impl Job {
         }
     }
 
-    /// Load the newest checkpoint and bring the learner up to the last
-    /// finished episode in the trace file.
-    // Long on purpose: resume is one consistency check of checkpoint, traces and metrics;
-    // splitting it would hide which of them disagreed.
-    /// `fresh`: this job's new networks, seeded as the run's were; a run
-    /// killed before its first checkpoint goes on from them, replaying its
-    /// finished episodes, so nothing it finished is lost either.
-    fn resume(
-        &self,
-        fresh: Learner,
-        model_dir: &Path,
-        trace_path: &Path,
-        episodes: u64,
-        stopper: &mut EarlyStopper,
-    ) -> Result<Resumed> {
-        let traces = trace::read_traces(trace_path)?;
-        let (at, mut learner) = match crate::learn::newest_checkpoint(model_dir)? {
-            Some((at, dir)) => {
-                self.check_belongs(&dir)?;
-                let learner = Learner::load(&dir, self.config.nets.clone(), crate::torch_device())
-                    .with_context(|| format!("resuming from {}", dir.display()))?;
-                (at, learner)
-            }
-            None if !traces.is_empty() => {
-                tracing::warn!(
-                    "no checkpoint in {} yet: starting from the run's initial networks and \
-                     replaying its {} finished episodes",
-                    model_dir.display(),
-                    traces.len()
-                );
-                (0, fresh)
-            }
-            None => {
-                return Err(bad_input(anyhow::anyhow!(
-                    "--resume: no checkpoint in {} and no finished episode in {} (train \
-                     without --resume first)",
-                    model_dir.display(),
-                    trace_path.display()
-                )));
-            }
-        };
-        let mut kept: Vec<Trace> = Vec::new();
-        for t in traces {
-            if t.episode != kept.len() as u64 + 1 || t.episode > episodes {
-                break;
-            }
-            kept.push(t);
-        }
-        if (kept.len() as u64) < at {
-            tracing::warn!(
-                "{} holds {} episodes but the checkpoint is at {at}: the replay buffer starts empty",
-                trace_path.display(),
-                kept.len()
-            );
-        }
-        let done = (kept.len() as u64).max(at);
-        let buffer_from = at.saturating_sub(self.config.nets.train.buffer_size as u64);
-        let mut buffer = Vec::new();
-        for t in kept
-            .iter()
-            .filter(|t| t.episode > buffer_from && t.episode <= at)
-        {
-            buffer.extend(self.records_from_trace(t)?);
-        }
-        learner.restore_replay_buffer(buffer)?;
-
-        // metrics.jsonl: keep what the checkpoint knew; the replay below
-        // writes the updates after it again.
-        let metrics_path = self.log_dir.join("metrics.jsonl");
-        let old_losses = truncate_metrics(&metrics_path, at)?;
-        let mut metrics = MetricsLog::open(&self.log_dir)?;
-        let mut summary = TrainSummary {
-            resumed_from: Some(at),
-            ..Default::default()
-        };
-        let mut stopped = None;
-        let replayed = kept.iter().filter(|t| t.episode > at).count();
-        if replayed > 0 {
-            tracing::info!(
-                "resuming at episode {at}: replaying {replayed} finished episodes from {}",
-                trace_path.display()
-            );
-        }
-        for t in &kept {
-            if t.episode <= at {
-                for (_, loss) in old_losses.iter().filter(|(e, _)| *e == t.episode) {
-                    stopper.observe_loss(*loss);
-                }
-            } else {
-                for record in self.records_from_trace(t)? {
-                    for m in learner.observe(record)? {
-                        if let Some(loss) = m.get("loss_total") {
-                            stopper.observe_loss(*loss);
-                        }
-                        metrics.append(t.episode, learner.counters().train_steps, &m)?;
-                    }
-                }
-            }
-            summary.results.add(t);
-            let cos = commitment_cos_of(t);
-            if stopped.is_none() {
-                stopped = stopper.observe_episode(t.episode, f64::from(t.reward), t.correct, cos);
-            }
-        }
-        Ok(Resumed {
-            learner,
-            done,
-            summary,
-            stopped,
-        })
-    }
-
-    /// The learner's records of a training episode, rebuilt from its trace.
-    fn records_from_trace(&self, t: &Trace) -> Result<Vec<StepRecord>> {
-        if t.error.is_some() {
-            return Ok(Vec::new());
-        }
-        let embedder = self.res.embedder.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = Vec::new();
-        for step in &t.steps {
-            let obs = embedder
-                .embed(std::slice::from_ref(&step.observation))?
-                .remove(0);
-            let mut rounds = Vec::new();
-            for r in &step.rounds {
-                let mut texts: Vec<String> = r.executors.iter().map(|e| e.output.clone()).collect();
-                texts.push(r.commitment_canonical.clone());
-                let mut emb = embedder.embed(&texts)?;
-                let commitment = emb.pop().expect("n + 1 embeddings");
-                // Traces written before rounds were scored one by one hold
-                // the step's components only.
-                rounds.push(r.record(emb, commitment, r.components.unwrap_or(step.components)));
-            }
-            out.push(StepRecord {
-                next_obs: (!step.done).then(|| obs.clone()),
-                obs,
-                rounds,
-                done: step.done,
-            });
-        }
-        Ok(out)
-    }
-
     /// Test `problems` in `mode` with the learner's current networks (no
     /// exploration, no learning); several episodes in flight at once.
     pub fn test(
@@ -597,8 +403,35 @@ impl Job {
         self.test_with(learner, problems, mode, None)
     }
 
+    /// `test --resume`: the finished prefix of this mode's trace (written in
+    /// problem order) is kept and counted into `summary`; how many.
+    fn kept_tests(
+        &self,
+        path: &Path,
+        problems: &[Problem],
+        mode: Mode,
+        summary: &mut ModeSummary,
+    ) -> Result<usize> {
+        let kept: Vec<Trace> = trace::read_traces(path)?
+            .into_iter()
+            .zip(problems)
+            .take_while(|(t, p)| t.id == p.id)
+            .map(|(t, _)| t)
+            .collect();
+        for t in &kept {
+            summary.add(t);
+        }
+        if !kept.is_empty() {
+            tracing::info!("{}: {} finished episodes kept", mode.as_str(), kept.len());
+        }
+        Ok(kept.len())
+    }
+
     /// `test`, with the executors' actions from `fixed` instead of the
     /// networks when given.
+    // Long on purpose: the test loop read top to bottom (kept episodes,
+    // episodes in flight each re-run on LLM faults, Ctrl-C, outage and budget
+    // stops); the steps share the writer, the summary and the progress bar.
     pub fn test_with(
         &self,
         learner: &Mutex<Learner>,
@@ -608,24 +441,8 @@ impl Job {
     ) -> Result<ModeSummary> {
         let path = self.trace_path(Phase::Test, mode);
         let mut summary = ModeSummary::default();
-        // `test --resume`: the finished prefix of this mode's trace (written
-        // in problem order) is kept and counted; the rest runs.
         let done = match self.resume_tests {
-            true => {
-                let kept: Vec<Trace> = trace::read_traces(&path)?
-                    .into_iter()
-                    .zip(problems)
-                    .take_while(|(t, p)| t.id == p.id)
-                    .map(|(t, _)| t)
-                    .collect();
-                for t in &kept {
-                    summary.add(t);
-                }
-                if !kept.is_empty() {
-                    tracing::info!("{}: {} finished episodes kept", mode.as_str(), kept.len());
-                }
-                kept.len()
-            }
+            true => self.kept_tests(&path, problems, mode, &mut summary)?,
             false => 0,
         };
         let mut writer = match done {
@@ -720,70 +537,29 @@ impl Job {
     }
 }
 
-/// What run.json records at the start of a job; hashing the model files
-/// takes about a second per GB.
-fn record_run(
-    config: &Config,
-    registry: &crate::plugins::PluginRegistry,
-    splits: &Splits,
-) -> Result<provenance::RunRecord> {
-    let t0 = Instant::now();
-    let mut files = Vec::new();
-    for (role, rc) in [
-        ("llm.coordinator.model", &config.llm.coordinator),
-        ("llm.executor.model", &config.llm.executor),
+/// The plugins the config names are loaded (a limits table for a plugin
+/// not loaded yet is only a warning: it may be dropped in later).
+fn check_plugin_names(config: &Config, registry: &crate::plugins::PluginRegistry) -> Result<()> {
+    for name in [
+        &config.plugins.prompts,
+        &config.plugins.parser,
+        &config.plugins.reward,
     ] {
-        if rc.provider == "local"
-            && let Ok(path) = crate::models::resolve(&rc.model, &config.base_dir)
-            && !files
-                .iter()
-                .any(|f: &provenance::HashedFile| f.path == path)
-        {
-            files.extend(provenance::hash_files(role, &path)?);
+        if registry.get(name).is_none() {
+            return Err(bad_input(anyhow::anyhow!(
+                "config: plugin {name:?} is not among the loaded plugins (see `econ-host plugins list`)"
+            )));
         }
     }
-    if config.embedding.provider == "local"
-        && let Ok(path) = crate::models::resolve(&config.embedding.model, &config.base_dir)
-    {
-        files.extend(provenance::hash_files("embedding.model", &path)?);
+    for name in config.plugins.limits.keys() {
+        if registry.get(name).is_none() {
+            tracing::warn!(
+                "config: [plugins.limits.{name}] names no loaded plugin (yet: a plugin \
+                 dropped into a plugin folder later gets them)"
+            );
+        }
     }
-    if let Some(path) = &config.dataset.path {
-        files.extend(provenance::hash_files("dataset", &config.resolve(path))?);
-    }
-    let plugins = registry
-        .plugins()
-        .map(|p| {
-            let i = p.info();
-            provenance::HashedPlugin {
-                name: i.name.clone(),
-                version: i.version.clone(),
-                kind: i.kind.to_string(),
-                file: i.file.clone(),
-                sha256: i.sha256.clone(),
-            }
-        })
-        .collect();
-    let (config_value, config_sha256) = provenance::config_fingerprint(config);
-    let record = provenance::RunRecord {
-        run_id: String::new(),
-        econ_host_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_commit: env!("ECON_GIT_COMMIT").to_string(),
-        command: std::env::args().collect(),
-        started: provenance::now_utc(),
-        finished: None,
-        config_sha256,
-        config: config_value,
-        files,
-        plugins,
-        splits: provenance::Splits {
-            source: splits.source.clone(),
-            train: splits.train.iter().map(|p| p.id.clone()).collect(),
-            test: splits.test.iter().map(|p| p.id.clone()).collect(),
-        },
-        machine: provenance::Machine::this(),
-    };
-    tracing::info!("provenance recorded in {:.2} s", t0.elapsed().as_secs_f64());
-    Ok(record)
+    Ok(())
 }
 
 /// How training begins in its model folder.
@@ -803,39 +579,6 @@ fn same_folder(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     }
-}
-
-struct Resumed {
-    learner: Learner,
-    done: u64,
-    summary: TrainSummary,
-    stopped: Option<StopDecision>,
-}
-
-fn commitment_cos_of(t: &Trace) -> Option<f64> {
-    t.steps.last()?.commitment_cos
-}
-
-/// Keep metrics.jsonl lines of episodes up to `episode`; return their
-/// (episode, loss_total).
-fn truncate_metrics(path: &Path, episode: u64) -> Result<Vec<(u64, f64)>> {
-    let mut kept = String::new();
-    let mut losses = Vec::new();
-    for (_, line) in crate::episode::jsonl::complete_lines(path)? {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        let e = v["episode"].as_u64().unwrap_or(u64::MAX);
-        if e <= episode {
-            kept.push_str(&line);
-            kept.push('\n');
-            if let Some(loss) = v["loss_total"].as_f64() {
-                losses.push((e, loss));
-            }
-        }
-    }
-    crate::episode::summary::write_atomic(path, kept.as_bytes())?;
-    Ok(losses)
 }
 
 fn running(s: &ModeSummary, completion_tokens: u64, since: Instant) -> String {
