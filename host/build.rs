@@ -10,18 +10,11 @@ fn main() {
     }
 }
 
-// The WIT package version is written once, in wit/econ-plugins.wit; the host
-// reads it from there (ECON_WIT_VERSION) instead of repeating it.
+include!("../wit/version.rs");
+
+// The WIT package version, for the host's bindings and messages.
 fn wit_version() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/econ-plugins.wit");
-    println!("cargo:rerun-if-changed={path}");
-    let text = std::fs::read_to_string(path).expect("reading wit/econ-plugins.wit");
-    let version = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("package econ:plugins@"))
-        .and_then(|rest| rest.strip_suffix(';'))
-        .expect("wit/econ-plugins.wit: no `package econ:plugins@X.Y.Z;` line");
-    println!("cargo:rustc-env=ECON_WIT_VERSION={version}");
+    emit_wit_version(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/econ-plugins.wit"));
 }
 
 // The commit the binary was built from, for run.json (none outside a git
