@@ -14,7 +14,10 @@ include!("../wit/version.rs");
 
 // The WIT package version, for the host's bindings and messages.
 fn wit_version() {
-    emit_wit_version(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/econ-plugins.wit"));
+    emit_wit_version(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../wit/econ-plugins.wit"
+    ));
 }
 
 // The commit the binary was built from, for run.json (none outside a git

@@ -103,6 +103,10 @@ pub struct JobArgs {
     /// Print summary.json on stdout instead of the human lines.
     #[arg(long)]
     pub json: bool,
+    /// Say what the job would ask of the LLMs (episodes, calls, tokens, cost
+    /// at most) and stop: no model loaded, nothing written.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

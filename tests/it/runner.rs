@@ -945,3 +945,73 @@ async fn a_kill_before_the_first_checkpoint_loses_nothing() {
     assert_eq!(after.len(), 5);
     assert_eq!(&after[..before.len()], &before[..]);
 }
+
+/// `--dry-run` against a real run on the test server: nothing is written,
+/// calls are exact where no BNE round can stop early (baseline, cot), and
+/// every real number stays within the stated bounds. Prompt tokens are an
+/// estimate (4 characters a token, the client's rule for servers without
+/// usage); this server counts words, so cot's (no model text in its prompt)
+/// differ by its tokenizer alone: 0.71x here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_says_what_a_run_will_use() {
+    let s = Setup::new(Duration::ZERO, "").await;
+    let args = [
+        "--train-eps",
+        "2",
+        "--test-eps",
+        "3",
+        "--modes",
+        "baseline,bne,cot",
+    ];
+    let dry = s
+        .econ_host(
+            &[
+                &["run", "--dry-run", "--json", "--log-dir", "dry"][..],
+                &args,
+            ]
+            .concat(),
+        )
+        .await;
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(!s.path("dry").exists(), "a dry run writes nothing");
+    assert_eq!(s.server.requests(), 0);
+    let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let real = s.econ_host(&[&["run"][..], &args].concat()).await;
+    assert!(real.status.success(), "{}", text(&real));
+    let summary = json_file(&s.path("logs/summary.json"));
+    for row in plan.as_array().unwrap() {
+        let (phase, mode) = (
+            row["phase"].as_str().unwrap(),
+            row["mode"].as_str().unwrap(),
+        );
+        let got = if phase == "train" {
+            &summary["train"]
+        } else {
+            &summary["modes"][mode]
+        };
+        let calls = got["calls"]["coordinator"].as_u64().unwrap()
+            + got["calls"]["executor"].as_u64().unwrap();
+        let prompt = got["tokens"]["prompt"].as_u64().unwrap();
+        let completion = got["tokens"]["completion"].as_u64().unwrap();
+        assert_eq!(row["episodes"], got["episodes"], "{phase} {mode}");
+        assert!(
+            calls <= row["calls_max"].as_u64().unwrap(),
+            "{phase} {mode}: {calls} calls"
+        );
+        assert!(
+            completion <= row["completion_tokens_max"].as_u64().unwrap(),
+            "{phase} {mode}"
+        );
+        if matches!(mode, "baseline" | "cot") && phase == "test" {
+            assert_eq!(calls, row["calls_max"].as_u64().unwrap(), "{mode}");
+        }
+        if mode == "cot" {
+            let planned = row["prompt_tokens"].as_f64().unwrap();
+            let ratio = prompt as f64 / planned;
+            assert!(
+                (0.6..=1.4).contains(&ratio),
+                "cot prompt tokens {prompt} vs {planned}"
+            );
+        }
+    }
+}

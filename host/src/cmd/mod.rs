@@ -140,3 +140,93 @@ pub(super) fn model_folder(job: &Job, model_dir: &Option<PathBuf>) -> PathBuf {
         .clone()
         .unwrap_or_else(|| job.log_dir.join("models"))
 }
+
+/// `--dry-run`: the plan of a job with `train_eps` training episodes and
+/// `test_eps` test problems (default: all) in each of `modes`.
+pub(super) fn dry_run(
+    cli: &Cli,
+    args: &JobArgs,
+    train_eps: u64,
+    test_eps: Option<usize>,
+    modes: &[crate::episode::Mode],
+) -> Result<()> {
+    use crate::episode::Mode;
+    use crate::runner::dry_run::{PlanRow, plan_row};
+    let config = Config::load(&args.config, &args.overrides).map_err(bad_input)?;
+    let registry = load_registry(cli)?;
+    let prompts = registry
+        .prompt_template(&config.plugins.prompts)
+        .map_err(bad_input)?;
+    let adapter = registry
+        .dataset_adapter(&config.dataset.adapter)
+        .map_err(bad_input)?;
+    let splits = crate::data::load_splits(&config, adapter)?;
+    let mut rows: Vec<PlanRow> = Vec::new();
+    if train_eps > 0 && !splits.train.is_empty() {
+        let problems: Vec<_> = (0..train_eps as usize)
+            .map(|k| &splits.train[k % splits.train.len()])
+            .collect();
+        let mode = if config.nets.bne.enabled {
+            Mode::Bne
+        } else {
+            Mode::Baseline
+        };
+        rows.push(plan_row(&config, prompts, &problems, mode, true)?);
+    }
+    let tests: Vec<_> = splits
+        .test
+        .iter()
+        .take(test_eps.unwrap_or(usize::MAX))
+        .collect();
+    for &mode in modes {
+        rows.push(plan_row(&config, prompts, &tests, mode, false)?);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<6} {:<9} {:>8} {:>10} {:>14} {:>18} {:>12}",
+        "phase", "mode", "episodes", "calls <=", "prompt tokens", "completion <=", "cost <="
+    );
+    let mut total = PlanRow::default();
+    for r in &rows {
+        let cost = r.cost_usd_max.map_or("-".into(), |c| format!("${c:.2}"));
+        println!(
+            "{:<6} {:<9} {:>8} {:>10} {:>14} {:>18} {:>12}",
+            r.phase,
+            r.mode,
+            r.episodes,
+            r.calls_max,
+            r.prompt_tokens,
+            r.completion_tokens_max,
+            cost
+        );
+        total.episodes += r.episodes;
+        total.calls_max += r.calls_max;
+        total.prompt_tokens += r.prompt_tokens;
+        total.completion_tokens_max += r.completion_tokens_max;
+        total.cost_usd_max = match (total.cost_usd_max, r.cost_usd_max) {
+            (a, None) => a,
+            (a, Some(c)) => Some(a.unwrap_or(0.0) + c),
+        };
+    }
+    let cost = total
+        .cost_usd_max
+        .map_or("-".into(), |c| format!("${c:.2}"));
+    println!(
+        "{:<16} {:>8} {:>10} {:>14} {:>18} {:>12}",
+        "total",
+        total.episodes,
+        total.calls_max,
+        total.prompt_tokens,
+        total.completion_tokens_max,
+        cost
+    );
+    println!(
+        "(calls if every BNE round runs; prompt tokens from the rendered prompts with the \
+         models' text at its budget; completion tokens and cost if every call writes its \
+         max_tokens)"
+    );
+    Ok(())
+}

@@ -15,6 +15,10 @@ use crate::plugins::dataset_adapter::Problem;
 use crate::runner::{Job, Start};
 
 pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
+    if args.job.dry_run {
+        let modes = expand_modes(&args.modes);
+        return dry_run(cli, &args.job, args.train_eps, args.test_eps, &modes);
+    }
     let job = open_job(cli, &args.job)?;
     let mut learner = job.new_learner()?;
     let mut train = None;
@@ -123,6 +127,9 @@ pub(super) fn expand_modes(list: &[TestMode]) -> Vec<Mode> {
 }
 
 pub(super) fn train(cli: &Cli, args: &TrainArgs) -> Result<()> {
+    if args.job.dry_run {
+        return dry_run(cli, &args.job, args.train_eps, Some(0), &[]);
+    }
     if args.resume && args.job.log_dir.is_none() {
         return Err(bad_input(anyhow::anyhow!(
             "--resume goes on with a run: name its folder with --log-dir (and --model-dir \

@@ -14,6 +14,9 @@ use crate::runner::Job;
 
 pub(super) fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
     let mut wanted = expand_modes(&args.mode);
+    if args.job.dry_run {
+        return dry_run(cli, &args.job, 0, args.test_eps, &wanted);
+    }
     if args.resume && args.job.log_dir.is_none() {
         return Err(bad_input(anyhow::anyhow!(
             "--resume goes on with a run's test: name its folder with --log-dir"

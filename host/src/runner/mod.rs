@@ -8,6 +8,7 @@
 
 mod clients;
 pub mod curve;
+pub mod dry_run;
 pub mod lock;
 pub mod provenance;
 mod requeue;
