@@ -1015,3 +1015,37 @@ async fn a_dry_run_says_what_a_run_will_use() {
         }
     }
 }
+
+/// kill -9 while `train --resume` rewrites the trace (it does so at once):
+/// the rewrite is a new file renamed over the old one, so the next resume
+/// still finds every finished episode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_the_resume_rewrite_loses_nothing() {
+    let s = Setup::new(Duration::from_millis(100), "").await;
+    let args = ["--log-dir", "logs", "--set", "runner.save_interval=1"];
+    let mut child = s.spawn(&[&["train", "--train-eps", "6"][..], &args].concat());
+    let trace_path = s.path("logs/traces_train_bne.jsonl");
+    wait_for_lines(&trace_path, 3, &mut child).await;
+    signal(&child, "-KILL");
+    let _ = wait_exit(child, Duration::from_secs(30));
+    let before = traces(&trace_path);
+    for delay_ms in [0, 20, 60] {
+        let child = s.spawn(&[&["train", "--train-eps", "6", "--resume"][..], &args].concat());
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        signal(&child, "-KILL");
+        let _ = wait_exit(child, Duration::from_secs(30));
+        let now = traces(&trace_path);
+        assert!(
+            now.len() >= before.len(),
+            "{delay_ms} ms: {} < {}",
+            now.len(),
+            before.len()
+        );
+        assert_eq!(&now[..before.len()], &before[..], "{delay_ms} ms");
+    }
+    let out = s
+        .econ_host(&[&["train", "--train-eps", "6", "--resume"][..], &args].concat())
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(traces(&trace_path).len(), 6);
+}

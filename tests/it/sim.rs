@@ -421,6 +421,14 @@ fn rescore_tries_another_parser_on_a_finished_run() {
         );
         assert_eq!(same["changed"][mode], 0);
     }
+    // parser-math over the parser-boxed run: a second summary, same episodes.
+    let math = rescore("parser-math");
+    for mode in ["baseline", "bne"] {
+        assert_eq!(
+            math["modes"][mode]["episodes"],
+            summary["modes"][mode]["episodes"]
+        );
+    }
     // A parser that echoes the text as the answer: every right verdict flips.
     let echo = rescore("test-misbehave");
     for mode in ["baseline", "bne"] {
@@ -442,4 +450,5 @@ fn rescore_tries_another_parser_on_a_finished_run() {
     assert!(out.status.success());
     let html = std::fs::read_to_string(logs.join("report.html")).unwrap();
     assert!(html.contains("parser-boxed@0.1.0") && html.contains("test-misbehave@0.1.0"));
+    assert!(html.contains("parser-math@0.1.0"));
 }
