@@ -150,7 +150,7 @@ pub(super) fn dry_run(
     test_eps: Option<usize>,
     modes: &[crate::episode::Mode],
 ) -> Result<()> {
-    use crate::episode::Mode;
+
     use crate::runner::dry_run::{PlanRow, plan_row};
     let config = Config::load(&args.config, &args.overrides).map_err(bad_input)?;
     let registry = load_registry(cli)?;
@@ -166,11 +166,7 @@ pub(super) fn dry_run(
         let problems: Vec<_> = (0..train_eps as usize)
             .map(|k| &splits.train[k % splits.train.len()])
             .collect();
-        let mode = if config.nets.bne.enabled {
-            Mode::Bne
-        } else {
-            Mode::Baseline
-        };
+        let mode = crate::runner::train_mode(&config);
         rows.push(plan_row(&config, prompts, &problems, mode, true)?);
     }
     let tests: Vec<_> = splits

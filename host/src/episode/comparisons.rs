@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 
+use crate::config::Config;
 use crate::episode::round::{ask_executors, judge};
 use crate::episode::trace::{BaselineTrace, ExecutorTrace, Trace, Vote};
 use crate::episode::{Failure, Mode, Outcome, Phase, Resources, Step, Usage, conclude, plugin};
@@ -46,12 +47,12 @@ struct Round {
 }
 
 /// The answer a vote chose, with how its first sample was parsed.
-struct Decision {
-    votes: Vec<Vote>,
-    answer: Option<String>,
-    correct: bool,
-    method: String,
-    text: String,
+pub(super) struct Decision {
+    pub votes: Vec<Vote>,
+    pub answer: Option<String>,
+    pub correct: bool,
+    pub method: String,
+    pub text: String,
 }
 
 impl Comparison<'_> {
@@ -97,23 +98,11 @@ impl Comparison<'_> {
             .iter()
             .map(|i| format!("{}@{}", i.name, i.version))
             .collect();
-        let b = &config.baselines;
-        let n_agents = config.nets.n_agents;
-        let (stage, agents, rounds, temperature) = match self.mode {
-            Mode::Cot => ("cot", 1, 1, b.cot_temperature),
-            Mode::Sc => ("sc", b.sc_samples(n_agents), 1, b.sc_temperature),
-            Mode::Debate => (
-                "debate",
-                b.debate_agents(n_agents),
-                b.debate_rounds,
-                b.debate_temperature,
-            ),
-            other => {
-                return Err(Failure::Fatal(anyhow!(
-                    "mode {} is not a comparison mode",
-                    other.as_str()
-                )));
-            }
+        let Some((stage, agents, rounds, temperature)) = shape(config, self.mode) else {
+            return Err(Failure::Fatal(anyhow!(
+                "mode {} is not a comparison mode",
+                self.mode.as_str()
+            )));
         };
         let mut done: Vec<Round> = Vec::with_capacity(rounds);
         for r in 0..rounds as u32 {
@@ -142,7 +131,7 @@ impl Comparison<'_> {
             done.push(round);
         }
         let last = done.last().expect("at least one round");
-        let decision = decide(last);
+        let decision = decide(&last.calls, &last.methods);
         Ok((done.into_iter().map(|r| r.calls).collect(), decision))
     }
 
@@ -201,35 +190,47 @@ impl Comparison<'_> {
     }
 }
 
-/// Majority over the parsed answers of `round`.
-fn decide(round: &Round) -> Decision {
-    let answers: Vec<Option<&str>> = round.calls.iter().map(|c| c.answer.as_deref()).collect();
+/// What a comparison mode runs: its prompt stage, agents (samples) per
+/// round, rounds, and sampling temperature; `None` for ECON's modes.
+pub(crate) fn shape(config: &Config, mode: Mode) -> Option<(&'static str, usize, usize, f64)> {
+    let b = &config.baselines;
+    let n_agents = config.nets.n_agents;
+    Some(match mode {
+        Mode::Cot => ("cot", 1, 1, b.cot_temperature),
+        Mode::Sc => ("sc", b.sc_samples(n_agents), 1, b.sc_temperature),
+        Mode::Debate => (
+            "debate",
+            b.debate_agents(n_agents),
+            b.debate_rounds,
+            b.debate_temperature,
+        ),
+        _ => return None,
+    })
+}
+
+/// Majority over the parsed answers of a round's calls (`methods`: how
+/// each was parsed).
+pub(super) fn decide(calls: &[ExecutorTrace], methods: &[String]) -> Decision {
+    let answers: Vec<Option<&str>> = calls.iter().map(|c| c.answer.as_deref()).collect();
     let votes = majority(&answers);
     let winner = winner(&votes).map(str::to_string);
-    let first = winner.as_deref().and_then(|w| {
-        round
-            .calls
-            .iter()
-            .position(|c| c.answer.as_deref() == Some(w))
-    });
+    let first = winner
+        .as_deref()
+        .and_then(|w| calls.iter().position(|c| c.answer.as_deref() == Some(w)));
     match first {
         Some(i) => Decision {
             votes,
             answer: winner,
-            correct: round.calls[i].correct,
-            method: round.methods[i].clone(),
-            text: round.calls[i].output.clone(),
+            correct: calls[i].correct,
+            method: methods[i].clone(),
+            text: calls[i].output.clone(),
         },
         None => Decision {
             votes,
             answer: None,
             correct: false,
             method: "none".into(),
-            text: round
-                .calls
-                .first()
-                .map(|c| c.output.clone())
-                .unwrap_or_default(),
+            text: calls.first().map(|c| c.output.clone()).unwrap_or_default(),
         },
     }
 }

@@ -32,6 +32,16 @@ pub(crate) use round::{Failure, Step, Usage, conclude, fatal, plugin};
 use round::{ask_executors, judge};
 use trace::{AgentRewardTrace, RoundTrace, StepTrace, Trace};
 
+/// BNE refinements after round 0 an episode of `mode` may run in `phase`.
+pub fn refinements(bne: &crate::nets::config::BneConfig, phase: Phase, mode: Mode) -> usize {
+    match (phase, mode) {
+        (_, Mode::Bne) if !bne.enabled => 0,
+        (Phase::Train, Mode::Bne) => bne.max_iterations_train,
+        (Phase::Test, Mode::Bne) if bne.refine_at_infer => bne.max_iterations_infer,
+        _ => 0,
+    }
+}
+
 /// ECON's stand-in when the coordinator returned no strategy.
 pub const FALLBACK_STRATEGY: &str =
     "1. Break the problem into steps. 2. Compute each step. 3. Check the result.";
@@ -203,16 +213,10 @@ impl Episode<'_> {
 
     /// Rounds allowed after round 0 in this episode.
     fn max_refinements(&self) -> usize {
-        let bne = &self.config().nets.bne;
         if self.fixed_actions.is_some() {
             return 0;
         }
-        match (self.phase, self.mode) {
-            (_, Mode::Bne) if !bne.enabled => 0,
-            (Phase::Train, Mode::Bne) => bne.max_iterations_train,
-            (Phase::Test, Mode::Bne) if bne.refine_at_infer => bne.max_iterations_infer,
-            _ => 0,
-        }
+        refinements(&self.config().nets.bne, self.phase, self.mode)
     }
 
     async fn run_steps(

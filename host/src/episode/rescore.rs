@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow};
 
-use super::comparisons::{majority, winner};
+use super::comparisons::decide;
 use super::round::{Failure, Verdict, judge};
 use super::summary::ModeSummary;
 use super::trace::Trace;
@@ -33,26 +33,18 @@ pub fn rescore(trace: &Trace, parser: &AnswerParserPlugin) -> Result<Trace> {
                 .ok_or_else(|| anyhow!("episode {} has no rounds", trace.episode))?;
             let texts: Vec<String> = last.iter().map(|c| c.output.clone()).collect();
             let verdicts = plain(judge(parser, &trace.reference, &texts))?;
-            for (c, v) in last.iter_mut().zip(&verdicts) {
-                c.answer = v.answer.clone();
+            let mut methods = Vec::with_capacity(verdicts.len());
+            for (c, v) in last.iter_mut().zip(verdicts) {
+                c.answer = v.answer;
                 c.correct = v.correct;
+                methods.push(v.method);
             }
-            let answers: Vec<Option<&str>> = last.iter().map(|c| c.answer.as_deref()).collect();
-            baseline.votes = majority(&answers);
-            let chosen = winner(&baseline.votes)
-                .and_then(|w| last.iter().position(|c| c.answer.as_deref() == Some(w)));
-            match chosen {
-                Some(i) => {
-                    t.final_answer = last[i].answer.clone();
-                    t.correct = last[i].correct;
-                    t.parse_method = verdicts[i].method.clone();
-                }
-                None => {
-                    t.final_answer = None;
-                    t.correct = false;
-                    t.parse_method = "none".into();
-                }
-            }
+            // The same vote the comparison mode ran.
+            let decision = decide(last, &methods);
+            baseline.votes = decision.votes;
+            t.final_answer = decision.answer;
+            t.correct = decision.correct;
+            t.parse_method = decision.method;
         }
         None => {
             let mut texts = vec![t.final_commitment.clone()];

@@ -143,7 +143,8 @@ pub fn present(spec: &ModelSpec, cache: &Path, verify: bool) -> Result<Presence>
     Ok(Presence::Present)
 }
 
-fn sha256_file(path: &Path) -> Result<String> {
+/// sha256 of a file, streamed (models, datasets and plugins in run.json too).
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut hasher = Sha256::new();
     std::io::copy(

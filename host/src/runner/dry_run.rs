@@ -10,7 +10,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::episode::Mode;
+use crate::episode::comparisons;
+use crate::episode::{Mode, Phase, refinements};
 use crate::llm::{Message, estimate_prompt_tokens};
 use crate::plugins::PromptTemplatePlugin;
 use crate::plugins::dataset_adapter::Problem;
@@ -78,13 +79,7 @@ fn episode(
         config.llm.coordinator.max_tokens,
     );
     let mut calls = Vec::new();
-    if !mode.is_econ() {
-        let b = &config.baselines;
-        let (stage, agents, rounds) = match mode {
-            Mode::Cot => ("cot", 1, 1),
-            Mode::Sc => ("sc", b.sc_samples(n as usize), 1),
-            _ => ("debate", b.debate_agents(n as usize), b.debate_rounds),
-        };
+    if let Some((stage, agents, rounds, _)) = comparisons::shape(config, mode) {
         for r in 0..rounds as u32 {
             for a in 0..agents as u32 {
                 let mut ctx = context(stage, problem, a, agents as u32, r);
@@ -96,13 +91,8 @@ fn episode(
         }
         return Ok(calls);
     }
-    let bne = &config.nets.bne;
-    let refinements = match (train, mode) {
-        (_, Mode::Bne) if !bne.enabled => 0,
-        (true, _) => bne.max_iterations_train,
-        (false, Mode::Bne) if bne.refine_at_infer => bne.max_iterations_infer,
-        _ => 0,
-    };
+    let phase = if train { Phase::Train } else { Phase::Test };
+    let refinements = refinements(&config.nets.bne, phase, mode);
     let strategy_max = config.env.strategy_max_tokens;
     for _step in 0..config.env.max_rounds.max(1) {
         let ctx = context("coordinator-strategy", problem, 0, n, 0);

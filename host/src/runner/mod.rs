@@ -156,11 +156,7 @@ impl Job {
     }
 
     fn train_mode(&self) -> Mode {
-        if self.config.nets.bne.enabled {
-            Mode::Bne
-        } else {
-            Mode::Baseline
-        }
+        train_mode(&self.config)
     }
 
     /// Train until `episodes` training episodes are done in total, writing
@@ -561,6 +557,15 @@ fn check_plugin_names(config: &Config, registry: &crate::plugins::PluginRegistry
         }
     }
     Ok(())
+}
+
+/// The mode training episodes run in: BNE unless the config turns it off.
+pub fn train_mode(config: &Config) -> Mode {
+    if config.nets.bne.enabled {
+        Mode::Bne
+    } else {
+        Mode::Baseline
+    }
 }
 
 /// How training begins in its model folder.

@@ -4,7 +4,6 @@
 //! and when it started and ended. A log folder holds one configuration: a
 //! job whose config differs from the folder's run.json is refused.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -105,26 +104,16 @@ pub fn config_fingerprint(config: &Config) -> (serde_json::Value, String) {
     (value, hash)
 }
 
-/// sha256 and size of a file, streamed.
+/// sha256 and size of a file.
 pub fn hash_file(role: &str, path: &Path) -> Result<HashedFile> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("hashing {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        bytes += n as u64;
-    }
+    let bytes = std::fs::metadata(path)
+        .with_context(|| format!("hashing {}", path.display()))?
+        .len();
     Ok(HashedFile {
         role: role.to_string(),
         path: path.to_path_buf(),
         bytes,
-        sha256: hex::encode(hasher.finalize()),
+        sha256: crate::models::fetch::sha256_file(path)?,
     })
 }
 
