@@ -19,9 +19,11 @@
 //!   datasets through adapter plugins.
 //! - [`sim`] is the simulated world where learning claims are checked in
 //!   seconds; [`report`] draws a run.
-//! - Small pieces: [`rng`] (the one seeded generator), [`error`] (exit codes),
+//! - Small pieces: [`rng`] (the one seeded generator), [`atomic`] (all-or-nothing
+//!   file writes), [`error`] (exit codes),
 //!   [`interrupt`], [`progress`], [`scaffold`] (new plugin crates).
 
+pub mod atomic;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -5,37 +5,11 @@
 //! mid-write, even inside a UTF-8 character — with a warning instead of
 //! failing on it.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
-/// Replace `path` with `bytes`, all or nothing.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    };
-    write().with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming onto {}", path.display()))?;
-    sync_folder(path);
-    Ok(())
-}
-
-/// Make a rename in `path`'s folder durable (best effort: not every file
-/// system can sync a folder).
-fn sync_folder(path: &Path) {
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = File::open(folder) {
-        let _ = dir.sync_all();
-    }
-}
+pub use crate::atomic::write_atomic;
 
 /// The complete lines of a JSONL file as (1-based line number, text),
 /// blank lines left out; none if the file does not exist. A last line
@@ -98,15 +72,5 @@ mod tests {
         std::fs::write(&path, b"{}\n{\"x\": \"\xff\"}\n{}\n").unwrap();
         let e = complete_lines(&path).unwrap_err();
         assert!(format!("{e:#}").contains("line 2"), "{e:#}");
-    }
-
-    #[test]
-    fn an_atomic_write_replaces_the_file_and_leaves_no_temporary() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("summary.json");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -270,7 +270,8 @@ impl Cache {
         let mut data = Vec::with_capacity(MAC_LEN + bytes.len());
         data.extend_from_slice(&self.mac(name, bytes));
         data.extend_from_slice(bytes);
-        write_atomically(&self.dir, &self.dir.join(name), &data)?;
+        std::fs::create_dir_all(&self.dir)?;
+        crate::atomic::write_atomic(&self.dir.join(name), &data)?;
         self.trim(CACHE_CAP_BYTES);
         Ok(())
     }
@@ -299,6 +300,14 @@ impl Cache {
             }
         }
     }
+}
+
+fn tempfile_in(dir: &Path) -> Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    Ok(dir.join(format!(".tmp-{}-{nanos}", std::process::id())))
 }
 
 /// The per-user MAC key: read, or created with fresh random bytes and mode
@@ -367,20 +376,4 @@ fn check_component_header(bytes: &[u8]) -> Result<()> {
             &bytes[4..8]
         ),
     }
-}
-
-fn write_atomically(dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = tempfile_in(dir)?;
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, dest)?;
-    Ok(())
-}
-
-fn tempfile_in(dir: &Path) -> Result<PathBuf> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    Ok(dir.join(format!(".tmp-{}-{nanos}", std::process::id())))
 }

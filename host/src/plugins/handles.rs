@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use wasmtime::component::InstancePre;
+use wasmtime::component::{ComponentNamedList, InstancePre, Lift, Lower};
 
 use super::call::{Named, reported, sandboxed};
 use super::engine::{Loaded, PluginEngine};
@@ -85,6 +85,26 @@ impl Core {
         result
     }
 
+    /// An export that returns text, called with its results lifted under
+    /// the call's byte budget (lift.rs).
+    fn call_lifted<P, R>(
+        &self,
+        function: &str,
+        pre: &InstancePre<CallState>,
+        export: &Export,
+        params: P,
+    ) -> Result<R>
+    where
+        P: ComponentNamedList + Lower + Send + Sync,
+        R: ComponentNamedList + Lift + Send + Sync + 'static,
+    {
+        self.call(function, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            let f = export.typed::<P, R>(&instance, &mut *store)?;
+            bounded(self.limits.memory_bytes, || f.call(&mut *store, params))
+        })
+    }
+
     /// A batch call must answer once per input, in order.
     fn expect_len(&self, function: &str, got: usize, want: usize, what: &str) -> Result<()> {
         anyhow::ensure!(
@@ -145,13 +165,12 @@ impl DatasetAdapterPlugin {
     ) -> Result<Vec<Result<dataset_adapter::Problem, String>>> {
         type Params<'a> = (&'a [dataset_adapter::RawRecord], &'a [(String, String)]);
         type Out = (Vec<Result<BoundedProblem, Text>>,);
-        let (out,) = self.core.call("adapt", |store| {
-            let instance = self.pre.instance_pre().instantiate(&mut *store)?;
-            let adapt = self.adapt.typed::<Params, Out>(&instance, &mut *store)?;
-            bounded(self.core.limits.memory_bytes, || {
-                adapt.call(&mut *store, (records, options))
-            })
-        })?;
+        let (out,) = self.core.call_lifted::<Params, Out>(
+            "adapt",
+            self.pre.instance_pre(),
+            &self.adapt,
+            (records, options),
+        )?;
         let out: Vec<_> = out
             .into_iter()
             .map(|r| match r {
@@ -185,13 +204,12 @@ impl PromptTemplatePlugin {
     ) -> Result<Vec<Vec<prompt_template::ChatMessage>>> {
         type Params<'a> = (&'a [prompt_template::PromptContext],);
         type Out = (Vec<Result<Vec<BoundedChatMessage>, Text>>,);
-        let (out,) = self.core.call("render", |store| {
-            let instance = self.pre.instance_pre().instantiate(&mut *store)?;
-            let render = self.render.typed::<Params, Out>(&instance, &mut *store)?;
-            bounded(self.core.limits.memory_bytes, || {
-                render.call(&mut *store, (contexts,))
-            })
-        })?;
+        let (out,) = self.core.call_lifted::<Params, Out>(
+            "render",
+            self.pre.instance_pre(),
+            &self.render,
+            (contexts,),
+        )?;
         self.core
             .expect_len("render", out.len(), contexts.len(), "contexts")?;
         out.into_iter()
@@ -225,13 +243,12 @@ impl AnswerParserPlugin {
     pub fn extract(&self, texts: &[String]) -> Result<Vec<answer_parser::Extraction>> {
         type Params<'a> = (&'a [String],);
         type Out = (Vec<BoundedExtraction>,);
-        let (out,) = self.core.call("extract", |store| {
-            let instance = self.pre.instance_pre().instantiate(&mut *store)?;
-            let extract = self.extract.typed::<Params, Out>(&instance, &mut *store)?;
-            bounded(self.core.limits.memory_bytes, || {
-                extract.call(&mut *store, (texts,))
-            })
-        })?;
+        let (out,) = self.core.call_lifted::<Params, Out>(
+            "extract",
+            self.pre.instance_pre(),
+            &self.extract,
+            (texts,),
+        )?;
         let out: Vec<_> = out
             .into_iter()
             .map(|e| answer_parser::Extraction {

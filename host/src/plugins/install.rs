@@ -144,7 +144,7 @@ pub fn install(
             }
         });
     }
-    write_atomically(dest_dir, &dest, &bytes)?;
+    crate::atomic::write_atomic(&dest, &bytes)?;
     let info = installed(dest_dir);
     Ok(match old {
         Some(old) => Installed::Replaced { old, info },
@@ -157,23 +157,4 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
-}
-
-/// Written beside its final name (a name the registry and the hot-reload
-/// watcher ignore: it does not end in `.wasm`), then renamed in one step.
-fn write_atomically(dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = dir.join(format!(
-        ".{}.install-{}",
-        dest.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("plugin"),
-        std::process::id()
-    ));
-    let written = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, dest));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.with_context(|| format!("writing {}", dest.display()))
 }
