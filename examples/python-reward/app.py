@@ -10,13 +10,15 @@ the way `econ-host plugins new reward` does in Rust:
 - total: the alpha-weighted sum with the weights the host passes in.
 
 componentize-py looks for one class per export: `WitWorld` for the world's own
-functions (`meta`) and `Scorer` for the `scorer` interface. Raising
+functions (`meta`, `option_specs`) and `Scorer` for the `scorer` interface.
+Options from the run's config (`[plugins.options.reward-python]`) arrive in
+`score` as (key, value) text pairs; `ts_value` is declared as an example. Raising
 `Err(message)` returns the WIT `result`'s error: the host logs it, naming the
 plugin, and the run goes on.
 """
 
 import math
-from typing import List
+from typing import List, Tuple
 
 import wit_world
 from wit_world.imports import types
@@ -49,12 +51,25 @@ class WitWorld(wit_world.WitWorld):
             author="econ-host examples",
         )
 
+    def option_specs(self) -> List[types.OptionSpec]:
+        return [
+            types.OptionSpec(
+                name="ts_value",
+                kind=types.OptionKind.NUMBER,
+                default="1",
+                description="TS of an episode whose commitment is right",
+            )
+        ]
+
 
 class Scorer(wit_world.exports.Scorer):
-    def score(self, episode: scorer.Episode) -> List[scorer.AgentReward]:
+    def score(
+        self, episode: scorer.Episode, options: List[Tuple[str, str]]
+    ) -> List[scorer.AgentReward]:
         if not episode.executors:
             raise Err("no executors in this episode")
-        ts = 1.0 if episode.commitment_correct else 0.0
+        ts_value = float(dict(options).get("ts_value", "1"))
+        ts = ts_value if episode.commitment_correct else 0.0
         w = episode.weights
         rewards = []
         for e in episode.executors:

@@ -107,12 +107,18 @@ fn reward_call(c: &mut Criterion) {
     let native = native_episode();
     // Same answer both ways, or the comparison means nothing.
     let a = plugin.score(&host).unwrap();
-    let b = reward_econ::score(&native).unwrap();
+    let b = reward_econ::score(&native, reward_econ::scores::FIDELITY_SHARE).unwrap();
     assert!((a[0].total - b[0].total).abs() < 1e-6);
 
     let mut group = c.benchmark_group("reward_8x384");
     group.bench_function("native", |bench| {
-        bench.iter(|| reward_econ::score(std::hint::black_box(&native)).unwrap())
+        bench.iter(|| {
+            reward_econ::score(
+                std::hint::black_box(&native),
+                reward_econ::scores::FIDELITY_SHARE,
+            )
+            .unwrap()
+        })
     });
     group.bench_function("plugin (new instance + call)", |bench| {
         bench.iter(|| plugin.score(std::hint::black_box(&host)).unwrap())

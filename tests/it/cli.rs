@@ -40,9 +40,22 @@ fn plugins_list_shows_every_kind_with_its_source() {
         ]
     );
     for p in plugins {
-        assert_eq!(p["wit_version"], "0.1.0");
+        assert_eq!(p["wit_version"], econ_host::plugins::WIT_VERSION);
         assert!(p["file"].as_str().unwrap().ends_with(".wasm"));
     }
+    // Each plugin's declared options, e.g. the prompt template's `system`.
+    let prompts = plugins
+        .iter()
+        .find(|p| p["name"] == "prompts-econ")
+        .unwrap();
+    assert_eq!(prompts["options"][0]["name"], "system");
+    assert_eq!(prompts["options"][0]["kind"], "text");
+    let out = econ_host(&["plugins", "list"]);
+    let t = text(&out);
+    assert!(
+        t.contains("option fidelity_share (number, default 0.7)"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -52,7 +65,10 @@ fn plugins_check_accepts_a_plugin_and_rejects_garbage_with_exit_2() {
     assert!(out.status.success(), "{}", text(&out));
     let t = text(&out);
     assert!(
-        t.contains("econ:plugins/reward@0.1.0") && t.contains("reward-econ"),
+        t.contains(&format!(
+            "econ:plugins/reward@{}",
+            econ_host::plugins::WIT_VERSION
+        )) && t.contains("option   fidelity_share (number"),
         "{t}"
     );
 
@@ -71,7 +87,7 @@ fn plugins_check_accepts_a_plugin_and_rejects_garbage_with_exit_2() {
 
     for (name, expected) in [
         ("test-wrong-world", "implements none of the worlds"),
-        ("test-future-wit", "supports econ:plugins@0.1.0"),
+        ("test-future-wit", "serves econ:plugins 0.1.x, 0.2.x"),
     ] {
         let file = common::test_plugin(name);
         let out = econ_host(&["plugins", "check", file.to_str().unwrap()]);

@@ -88,7 +88,7 @@ fn the_dataset_plugins_are_builtins_with_their_kinds() {
             .unwrap_or_else(|| panic!("{name} is not a built-in"))
             .info();
         assert_eq!(info.kind, kind, "{name}");
-        assert_eq!(info.wit_version, "0.1.0");
+        assert_eq!(info.wit_version, econ_host::plugins::WIT_VERSION);
         assert!(!info.description.is_empty(), "{name}");
     }
 }

@@ -6,7 +6,7 @@ use crate::common;
 use std::path::PathBuf;
 
 use econ_host::plugins::{
-    Limits, LimitsPolicy, Plugin, PluginEngine, PluginKind, PluginRegistry,
+    Limits, Plugin, PluginEngine, PluginKind, PluginPolicy, PluginRegistry,
     answer_parser::Extraction, dataset_adapter::RawRecord, prompt_template::PromptContext, reward,
 };
 
@@ -40,7 +40,7 @@ fn every_builtin_plugin_loads_with_its_manifest() {
     );
     for p in registry.plugins() {
         let info = p.info();
-        assert_eq!(info.wit_version, "0.1.0");
+        assert_eq!(info.wit_version, econ_host::plugins::WIT_VERSION);
         assert_eq!(info.sha256.len(), 64);
         assert!(
             !info.version.is_empty() && !info.description.is_empty(),
@@ -199,12 +199,10 @@ fn executor(
     }
 }
 
-#[test]
-fn reward_scores_ts_al_cc_per_agent() {
-    let registry = registry();
-    let scorer = registry.reward("reward-econ").unwrap();
+/// Three executors, two agreeing with the right commitment.
+fn reward_episode() -> reward::Episode {
     let e = vec![1.0, 0.0, 0.0];
-    let episode = reward::Episode {
+    reward::Episode {
         problem_id: "p1".into(),
         question: "q".into(),
         reference: "3".into(),
@@ -224,7 +222,14 @@ fn reward_scores_ts_al_cc_per_agent() {
             cc: 0.2,
         },
         rounds: 1,
-    };
+    }
+}
+
+#[test]
+fn reward_scores_ts_al_cc_per_agent() {
+    let registry = registry();
+    let scorer = registry.reward("reward-econ").unwrap();
+    let episode = reward_episode();
     let rewards = scorer.score(&episode).unwrap();
     assert_eq!(rewards.len(), 3);
     for r in &rewards {
@@ -258,10 +263,80 @@ fn reward_scores_ts_al_cc_per_agent() {
         panic!("the 0.1.0 fixture is a reward plugin")
     };
     assert_eq!(old.info().wit_version, "0.1.0");
+    assert!(old.info().options.is_empty());
     let then = old.score(&episode).unwrap();
     for (a, b) in then.iter().zip(&rewards) {
         assert_eq!((a.ts, a.al, a.cc, a.total), (b.ts, b.al, b.cc, b.total));
     }
+    // 0.1's score takes no options: configuring some is refused by name.
+    let mut policy = PluginPolicy::default();
+    policy.options.insert(
+        "reward-econ".into(),
+        vec![("fidelity_share".into(), "1".into())],
+    );
+    let e = Plugin::load(&engine, &fixture, fixture.parent().unwrap(), policy).err();
+    let msg = format!("{:#}", e.expect("options for a 0.1 reward are refused"));
+    assert!(
+        msg.contains("[plugins.options.reward-econ]") && msg.contains("takes no options"),
+        "{msg}"
+    );
+}
+
+/// `[plugins.options.NAME]` reaches each kind of plugin: the reward's
+/// declared option changes CC, the prompt template's `system` becomes a
+/// system message, and values of the wrong kind or undeclared names are
+/// refused when the plugin loads, naming the table and the option.
+#[test]
+fn plugin_options_reach_the_plugins_and_are_checked() {
+    let engine = PluginEngine::new(None).unwrap();
+    let load = |name: &str, options: &[(&str, &str)]| {
+        let file = common::plugin_dir().join(format!("{name}.wasm"));
+        let mut policy = PluginPolicy::default();
+        let pairs = options.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        policy.options.insert(name.into(), pairs.collect());
+        Plugin::load(&engine, &file, file.parent().unwrap(), policy)
+    };
+    let Ok(Plugin::Reward(plain)) = load("reward-econ", &[]) else {
+        panic!("reward-econ loads")
+    };
+    let declared = &plain.info().options;
+    assert_eq!(declared.len(), 1, "{declared:?}");
+    assert_eq!(
+        (declared[0].name.as_str(), declared[0].kind),
+        ("fidelity_share", "number")
+    );
+    let Ok(Plugin::Reward(fidelity)) = load("reward-econ", &[("fidelity_share", "1")]) else {
+        panic!("reward-econ loads with its option")
+    };
+    let episode = reward_episode();
+    let (a, b) = (
+        plain.score(&episode).unwrap(),
+        fidelity.score(&episode).unwrap(),
+    );
+    assert_eq!((a[0].ts, a[0].al), (b[0].ts, b[0].al));
+    assert!((a[0].cc - b[0].cc).abs() > 1e-4, "{a:?} vs {b:?}");
+
+    let Ok(Plugin::PromptTemplate(prompts)) = load("prompts-econ", &[("system", "Be terse.")])
+    else {
+        panic!("prompts-econ loads with its option")
+    };
+    let msgs = prompts
+        .render(&[context("executor", 0, Vec::new())])
+        .unwrap();
+    assert_eq!(msgs[0][0].role, "system");
+    assert_eq!(msgs[0][0].content, "Be terse.");
+
+    let msg = |r: anyhow::Result<Plugin>| format!("{:#}", r.err().expect("refused"));
+    let wrong = msg(load("reward-econ", &[("fidelity_share", "most")]));
+    assert!(
+        wrong.contains("must be a number") && wrong.contains("reward-econ"),
+        "{wrong}"
+    );
+    let unknown = msg(load("parser-boxed", &[("strict", "true")]));
+    assert!(
+        unknown.contains("[plugins.options.parser-boxed]") && unknown.contains("declares none"),
+        "{unknown}"
+    );
 }
 
 fn misbehaving() -> (PluginEngine, Plugin) {
@@ -481,7 +556,7 @@ fn limits_by_plugin_name_apply_to_that_plugin_only() {
         max_consecutive_failures: 3,
         deadline_ms: 2_000,
     };
-    let mut policy = LimitsPolicy::from(small);
+    let mut policy = PluginPolicy::from(small);
     policy.by_name.insert(
         "test-misbehave".into(),
         Limits {
@@ -576,7 +651,8 @@ fn wrong_files_are_refused_with_a_reason_naming_the_file() {
 
     let future = load(&common::test_plugin("test-future-wit"));
     assert!(
-        future.contains("econ:plugins@1.0.0") && future.contains("supports econ:plugins@0.1.0"),
+        future.contains("econ:plugins@1.0.0")
+            && future.contains("serves econ:plugins 0.1.x, 0.2.x"),
         "{future}"
     );
     let other = load(&common::test_plugin("test-wrong-world"));

@@ -369,7 +369,7 @@ async fn transient_faults_never_end_a_run() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        if x % 5 == 0 {
+        if x.is_multiple_of(5) {
             Reply::Status(500, None)
         } else {
             arithmetic_model()
@@ -1048,4 +1048,98 @@ async fn a_kill_during_the_resume_rewrite_loses_nothing() {
         .await;
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(traces(&trace_path).len(), 6);
+}
+
+/// Plugin options from the command line (`--set plugins.options.NAME.KEY=`):
+/// the prompt template's `system` reaches the server as a system message on
+/// every call, the reward plugin's `fidelity_share` changes CC and nothing
+/// else, and an option the plugin does not declare is refused (exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_options_from_set_reach_the_server_and_the_rewards() {
+    let system = "You are a careful pirate accountant.";
+    let cc_of = |s: &Setup, dir: &str| -> Vec<(f64, f64, f64)> {
+        traces(&s.path(&format!("{dir}/traces_train_bne.jsonl")))
+            .iter()
+            .flat_map(|t| t["steps"][0]["rewards"].as_array().unwrap().clone())
+            .map(|r| {
+                let f = |k: &str| r[k].as_f64().unwrap();
+                (f("ts"), f("al"), f("cc"))
+            })
+            .collect()
+    };
+
+    let s = Setup::new(Duration::ZERO, "").await;
+    let out = s
+        .econ_host(&[
+            "train",
+            "--train-eps",
+            "1",
+            "--log-dir",
+            "plain",
+            "--model-dir",
+            "models-plain",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let plain_requests = s.server.requests();
+    let bodies = s.server.state.bodies.lock().unwrap().clone();
+    assert!(bodies.iter().all(|b| b["messages"][0]["role"] == "user"));
+
+    let set_system = format!("plugins.options.prompts-econ.system={system}");
+    let out = s
+        .econ_host(&[
+            "train",
+            "--train-eps",
+            "1",
+            "--log-dir",
+            "opts",
+            "--model-dir",
+            "models-opts",
+            "--set",
+            &set_system,
+            "--set",
+            "plugins.options.reward-econ.fidelity_share=1.0",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let bodies = s.server.state.bodies.lock().unwrap().clone();
+    let with_options = &bodies[plain_requests..];
+    assert!(!with_options.is_empty());
+    for b in with_options {
+        assert_eq!(b["messages"][0]["role"], "system", "{b}");
+        assert_eq!(b["messages"][0]["content"], system, "{b}");
+    }
+    // Same outputs (same seed), so TS and AL agree; CC is fidelity alone now.
+    let (plain, opts) = (cc_of(&s, "plain"), cc_of(&s, "opts"));
+    assert_eq!(plain.len(), opts.len());
+    assert!(plain.iter().zip(&opts).all(|(a, b)| a.0 == b.0));
+    assert!(
+        plain
+            .iter()
+            .zip(&opts)
+            .any(|(a, b)| (a.2 - b.2).abs() > 1e-4),
+        "{plain:?} vs {opts:?}"
+    );
+
+    let out = s
+        .econ_host(&[
+            "train",
+            "--train-eps",
+            "1",
+            "--log-dir",
+            "typo",
+            "--model-dir",
+            "models-typo",
+            "--set",
+            "plugins.options.reward-econ.fidelity=0.5",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let msg = text(&out);
+    assert!(
+        msg.contains("[plugins.options.reward-econ]")
+            && msg.contains("no option `fidelity`")
+            && msg.contains("fidelity_share"),
+        "{msg}"
+    );
 }

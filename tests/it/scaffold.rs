@@ -157,7 +157,10 @@ fn scaffolded_plugins_of_every_kind_test_build_check_and_load() {
         assert_eq!(info["kind"], kind);
         assert_eq!(info["name"], name);
         assert_eq!(info["version"], "0.1.0");
-        assert_eq!(info["wit_version"], "0.1.0");
+        assert_eq!(info["wit_version"], econ_host::plugins::WIT_VERSION);
+        // Every template shows how a plugin declares an option.
+        let declared = info["options"].as_array().unwrap();
+        assert!(!declared.is_empty(), "{name}: {info}");
         std::fs::copy(&wasm, plugins.join(format!("{name}.wasm"))).unwrap();
     }
     eprintln!(

@@ -83,8 +83,17 @@ pub(super) fn plugin_dirs(cli: &Cli) -> Result<Vec<PathBuf>> {
 }
 
 pub(super) fn load_registry(cli: &Cli) -> Result<PluginRegistry> {
+    load_registry_with(cli, Limits::default())
+}
+
+/// As [`load_registry`], each plugin with the limits and options `policy`
+/// (a config's) gives it.
+pub(super) fn load_registry_with(
+    cli: &Cli,
+    policy: impl Into<crate::plugins::PluginPolicy>,
+) -> Result<PluginRegistry> {
     let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
-    PluginRegistry::load(&engine, &plugin_dirs(cli)?, Limits::default())
+    PluginRegistry::load(&engine, &plugin_dirs(cli)?, policy)
 }
 
 /// Opens a job for `run`, `train` or `test`; from here on Ctrl-C stops the
@@ -150,10 +159,9 @@ pub(super) fn dry_run(
     test_eps: Option<usize>,
     modes: &[crate::episode::Mode],
 ) -> Result<()> {
-
     use crate::runner::dry_run::{PlanRow, plan_row};
     let config = Config::load(&args.config, &args.overrides).map_err(bad_input)?;
-    let registry = load_registry(cli)?;
+    let registry = load_registry_with(cli, config.plugins.policy())?;
     let prompts = registry
         .prompt_template(&config.plugins.prompts)
         .map_err(bad_input)?;

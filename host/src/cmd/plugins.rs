@@ -41,6 +41,7 @@ pub(super) fn plugins_list(cli: &Cli, json: bool) -> Result<()> {
             crate::plugins::folder_origin(&i.source),
             i.file.display()
         );
+        print_options(i, "    option ");
     }
     for s in registry.shadowed() {
         let winner = registry.get(&s.name).map(|w| w.info().clone());
@@ -87,8 +88,24 @@ pub(super) fn plugins_check(file: &std::path::Path, json: bool) -> Result<()> {
             println!("  author   {}", info.author);
         }
         println!("  sha256   {}", info.sha256);
+        print_options(info, "  option   ");
     }
     Ok(())
+}
+
+/// One line per option the plugin declares: `[plugins.options.NAME]` keys.
+fn print_options(info: &crate::plugins::PluginInfo, prefix: &str) {
+    for o in &info.options {
+        let default = if o.default.is_empty() {
+            String::new()
+        } else {
+            format!(", default {}", o.default)
+        };
+        println!(
+            "{prefix}{} ({}{default}): {}",
+            o.name, o.kind, o.description
+        );
+    }
 }
 
 pub(super) fn plugins_new(

@@ -272,7 +272,6 @@ fn default_cache_mode() -> String {
 impl RoleConfig {
     /// From the config of role `role` ("coordinator" / "executor"), reading
     /// the API key from the environment variable it names.
-
     pub fn openai_options(&self, role: &str) -> Result<OpenAiOptions> {
         let config = self;
         let base_urls = config.endpoints();

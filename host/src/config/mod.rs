@@ -23,7 +23,7 @@ pub use dataset::DatasetConfig;
 pub use embedding::EmbeddingConfig;
 pub use job::{BaselinesConfig, BudgetConfig, EarlyStoppingConfig, EnvConfig, RunnerConfig};
 pub use llm::{CacheConfig, LlmConfig, OPENAI_API_KEY_ENV, OPENAI_BASE_URL_ENV, RoleConfig};
-pub use plugins::{PluginLimits, PluginsConfig};
+pub use plugins::{OptionValue, PluginLimits, PluginsConfig};
 pub use sim::{KindConfig, SimConfig};
 
 use crate::nets::config::NetsConfig;
@@ -318,6 +318,41 @@ mod tests {
     }
 
     #[test]
+    fn plugin_options_become_text_for_their_plugin() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = load_with(
+            dir.path(),
+            &[
+                "plugins.options.reward-econ.fidelity_share=1.0",
+                "plugins.options.my-parser.digits=3",
+                "plugins.options.my-parser.strict=true",
+                "plugins.options.prompts-econ.system=Be brief, and careful.",
+            ],
+        )
+        .unwrap();
+        let policy = c.plugins.policy();
+        let text = |name: &str| policy.options_for(name);
+        assert_eq!(
+            text("reward-econ"),
+            [("fidelity_share".into(), "1.0".into())]
+        );
+        assert_eq!(
+            text("my-parser"),
+            [
+                ("digits".to_string(), "3".to_string()),
+                ("strict".to_string(), "true".to_string())
+            ]
+        );
+        assert_eq!(text("prompts-econ")[0].1, "Be brief, and careful.");
+        assert!(text("anyone-else").is_empty());
+
+        let e = error(dir.path(), &["plugins.options.Bad_Name.x=1"]);
+        assert!(e.contains("plugins.options.Bad_Name"), "{e}");
+        let e = error(dir.path(), &["plugins.options.p.x=[1, 2]"]);
+        assert!(e.contains("options"), "{e}");
+    }
+
+    #[test]
     fn plugin_limits_default_and_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let c = load_with(
@@ -329,7 +364,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let policy = c.plugins.limits_policy();
+        let policy = c.plugins.policy();
         assert_eq!(policy.default.memory_bytes, 64 << 20);
         assert_eq!(policy.default.fuel, Limits::default().fuel);
         let py = policy.for_plugin("py-reward");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::plugins::{Limits, LimitsPolicy, MAX_PLUGIN_MEMORY_MIB};
+use crate::plugins::{Limits, MAX_PLUGIN_MEMORY_MIB, PluginPolicy, is_plugin_name};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +32,33 @@ pub struct PluginsConfig {
     /// name is NAME (e.g. a Python component that needs more memory).
     #[serde(default)]
     pub limits: BTreeMap<String, PluginLimits>,
+    /// `[plugins.options.NAME]`: options given to the plugin whose meta()
+    /// name is NAME on every call (strings, numbers, booleans); the plugin
+    /// declares which it reads (`plugins list`), others are refused.
+    #[serde(default)]
+    pub options: BTreeMap<String, BTreeMap<String, OptionValue>>,
+}
+
+/// One plugin option as the config writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OptionValue {
+    Boolean(bool),
+    Integer(i64),
+    Number(f64),
+    Text(String),
+}
+
+impl std::fmt::Display for OptionValue {
+    /// The text the plugin receives: as TOML writes the value, strings bare.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionValue::Boolean(b) => write!(f, "{b}"),
+            OptionValue::Integer(i) => write!(f, "{i}"),
+            OptionValue::Number(x) => write!(f, "{x:?}"),
+            OptionValue::Text(s) => f.write_str(s),
+        }
+    }
 }
 
 /// Limits of one plugin; a key left out keeps `[plugins]`' value.
@@ -55,13 +82,14 @@ impl Default for PluginsConfig {
             max_consecutive_failures: default_plugin_failures(),
             deadline_ms: default_plugin_deadline_ms(),
             limits: BTreeMap::new(),
+            options: BTreeMap::new(),
         }
     }
 }
 
 impl PluginsConfig {
-    /// What each plugin call may use (see `crate::plugins::LimitsPolicy`).
-    pub fn limits_policy(&self) -> LimitsPolicy {
+    /// What each plugin call may use (see `crate::plugins::PluginPolicy`).
+    pub fn policy(&self) -> PluginPolicy {
         let default = Limits {
             fuel: self.fuel,
             memory_bytes: (self.memory_mib as usize) << 20,
@@ -85,7 +113,19 @@ impl PluginsConfig {
                 (name.clone(), limits)
             })
             .collect();
-        LimitsPolicy { default, by_name }
+        let options = self
+            .options
+            .iter()
+            .map(|(name, table)| {
+                let pairs = table.iter().map(|(k, v)| (k.clone(), v.to_string()));
+                (name.clone(), pairs.collect())
+            })
+            .collect();
+        PluginPolicy {
+            default,
+            by_name,
+            options,
+        }
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
@@ -127,6 +167,24 @@ impl PluginsConfig {
                 l.max_consecutive_failures,
                 l.deadline_ms,
             )?;
+        }
+        for (name, table) in &self.options {
+            if !is_plugin_name(name) {
+                bail!(
+                    "key plugins.options.{name}: {name:?} is not a plugin name (lowercase \
+                     letters, digits, '-', '_')"
+                );
+            }
+            for (key, value) in table {
+                if key.trim().is_empty() {
+                    bail!("key plugins.options.{name}: an option with an empty name");
+                }
+                if let OptionValue::Number(x) = value
+                    && !x.is_finite()
+                {
+                    bail!("key plugins.options.{name}.{key}: {x} is not a finite number");
+                }
+            }
         }
         Ok(())
     }

@@ -90,6 +90,7 @@ pub fn load_file(
     options: &[(String, String)],
 ) -> Result<Loaded> {
     let source = local_source(path, None).map_err(bad_input)?;
+    adapter.check_dataset_options(options).map_err(bad_input)?;
     let mut skipped = Vec::new();
     let items = adapt(&source.files, false, adapter, options, &mut skipped)?;
     Ok(Loaded {
@@ -147,6 +148,7 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
     let qualify = all.len() > 1;
     unique_labels(&mut all);
     let options = d.adapter_options();
+    adapter.check_dataset_options(&options).map_err(bad_input)?;
     let mut skipped = Vec::new();
 
     let read = |source: &Source, stream: u64, skipped: &mut Vec<String>| -> Result<Vec<Item>> {

@@ -12,10 +12,15 @@ use wasmtime::component::{ComponentNamedList, InstancePre, Lift, Lower};
 use super::call::{Named, reported, sandboxed};
 use super::engine::{Loaded, PluginEngine};
 use super::lift::{BoundedChatMessage, BoundedExtraction, BoundedProblem, Export, Text, bounded};
-use super::limits::{CallState, Limits, LimitsPolicy};
+use super::limits::{CallState, Limits, PluginPolicy};
+use super::options::{DeclaredOption, check_options};
+use super::wit::{WitLine, since_v0_1_0};
 use super::worlds::{
     PluginKind, answer_parser, dataset_adapter, detect_world, prompt_template, reward,
 };
+
+/// Options as the WIT passes them: key / value text.
+type Options = [(String, String)];
 
 /// Everything known about one loaded plugin.
 #[derive(Clone, Debug, Serialize)]
@@ -27,6 +32,8 @@ pub struct PluginInfo {
     pub wit_version: String,
     pub description: String,
     pub author: String,
+    /// The options it reads (none for a 0.1 plugin, which cannot say).
+    pub options: Vec<DeclaredOption>,
     pub file: PathBuf,
     pub sha256: String,
     /// The plugin folder it was found in.
@@ -56,6 +63,10 @@ struct Core {
     engine: wasmtime::Engine,
     limits: Limits,
     info: Arc<PluginInfo>,
+    /// The WIT line it was built for: which arguments its calls take.
+    line: WitLine,
+    /// Its options from the config, given on every call.
+    options: Arc<Options>,
     /// Calls that trapped, ran out of fuel or memory in a row; shared by the
     /// clones of one loaded version (a reloaded file starts again at 0).
     consecutive_failures: Arc<AtomicU32>,
@@ -116,22 +127,34 @@ impl Core {
     }
 }
 
+// Every export is called through `Export` with the latest version's types:
+// wasmtime checks a call's types by structure, and 0.1's records are 0.2's,
+// so one host type serves both; only the options argument differs by line.
+
 #[derive(Clone)]
 pub struct RewardPlugin {
     core: Core,
-    pre: reward::RewardPre<CallState>,
+    pre: InstancePre<CallState>,
+    score: Export,
 }
 
 impl RewardPlugin {
     /// TS / AL / CC and the weighted total per executor, for one episode.
     pub fn score(&self, episode: &reward::Episode) -> Result<Vec<reward::AgentReward>> {
-        let out = self.core.call("score", |store| {
-            self.pre
-                .instantiate(&mut *store)?
-                .econ_plugins_scorer()
-                .call_score(store, episode)
-        })?;
-        let rewards = out.map_err(|e| reported(&*self.core.info, "score", e))?;
+        type Out = (Result<Vec<reward::AgentReward>, Text>,);
+        let (core, pre, export) = (&self.core, &self.pre, &self.score);
+        let (out,) = match core.line {
+            WitLine::V0_1 => {
+                core.call_lifted::<(&reward::Episode,), Out>("score", pre, export, (episode,))?
+            }
+            WitLine::V0_2 => core.call_lifted::<(&reward::Episode, &Options), Out>(
+                "score",
+                pre,
+                export,
+                (episode, &core.options),
+            )?,
+        };
+        let rewards = out.map_err(|e| reported(&*self.core.info, "score", e.0))?;
         self.core
             .expect_len("score", rewards.len(), episode.executors.len(), "executors")?;
         // A NaN would land in traces as null and break resume and reports.
@@ -152,24 +175,43 @@ impl RewardPlugin {
 #[derive(Clone)]
 pub struct DatasetAdapterPlugin {
     core: Core,
-    pre: dataset_adapter::DatasetAdapterPre<CallState>,
+    pre: InstancePre<CallState>,
     adapt: Export,
 }
 
 impl DatasetAdapterPlugin {
+    /// Refuses `[dataset] options` the adapter does not declare (a 0.2
+    /// adapter; a 0.1 one cannot say what it reads).
+    pub fn check_dataset_options(&self, options: &Options) -> Result<()> {
+        check_options(
+            &self.core.info,
+            self.core.line,
+            options,
+            "[dataset] options",
+        )
+    }
+
     /// One result per record; a bad record is an `Err` naming its line.
+    /// `options` are the dataset's; `[plugins.options.NAME]` overrides them.
     pub fn adapt(
         &self,
         records: &[dataset_adapter::RawRecord],
-        options: &[(String, String)],
+        options: &Options,
     ) -> Result<Vec<Result<dataset_adapter::Problem, String>>> {
-        type Params<'a> = (&'a [dataset_adapter::RawRecord], &'a [(String, String)]);
+        type Params<'a> = (&'a [dataset_adapter::RawRecord], &'a Options);
         type Out = (Vec<Result<BoundedProblem, Text>>,);
+        let configured = &self.core.options;
+        let options: Vec<(String, String)> = options
+            .iter()
+            .filter(|(k, _)| !configured.iter().any(|(c, _)| c == k))
+            .chain(configured.iter())
+            .cloned()
+            .collect();
         let (out,) = self.core.call_lifted::<Params, Out>(
             "adapt",
-            self.pre.instance_pre(),
+            &self.pre,
             &self.adapt,
-            (records, options),
+            (records, &options),
         )?;
         let out: Vec<_> = out
             .into_iter()
@@ -192,24 +234,37 @@ impl DatasetAdapterPlugin {
 #[derive(Clone)]
 pub struct PromptTemplatePlugin {
     core: Core,
-    pre: prompt_template::PromptTemplatePre<CallState>,
+    pre: InstancePre<CallState>,
     render: Export,
 }
 
 impl PromptTemplatePlugin {
     /// Messages for each context (e.g. the n executors of a round) in one call.
+    /// The template's options from the config become each context's `vars`
+    /// (after any the caller set, so the config's win).
     pub fn render(
         &self,
         contexts: &[prompt_template::PromptContext],
     ) -> Result<Vec<Vec<prompt_template::ChatMessage>>> {
         type Params<'a> = (&'a [prompt_template::PromptContext],);
         type Out = (Vec<Result<Vec<BoundedChatMessage>, Text>>,);
-        let (out,) = self.core.call_lifted::<Params, Out>(
-            "render",
-            self.pre.instance_pre(),
-            &self.render,
-            (contexts,),
-        )?;
+        let with_vars: Vec<prompt_template::PromptContext>;
+        let contexts = if self.core.options.is_empty() {
+            contexts
+        } else {
+            with_vars = contexts
+                .iter()
+                .map(|c| {
+                    let mut c = c.clone();
+                    c.vars.extend(self.core.options.iter().cloned());
+                    c
+                })
+                .collect();
+            &with_vars
+        };
+        let (out,) =
+            self.core
+                .call_lifted::<Params, Out>("render", &self.pre, &self.render, (contexts,))?;
         self.core
             .expect_len("render", out.len(), contexts.len(), "contexts")?;
         out.into_iter()
@@ -235,20 +290,26 @@ impl PromptTemplatePlugin {
 #[derive(Clone)]
 pub struct AnswerParserPlugin {
     core: Core,
-    pre: answer_parser::AnswerParserPre<CallState>,
+    pre: InstancePre<CallState>,
     extract: Export,
+    equivalent: Export,
 }
 
 impl AnswerParserPlugin {
     pub fn extract(&self, texts: &[String]) -> Result<Vec<answer_parser::Extraction>> {
-        type Params<'a> = (&'a [String],);
         type Out = (Vec<BoundedExtraction>,);
-        let (out,) = self.core.call_lifted::<Params, Out>(
-            "extract",
-            self.pre.instance_pre(),
-            &self.extract,
-            (texts,),
-        )?;
+        let (core, pre, export) = (&self.core, &self.pre, &self.extract);
+        let (out,) = match core.line {
+            WitLine::V0_1 => {
+                core.call_lifted::<(&[String],), Out>("extract", pre, export, (texts,))?
+            }
+            WitLine::V0_2 => core.call_lifted::<(&[String], &Options), Out>(
+                "extract",
+                pre,
+                export,
+                (texts, &core.options),
+            )?,
+        };
         let out: Vec<_> = out
             .into_iter()
             .map(|e| answer_parser::Extraction {
@@ -262,12 +323,22 @@ impl AnswerParserPlugin {
     }
 
     pub fn equivalent(&self, reference: &str, candidates: &[String]) -> Result<Vec<bool>> {
-        let out = self.core.call("equivalent", |store| {
-            self.pre
-                .instantiate(&mut *store)?
-                .econ_plugins_parser()
-                .call_equivalent(store, reference, candidates)
-        })?;
+        type Out = (Vec<bool>,);
+        let (core, pre, export) = (&self.core, &self.pre, &self.equivalent);
+        let (out,) = match core.line {
+            WitLine::V0_1 => core.call_lifted::<(&str, &[String]), Out>(
+                "equivalent",
+                pre,
+                export,
+                (reference, candidates),
+            )?,
+            WitLine::V0_2 => core.call_lifted::<(&str, &[String], &Options), Out>(
+                "equivalent",
+                pre,
+                export,
+                (reference, candidates, &core.options),
+            )?,
+        };
         self.core
             .expect_len("equivalent", out.len(), candidates.len(), "candidates")?;
         Ok(out)
@@ -314,7 +385,7 @@ impl Plugin {
         engine: &PluginEngine,
         file: &std::path::Path,
         source: &std::path::Path,
-        limits: impl Into<LimitsPolicy>,
+        limits: impl Into<PluginPolicy>,
     ) -> Result<Plugin> {
         let bytes =
             std::fs::read(file).with_context(|| format!("reading plugin {}", file.display()))?;
@@ -322,18 +393,14 @@ impl Plugin {
     }
 
     /// As [`Plugin::load`], for bytes already read from `file`.
-    // Long on purpose: loading is one sequence (compile, detect the world, link, run meta()
-    // in the sandbox, bind) that each kind goes through; the bind! macro keeps the four
-    // kinds in one place.
     pub fn from_bytes(
         engine: &PluginEngine,
         bytes: &[u8],
         file: &std::path::Path,
         source: &std::path::Path,
-        limits: impl Into<LimitsPolicy>,
+        policy: impl Into<PluginPolicy>,
     ) -> Result<Plugin> {
-        let policy: LimitsPolicy = limits.into();
-        let meta_limits = policy.for_meta();
+        let policy: PluginPolicy = policy.into();
         let Loaded {
             component,
             sha256,
@@ -341,98 +408,132 @@ impl Plugin {
         } = engine
             .load_bytes(bytes)
             .with_context(|| format!("loading plugin {}", file.display()))?;
-        let (kind, wit_version) = detect_world(engine.engine(), &component)
+        let (kind, wit_version, line) = detect_world(engine.engine(), &component)
             .with_context(|| format!("plugin {}", file.display()))?;
         let pre: InstancePre<CallState> = engine
             .linker()
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("plugin {}: linking its imports", file.display()))?;
-        let unnamed = Unnamed(file);
-        let core = |name: String, declared: bool, version, description, author| -> Result<Core> {
-            anyhow::ensure!(
-                declared,
-                "plugin {}: implements the `{kind}` world but its meta() declares another kind",
-                file.display()
-            );
-            anyhow::ensure!(
-                is_plugin_name(&name),
-                "plugin {}: meta() name {name:?} is not a valid plugin name \
-                 (lowercase letters, digits, '-', '_'; 1-64 characters)",
-                file.display()
-            );
-            let info = PluginInfo {
-                name,
-                kind,
-                version,
-                wit_version: wit_version.clone(),
-                description,
-                author,
-                file: file.to_path_buf(),
-                sha256: sha256.clone(),
-                source: source.to_path_buf(),
-                cached,
-            };
-            Ok(Core {
-                engine: engine.engine().clone(),
-                limits: policy.for_plugin(&info.name),
-                info: Arc::new(info),
-                consecutive_failures: Arc::default(),
-            })
+        let (meta, specs) = describe(engine.engine(), &pre, kind, line, &policy.for_meta(), file)?;
+        anyhow::ensure!(
+            PluginKind::from(meta.kind) == kind,
+            "plugin {}: implements the `{kind}` world but its meta() declares another kind",
+            file.display()
+        );
+        anyhow::ensure!(
+            is_plugin_name(&meta.name),
+            "plugin {}: meta() name {:?} is not a valid plugin name \
+             (lowercase letters, digits, '-', '_'; 1-64 characters)",
+            file.display(),
+            meta.name
+        );
+        let options = policy.options_for(&meta.name);
+        let info = PluginInfo {
+            name: meta.name,
+            kind,
+            version: meta.version,
+            wit_version,
+            description: meta.description,
+            author: meta.author,
+            options: specs.into_iter().map(DeclaredOption::from).collect(),
+            file: file.to_path_buf(),
+            sha256,
+            source: source.to_path_buf(),
+            cached,
         };
-        // The exports read through a byte budget (see lift.rs), found once.
+        let key = format!("[plugins.options.{}]", info.name);
+        check_options(&info, line, &options, &key)?;
+        let core = Core {
+            engine: engine.engine().clone(),
+            limits: policy.for_plugin(&info.name),
+            info: Arc::new(info),
+            line,
+            options: options.into(),
+            consecutive_failures: Arc::default(),
+        };
+        // Where each export is, found once (the bindings in describe() have
+        // checked the component against its world).
         let export = |function: &str| {
-            Export::find(&component, kind, function).with_context(|| {
+            Export::find(&component, kind, line, function).with_context(|| {
                 format!(
                     "plugin {}: no `{function}` export in its {kind} world",
                     file.display()
                 )
             })
         };
-        // meta() runs in the same sandbox as every other call.
-        macro_rules! bind {
-            ($module:ident, $Pre:ident, $Variant:ident, $Handle:ident $(, $field:ident)?) => {{
-                let pre = $module::$Pre::new(pre)
-                    .map_err(anyhow::Error::from)
-                    .with_context(|| {
-                        format!("plugin {}: binding the {kind} world", file.display())
-                    })?;
-                let m = sandboxed(engine.engine(), &meta_limits, &unnamed, "meta", |store| {
-                    pre.instantiate(&mut *store)?.call_meta(store)
-                })?;
-                let declared = m.kind == $module::PluginKind::$Variant;
-                let core = core(m.name, declared, m.version, m.description, m.author)?;
-                Plugin::$Variant($Handle {
-                    core,
-                    pre,
-                    $($field: export(stringify!($field))?,)?
-                })
-            }};
-        }
         Ok(match kind {
-            PluginKind::Reward => bind!(reward, RewardPre, Reward, RewardPlugin),
-            PluginKind::DatasetAdapter => bind!(
-                dataset_adapter,
-                DatasetAdapterPre,
-                DatasetAdapter,
-                DatasetAdapterPlugin,
-                adapt
-            ),
-            PluginKind::PromptTemplate => bind!(
-                prompt_template,
-                PromptTemplatePre,
-                PromptTemplate,
-                PromptTemplatePlugin,
-                render
-            ),
-            PluginKind::AnswerParser => bind!(
-                answer_parser,
-                AnswerParserPre,
-                AnswerParser,
-                AnswerParserPlugin,
-                extract
-            ),
+            PluginKind::Reward => Plugin::Reward(RewardPlugin {
+                core,
+                pre,
+                score: export("score")?,
+            }),
+            PluginKind::DatasetAdapter => Plugin::DatasetAdapter(DatasetAdapterPlugin {
+                core,
+                pre,
+                adapt: export("adapt")?,
+            }),
+            PluginKind::PromptTemplate => Plugin::PromptTemplate(PromptTemplatePlugin {
+                core,
+                pre,
+                render: export("render")?,
+            }),
+            PluginKind::AnswerParser => Plugin::AnswerParser(AnswerParserPlugin {
+                core,
+                pre,
+                extract: export("extract")?,
+                equivalent: export("equivalent")?,
+            }),
         })
+    }
+}
+
+/// Check the component against its world in the version it was built for,
+/// and read its meta() and (0.2 on) option-specs(), in the same sandbox as
+/// every other call.
+fn describe(
+    engine: &wasmtime::Engine,
+    pre: &InstancePre<CallState>,
+    kind: PluginKind,
+    line: WitLine,
+    limits: &Limits,
+    file: &std::path::Path,
+) -> Result<(reward::PluginMeta, Vec<reward::OptionSpec>)> {
+    let unnamed = Unnamed(file);
+    let binding = || format!("plugin {}: binding the {kind} world", file.display());
+    macro_rules! since_v0_1_0 {
+        ($module:ident, $Pre:ident) => {{
+            let pre = since_v0_1_0::$module::$Pre::new(pre.clone())
+                .map_err(anyhow::Error::from)
+                .with_context(binding)?;
+            sandboxed(engine, limits, &unnamed, "meta", |store| {
+                let meta = pre.instantiate(&mut *store)?.call_meta(store)?;
+                Ok((meta, Vec::new()))
+            })
+        }};
+    }
+    macro_rules! latest {
+        ($module:ident, $Pre:ident) => {{
+            let pre = $module::$Pre::new(pre.clone())
+                .map_err(anyhow::Error::from)
+                .with_context(binding)?;
+            sandboxed(engine, limits, &unnamed, "meta", |store| {
+                let instance = pre.instantiate(&mut *store)?;
+                let meta = instance.call_meta(&mut *store)?;
+                Ok((meta, instance.call_option_specs(store)?))
+            })
+        }};
+    }
+    use PluginKind::*;
+    match (line, kind) {
+        (WitLine::V0_1, Reward) => since_v0_1_0!(reward, RewardPre),
+        (WitLine::V0_1, DatasetAdapter) => since_v0_1_0!(dataset_adapter, DatasetAdapterPre),
+        (WitLine::V0_1, PromptTemplate) => since_v0_1_0!(prompt_template, PromptTemplatePre),
+        (WitLine::V0_1, AnswerParser) => since_v0_1_0!(answer_parser, AnswerParserPre),
+        (WitLine::V0_2, Reward) => latest!(reward, RewardPre),
+        (WitLine::V0_2, DatasetAdapter) => latest!(dataset_adapter, DatasetAdapterPre),
+        (WitLine::V0_2, PromptTemplate) => latest!(prompt_template, PromptTemplatePre),
+        (WitLine::V0_2, AnswerParser) => latest!(answer_parser, AnswerParserPre),
     }
 }
 

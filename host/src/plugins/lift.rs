@@ -24,7 +24,7 @@ use wasmtime::component::{
     TypedFunc,
 };
 
-use super::wit::{WIT_PACKAGE, WIT_VERSION};
+use super::wit::{WIT_PACKAGE, WitLine};
 use super::worlds::PluginKind;
 
 /// No result is larger than this, whatever the plugin's memory limit.
@@ -124,11 +124,20 @@ unsafe impl Lift for Text {
 pub struct Export(ComponentExportIndex);
 
 impl Export {
-    /// `function` of the interface `kind`'s world exports; `None` if the
-    /// component lacks it (the bindings already refused such a component).
-    pub fn find(component: &Component, kind: PluginKind, function: &str) -> Option<Export> {
-        // Lookups are semver-aware: a 0.1.x plugin matches the 0.1.0 name.
-        let interface = format!("{WIT_PACKAGE}/{}@{WIT_VERSION}", kind.interface());
+    /// `function` of the interface `kind`'s world exports, in the version
+    /// `line`; `None` if the component lacks it (the bindings already refused
+    /// such a component).
+    pub fn find(
+        component: &Component,
+        kind: PluginKind,
+        line: WitLine,
+        function: &str,
+    ) -> Option<Export> {
+        let interface = format!(
+            "{WIT_PACKAGE}/{}@{}",
+            kind.interface(),
+            line.export_version()
+        );
         let interface = component.get_export_index(None, &interface)?;
         component
             .get_export_index(Some(&interface), function)

@@ -1,5 +1,6 @@
 //! What a plugin call may use: fuel, memory, and the (empty) set of WASI
-//! capabilities. Decided here and nowhere else.
+//! capabilities; and what the config gives each plugin (its options).
+//! Decided here and nowhere else.
 
 use std::collections::BTreeMap;
 
@@ -37,15 +38,24 @@ impl Default for Limits {
     }
 }
 
-/// The limits of every plugin, with overrides by plugin name (the name its
-/// meta() declares), from the config's `[plugins]` table.
+/// What the config's `[plugins]` table decides per plugin, by the name its
+/// meta() declares: the limits of every plugin with overrides by name, and
+/// the options each one is given on every call.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LimitsPolicy {
+pub struct PluginPolicy {
     pub default: Limits,
     pub by_name: BTreeMap<String, Limits>,
+    /// `[plugins.options.NAME]` as key / value text, checked against what the
+    /// plugin declares when it loads.
+    pub options: BTreeMap<String, Vec<(String, String)>>,
 }
 
-impl LimitsPolicy {
+impl PluginPolicy {
+    /// The options of the plugin called `name` (empty if none are set).
+    pub fn options_for(&self, name: &str) -> Vec<(String, String)> {
+        self.options.get(name).cloned().unwrap_or_default()
+    }
+
     /// The limits of the plugin called `name`.
     pub fn for_plugin(&self, name: &str) -> Limits {
         self.by_name.get(name).copied().unwrap_or(self.default)
@@ -63,11 +73,11 @@ impl LimitsPolicy {
     }
 }
 
-impl From<Limits> for LimitsPolicy {
+impl From<Limits> for PluginPolicy {
     fn from(default: Limits) -> Self {
-        LimitsPolicy {
+        PluginPolicy {
             default,
-            by_name: BTreeMap::new(),
+            ..PluginPolicy::default()
         }
     }
 }

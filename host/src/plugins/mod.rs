@@ -7,6 +7,7 @@ mod handles;
 pub mod install;
 mod lift;
 mod limits;
+mod options;
 mod registry;
 mod reload;
 mod wit;
@@ -17,7 +18,8 @@ pub use handles::{
     AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginInfo, PromptTemplatePlugin,
     RewardPlugin, is_plugin_name,
 };
-pub use limits::{Limits, LimitsPolicy, MAX_PLUGIN_MEMORY_MIB};
+pub use limits::{Limits, MAX_PLUGIN_MEMORY_MIB, PluginPolicy};
+pub use options::DeclaredOption;
 pub use registry::{LoadFailure, PluginRegistry};
 pub use reload::{DEBOUNCE, LiveRegistry, WatchGuard};
 pub use wit::{SUPPORTED as SUPPORTED_WIT, WIT_PACKAGE, WIT_VERSION};

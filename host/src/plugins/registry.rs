@@ -10,7 +10,7 @@ use super::handles::{
     AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginInfo, PromptTemplatePlugin,
     RewardPlugin,
 };
-use super::limits::LimitsPolicy;
+use super::limits::PluginPolicy;
 use super::worlds::PluginKind;
 
 /// A file in a plugin folder that did not load, and why.
@@ -35,7 +35,7 @@ impl PluginRegistry {
     pub fn load(
         engine: &PluginEngine,
         dirs: &[PathBuf],
-        limits: impl Into<LimitsPolicy>,
+        limits: impl Into<PluginPolicy>,
     ) -> Result<Self> {
         Self::scan(engine, dirs, &limits.into(), None)
     }
@@ -46,7 +46,7 @@ impl PluginRegistry {
     pub fn scan(
         engine: &PluginEngine,
         dirs: &[PathBuf],
-        limits: &LimitsPolicy,
+        limits: &PluginPolicy,
         previous: Option<&PluginRegistry>,
     ) -> Result<Self> {
         let mut registry = PluginRegistry {

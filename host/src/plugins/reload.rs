@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use notify::{RecursiveMode, Watcher};
 
 use super::engine::PluginEngine;
-use super::limits::LimitsPolicy;
+use super::limits::PluginPolicy;
 use super::registry::PluginRegistry;
 
 /// Editors and cargo write a file in several steps; wait this long after the
@@ -23,7 +23,7 @@ pub struct LiveRegistry {
     current: ArcSwap<PluginRegistry>,
     engine: PluginEngine,
     dirs: Vec<PathBuf>,
-    limits: LimitsPolicy,
+    limits: PluginPolicy,
 }
 
 /// Stops watching when dropped.
@@ -35,7 +35,7 @@ impl LiveRegistry {
     pub fn new(
         engine: PluginEngine,
         dirs: Vec<PathBuf>,
-        limits: impl Into<LimitsPolicy>,
+        limits: impl Into<PluginPolicy>,
     ) -> Result<Arc<Self>> {
         let limits = limits.into();
         let registry = PluginRegistry::scan(&engine, &dirs, &limits, None)?;

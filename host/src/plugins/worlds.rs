@@ -8,7 +8,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 pub use super::wit::latest::{answer_parser, dataset_adapter, prompt_template, reward};
-use super::wit::{SUPPORTED, WIT_PACKAGE, WIT_VERSION, version_supported};
+use super::wit::{SUPPORTED, WIT_PACKAGE, WIT_VERSION, WitLine, line_of};
 
 /// The four kinds of plugin, one per world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -49,17 +49,32 @@ impl PluginKind {
     }
 }
 
+impl From<reward::PluginKind> for PluginKind {
+    fn from(kind: reward::PluginKind) -> Self {
+        match kind {
+            reward::PluginKind::Reward => PluginKind::Reward,
+            reward::PluginKind::DatasetAdapter => PluginKind::DatasetAdapter,
+            reward::PluginKind::PromptTemplate => PluginKind::PromptTemplate,
+            reward::PluginKind::AnswerParser => PluginKind::AnswerParser,
+        }
+    }
+}
+
 impl fmt::Display for PluginKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.world())
     }
 }
 
-/// Which world `component` implements and the WIT version it was built for.
+/// Which world `component` implements, the WIT version it was built for, and
+/// the line of versions the host serves it as.
 ///
 /// Refuses a component built for a WIT version this host cannot serve, and one
 /// that exports none of the worlds, saying what it does export.
-pub fn detect_world(engine: &Engine, component: &Component) -> Result<(PluginKind, String)> {
+pub fn detect_world(
+    engine: &Engine,
+    component: &Component,
+) -> Result<(PluginKind, String, WitLine)> {
     let exports: Vec<String> = component
         .component_type()
         .exports(engine)
@@ -74,16 +89,16 @@ pub fn detect_world(engine: &Engine, component: &Component) -> Result<(PluginKin
         let Some(kind) = PluginKind::ALL.into_iter().find(|k| k.interface() == iface) else {
             continue;
         };
-        if !version_supported(version) {
+        let Some(line) = line_of(version) else {
             bail!(
-                "built for WIT {WIT_PACKAGE}@{version}; this host supports \
-                 {WIT_PACKAGE}@{WIT_VERSION} ({SUPPORTED}): rebuild it against this host's wit/"
+                "built for WIT {WIT_PACKAGE}@{version}; this host serves {WIT_PACKAGE} \
+                 {SUPPORTED}: rebuild it against this host's wit/ ({WIT_PACKAGE}@{WIT_VERSION})"
             );
-        }
+        };
         if !exports.iter().any(|e| e == "meta") {
             bail!("exports {name} but no `meta` function: not built from the `{kind}` world");
         }
-        return Ok((kind, version.to_string()));
+        return Ok((kind, version.to_string(), line));
     }
     bail!(
         "implements none of the worlds reward, dataset-adapter, prompt-template, answer-parser \

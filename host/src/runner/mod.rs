@@ -80,7 +80,7 @@ impl Job {
         let log_lock = lock::FolderLock::acquire(log_dir, "log folder")?;
 
         let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
-        let live = LiveRegistry::new(engine, plugin_dirs, config.plugins.limits_policy())?;
+        let live = LiveRegistry::new(engine, plugin_dirs, config.plugins.policy())?;
         let watch = match live.watch() {
             Ok(w) => Some(w),
             Err(e) => {
@@ -537,14 +537,39 @@ impl Job {
 /// The plugins the config names are loaded (a limits table for a plugin
 /// not loaded yet is only a warning: it may be dropped in later).
 fn check_plugin_names(config: &Config, registry: &crate::plugins::PluginRegistry) -> Result<()> {
+    // A plugin that failed to load because of the config (its options) is
+    // the config's error, not a missing plugin.
+    let failed = |name: &str| {
+        let key = format!("[plugins.options.{name}]");
+        registry
+            .failures()
+            .iter()
+            .find(|f| f.error.contains(&key))
+            .map(|f| bad_input(anyhow::anyhow!("config: {}", f.error)))
+    };
     for name in [
         &config.plugins.prompts,
         &config.plugins.parser,
         &config.plugins.reward,
+        &config.dataset.adapter,
     ] {
         if registry.get(name).is_none() {
+            return Err(failed(name).unwrap_or_else(|| {
+                bad_input(anyhow::anyhow!(
+                    "config: plugin {name:?} is not among the loaded plugins (see `econ-host \
+                     plugins list`)"
+                ))
+            }));
+        }
+    }
+    for name in config.plugins.options.keys() {
+        if let Some(e) = failed(name) {
+            return Err(e);
+        }
+        if registry.get(name).is_none() {
             return Err(bad_input(anyhow::anyhow!(
-                "config: plugin {name:?} is not among the loaded plugins (see `econ-host plugins list`)"
+                "config: [plugins.options.{name}] names no loaded plugin (see `econ-host \
+                 plugins list`)"
             )));
         }
     }

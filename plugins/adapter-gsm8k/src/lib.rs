@@ -16,6 +16,9 @@ impl DatasetAdapter for Gsm8k {
             env!("CARGO_PKG_VERSION"),
             "GSM8K rows: question, answer = text after ####; options question_field, answer_field, id_field",
         )
+        .text_option("question_field", "question", "record field that holds the question")
+        .text_option("answer_field", "answer", "record field that holds the reference answer")
+        .text_option("id_field", "id", "record field that holds the problem id")
     }
 
     fn adapt(record: &Value, line: u32, options: &Options) -> Result<Problem, String> {

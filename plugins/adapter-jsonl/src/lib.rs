@@ -19,6 +19,9 @@ impl DatasetAdapter for Jsonl {
             "generic rows: options question_field (question), answer_field (answer; a string, number or \
              boolean, text after #### if present), id_field (default row-<line>)",
         )
+        .text_option("question_field", "question", "record field that holds the question")
+        .text_option("answer_field", "answer", "record field that holds the reference answer")
+        .text_option("id_field", "", "record field that holds the problem id (without it: row-<line>)")
     }
 
     fn adapt(record: &Value, line: u32, options: &Options) -> Result<Problem, String> {

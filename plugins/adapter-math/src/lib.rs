@@ -20,6 +20,9 @@ impl DatasetAdapter for Math {
             "MATH rows: question = problem, answer = last \\boxed{} of solution as canonical LaTeX; \
              options question_field, answer_field, id_field",
         )
+        .text_option("question_field", "problem", "record field that holds the question")
+        .text_option("answer_field", "solution", "record field that holds the reference answer")
+        .text_option("id_field", "id, then unique_id", "record field that holds the problem id")
     }
 
     fn adapt(record: &Value, line: u32, options: &Options) -> Result<Problem, String> {

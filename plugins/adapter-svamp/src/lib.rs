@@ -19,6 +19,9 @@ impl DatasetAdapter for Svamp {
             "SVAMP rows: question = question_concat or Body + Question, answer = Answer as a number; \
              options question_field, answer_field, id_field",
         )
+        .text_option("question_field", "question_concat, else Body + Question", "record field that holds the question")
+        .text_option("answer_field", "Answer", "record field that holds the reference answer")
+        .text_option("id_field", "ID", "record field that holds the problem id")
     }
 
     fn adapt(record: &Value, line: u32, options: &Options) -> Result<Problem, String> {

@@ -7,7 +7,7 @@
 
 pub use answer_core::{Found, Method, equivalent, extract, normalize};
 
-use econ_plugin_sdk::answer_parser::{AnswerParser, Extraction, Manifest};
+use econ_plugin_sdk::answer_parser::{AnswerParser, Extraction, Manifest, Options};
 
 /// The plugin: [`extract()`] and [`equivalent()`] behind the SDK trait.
 pub struct BoxedParser;
@@ -21,7 +21,7 @@ impl AnswerParser for BoxedParser {
         )
     }
 
-    fn extract(text: &str) -> Extraction {
+    fn extract(text: &str, _: &Options) -> Extraction {
         let found = extract(text);
         Extraction {
             answer: found.answer,
@@ -29,7 +29,7 @@ impl AnswerParser for BoxedParser {
         }
     }
 
-    fn equivalent(reference: &str, candidate: &str) -> bool {
+    fn equivalent(reference: &str, candidate: &str, _: &Options) -> bool {
         equivalent(reference, candidate)
     }
 }
@@ -44,13 +44,17 @@ mod tests {
     fn trait_wiring() {
         let m = BoxedParser::manifest();
         assert_eq!(m.name, "parser-boxed");
-        let e = <BoxedParser as AnswerParser>::extract("so \\boxed{42}");
+        let e = <BoxedParser as AnswerParser>::extract("so \\boxed{42}", &Options(&[]));
         assert_eq!(
             (e.answer.as_deref(), e.method.as_str()),
             (Some("42"), "boxed")
         );
-        let none = <BoxedParser as AnswerParser>::extract("nothing here");
+        let none = <BoxedParser as AnswerParser>::extract("nothing here", &Options(&[]));
         assert_eq!((none.answer, none.method.as_str()), (None, "none"));
-        assert!(<BoxedParser as AnswerParser>::equivalent("42", "$42.00"));
+        assert!(<BoxedParser as AnswerParser>::equivalent(
+            "42",
+            "$42.00",
+            &Options(&[])
+        ));
     }
 }

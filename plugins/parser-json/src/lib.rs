@@ -19,7 +19,7 @@
 
 pub use answer_core::{Found, Method, equivalent, normalize};
 
-use econ_plugin_sdk::answer_parser::{AnswerParser, Extraction, Manifest};
+use econ_plugin_sdk::answer_parser::{AnswerParser, Extraction, Manifest, Options};
 use serde_json::{Map, Value};
 
 /// The answer fields, most specific first.
@@ -158,7 +158,7 @@ impl AnswerParser for JsonParser {
         )
     }
 
-    fn extract(text: &str) -> Extraction {
+    fn extract(text: &str, _: &Options) -> Extraction {
         let found = extract(text);
         Extraction {
             answer: found.answer,
@@ -166,7 +166,7 @@ impl AnswerParser for JsonParser {
         }
     }
 
-    fn equivalent(reference: &str, candidate: &str) -> bool {
+    fn equivalent(reference: &str, candidate: &str, _: &Options) -> bool {
         equivalent(reference, candidate)
     }
 }
@@ -270,11 +270,15 @@ mod tests {
     #[test]
     fn trait_wiring() {
         assert_eq!(JsonParser::manifest().name, "parser-json");
-        let e = <JsonParser as AnswerParser>::extract("{\"final_value\": \"2\"}");
+        let e = <JsonParser as AnswerParser>::extract("{\"final_value\": \"2\"}", &Options(&[]));
         assert_eq!(
             (e.answer.as_deref(), e.method.as_str()),
             (Some("2"), "json")
         );
-        assert!(<JsonParser as AnswerParser>::equivalent("42", "$42.00"));
+        assert!(<JsonParser as AnswerParser>::equivalent(
+            "42",
+            "$42.00",
+            &Options(&[])
+        ));
     }
 }

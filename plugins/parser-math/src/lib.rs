@@ -11,7 +11,7 @@
 pub use answer_core::math::{equivalent_math as equivalent, normalize_math as normalize};
 
 use answer_core::{Found, extract_with};
-use econ_plugin_sdk::answer_parser::{AnswerParser, Extraction, Manifest};
+use econ_plugin_sdk::answer_parser::{AnswerParser, Extraction, Manifest, Options};
 
 /// The cascade with the LaTeX normaliser.
 pub fn extract(text: &str) -> Found {
@@ -31,7 +31,7 @@ impl AnswerParser for MathParser {
         )
     }
 
-    fn extract(text: &str) -> Extraction {
+    fn extract(text: &str, _: &Options) -> Extraction {
         let found = extract(text);
         Extraction {
             answer: found.answer,
@@ -39,7 +39,7 @@ impl AnswerParser for MathParser {
         }
     }
 
-    fn equivalent(reference: &str, candidate: &str) -> bool {
+    fn equivalent(reference: &str, candidate: &str, _: &Options) -> bool {
         equivalent(reference, candidate)
     }
 }
@@ -53,14 +53,23 @@ mod tests {
     #[test]
     fn trait_wiring() {
         assert_eq!(MathParser::manifest().name, "parser-math");
-        let e = <MathParser as AnswerParser>::extract("so $\\boxed{\\dfrac{1}{2}}$.");
+        let e =
+            <MathParser as AnswerParser>::extract("so $\\boxed{\\dfrac{1}{2}}$.", &Options(&[]));
         assert_eq!(
             (e.answer.as_deref(), e.method.as_str()),
             (Some("\\frac{1}{2}"), "boxed")
         );
-        let none = <MathParser as AnswerParser>::extract("no idea");
+        let none = <MathParser as AnswerParser>::extract("no idea", &Options(&[]));
         assert_eq!((none.answer, none.method.as_str()), (None, "none"));
-        assert!(<MathParser as AnswerParser>::equivalent("\\frac12", "0.5"));
-        assert!(!<MathParser as AnswerParser>::equivalent("2\\sqrt{3}", "3"));
+        assert!(<MathParser as AnswerParser>::equivalent(
+            "\\frac12",
+            "0.5",
+            &Options(&[])
+        ));
+        assert!(!<MathParser as AnswerParser>::equivalent(
+            "2\\sqrt{3}",
+            "3",
+            &Options(&[])
+        ));
     }
 }

@@ -16,7 +16,12 @@ impl PromptTemplate for EconPrompts {
         Manifest::new(
             "prompts-econ",
             env!("CARGO_PKG_VERSION"),
-            "ECON prompts: coordinator-strategy, executor, coordinator-commitment (JSON); baselines cot, sc, debate; var `system`",
+            "ECON prompts: coordinator-strategy, executor, coordinator-commitment (JSON); baselines cot, sc, debate",
+        )
+        .text_option(
+            "system",
+            "",
+            "a system message sent before every prompt (none by default, as in ECON)",
         )
     }
 

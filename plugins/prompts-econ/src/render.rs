@@ -1,7 +1,7 @@
 //! Stage name -> messages.
 
 use crate::text::*;
-use econ_plugin_sdk::prompt_template::{ChatMessage, PromptContext, system, user};
+use econ_plugin_sdk::prompt_template::{ChatMessage, Options, PromptContext, system, user};
 
 pub const STAGES: [&str; 6] = [
     "coordinator-strategy",
@@ -33,8 +33,10 @@ pub fn render(ctx: &PromptContext) -> Result<Vec<ChatMessage>, String> {
         other => return Err(unknown_stage(other)),
     };
     let mut messages = Vec::with_capacity(2);
-    let custom_system = ctx.vars.iter().rev().find(|(k, _)| k == "system");
-    if let Some((_, text)) = custom_system.filter(|(_, t)| !t.trim().is_empty()) {
+    if let Some(text) = Options(&ctx.vars)
+        .get("system")
+        .filter(|t| !t.trim().is_empty())
+    {
         messages.push(system(clean(text.trim())));
     }
     messages.push(user(body));

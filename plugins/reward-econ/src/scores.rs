@@ -14,8 +14,8 @@
 use econ_plugin_sdk::cosine;
 
 /// Share of CC that rewards agreeing with the commitment; the rest rewards
-/// differing from the peers.
-const FIDELITY_SHARE: f64 = 0.7;
+/// differing from the peers (the plugin's option `fidelity_share`).
+pub const FIDELITY_SHARE: f64 = 0.7;
 
 /// One episode's team scores, the same for every agent.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -26,12 +26,19 @@ pub struct Team {
 }
 
 /// `executors` pairs each agent's id (for messages) with its embedding.
+/// `fidelity_share` is CC's weight on fidelity (see [`FIDELITY_SHARE`]).
 pub fn team_scores(
     commitment_correct: bool,
     commitment: &[f32],
     executors: &[(u32, &[f32])],
+    fidelity_share: f64,
 ) -> Result<Team, String> {
     validate(commitment, executors)?;
+    if !(0.0..=1.0).contains(&fidelity_share) {
+        return Err(format!(
+            "option fidelity_share = {fidelity_share} is outside [0, 1]"
+        ));
+    }
     let n = executors.len() as f64;
     let cos = |a: &[f32], b: &[f32]| f64::from(cosine(a, b));
 
@@ -59,7 +66,7 @@ pub fn team_scores(
     Ok(Team {
         ts: if commitment_correct { 1.0 } else { 0.0 },
         al: clip01(sim(mean_to_commitment)),
-        cc: clip01(FIDELITY_SHARE * fidelity + (1.0 - FIDELITY_SHARE) * novelty),
+        cc: clip01(fidelity_share * fidelity + (1.0 - fidelity_share) * novelty),
     })
 }
 
@@ -116,7 +123,7 @@ mod tests {
     fn team(correct: bool, c: &[f32], es: &[&[f32]]) -> Result<Team, String> {
         let named: Vec<(u32, &[f32])> =
             es.iter().enumerate().map(|(i, e)| (i as u32, *e)).collect();
-        team_scores(correct, c, &named)
+        team_scores(correct, c, &named, FIDELITY_SHARE)
     }
 
     #[test]

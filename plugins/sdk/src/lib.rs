@@ -8,8 +8,10 @@
 //! struct Last;
 //! impl AnswerParser for Last {
 //!     fn manifest() -> Manifest { Manifest::new("parser-last", "0.1.0", "last word") }
-//!     fn extract(text: &str) -> Extraction { /* ... */ }
-//!     fn equivalent(reference: &str, candidate: &str) -> bool { reference == candidate }
+//!     fn extract(text: &str, _: &Options) -> Extraction { /* ... */ }
+//!     fn equivalent(reference: &str, candidate: &str, _: &Options) -> bool {
+//!         reference == candidate
+//!     }
 //! }
 //! econ_plugin_sdk::answer_parser!(Last);
 //! ```
@@ -30,6 +32,18 @@ pub struct Manifest {
     pub version: String,
     pub description: String,
     pub author: String,
+    /// The options it reads from `[plugins.options.<name>]`.
+    pub options: Vec<OptionDecl>,
+}
+
+/// One option a plugin reads (see [`Manifest::number_option`] and friends).
+#[derive(Clone, Debug)]
+pub struct OptionDecl {
+    pub name: String,
+    /// "text", "number" or "boolean".
+    pub kind: &'static str,
+    pub default: String,
+    pub description: String,
 }
 
 impl Manifest {
@@ -39,12 +53,72 @@ impl Manifest {
             version: version.into(),
             description: description.into(),
             author: String::new(),
+            options: Vec::new(),
         }
     }
 
     pub fn author(mut self, author: &str) -> Self {
         self.author = author.into();
         self
+    }
+
+    /// Declare a text option (`plugins list` shows it; the host refuses a
+    /// config that sets an option the plugin does not declare).
+    pub fn text_option(self, name: &str, default: &str, description: &str) -> Self {
+        self.option(name, "text", default, description)
+    }
+
+    /// Declare a number option; the host checks the config's value parses.
+    pub fn number_option(self, name: &str, default: &str, description: &str) -> Self {
+        self.option(name, "number", default, description)
+    }
+
+    /// Declare a boolean option ("true" / "false").
+    pub fn boolean_option(self, name: &str, default: &str, description: &str) -> Self {
+        self.option(name, "boolean", default, description)
+    }
+
+    fn option(mut self, name: &str, kind: &'static str, default: &str, description: &str) -> Self {
+        self.options.push(OptionDecl {
+            name: name.into(),
+            kind,
+            default: default.into(),
+            description: description.into(),
+        });
+        self
+    }
+}
+
+/// A plugin's options from the config, as the host passes them (key / value
+/// text, already checked against the declared kinds); a prompt template finds
+/// its options in `ctx.vars`: `Options(&ctx.vars)`.
+#[derive(Clone, Copy, Debug)]
+pub struct Options<'a>(pub &'a [(String, String)]);
+
+impl<'a> Options<'a> {
+    /// The value of `key` (the last one if it is given twice).
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A number option, or `default` when it is not set.
+    pub fn number(&self, key: &str, default: f64) -> f64 {
+        self.get(key)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// A boolean option, or `default` when it is not set.
+    pub fn boolean(&self, key: &str, default: bool) -> bool {
+        match self.get(key) {
+            Some("true") => true,
+            Some("false") => false,
+            _ => default,
+        }
     }
 }
 
@@ -65,7 +139,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     (dot / (na.sqrt() * nb.sqrt())) as f32
 }
 
-/// Generates the `meta()` export for one world.
+/// Generates the `meta()` and `option-specs()` exports for one world.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __impl_meta {
@@ -81,13 +155,31 @@ macro_rules! __impl_meta {
                     author: m.author,
                 }
             }
+
+            fn option_specs() -> Vec<$crate::$world::bindings::econ::plugins::types::OptionSpec> {
+                use $crate::$world::bindings::econ::plugins::types::{OptionKind, OptionSpec};
+                <$t as $crate::$world::$trait>::manifest()
+                    .options
+                    .into_iter()
+                    .map(|o| OptionSpec {
+                        kind: match o.kind {
+                            "number" => OptionKind::Number,
+                            "boolean" => OptionKind::Boolean,
+                            _ => OptionKind::Text,
+                        },
+                        name: o.name,
+                        default: o.default,
+                        description: o.description,
+                    })
+                    .collect()
+            }
         }
     };
 }
 
 pub mod reward {
     //! The `reward` world: TS / AL / CC per agent for one episode.
-    pub use crate::{Manifest, cosine};
+    pub use crate::{Manifest, Options, cosine};
 
     #[doc(hidden)]
     pub mod bindings {
@@ -107,8 +199,9 @@ pub mod reward {
 
     pub trait Reward {
         fn manifest() -> Manifest;
-        /// One reward per executor, in the order of `episode.executors`.
-        fn score(episode: Episode) -> Result<Vec<AgentReward>, String>;
+        /// One reward per executor, in the order of `episode.executors`;
+        /// `options` are the plugin's from the config.
+        fn score(episode: Episode, options: &Options) -> Result<Vec<AgentReward>, String>;
     }
 
     /// Export `$t: Reward` as this component's `reward` world.
@@ -119,8 +212,9 @@ pub mod reward {
             impl $crate::reward::bindings::exports::econ::plugins::scorer::Guest for $t {
                 fn score(
                     episode: $crate::reward::Episode,
+                    options: Vec<(String, String)>,
                 ) -> Result<Vec<$crate::reward::AgentReward>, String> {
-                    <$t as $crate::reward::Reward>::score(episode)
+                    <$t as $crate::reward::Reward>::score(episode, &$crate::Options(&options))
                 }
             }
             // The export symbols ("econ:plugins/...#fn") only link in a wasm component;
@@ -133,7 +227,7 @@ pub mod reward {
 
 pub mod dataset_adapter {
     //! The `dataset-adapter` world: raw JSON records to problems.
-    pub use crate::Manifest;
+    pub use crate::{Manifest, Options};
 
     #[doc(hidden)]
     pub mod bindings {
@@ -148,18 +242,6 @@ pub mod dataset_adapter {
 
     pub use bindings::econ::plugins::types::Problem;
     pub use bindings::exports::econ::plugins::adapter::RawRecord;
-
-    /// Options from the config's dataset section, as key / value pairs.
-    pub struct Options<'a>(pub &'a [(String, String)]);
-
-    impl Options<'_> {
-        pub fn get(&self, key: &str) -> Option<&str> {
-            self.0
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        }
-    }
 
     pub trait DatasetAdapter {
         fn manifest() -> Manifest;
@@ -215,8 +297,10 @@ pub mod dataset_adapter {
 }
 
 pub mod prompt_template {
-    //! The `prompt-template` world: chat messages for each LLM call.
-    pub use crate::Manifest;
+    //! The `prompt-template` world: chat messages for each LLM call. The
+    //! template's options from the config are in each context's `vars`
+    //! (`Options(&ctx.vars).get("system")`).
+    pub use crate::{Manifest, Options};
 
     #[doc(hidden)]
     pub mod bindings {
@@ -281,7 +365,7 @@ pub mod prompt_template {
 
 pub mod answer_parser {
     //! The `answer-parser` world: extract final answers, judge equivalence.
-    pub use crate::Manifest;
+    pub use crate::{Manifest, Options};
 
     #[doc(hidden)]
     pub mod bindings {
@@ -298,8 +382,9 @@ pub mod answer_parser {
 
     pub trait AnswerParser {
         fn manifest() -> Manifest;
-        fn extract(text: &str) -> Extraction;
-        fn equivalent(reference: &str, candidate: &str) -> bool;
+        /// `options` (here and in `equivalent`) are the plugin's from the config.
+        fn extract(text: &str, options: &Options) -> Extraction;
+        fn equivalent(reference: &str, candidate: &str, options: &Options) -> bool;
     }
 
     /// Export `$t: AnswerParser` as this component's `answer-parser` world.
@@ -308,17 +393,28 @@ pub mod answer_parser {
         ($t:ident) => {
             $crate::__impl_meta!(answer_parser, AnswerParser, $t, AnswerParser);
             impl $crate::answer_parser::bindings::exports::econ::plugins::parser::Guest for $t {
-                fn extract(texts: Vec<String>) -> Vec<$crate::answer_parser::Extraction> {
+                fn extract(
+                    texts: Vec<String>,
+                    options: Vec<(String, String)>,
+                ) -> Vec<$crate::answer_parser::Extraction> {
+                    let options = $crate::Options(&options);
                     texts
                         .iter()
-                        .map(|t| <$t as $crate::answer_parser::AnswerParser>::extract(t))
+                        .map(|t| <$t as $crate::answer_parser::AnswerParser>::extract(t, &options))
                         .collect()
                 }
-                fn equivalent(reference: String, candidates: Vec<String>) -> Vec<bool> {
+                fn equivalent(
+                    reference: String,
+                    candidates: Vec<String>,
+                    options: Vec<(String, String)>,
+                ) -> Vec<bool> {
+                    let options = $crate::Options(&options);
                     candidates
                         .iter()
                         .map(|c| {
-                            <$t as $crate::answer_parser::AnswerParser>::equivalent(&reference, c)
+                            <$t as $crate::answer_parser::AnswerParser>::equivalent(
+                                &reference, c, &options,
+                            )
                         })
                         .collect()
                 }

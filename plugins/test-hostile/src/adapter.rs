@@ -13,6 +13,12 @@ impl DatasetAdapter for Hostile {
             "0.1.0",
             "misbehaves on HOSTILE:<what> records",
         )
+        // Takes the jsonl adapter's place in the simulated world's config.
+        .text_option(
+            "id_field",
+            "id",
+            "accepted for configs written for adapter-jsonl; the id is always `id`",
+        )
     }
 
     fn adapt(record: &Value, line: u32, _options: &Options) -> Result<Problem, String> {

@@ -14,7 +14,7 @@ impl AnswerParser for Hostile {
         )
     }
 
-    fn extract(text: &str) -> Extraction {
+    fn extract(text: &str, _: &Options) -> Extraction {
         let boxed = text.rfind("\\boxed{").and_then(|at| {
             let rest = &text[at + "\\boxed{".len()..];
             rest.find('}').map(|end| rest[..end].trim().to_string())
@@ -45,7 +45,7 @@ impl AnswerParser for Hostile {
         }
     }
 
-    fn equivalent(reference: &str, candidate: &str) -> bool {
+    fn equivalent(reference: &str, candidate: &str, _: &Options) -> bool {
         reference.trim() == candidate.trim()
     }
 }
@@ -53,12 +53,12 @@ impl AnswerParser for Hostile {
 econ_plugin_sdk::__impl_meta!(answer_parser, AnswerParser, Hostile, AnswerParser);
 
 impl Guest for Hostile {
-    fn extract(texts: Vec<String>) -> Vec<Extraction> {
+    fn extract(texts: Vec<String>, options: Vec<(String, String)>) -> Vec<Extraction> {
         let what = crate::first_what(texts.iter().map(String::as_str));
         crate::act(what, "extract");
         let mut out: Vec<_> = texts
             .iter()
-            .map(|t| <Hostile as AnswerParser>::extract(t))
+            .map(|t| <Hostile as AnswerParser>::extract(t, &Options(&options)))
             .collect();
         match what {
             "short" => {
@@ -76,12 +76,16 @@ impl Guest for Hostile {
         out
     }
 
-    fn equivalent(reference: String, candidates: Vec<String>) -> Vec<bool> {
+    fn equivalent(
+        reference: String,
+        candidates: Vec<String>,
+        options: Vec<(String, String)>,
+    ) -> Vec<bool> {
         let what = crate::what(&reference);
         crate::act(what, "equivalent");
         let mut out: Vec<bool> = candidates
             .iter()
-            .map(|c| <Hostile as AnswerParser>::equivalent(&reference, c))
+            .map(|c| <Hostile as AnswerParser>::equivalent(&reference, c, &Options(&options)))
             .collect();
         if what == "short" {
             out.pop();

@@ -11,7 +11,7 @@ impl Reward for Hostile {
         )
     }
 
-    fn score(episode: Episode) -> Result<Vec<AgentReward>, String> {
+    fn score(episode: Episode, _: &Options) -> Result<Vec<AgentReward>, String> {
         let what = crate::what(&episode.question);
         crate::act(what, &episode.problem_id);
         let ts = if episode.commitment_correct { 1.0 } else { 0.0 };

@@ -23,7 +23,7 @@ impl AnswerParser for Misbehave {
         )
     }
 
-    fn extract(text: &str) -> Extraction {
+    fn extract(text: &str, _: &Options) -> Extraction {
         match text {
             "loop" => {
                 let mut n: u64 = 0;
@@ -68,7 +68,7 @@ impl AnswerParser for Misbehave {
         }
     }
 
-    fn equivalent(reference: &str, candidate: &str) -> bool {
+    fn equivalent(reference: &str, candidate: &str, _: &Options) -> bool {
         reference == candidate
     }
 }

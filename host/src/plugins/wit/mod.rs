@@ -1,13 +1,15 @@
 //! The WIT versions this host serves (Zed's extension host layout): one
 //! module per shipped minor version, `since_v0_1_0` for `econ:plugins@0.1.x`,
-//! and [`latest`] for the one in `wit/` that new plugins are built against.
-//! A guest built for any supported version loads and runs unchanged
-//! (`tests/fixtures/wit-0.1.0/` keeps one); a new minor version adds a module
-//! here and the host keeps the old ones.
+//! `since_v0_2_0` for 0.2.x, and [`latest`] for the one in `wit/` that new
+//! plugins are built against. A guest built for any supported version loads
+//! and runs unchanged (`tests/fixtures/wit-0.1.0/` keeps one); a new minor
+//! version adds a module here, freezes its predecessor's WIT under
+//! `wit/since_v<version>/`, and the host keeps the old ones.
 
 pub mod since_v0_1_0;
+pub mod since_v0_2_0;
 
-pub use since_v0_1_0 as latest;
+pub use since_v0_2_0 as latest;
 
 /// The WIT package.
 pub const WIT_PACKAGE: &str = "econ:plugins";
@@ -17,31 +19,59 @@ pub const WIT_PACKAGE: &str = "econ:plugins";
 pub const WIT_VERSION: &str = env!("ECON_WIT_VERSION");
 
 /// The versions guests may be built for, for messages.
-pub const SUPPORTED: &str = "0.1.x";
+pub const SUPPORTED: &str = "0.1.x, 0.2.x";
 
-/// Same major.minor for 0.x versions, same major from 1.0 on (semver).
-pub(super) fn version_supported(version: &str) -> bool {
-    let parse = |v: &str| -> Option<(u64, u64)> {
-        let mut it = v.split('.');
-        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-    };
-    match (parse(version), parse(WIT_VERSION)) {
-        (Some((0, minor)), Some((0, ours))) => minor == ours,
-        (Some((major, _)), Some((ours, _))) => major == ours && major != 0,
-        _ => false,
+/// A minor version of the package that this host serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WitLine {
+    /// 0.1.x: no plugin options (a prompt template still gets `vars`).
+    V0_1,
+    /// 0.2.x: `option-specs`, options on every call.
+    V0_2,
+}
+
+impl WitLine {
+    /// The version its exports are looked up with (lookups are semver-aware:
+    /// a 0.1.3 plugin matches the 0.1.0 name).
+    pub fn export_version(self) -> &'static str {
+        match self {
+            WitLine::V0_1 => "0.1.0",
+            WitLine::V0_2 => "0.2.0",
+        }
+    }
+
+    /// Whether its worlds declare options and its calls take them.
+    pub fn has_options(self) -> bool {
+        self != WitLine::V0_1
+    }
+}
+
+/// The line `version` belongs to: same major.minor for 0.x versions (semver);
+/// `None` for a version this host cannot serve.
+pub(super) fn line_of(version: &str) -> Option<WitLine> {
+    let mut it = version.split('.');
+    let major: u64 = it.next()?.parse().ok()?;
+    let minor: u64 = it.next()?.parse().ok()?;
+    match (major, minor) {
+        (0, 1) => Some(WitLine::V0_1),
+        (0, 2) => Some(WitLine::V0_2),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::version_supported;
+    use super::{WIT_VERSION, WitLine, line_of};
 
     #[test]
     fn versions() {
-        assert!(version_supported("0.1.0"));
-        assert!(version_supported("0.1.7"));
-        assert!(!version_supported("0.2.0"));
-        assert!(!version_supported("1.0.0"));
-        assert!(!version_supported(""));
+        assert_eq!(line_of("0.1.0"), Some(WitLine::V0_1));
+        assert_eq!(line_of("0.1.7"), Some(WitLine::V0_1));
+        assert_eq!(line_of("0.2.0"), Some(WitLine::V0_2));
+        assert_eq!(line_of("0.3.0"), None);
+        assert_eq!(line_of("1.0.0"), None);
+        assert_eq!(line_of(""), None);
+        // The version new plugins are built for is one this host serves.
+        assert_eq!(line_of(WIT_VERSION), Some(WitLine::V0_2));
     }
 }

@@ -1,40 +1,41 @@
-//! Typed bindings of `econ:plugins@0.1.x`, one module per world. The types
-//! every world shares (`econ:plugins/types`) are generated once, with the
-//! reward world, and reused by the others (`with:`), so a `Problem` or a
-//! `PluginKind` is one Rust type whichever world it comes from.
+//! `econ:plugins@0.1.x`, kept so that plugins built for it load and run
+//! unchanged. Its records are those of 0.2 (0.2 added `option-specs` and an
+//! options argument, nothing else), so the types interface is mapped onto the
+//! latest one with `with:` and the host passes the same values to both; these
+//! bindings are used to check a 0.1 component against its world and to read
+//! its `meta()`. The calls themselves go through `handles.rs`, which leaves
+//! the options out for a 0.1 guest.
+
+use super::since_v0_2_0 as latest;
 
 pub mod reward {
-    wasmtime::component::bindgen!({ path: "../wit", world: "econ:plugins/reward" });
-    pub use econ::plugins::types::{PluginKind, Sampling};
-    pub use exports::econ::plugins::scorer::{AgentReward, Episode, ExecutorResult, RewardWeights};
+    wasmtime::component::bindgen!({
+        path: "../wit/since_v0.1.0",
+        world: "econ:plugins/reward",
+        with: { "econ:plugins/types": super::latest::reward::econ::plugins::types },
+    });
 }
 
 pub mod dataset_adapter {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/since_v0.1.0",
         world: "econ:plugins/dataset-adapter",
-        with: { "econ:plugins/types": super::reward::econ::plugins::types },
+        with: { "econ:plugins/types": super::latest::reward::econ::plugins::types },
     });
-    pub use super::reward::econ::plugins::types::{PluginKind, Problem};
-    pub use exports::econ::plugins::adapter::RawRecord;
 }
 
 pub mod prompt_template {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/since_v0.1.0",
         world: "econ:plugins/prompt-template",
-        with: { "econ:plugins/types": super::reward::econ::plugins::types },
+        with: { "econ:plugins/types": super::latest::reward::econ::plugins::types },
     });
-    pub use super::reward::econ::plugins::types::{ChatMessage, PluginKind};
-    pub use exports::econ::plugins::templates::PromptContext;
 }
 
 pub mod answer_parser {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/since_v0.1.0",
         world: "econ:plugins/answer-parser",
-        with: { "econ:plugins/types": super::reward::econ::plugins::types },
+        with: { "econ:plugins/types": super::latest::reward::econ::plugins::types },
     });
-    pub use super::reward::econ::plugins::types::PluginKind;
-    pub use exports::econ::plugins::parser::Extraction;
 }
