@@ -107,6 +107,10 @@ pub struct JobArgs {
     /// at most) and stop: no model loaded, nothing written.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also write the curves (learner losses, rewards, accuracy) as
+    /// TensorBoard event files in LOG_DIR/tensorboard/, live.
+    #[arg(long)]
+    pub tensorboard: bool,
 }
 
 #[derive(Debug, Args)]

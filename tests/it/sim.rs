@@ -452,3 +452,73 @@ fn rescore_tries_another_parser_on_a_finished_run() {
     assert!(html.contains("parser-boxed@0.1.0") && html.contains("test-misbehave@0.1.0"));
     assert!(html.contains("parser-math@0.1.0"));
 }
+
+/// `--tensorboard` writes the run's curves as TensorBoard event files beside
+/// the logs: every learner term and the per-episode reward at the episode
+/// they belong to, and each test mode's accuracy, matching summary.json.
+#[test]
+fn tensorboard_event_files_hold_the_runs_curves() {
+    use econ_host::episode::tensorboard::{What, read_events};
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(common::binary())
+        .args(["run", "--config"])
+        .arg(common::repo_root().join("configs/sim.toml"))
+        .args([
+            "--train-eps",
+            "40",
+            "--test-eps",
+            "20",
+            "--tensorboard",
+            "--log-dir",
+        ])
+        .arg(dir.path().join("logs"))
+        .arg("--model-dir")
+        .arg(dir.path().join("models"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let board = dir.path().join("logs/tensorboard");
+    let mut scalars: Vec<(i64, String, f32)> = Vec::new();
+    for file in std::fs::read_dir(&board).unwrap() {
+        for event in read_events(&file.unwrap().path()).unwrap() {
+            if let Some(What::Summary(s)) = event.what {
+                for v in s.value {
+                    scalars.push((event.step, v.tag, v.simple_value.unwrap()));
+                }
+            }
+        }
+    }
+    let steps =
+        |tag: &str| -> Vec<i64> { scalars.iter().filter(|s| s.1 == tag).map(|s| s.0).collect() };
+    assert_eq!(steps("train/reward"), (1..=40).collect::<Vec<i64>>());
+    let metrics = std::fs::read_to_string(dir.path().join("logs/metrics.jsonl")).unwrap();
+    let updates: Vec<i64> = metrics
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["episode"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert!(!updates.is_empty());
+    assert_eq!(steps("learner/loss_total"), updates);
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("logs/summary.json")).unwrap())
+            .unwrap();
+    for mode in ["baseline", "bne"] {
+        let tag = format!("test/{mode}/accuracy");
+        let at: Vec<_> = scalars.iter().filter(|s| s.1 == tag).collect();
+        assert_eq!(at.len(), 1, "{tag}");
+        assert_eq!(at[0].0, 40);
+        let want = summary["modes"][mode]["accuracy"].as_f64().unwrap();
+        assert!(
+            (f64::from(at[0].2) - want).abs() < 1e-6,
+            "{tag}: {} vs {want}",
+            at[0].2
+        );
+    }
+}

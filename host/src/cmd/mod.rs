@@ -101,7 +101,10 @@ pub(super) fn load_registry_with(
 pub(super) fn open_job(cli: &Cli, args: &JobArgs) -> Result<Job> {
     let config = Config::load(&args.config, &args.overrides).map_err(bad_input)?;
     let log_dir = log_folder(args)?;
-    let job = Job::open(config, plugin_dirs(cli)?, &log_dir)?;
+    let mut job = Job::open(config, plugin_dirs(cli)?, &log_dir)?;
+    if args.tensorboard {
+        job.enable_tensorboard()?;
+    }
     interrupt::install();
     Ok(job)
 }

@@ -10,6 +10,7 @@ pub mod rescore;
 mod round;
 mod strategy;
 pub mod summary;
+pub mod tensorboard;
 pub mod trace;
 
 use std::sync::{Arc, Mutex};

@@ -49,6 +49,9 @@ pub struct Job {
     _log_lock: lock::FolderLock,
     /// Tests keep the finished episodes of their mode's trace (`test --resume`).
     pub resume_tests: bool,
+    /// The curves as TensorBoard event files in LOG_DIR/tensorboard/, when
+    /// `--tensorboard` asked for them ([`Job::enable_tensorboard`]).
+    board: Mutex<Option<crate::episode::tensorboard::EventWriter>>,
     /// Tokens and USD this job's episodes have used, against `[budget]`.
     spent: Mutex<(u64, f64)>,
     /// run.json: written at the start, its end time at the end.
@@ -133,6 +136,7 @@ impl Job {
             log_dir: log_dir.to_path_buf(),
             _log_lock: log_lock,
             resume_tests: false,
+            board: Mutex::new(None),
             spent: Mutex::new((0, 0.0)),
             run,
             rt: Some(rt),
@@ -287,6 +291,8 @@ impl Job {
                             stopper.observe_loss(*loss);
                         }
                         metrics.append(k, l.counters().train_steps, &m)?;
+                        let terms = m.iter().map(|(n, v)| (format!("learner/{n}"), *v));
+                        self.board(k, terms)?;
                     }
                 }
                 if k % self.config.runner.save_interval == 0 && k < episodes {
@@ -298,6 +304,22 @@ impl Job {
             }
             finished = k;
             bar.set_position(k);
+            let r = &summary.results;
+            self.board(
+                k,
+                [
+                    ("train/reward", f64::from(outcome.trace.reward)),
+                    ("train/correct", f64::from(u8::from(outcome.trace.correct))),
+                    (
+                        "train/accuracy_so_far",
+                        r.correct as f64 / r.episodes.max(1) as f64,
+                    ),
+                    (
+                        "train/completion_tokens",
+                        outcome.trace.tokens.total().completion as f64,
+                    ),
+                ],
+            )?;
             if let Some(why) = over_budget {
                 if k < episodes {
                     stopped_by = Some(why);
@@ -530,12 +552,42 @@ impl Job {
             anyhow::Ok(())
         })?;
         bar.finish_and_clear();
+        // One point per mode and test: its accuracy at the episodes trained.
+        let trained = learner.lock().map_or(0, |l| l.counters().episodes_seen);
+        let accuracy = summary.correct as f64 / summary.episodes.max(1) as f64;
+        self.board(
+            trained,
+            [(format!("test/{}/accuracy", mode.as_str()), accuracy)],
+        )?;
         Ok(summary)
     }
 }
 
 /// The plugins the config names are loaded (a limits table for a plugin
 /// not loaded yet is only a warning: it may be dropped in later).
+impl Job {
+    /// Write the curves to LOG_DIR/tensorboard/ too (`--tensorboard`).
+    pub fn enable_tensorboard(&mut self) -> Result<()> {
+        let dir = self.log_dir.join("tensorboard");
+        let writer = crate::episode::tensorboard::EventWriter::create(&dir)?;
+        *self.board.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(writer);
+        Ok(())
+    }
+
+    /// Scalars at `step` for TensorBoard, when enabled.
+    fn board<T: Into<String>>(
+        &self,
+        step: u64,
+        scalars: impl IntoIterator<Item = (T, f64)>,
+    ) -> Result<()> {
+        let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
+        match board.as_mut() {
+            Some(writer) => writer.scalars(step, scalars),
+            None => Ok(()),
+        }
+    }
+}
+
 fn check_plugin_names(config: &Config, registry: &crate::plugins::PluginRegistry) -> Result<()> {
     // A plugin that failed to load because of the config (its options) is
     // the config's error, not a missing plugin.
