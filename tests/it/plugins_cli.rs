@@ -66,7 +66,16 @@ fn install_verifies_copies_by_name_and_refuses_a_different_plugin_without_force(
     let dest = user.join("test-misbehave.wasm");
     assert_eq!(std::fs::read(&dest).unwrap(), std::fs::read(&v1).unwrap());
 
-    // The same file again: nothing to do.
+    // The same file again: nothing to do (said as JSON for a script).
+    let out = econ_host(
+        &["plugins", "install", "--json", s(&v1)],
+        home.path(),
+        Some(&user),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["files"][0]["outcome"], "unchanged", "{v}");
+    assert_eq!(v["files"][0]["plugin"]["name"], "test-misbehave", "{v}");
     let out = econ_host(&["plugins", "install", s(&v1)], home.path(), Some(&user));
     assert!(out.status.success(), "{}", text(&out));
     assert!(

@@ -56,8 +56,21 @@ fn build(out_name: &str, extra: &[&str]) -> (tempfile::TempDir, String) {
 
 #[test]
 fn the_report_builds_from_the_fixture_with_every_section() {
-    let (_dir, html) = build("report.html", &[]);
+    let (dir, html) = build("report.html", &[]);
     assert!(html.starts_with("<!DOCTYPE html>"));
+    let out_file = dir.path().join("again.html");
+    let fixture = fixture();
+    let args = [
+        "report",
+        fixture.to_str().unwrap(),
+        "--json",
+        "--out",
+        out_file.to_str().unwrap(),
+    ];
+    let out = econ_host(&args, dir.path());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["report"], out_file.to_str().unwrap());
+    assert_eq!(v["runs"], 1);
     assert!(html.trim_end().ends_with("</html>"));
     for id in SECTIONS {
         assert!(

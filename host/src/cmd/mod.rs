@@ -43,10 +43,13 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             dir,
             sdk,
         }) => plugins_new(kind, name, dir, sdk.as_deref()),
-        Command::Plugins(PluginsCommand::Install { paths, dir, force }) => {
-            plugins_install(paths, dir.as_deref(), *force)
-        }
-        Command::Models(ModelsCommand::List) => models_list(),
+        Command::Plugins(PluginsCommand::Install {
+            paths,
+            dir,
+            force,
+            json,
+        }) => plugins_install(paths, dir.as_deref(), *force, *json),
+        Command::Models(ModelsCommand::List { json }) => models_list(*json),
         Command::Models(ModelsCommand::Fetch {
             names,
             verify,

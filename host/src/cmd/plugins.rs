@@ -147,6 +147,7 @@ pub(super) fn plugins_install(
     paths: &[PathBuf],
     dir: Option<&std::path::Path>,
     force: bool,
+    json: bool,
 ) -> Result<()> {
     use crate::plugins::install::{self, Installed};
     let dest = match dir {
@@ -164,8 +165,28 @@ pub(super) fn plugins_install(
     }
     let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
     let mut refused = 0;
+    let mut said = Vec::new();
     for file in &files {
-        match install::install(&engine, file, &dest, force) {
+        let outcome = install::install(&engine, file, &dest, force);
+        if json {
+            said.push(match &outcome {
+                Ok(Installed::New { info }) => {
+                    serde_json::json!({ "file": file, "outcome": "installed", "plugin": info })
+                }
+                Ok(Installed::Replaced { old, info }) => serde_json::json!({
+                    "file": file, "outcome": "replaced", "plugin": info, "replaced": old
+                }),
+                Ok(Installed::Unchanged { info }) => {
+                    serde_json::json!({ "file": file, "outcome": "unchanged", "plugin": info })
+                }
+                Err(e) => {
+                    serde_json::json!({ "file": file, "outcome": "refused", "error": format!("{e:#}") })
+                }
+            });
+            refused += usize::from(outcome.is_err());
+            continue;
+        }
+        match outcome {
             Ok(Installed::New { info }) => println!(
                 "installed {}@{} ({}) -> {}",
                 info.name,
@@ -194,6 +215,12 @@ pub(super) fn plugins_install(
                 eprintln!("refused   {}: {e:#}", file.display());
             }
         }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "files": said }))?
+        );
     }
     if refused > 0 {
         return Err(bad_input(anyhow::anyhow!(

@@ -103,6 +103,11 @@ pub(super) fn report_html(args: &ReportArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| args.log_dir.join("report.html"));
     let written = crate::report::write(&dirs, &out)?;
-    println!("report: {} ({written} runs)", out.display());
+    if args.json {
+        let said = serde_json::json!({ "report": out, "runs": written });
+        println!("{}", serde_json::to_string_pretty(&said)?);
+    } else {
+        println!("report: {} ({written} runs)", out.display());
+    }
     Ok(())
 }
