@@ -125,7 +125,12 @@ def main():
     args.cache.mkdir(parents=True, exist_ok=True)
     for name in args.names:
         if name not in catalogue:
-            raise SystemExit(f"unknown model {name!r}; known: {', '.join(catalogue)}")
+            # A former name (catalogue `formerly`) still finds its model.
+            renamed = [k for k, s in catalogue.items() if name in s.get("formerly", [])]
+            if not renamed:
+                raise SystemExit(f"unknown model {name!r}; known: {', '.join(catalogue)}")
+            print(f"model name {name!r} is now {renamed[0]!r}; use the new name")
+            name = renamed[0]
         spec = catalogue[name]
         dest = args.cache / spec["file"]
         if present(spec, dest, args.verify):

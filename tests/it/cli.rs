@@ -206,6 +206,23 @@ fn run_on_the_embedded_model_trains_tests_and_writes_outputs() {
         2
     );
     assert!(!trace["strategy"].as_str().unwrap().is_empty());
+    // Which model served each role, with the file's sha256 (run.json has it whole).
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(logs.join("run.json")).unwrap()).unwrap();
+    let gguf = run["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["role"] == "llm.coordinator.model")
+        .unwrap();
+    let sha = &gguf["sha256"].as_str().unwrap()[..16];
+    for (i, role) in ["coordinator", "executor"].iter().enumerate() {
+        let label = trace["models"][i].as_str().unwrap();
+        assert!(
+            label.starts_with(&format!("{role}=")) && label.ends_with(&format!("sha256:{sha}")),
+            "{label}"
+        );
+    }
     assert!(models.join("final/model.safetensors").is_file());
 }
 

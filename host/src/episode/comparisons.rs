@@ -98,6 +98,7 @@ impl Comparison<'_> {
             .iter()
             .map(|i| format!("{}@{}", i.name, i.version))
             .collect();
+        trace.models = self.res.models.clone();
         let Some((stage, agents, rounds, temperature)) = shape(config, self.mode) else {
             return Err(Failure::Fatal(anyhow!(
                 "mode {} is not a comparison mode",

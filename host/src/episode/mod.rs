@@ -60,6 +60,9 @@ pub struct Resources {
     /// Shared with blocking threads: an episode embeds its executors' outputs
     /// while the commitment call is in flight.
     pub embedder: Arc<Mutex<Box<dyn Embedder>>>,
+    /// Each role's model with its sha256 (`provenance::model_labels`), for
+    /// every trace line.
+    pub models: Vec<String>,
 }
 
 /// Embed on the calling thread, holding the encoder for the call.
@@ -227,6 +230,7 @@ impl Episode<'_> {
     ) -> Step<(Vec<StepRecord>, Option<f64>)> {
         let plugins = plugin(Plugins::from(self.config(), self.registry))?;
         trace.plugins = plugins.names.clone();
+        trace.models = self.res.models.clone();
         trace.alpha = self.lock_learner().alpha();
 
         let strategy = self.strategy(&plugins, usage, trace).await?;

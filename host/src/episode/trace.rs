@@ -223,6 +223,10 @@ pub struct Trace {
     pub baseline: Option<BaselineTrace>,
     /// Plugins the episode ran with, as name@version.
     pub plugins: Vec<String>,
+    /// The model of each LLM role, with its sha256 when it is a local file
+    /// (`coordinator=qwen2.5-coder-0.5b sha256:…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
     pub wall_ms: u64,
     /// Time spent waiting for LLM answers (on the episode's critical path).
     pub llm_ms: u64,
@@ -263,6 +267,7 @@ impl Trace {
             cost_usd: None,
             baseline: None,
             plugins: Vec::new(),
+            models: Vec::new(),
             wall_ms: 0,
             llm_ms: 0,
             error: None,

@@ -43,12 +43,16 @@ pub struct FetchOptions {
 /// Fetch each named model of the catalogue into `options.cache`.
 pub fn fetch(names: &[String], options: &FetchOptions) -> Result<()> {
     let catalogue = super::catalogue().map_err(bad_input)?;
+    let mut wanted = Vec::new();
     for name in names {
-        if !catalogue.contains_key(name) {
-            return Err(bad_input(anyhow!(
-                "unknown model {name:?}; known: {}",
-                catalogue.keys().cloned().collect::<Vec<_>>().join(", ")
-            )));
+        match super::lookup(&catalogue, name) {
+            Some((name, spec)) => wanted.push((name, spec)),
+            None => {
+                return Err(bad_input(anyhow!(
+                    "unknown model {name:?}; known: {}",
+                    catalogue.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
         }
     }
     let index = index::index_url(options.index_url.as_deref());
@@ -66,8 +70,7 @@ pub fn fetch(names: &[String], options: &FetchOptions) -> Result<()> {
         .read_timeout(Duration::from_secs(120))
         .build()
         .context("building the HTTP client")?;
-    for name in names {
-        let spec = &catalogue[name];
+    for (name, spec) in wanted {
         let started = Instant::now();
         let dest = options.cache.join(&spec.file);
         match present(spec, &options.cache, options.verify)? {

