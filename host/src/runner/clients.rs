@@ -66,6 +66,7 @@ pub(super) fn llm_roles(
                             &path,
                             config.llm.threads,
                             config.llm.context,
+                            config.llm.gpu_layers,
                         )?);
                         tracing::info!(
                             "loaded {} ({:.0}M parameters) in {:.1}s",
