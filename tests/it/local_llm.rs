@@ -64,3 +64,53 @@ fn each_sequence_keeps_its_own_token_budget_and_sampler() {
     assert!(out[1].completion_tokens > 3);
     assert!(model.chat_batch(&[]).unwrap().is_empty());
 }
+
+/// ECON's executors of a round get one prompt (or prompts that differ only
+/// near the end): their common prefix is evaluated once, its KV cells shared
+/// by every sequence. Greedy outputs are those of the unshared path, and of
+/// one request at a time; the model evaluates the prefix once.
+#[test]
+fn a_shared_prompt_prefix_is_evaluated_once_and_changes_no_greedy_output() {
+    let system = "You are one of several executors. A coordinator gave this strategy: \
+                  add the numbers carefully, then check the sum. Answer in one line.";
+    let request = |question: &str, max_tokens: u32| {
+        let mut r = greedy(question, max_tokens);
+        r.messages.insert(
+            0,
+            Message {
+                role: "system".into(),
+                content: system.into(),
+            },
+        );
+        r
+    };
+    let requests = vec![
+        request("What is 12 + 30?", 20),
+        request("What is 12 + 30?", 20),
+        request("What is 12 + 30?", 12),
+        request("What is 7 + 8?", 20),
+    ];
+    let mut plain = model();
+    plain.set_prefix_sharing(false);
+    let unshared = plain.chat_batch(&requests).unwrap();
+    let shared_model = model();
+    let shared = shared_model.chat_batch(&requests).unwrap();
+    for (i, (a, b)) in shared.iter().zip(&unshared).enumerate() {
+        assert_eq!(
+            a.text, b.text,
+            "sequence {i}: shared and unshared greedy text differ"
+        );
+        assert_eq!(a.prompt_tokens, b.prompt_tokens);
+    }
+    assert_eq!(shared[0].text, shared[1].text);
+    assert_eq!(shared[3].text, plain.chat(&requests[3]).unwrap().text);
+
+    // The prompt tokens the model evaluated: the prefix once.
+    let one = shared_model.bench_decode(64, 4, 1).unwrap();
+    let four = shared_model.bench_decode(64, 4, 4).unwrap();
+    assert_eq!(one.prompt_tokens_evaluated, 64);
+    assert_eq!(four.prompt_tokens_evaluated, 63 + 4);
+    let four_plain = plain.bench_decode(64, 4, 4).unwrap();
+    assert_eq!(four_plain.prompt_tokens_evaluated, 4 * 64);
+    assert_eq!(four.generated, 16);
+}

@@ -43,6 +43,8 @@ pub struct LocalModel {
     path: PathBuf,
     threads: i32,
     n_ctx: u32,
+    /// Common prompt prefixes of a batch are evaluated once (see `decode`).
+    share_prefix: bool,
 }
 
 impl LocalModel {
@@ -81,6 +83,7 @@ impl LocalModel {
             path: path.to_path_buf(),
             threads: i32::try_from(threads).unwrap_or(i32::MAX),
             n_ctx,
+            share_prefix: true,
         })
     }
 
@@ -109,8 +112,6 @@ impl LocalModel {
 
     /// `chat_batch` that gives up between two decoding steps once `cancel`
     /// is set (its caller went away, e.g. the run was interrupted).
-    // Long on purpose: one llama.cpp decode loop: batch, sample, stop per sequence; its
-    // state (KV cache, batch, samplers) is llama.cpp's and does not split cleanly.
     pub fn chat_batch_until(
         &self,
         requests: &[ChatRequest],
@@ -120,102 +121,22 @@ impl LocalModel {
             return Ok(Vec::new());
         }
         let started = Instant::now();
-        let vocab = self.model.vocab();
-        let per_seq = self.n_ctx as usize;
         let prompts = requests
             .iter()
             .map(|r| self.prompt_tokens(r))
             .collect::<Result<Vec<_>>>()?;
-        for p in &prompts {
-            if p.len() + 1 >= per_seq {
-                bail!(
-                    "prompt of {} tokens does not fit the context of {per_seq}",
-                    p.len()
-                );
-            }
-        }
-        let n = requests.len();
-        let n_batch = prompts.iter().map(Vec::len).sum::<usize>().max(n);
-        // Every sequence gets the configured context: n_ctx is split evenly
-        // over n_seq_max sequences when the KV cache is not unified.
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(self.n_ctx * n as u32))
-            .with_n_batch(n_batch as u32)
-            .with_n_seq_max(n as u32)
-            .with_n_threads(self.threads)
-            .with_n_threads_batch(self.threads);
-        let mut ctx = self
-            .model
-            .new_context(backend()?, params)
-            .context("creating a llama.cpp context")?;
-
-        let mut batch = LlamaBatch::new(n_batch, n as i32);
-        // Where in the last batch each sequence's logits are.
-        let mut logits_at = vec![0i32; n];
-        for (s, tokens) in prompts.iter().enumerate() {
-            let last = tokens.len() - 1;
-            for (i, token) in tokens.iter().enumerate() {
-                batch.add(*token, i as i32, &[s as i32], i == last)?;
-            }
-            logits_at[s] = batch.n_tokens() - 1;
-        }
-        ctx.decode(&mut batch).context("decoding the prompts")?;
-
-        let mut seqs: Vec<Sequence> = requests
+        let seqs = requests
             .iter()
-            .zip(&prompts)
-            .map(|(r, p)| Sequence {
+            .map(|r| SeqSpec {
                 sampler: sampler_for(r, self.model.n_vocab()),
-                out: Vec::new(),
-                pos: p.len() as i32,
-                generated: 0,
-                max_new: (r.max_tokens as usize).min(per_seq - p.len() - 1),
-                done: false,
+                max_new: r.max_tokens as usize,
+                stop: r.stop.clone(),
+                to_the_end: false,
             })
             .collect();
-        loop {
-            if cancel.load(Ordering::Relaxed) {
-                bail!("decoding cancelled");
-            }
-            let mut next = Vec::new();
-            for (s, seq) in seqs.iter_mut().enumerate() {
-                if seq.done {
-                    continue;
-                }
-                if seq.generated >= seq.max_new {
-                    seq.done = true;
-                    continue;
-                }
-                let token = seq.sampler.sample(&ctx, logits_at[s]);
-                if vocab.is_eog(token) {
-                    seq.done = true;
-                    continue;
-                }
-                seq.generated += 1;
-                seq.out.extend(vocab.token_to_piece(token, false, None));
-                let stopped = requests[s]
-                    .stop
-                    .iter()
-                    .any(|st| ends_with_stop(&seq.out, st));
-                if stopped || seq.generated >= seq.max_new {
-                    seq.done = true;
-                } else {
-                    next.push((s, token));
-                }
-            }
-            if next.is_empty() {
-                break;
-            }
-            batch.clear();
-            for (s, token) in next {
-                batch.add(token, seqs[s].pos, &[s as i32], true)?;
-                logits_at[s] = batch.n_tokens() - 1;
-                seqs[s].pos += 1;
-            }
-            ctx.decode(&mut batch).context("decoding")?;
-        }
+        let (decoded, _) = self.decode(&prompts, seqs, cancel)?;
         let latency = started.elapsed();
-        Ok(seqs
+        Ok(decoded
             .into_iter()
             .zip(requests.iter().zip(&prompts))
             .map(|(seq, (request, prompt))| {
@@ -236,6 +157,177 @@ impl LocalModel {
             .collect())
     }
 
+    /// Whether prompts that start alike share their common prefix in one
+    /// batch (on by default; off to compare, as the tests and benches do).
+    pub fn set_prefix_sharing(&mut self, on: bool) {
+        self.share_prefix = on;
+    }
+
+    /// Throughput on synthetic prompts, the way llama-bench and
+    /// llama-batched-bench measure it: `n_seq` sequences of the same
+    /// `n_prompt`-token prompt, each generating exactly `n_gen` tokens
+    /// (greedy, end-of-generation ignored), through the same decode loop as
+    /// every chat. Returns (prompt seconds, generation seconds).
+    pub fn bench_decode(&self, n_prompt: usize, n_gen: usize, n_seq: usize) -> Result<Timing> {
+        let vocab = self.model.n_vocab();
+        // A fixed spread of ordinary token ids, the same for every sequence.
+        let prompt: Vec<llama_cpp_2::token::LlamaToken> = (0..n_prompt)
+            .map(|i| {
+                llama_cpp_2::token::LlamaToken::new(((i * 7919 + 1000) % vocab as usize) as i32)
+            })
+            .collect();
+        let prompts = vec![prompt; n_seq];
+        let seqs = (0..n_seq)
+            .map(|_| SeqSpec {
+                sampler: LlamaSampler::greedy(),
+                max_new: n_gen,
+                stop: Vec::new(),
+                to_the_end: true,
+            })
+            .collect();
+        let (_, timing) = self.decode(&prompts, seqs, &AtomicBool::new(false))?;
+        Ok(timing)
+    }
+
+    /// One llama.cpp decode loop: a context with a sequence per prompt, the
+    /// prompts in one batch (their common prefix once before it, when
+    /// sharing), then
+    /// every step one batch holding the next token of each unfinished
+    /// sequence, each sampled by its own chain.
+    // Long on purpose: the loop's state (KV cache, batch, samplers) is
+    // llama.cpp's and does not split cleanly.
+    fn decode(
+        &self,
+        prompts: &[Vec<llama_cpp_2::token::LlamaToken>],
+        specs: Vec<SeqSpec>,
+        cancel: &AtomicBool,
+    ) -> Result<(Vec<Decoded>, Timing)> {
+        let vocab = self.model.vocab();
+        let per_seq = self.n_ctx as usize;
+        for p in prompts {
+            if p.len() + 1 >= per_seq {
+                bail!(
+                    "prompt of {} tokens does not fit the context of {per_seq}",
+                    p.len()
+                );
+            }
+        }
+        let n = prompts.len();
+        let shared = if self.share_prefix {
+            shared_prefix(prompts)
+        } else {
+            0
+        };
+        let evaluated = shared + prompts.iter().map(|p| p.len() - shared).sum::<usize>();
+        let n_batch = evaluated.max(n);
+        // Every sequence gets the configured context: n_ctx is split evenly
+        // over n_seq_max sequences, each in a KV stream of its own.
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(self.n_ctx * n as u32))
+            .with_n_batch(n_batch as u32)
+            .with_n_seq_max(n as u32)
+            .with_n_threads(self.threads)
+            .with_n_threads_batch(self.threads);
+        let mut ctx = self
+            .model
+            .new_context(backend()?, params)
+            .context("creating a llama.cpp context")?;
+
+        let started = Instant::now();
+        let mut batch = LlamaBatch::new(n_batch, 1);
+        if shared > 0 {
+            // The common prefix once, in sequence 0, then copied into every
+            // other sequence's stream (llama.cpp's sequence copy): each stream
+            // then holds what evaluating its whole prompt would have put there.
+            for (i, token) in prompts[0][..shared].iter().enumerate() {
+                batch.add(*token, i as i32, &[0], false)?;
+            }
+            ctx.decode(&mut batch)
+                .context("decoding the shared prompt prefix")?;
+            for s in 1..n as i32 {
+                ctx.copy_kv_cache_seq(0, s, None, None)
+                    .context("sharing the prompt prefix")?;
+            }
+            batch.clear();
+        }
+        // Where in the last batch each sequence's logits are.
+        let mut logits_at = vec![0i32; n];
+        for (s, tokens) in prompts.iter().enumerate() {
+            let last = tokens.len() - 1;
+            for (i, token) in tokens.iter().enumerate().skip(shared) {
+                batch.add(*token, i as i32, &[s as i32], i == last)?;
+            }
+            logits_at[s] = batch.n_tokens() - 1;
+        }
+        ctx.decode(&mut batch).context("decoding the prompts")?;
+        let prompt_done = Instant::now();
+
+        let mut seqs: Vec<Sequence> = specs
+            .into_iter()
+            .zip(prompts)
+            .map(|(spec, p)| Sequence {
+                max_new: spec.max_new.min(per_seq - p.len() - 1),
+                spec,
+                out: Vec::new(),
+                pos: p.len() as i32,
+                generated: 0,
+                done: false,
+            })
+            .collect();
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                bail!("decoding cancelled");
+            }
+            let mut next = Vec::new();
+            for (s, seq) in seqs.iter_mut().enumerate() {
+                if seq.done {
+                    continue;
+                }
+                if seq.generated >= seq.max_new {
+                    seq.done = true;
+                    continue;
+                }
+                let token = seq.spec.sampler.sample(&ctx, logits_at[s]);
+                if vocab.is_eog(token) && !seq.spec.to_the_end {
+                    seq.done = true;
+                    continue;
+                }
+                seq.generated += 1;
+                seq.out.extend(vocab.token_to_piece(token, false, None));
+                let stopped = seq.spec.stop.iter().any(|st| ends_with_stop(&seq.out, st));
+                if stopped || seq.generated >= seq.max_new {
+                    seq.done = true;
+                } else {
+                    next.push((s, token));
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            batch.clear();
+            for (s, token) in next {
+                batch.add(token, seqs[s].pos, &[s as i32], true)?;
+                logits_at[s] = batch.n_tokens() - 1;
+                seqs[s].pos += 1;
+            }
+            ctx.decode(&mut batch).context("decoding")?;
+        }
+        let timing = Timing {
+            prompt: prompt_done - started,
+            generation: prompt_done.elapsed(),
+            prompt_tokens_evaluated: evaluated,
+            generated: seqs.iter().map(|s| s.generated).sum(),
+        };
+        let decoded = seqs
+            .into_iter()
+            .map(|s| Decoded {
+                out: s.out,
+                generated: s.generated,
+            })
+            .collect();
+        Ok((decoded, timing))
+    }
+
     /// The request's messages through the model's own chat template, tokenised.
     fn prompt_tokens(&self, request: &ChatRequest) -> Result<Vec<llama_cpp_2::token::LlamaToken>> {
         let messages = request
@@ -252,14 +344,61 @@ impl LocalModel {
     }
 }
 
-/// One request's decoding state inside a batch.
-struct Sequence {
+/// What one sequence of a batch is asked for.
+struct SeqSpec {
     sampler: LlamaSampler,
+    max_new: usize,
+    stop: Vec<String>,
+    /// Generate `max_new` tokens whatever they are (benchmarks).
+    to_the_end: bool,
+}
+
+/// One sequence's decoding state inside a batch.
+struct Sequence {
+    spec: SeqSpec,
     out: Vec<u8>,
     pos: i32,
     generated: usize,
     max_new: usize,
     done: bool,
+}
+
+/// What one sequence produced.
+struct Decoded {
+    out: Vec<u8>,
+    generated: usize,
+}
+
+/// Where a decode's time went.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Evaluating the prompts (one batch).
+    pub prompt: std::time::Duration,
+    /// Generating, every sequence together.
+    pub generation: std::time::Duration,
+    /// Prompt tokens the model evaluated (a shared prefix counts once).
+    pub prompt_tokens_evaluated: usize,
+    /// Tokens generated over all sequences.
+    pub generated: usize,
+}
+
+/// How many leading tokens every prompt of the batch has in common, less
+/// one: each sequence evaluates at least its last prompt token itself, whose
+/// logits it samples its first token from. 0 for a single prompt.
+fn shared_prefix(prompts: &[Vec<llama_cpp_2::token::LlamaToken>]) -> usize {
+    let Some((first, rest)) = prompts.split_first() else {
+        return 0;
+    };
+    if rest.is_empty() {
+        return 0;
+    }
+    let common = rest
+        .iter()
+        .map(|p| first.iter().zip(p).take_while(|(a, b)| a == b).count())
+        .min()
+        .unwrap_or(0);
+    let shortest = prompts.iter().map(Vec::len).min().unwrap_or(0);
+    common.min(shortest.saturating_sub(1))
 }
 
 /// [`LlmClient`] over a shared [`LocalModel`]. Decoding runs on a blocking
