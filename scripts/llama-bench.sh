@@ -11,8 +11,8 @@
 # The crate ships llama.cpp without its tools' sources: they come from
 # $LLAMA_TOOLS_SRC (a folder with tools/batched-bench/, e.g. a llama.cpp
 # checkout at the matching release), else from GitHub at $LLAMA_CPP_REF
-# (default master). The tool lands in $CARGO_TARGET_DIR/llama-bench/bin
-# (default ~/.cache/econ-host/target/llama-bench/bin).
+# (default master). The tool lands in $CARGO_TARGET_DIR/llama-bench/build/bin
+# (default ~/.cache/econ-host/target/llama-bench/build/bin).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/econ-host/target}"
@@ -34,7 +34,7 @@ fi
 
 case "${1:-build}" in
     path)
-        echo "$OUT/bin"
+        echo "$OUT/build/bin"
         ;;
     build)
         echo "==> llama.cpp from llama-cpp-sys-2 $version ($src)" >&2
@@ -50,7 +50,7 @@ case "${1:-build}" in
         cat > "$tool/CMakeLists.txt" <<'CMAKE'
 set(TARGET llama-batched-bench)
 add_executable(${TARGET} batched-bench.cpp)
-target_link_libraries(${TARGET} PRIVATE common llama ${CMAKE_THREAD_LIBS_INIT})
+target_link_libraries(${TARGET} PRIVATE llama-common llama ${CMAKE_THREAD_LIBS_INIT})
 target_compile_features(${TARGET} PRIVATE cxx_std_17)
 CMAKE
         echo 'add_subdirectory(batched-bench)' > "$tree/tools/CMakeLists.txt"
@@ -62,9 +62,9 @@ CMAKE
         cmake -S "$tree" -B "$OUT/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE="$native" \
             -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
             -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DBUILD_SHARED_LIBS=OFF \
-            -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$OUT/bin" >/dev/null
+            >/dev/null
         cmake --build "$OUT/build" --target llama-batched-bench -j "$(nproc)"
-        ls -l "$OUT/bin/llama-batched-bench" >&2
+        ls -l "$OUT/build/bin/llama-batched-bench" >&2
         ;;
     *)
         sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'

@@ -109,8 +109,55 @@ fn a_shared_prompt_prefix_is_evaluated_once_and_changes_no_greedy_output() {
     let one = shared_model.bench_decode(64, 4, 1).unwrap();
     let four = shared_model.bench_decode(64, 4, 4).unwrap();
     assert_eq!(one.prompt_tokens_evaluated, 64);
-    assert_eq!(four.prompt_tokens_evaluated, 63 + 4);
+    // Identical prompts: evaluated once, the copies sample from its logits.
+    assert_eq!(four.prompt_tokens_evaluated, 64);
     let four_plain = plain.bench_decode(64, 4, 4).unwrap();
     assert_eq!(four_plain.prompt_tokens_evaluated, 4 * 64);
     assert_eq!(four.generated, 16);
+}
+
+/// Episodes in flight share the model's decode loop: chat calls that arrive
+/// while a batch decodes go together as the next one, and each caller gets
+/// exactly the greedy completions it would have got alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_callers_share_batches_and_get_their_own_answers() {
+    use econ_host::llm::LlmClient;
+    use econ_host::llm::local::LocalClient;
+    let alone = model();
+    let asks = [
+        vec![greedy("What is 2 + 3?", 12), greedy("What is 2 + 3?", 12)],
+        vec![greedy("Name a colour of the sky.", 12)],
+        vec![
+            greedy("Write one word that rhymes with cat.", 12),
+            greedy("What is 9 - 4?", 12),
+        ],
+        vec![greedy("Count to three.", 12)],
+    ];
+    let want: Vec<Vec<String>> = asks
+        .iter()
+        .map(|a| {
+            alone
+                .chat_batch(a)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.text)
+                .collect()
+        })
+        .collect();
+    let shared = std::sync::Arc::new(model());
+    let client = std::sync::Arc::new(LocalClient::new(std::sync::Arc::clone(&shared)));
+    let calls = asks.iter().map(|a| {
+        let client = std::sync::Arc::clone(&client);
+        let a = a.clone();
+        tokio::spawn(async move { client.chat_many(&a).await })
+    });
+    let got: Vec<Vec<String>> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().into_iter().map(|c| c.unwrap().text).collect())
+        .collect();
+    assert_eq!(got, want);
+    // Four callers, fewer batches: the ones that waited went together.
+    let batches = shared.queued_batches();
+    assert!((1..4).contains(&batches), "{batches} batches for 4 callers");
 }

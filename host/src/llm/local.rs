@@ -45,6 +45,10 @@ pub struct LocalModel {
     n_ctx: u32,
     /// Common prompt prefixes of a batch are evaluated once (see `decode`).
     share_prefix: bool,
+    /// Requests waiting for the next batch ([`LocalClient`]).
+    queue: Mutex<Queue>,
+    /// Batches the queue has decoded (callers merged count once).
+    queued_batches: std::sync::atomic::AtomicU64,
 }
 
 impl LocalModel {
@@ -84,11 +88,19 @@ impl LocalModel {
             threads: i32::try_from(threads).unwrap_or(i32::MAX),
             n_ctx,
             share_prefix: true,
+            queue: Mutex::new(Queue::default()),
+            queued_batches: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Batches decoded for [`LocalClient`]s so far; callers whose requests
+    /// waited together count once.
+    pub fn queued_batches(&self) -> u64 {
+        self.queued_batches.load(Ordering::Relaxed)
     }
 
     /// Parameters in the model, for logs.
@@ -117,6 +129,14 @@ impl LocalModel {
         requests: &[ChatRequest],
         cancel: &AtomicBool,
     ) -> Result<Vec<Completion>> {
+        self.decode_chats(requests, &|| cancel.load(Ordering::Relaxed))
+    }
+
+    fn decode_chats(
+        &self,
+        requests: &[ChatRequest],
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Vec<Completion>> {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
@@ -134,7 +154,7 @@ impl LocalModel {
                 to_the_end: false,
             })
             .collect();
-        let (decoded, _) = self.decode(&prompts, seqs, cancel)?;
+        let (decoded, _) = self.decode(&prompts, seqs, cancelled)?;
         let latency = started.elapsed();
         Ok(decoded
             .into_iter()
@@ -185,7 +205,7 @@ impl LocalModel {
                 to_the_end: true,
             })
             .collect();
-        let (_, timing) = self.decode(&prompts, seqs, &AtomicBool::new(false))?;
+        let (_, timing) = self.decode(&prompts, seqs, &|| false)?;
         Ok(timing)
     }
 
@@ -200,7 +220,7 @@ impl LocalModel {
         &self,
         prompts: &[Vec<llama_cpp_2::token::LlamaToken>],
         specs: Vec<SeqSpec>,
-        cancel: &AtomicBool,
+        cancelled: &dyn Fn() -> bool,
     ) -> Result<(Vec<Decoded>, Timing)> {
         let vocab = self.model.vocab();
         let per_seq = self.n_ctx as usize;
@@ -213,12 +233,37 @@ impl LocalModel {
             }
         }
         let n = prompts.len();
-        let shared = if self.share_prefix {
-            shared_prefix(prompts)
+        // Prompts that start alike (the executors of one round; across
+        // episodes decoded together, each episode's own) form a group whose
+        // leader evaluates the common prefix once.
+        let groups = if self.share_prefix {
+            prefix_groups(prompts)
         } else {
-            0
+            Vec::new()
         };
-        let evaluated = shared + prompts.iter().map(|p| p.len() - shared).sum::<usize>();
+        // Tokens each sequence evaluates itself (after its group's prefix); a
+        // copy of an identical prompt evaluates none and samples its first
+        // token from its leader's logits.
+        let mut own_from = vec![0usize; n];
+        let mut copy_of: Vec<Option<usize>> = vec![None; n];
+        for g in &groups {
+            for &m in g.members.iter().filter(|&&m| m != g.leader) {
+                own_from[m] = g.prefix;
+                if g.whole {
+                    copy_of[m] = Some(g.leader);
+                }
+            }
+            if !g.whole {
+                own_from[g.leader] = g.prefix;
+            }
+        }
+        let prefixes: usize = groups.iter().filter(|g| !g.whole).map(|g| g.prefix).sum();
+        let evaluated = prefixes
+            + prompts
+                .iter()
+                .zip(&own_from)
+                .map(|(p, f)| p.len() - f)
+                .sum::<usize>();
         let n_batch = evaluated.max(n);
         // Every sequence gets the configured context: n_ctx is split evenly
         // over n_seq_max sequences, each in a KV stream of its own.
@@ -235,31 +280,49 @@ impl LocalModel {
 
         let started = Instant::now();
         let mut batch = LlamaBatch::new(n_batch, 1);
-        if shared > 0 {
-            // The common prefix once, in sequence 0, then copied into every
-            // other sequence's stream (llama.cpp's sequence copy): each stream
-            // then holds what evaluating its whole prompt would have put there.
-            for (i, token) in prompts[0][..shared].iter().enumerate() {
-                batch.add(*token, i as i32, &[0], false)?;
+        let copy = |ctx: &mut llama_cpp_2::context::LlamaContext, whole: bool| -> Result<()> {
+            for g in groups.iter().filter(|g| g.whole == whole) {
+                for &m in g.members.iter().filter(|&&m| m != g.leader) {
+                    ctx.copy_kv_cache_seq(g.leader as i32, m as i32, None, None)
+                        .context("sharing a prompt prefix")?;
+                }
+            }
+            Ok(())
+        };
+        if groups.iter().any(|g| !g.whole) {
+            // Each group's prefix once, in its leader's sequence, then copied
+            // into its members' streams (llama.cpp's sequence copy): each
+            // stream then holds what evaluating its whole prompt would have.
+            for g in groups.iter().filter(|g| !g.whole) {
+                for (i, token) in prompts[g.leader][..g.prefix].iter().enumerate() {
+                    batch.add(*token, i as i32, &[g.leader as i32], false)?;
+                }
             }
             ctx.decode(&mut batch)
-                .context("decoding the shared prompt prefix")?;
-            for s in 1..n as i32 {
-                ctx.copy_kv_cache_seq(0, s, None, None)
-                    .context("sharing the prompt prefix")?;
-            }
+                .context("decoding the shared prompt prefixes")?;
+            copy(&mut ctx, false)?;
             batch.clear();
         }
         // Where in the last batch each sequence's logits are.
         let mut logits_at = vec![0i32; n];
         for (s, tokens) in prompts.iter().enumerate() {
+            if copy_of[s].is_some() {
+                continue;
+            }
             let last = tokens.len() - 1;
-            for (i, token) in tokens.iter().enumerate().skip(shared) {
+            for (i, token) in tokens.iter().enumerate().skip(own_from[s]) {
                 batch.add(*token, i as i32, &[s as i32], i == last)?;
             }
             logits_at[s] = batch.n_tokens() - 1;
         }
+        for s in 0..n {
+            if let Some(leader) = copy_of[s] {
+                logits_at[s] = logits_at[leader];
+            }
+        }
         ctx.decode(&mut batch).context("decoding the prompts")?;
+        // Identical prompts: the leader's whole prompt, now in every copy.
+        copy(&mut ctx, true)?;
         let prompt_done = Instant::now();
 
         let mut seqs: Vec<Sequence> = specs
@@ -275,7 +338,7 @@ impl LocalModel {
             })
             .collect();
         loop {
-            if cancel.load(Ordering::Relaxed) {
+            if cancelled() {
                 bail!("decoding cancelled");
             }
             let mut next = Vec::new();
@@ -382,32 +445,81 @@ pub struct Timing {
     pub generated: usize,
 }
 
-/// How many leading tokens every prompt of the batch has in common, less
-/// one: each sequence evaluates at least its last prompt token itself, whose
-/// logits it samples its first token from. 0 for a single prompt.
-fn shared_prefix(prompts: &[Vec<llama_cpp_2::token::LlamaToken>]) -> usize {
-    let Some((first, rest)) = prompts.split_first() else {
-        return 0;
-    };
-    if rest.is_empty() {
-        return 0;
-    }
-    let common = rest
-        .iter()
-        .map(|p| first.iter().zip(p).take_while(|(a, b)| a == b).count())
-        .min()
-        .unwrap_or(0);
-    let shortest = prompts.iter().map(Vec::len).min().unwrap_or(0);
-    common.min(shortest.saturating_sub(1))
+/// Shorter common prefixes are not worth a stream copy.
+const MIN_SHARED_PREFIX: usize = 16;
+
+/// Prompts of a batch that share a prefix with their leader.
+struct PrefixGroup {
+    leader: usize,
+    /// Every sequence of the group, the leader first.
+    members: Vec<usize>,
+    /// Tokens they all start with, less one: each sequence evaluates at least
+    /// its last prompt token itself, whose logits it samples from. With
+    /// `whole`, the leader's whole prompt.
+    prefix: usize,
+    /// Every member's prompt is the leader's: the leader evaluates it all and
+    /// the others copy its stream and sample from its logits.
+    whole: bool,
 }
 
-/// [`LlmClient`] over a shared [`LocalModel`]. Decoding runs on a blocking
-/// thread, one call at a time (one decode already uses every llama.cpp
-/// thread); `chat_many` decodes its requests together as one batch.
+/// Groups of two or more prompts that start alike: each prompt joins the
+/// group whose leader it shares the most tokens with, if that is at least
+/// [`MIN_SHARED_PREFIX`] and at least half of what the group shares so far
+/// (so the executors of one episode are not merged with another episode's,
+/// whose prompts only share the chat template's preamble); else it leads a
+/// new group.
+fn prefix_groups(prompts: &[Vec<llama_cpp_2::token::LlamaToken>]) -> Vec<PrefixGroup> {
+    let common = |a: &[_], b: &[_]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let mut groups: Vec<PrefixGroup> = Vec::new();
+    for (s, prompt) in prompts.iter().enumerate() {
+        let best = groups
+            .iter_mut()
+            .map(|g| {
+                let shared = common(&prompts[g.leader], prompt);
+                (shared, g)
+            })
+            .max_by_key(|(shared, _)| *shared)
+            .filter(|(shared, g)| *shared >= MIN_SHARED_PREFIX && 2 * shared >= g.prefix);
+        match best {
+            Some((shared, g)) => {
+                g.members.push(s);
+                g.prefix = g.prefix.min(shared);
+            }
+            None => groups.push(PrefixGroup {
+                leader: s,
+                members: vec![s],
+                prefix: prompt.len(),
+                whole: false,
+            }),
+        }
+    }
+    groups.retain(|g| g.members.len() > 1);
+    for g in &mut groups {
+        g.whole = g.members.iter().all(|&m| prompts[m] == prompts[g.leader]);
+        let shortest = g
+            .members
+            .iter()
+            .map(|&m| prompts[m].len())
+            .min()
+            .unwrap_or(0);
+        g.prefix = if g.whole {
+            shortest
+        } else {
+            g.prefix.min(shortest.saturating_sub(1))
+        };
+    }
+    groups.retain(|g| g.prefix > 0);
+    groups
+}
+
+/// [`LlmClient`] over a shared [`LocalModel`]. Decoding runs on one blocking
+/// thread per model (one decode already uses every llama.cpp thread), and
+/// the requests of every caller waiting meanwhile (the episodes in flight,
+/// coordinator and executors alike) are decoded together as the next batch:
+/// `runner.concurrency` episodes share one decode loop.
 pub struct LocalClient {
     model: Arc<LocalModel>,
     name: String,
-    gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl LocalClient {
@@ -418,32 +530,96 @@ impl LocalClient {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| model.path().display().to_string());
-        LocalClient {
-            model,
-            name,
-            gate: Arc::new(tokio::sync::Semaphore::new(1)),
+        LocalClient { model, name }
+    }
+
+    /// Queue `requests` for the model's next batch and wait for their
+    /// completions. Dropping the future (a cancelled episode) withdraws them;
+    /// a batch stops between two decoding steps once all its callers are gone.
+    async fn decode(&self, requests: Vec<ChatRequest>) -> Result<Vec<Completion>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let _on_drop = CancelOnDrop(Arc::clone(&cancel));
+        let start_worker = {
+            let mut queue = self.model.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.waiting.push(Waiting {
+                requests,
+                reply,
+                cancel,
+            });
+            !std::mem::replace(&mut queue.decoding, true)
+        };
+        if start_worker {
+            let model = Arc::clone(&self.model);
+            tokio::task::spawn_blocking(move || decode_queued(&model));
         }
+        answer
+            .await
+            .context("the embedded model's decoding thread failed")?
     }
 }
 
-impl LocalClient {
-    /// One batch on a blocking thread, one batch at a time. Dropping the
-    /// future (a cancelled episode) stops the thread at its next decoding
-    /// step; the next batch waits until it has.
-    async fn decode(&self, requests: Vec<ChatRequest>) -> Result<Vec<Completion>> {
-        let turn = Arc::clone(&self.gate)
-            .acquire_owned()
-            .await
-            .context("the embedded model was shut down")?;
-        let model = Arc::clone(&self.model);
-        let cancel = Arc::new(AtomicBool::new(false));
-        let _on_drop = CancelOnDrop(Arc::clone(&cancel));
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            model.chat_batch_until(&requests, &cancel)
-        })
-        .await
-        .context("the embedded model's decoding thread failed")?
+/// Callers waiting for the model's next batch.
+#[derive(Default)]
+pub(crate) struct Queue {
+    waiting: Vec<Waiting>,
+    /// A thread is decoding (and will take what waits when it is done).
+    decoding: bool,
+}
+
+struct Waiting {
+    requests: Vec<ChatRequest>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Completion>>>,
+    cancel: Arc<AtomicBool>,
+}
+
+/// The decoding thread: everything waiting as one batch, until nothing waits.
+fn decode_queued(model: &LocalModel) {
+    // A panic below must not leave the queue believing a thread decodes.
+    struct Idle<'a>(&'a Mutex<Queue>);
+    impl Drop for Idle<'_> {
+        fn drop(&mut self) {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).decoding = false;
+        }
+    }
+    let _idle = Idle(&model.queue);
+    loop {
+        let jobs: Vec<Waiting> = {
+            let mut queue = model.queue.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::take(&mut queue.waiting)
+        };
+        let jobs: Vec<Waiting> = jobs
+            .into_iter()
+            .filter(|j| !j.cancel.load(Ordering::Relaxed))
+            .collect();
+        if jobs.is_empty() {
+            let mut queue = model.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if queue.waiting.is_empty() {
+                queue.decoding = false;
+                return;
+            }
+            continue;
+        }
+        let all: Vec<ChatRequest> = jobs
+            .iter()
+            .flat_map(|j| j.requests.iter().cloned())
+            .collect();
+        model.queued_batches.fetch_add(1, Ordering::Relaxed);
+        let abandoned = || jobs.iter().all(|j| j.cancel.load(Ordering::Relaxed));
+        match model.decode_chats(&all, &abandoned) {
+            Ok(mut completions) => {
+                for job in jobs.into_iter().rev() {
+                    let mine = completions.split_off(completions.len() - job.requests.len());
+                    let _ = job.reply.send(Ok(mine));
+                }
+            }
+            Err(e) => {
+                // One batch: its failure is every caller's.
+                for job in jobs {
+                    let _ = job.reply.send(Err(anyhow!("{e:#}")));
+                }
+            }
+        }
     }
 }
 
@@ -474,10 +650,8 @@ impl LlmClient for LocalClient {
     ) -> BoxFuture<'a, Vec<Result<Completion>>> {
         Box::pin(async move {
             let n = requests.len();
-            let all = self.decode(requests.to_vec());
-            match all.await {
+            match self.decode(requests.to_vec()).await {
                 Ok(completions) => completions.into_iter().map(Ok).collect(),
-                // One batch: its failure is every request's.
                 Err(e) => (0..n).map(|_| Err(anyhow::anyhow!("{e:#}"))).collect(),
             }
         })
@@ -517,4 +691,65 @@ fn check_gguf_magic(path: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llama_cpp_2::token::LlamaToken;
+
+    fn prompt(shared: &[i32], own: &[i32]) -> Vec<LlamaToken> {
+        shared
+            .iter()
+            .chain(own)
+            .map(|&t| LlamaToken::new(t))
+            .collect()
+    }
+
+    #[test]
+    fn prompts_group_by_their_own_long_prefix_not_a_short_common_preamble() {
+        let preamble: Vec<i32> = (0..20).collect();
+        let episode = |q: i32| -> Vec<i32> {
+            preamble
+                .iter()
+                .copied()
+                .chain(q * 1000..q * 1000 + 200)
+                .collect()
+        };
+        let (a, b) = (episode(1), episode(2));
+        let prompts = vec![
+            prompt(&a, &[7]),
+            prompt(&a, &[8]),
+            prompt(&b, &[7]),
+            prompt(&a, &[9, 9]),
+            prompt(&b, &[8]),
+            prompt(&[5; 3], &[]),
+        ];
+        let groups = prefix_groups(&prompts);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            (
+                groups[0].leader,
+                groups[0].members.clone(),
+                groups[0].prefix
+            ),
+            (0, vec![0, 1, 3], 220)
+        );
+        assert_eq!(
+            (
+                groups[1].leader,
+                groups[1].members.clone(),
+                groups[1].prefix
+            ),
+            (2, vec![2, 4], 220)
+        );
+        // Identical prompts: the leader's whole prompt serves every copy.
+        let same = vec![prompt(&a, &[]), prompt(&a, &[])];
+        assert!(prefix_groups(&same)[0].whole);
+        assert_eq!(prefix_groups(&same)[0].prefix, 220);
+        assert!(!groups[0].whole);
+        // A lone prompt, or prompts that share less than the minimum: nothing.
+        assert!(prefix_groups(&prompts[..1]).is_empty());
+        assert!(prefix_groups(&[prompt(&[1; 10], &[2]), prompt(&[1; 10], &[3])]).is_empty());
+    }
 }

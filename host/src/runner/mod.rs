@@ -76,12 +76,15 @@ impl Drop for Job {
 
 impl Job {
     pub fn open(config: Config, plugin_dirs: Vec<PathBuf>, log_dir: &Path) -> Result<Job> {
+        // Where start-up time goes, logged once the job is ready.
+        let mut startup = Startup::new();
         let threads = torch_threads(&config);
         tch::set_num_threads(threads as i32);
         tracing::info!("libtorch uses {threads} threads");
         tch::manual_seed(config.seed as i64);
         let log_lock = lock::FolderLock::acquire(log_dir, "log folder")?;
 
+        startup.done("libtorch");
         let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
         let live = LiveRegistry::new(engine, plugin_dirs, config.plugins.policy())?;
         let watch = match live.watch() {
@@ -96,7 +99,9 @@ impl Job {
         let adapter = registry
             .dataset_adapter(&config.dataset.adapter)
             .map_err(bad_input)?;
+        startup.done("plugins");
         let splits = crate::data::load_splits(&config, adapter)?;
+        startup.done("data");
         tracing::info!(
             "data: {} ({} train, {} test problems)",
             splits.source,
@@ -105,8 +110,10 @@ impl Job {
         );
 
         let (coordinator, executor) = clients::llm_roles(&config, &splits)?;
+        startup.done("LLMs");
         let embedder = crate::embed::load(&config.embedding, &config.base_dir)?;
         check_embedding_width(&config, embedder.dim())?;
+        startup.done("embedder");
 
         let mut run = provenance::record_run(&config, &registry, &splits)?;
         // A job in a folder of the same config continues that run (resume,
@@ -116,6 +123,8 @@ impl Job {
             _ => provenance::new_run_id(log_dir, &run.started),
         };
         provenance::write(log_dir, &run)?;
+        startup.done("run.json");
+        tracing::info!("{startup}");
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -635,6 +644,40 @@ fn check_plugin_names(config: &Config, registry: &crate::plugins::PluginRegistry
         }
     }
     Ok(())
+}
+
+/// Start-up phases and their times, for one log line: what to shorten.
+struct Startup {
+    began: Instant,
+    last: Instant,
+    phases: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Startup {
+    fn new() -> Self {
+        let now = Instant::now();
+        Startup {
+            began: now,
+            last: now,
+            phases: Vec::new(),
+        }
+    }
+
+    fn done(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.phases.push((phase, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Startup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ready in {:.2} s:", self.began.elapsed().as_secs_f64())?;
+        for (phase, took) in &self.phases {
+            write!(f, " {phase} {:.2} s", took.as_secs_f64())?;
+        }
+        Ok(())
+    }
 }
 
 /// The mode training episodes run in: BNE unless the config turns it off.
