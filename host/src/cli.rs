@@ -197,8 +197,12 @@ pub struct RescoreArgs {
     #[arg(value_name = "LOG_DIR")]
     pub log_dir: PathBuf,
     /// The answer parser plugin to judge with (built-in or from --plugins).
+    #[arg(long, required_unless_present = "reward")]
+    pub parser: Option<String>,
+    /// The reward plugin to score every ECON round with again (its texts are
+    /// embedded by the run's sentence encoder, named in run.json).
     #[arg(long)]
-    pub parser: String,
+    pub reward: Option<String>,
     /// Print the new summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,

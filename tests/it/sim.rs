@@ -442,6 +442,48 @@ fn rescore_tries_another_parser_on_a_finished_run() {
             "{mode}"
         );
     }
+    // Rewards scored again from the traces (texts embedded by the run's own
+    // encoder): the run's reward plugin gives the run's rewards; another
+    // gives other rewards and the same verdicts.
+    std::fs::copy(
+        common::test_plugin("test-hostile-reward"),
+        plugins.join("test-hostile-reward.wasm"),
+    )
+    .unwrap();
+    let rewards = |reward: &str| {
+        let out = Command::new(common::binary())
+            .arg("--plugins")
+            .arg(&plugins)
+            .arg("rescore")
+            .arg(&logs)
+            .args(["--reward", reward])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = logs.join(format!("summary.rescored-{reward}.json"));
+        serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let mean = |v: &Value, mode: &str| v["modes"][mode]["reward_mean"].as_f64().unwrap();
+    let again = rewards("reward-econ");
+    assert!(
+        (mean(&again, "bne") - mean(&summary, "bne")).abs() < 1e-5,
+        "{again}"
+    );
+    let other = rewards("test-hostile-reward");
+    assert!(
+        (mean(&other, "bne") - mean(&summary, "bne")).abs() > 1e-3,
+        "{other}"
+    );
+    assert_eq!(
+        other["modes"]["bne"]["correct"],
+        summary["modes"]["bne"]["correct"]
+    );
+    assert_eq!(other["reward"], "test-hostile-reward@0.1.0");
+
     let out = Command::new(common::binary())
         .arg("report")
         .arg(&logs)
@@ -451,6 +493,7 @@ fn rescore_tries_another_parser_on_a_finished_run() {
     let html = std::fs::read_to_string(logs.join("report.html")).unwrap();
     assert!(html.contains("parser-boxed@0.1.0") && html.contains("test-misbehave@0.1.0"));
     assert!(html.contains("parser-math@0.1.0"));
+    assert!(html.contains("reward test-hostile-reward@0.1.0"));
 }
 
 /// `--tensorboard` writes the run's curves as TensorBoard event files beside

@@ -1,5 +1,6 @@
-//! `econ-host rescore LOG_DIR --parser P`: a new answer parser tried on a
-//! finished run without paying for its LLM calls again.
+//! `econ-host rescore LOG_DIR [--parser P] [--reward R]`: a new answer
+//! parser or reward plugin tried on a finished run without paying for its
+//! LLM calls again.
 
 use std::collections::BTreeMap;
 
@@ -7,15 +8,26 @@ use anyhow::{Context, Result};
 
 use super::load_registry;
 use crate::cli::{Cli, RescoreArgs};
-use crate::episode::rescore::{Rescored, rescore as rescore_trace};
+use crate::episode::rescore::{Rescored, rescore as rescore_trace, rescore_rewards};
 use crate::episode::summary::{ModeSummary, write_atomic};
 use crate::episode::trace::read_traces;
 use crate::error::bad_input;
 
 pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
     let registry = load_registry(cli)?;
-    let parser = registry.answer_parser(&args.parser).map_err(bad_input)?;
-    let label = format!("{}@{}", parser.info().name, parser.info().version);
+    let parser = match &args.parser {
+        Some(name) => Some(registry.answer_parser(name).map_err(bad_input)?),
+        None => None,
+    };
+    let reward = match &args.reward {
+        Some(name) => Some(registry.reward(name).map_err(bad_input)?),
+        None => None,
+    };
+    let mut embedder = match reward {
+        Some(_) => Some(run_encoder(&args.log_dir)?),
+        None => None,
+    };
+    let named = |info: &crate::plugins::PluginInfo| format!("{}@{}", info.name, info.version);
     let mut files: Vec<_> = std::fs::read_dir(&args.log_dir)
         .with_context(|| format!("reading {}", args.log_dir.display()))
         .map_err(bad_input)?
@@ -34,24 +46,37 @@ pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
         )));
     }
     let mut out = Rescored {
-        parser: label.clone(),
+        parser: parser.map(|p| named(p.info())).unwrap_or_default(),
+        reward: reward.map(|r| named(r.info())),
         modes: BTreeMap::new(),
         changed: BTreeMap::new(),
     };
+    let label = out.label();
     for (mode, path) in files {
         let mut summary = ModeSummary::default();
         let mut before = 0;
         let mut changed = 0;
         for trace in read_traces(&path)? {
-            let judged = rescore_trace(&trace, parser)
-                .with_context(|| format!("{} episode {}", path.display(), trace.episode))?;
+            let at = || format!("{} episode {}", path.display(), trace.episode);
+            let mut judged = match parser {
+                Some(parser) => rescore_trace(&trace, parser).with_context(at)?,
+                None => trace.clone(),
+            };
+            if let (Some(reward), Some(embedder)) = (reward, embedder.as_mut()) {
+                let mut embed = |texts: &[String]| embedder.embed(texts);
+                judged = rescore_rewards(&judged, reward, &mut embed).with_context(at)?;
+            }
             before += u64::from(trace.correct);
             changed += u64::from(judged.correct != trace.correct);
             summary.add(&judged);
         }
         if !args.json {
+            let rewards = match reward {
+                Some(_) => format!(", mean reward {:.4}", summary.reward_mean),
+                None => String::new(),
+            };
             println!(
-                "{mode}: {before}/{n} -> {}/{n} with {label} ({changed} verdicts changed)",
+                "{mode}: {before}/{n} -> {}/{n} with {label} ({changed} verdicts changed{rewards})",
                 summary.correct,
                 n = summary.episodes
             );
@@ -59,7 +84,12 @@ pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
         out.modes.insert(mode.clone(), summary);
         out.changed.insert(mode, changed);
     }
-    let name = format!("summary.rescored-{}.json", parser.info().name);
+    let name = match (parser, reward) {
+        (Some(p), Some(r)) => format!("summary.rescored-{}+{}.json", p.info().name, r.info().name),
+        (Some(p), None) => format!("summary.rescored-{}.json", p.info().name),
+        (None, Some(r)) => format!("summary.rescored-{}.json", r.info().name),
+        (None, None) => unreachable!("clap requires --parser or --reward"),
+    };
     let path = args.log_dir.join(&name);
     let bytes = serde_json::to_vec_pretty(&out)?;
     write_atomic(&path, &bytes)?;
@@ -69,4 +99,25 @@ pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
         println!("written: {}", path.display());
     }
     Ok(())
+}
+
+/// The sentence encoder the run used (run.json's `[embedding]`, the model at
+/// the path run.json hashed), to embed texts as the run did.
+fn run_encoder(log_dir: &std::path::Path) -> Result<Box<dyn crate::embed::Embedder>> {
+    let path = log_dir.join("run.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("--reward needs the run's record {}", path.display()))
+        .map_err(bad_input)?;
+    let run: crate::runner::provenance::RunRecord = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a run record", path.display()))
+        .map_err(bad_input)?;
+    let mut config: crate::config::EmbeddingConfig =
+        serde_json::from_value(run.config["embedding"].clone())
+            .with_context(|| format!("{}: config.embedding", path.display()))
+            .map_err(bad_input)?;
+    if let Some(file) = run.files.iter().find(|f| f.role == "embedding.model") {
+        config.model = file.path.display().to_string();
+    }
+    crate::embed::load(&config, log_dir)
+        .with_context(|| format!("loading the run's sentence encoder ({})", path.display()))
 }

@@ -24,9 +24,7 @@ use crate::learn::{Learner, RoundRecord, StepRecord};
 use crate::llm::{ChatRequest, LlmClient, Message};
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::prompt_template::{ChatMessage, PromptContext};
-use crate::plugins::{
-    AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin, RewardPlugin, reward,
-};
+use crate::plugins::{AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin, RewardPlugin};
 use crate::rng::{Call, CallSite};
 use bne::StopReason;
 pub(crate) use round::{Failure, Step, Usage, conclude, fatal, plugin};
@@ -654,55 +652,21 @@ impl Episode<'_> {
         rounds: usize,
     ) -> Step<Vec<AgentRewardTrace>> {
         let alpha = self.lock_learner().alpha();
-        let episode = reward::Episode {
-            problem_id: self.problem.id.clone(),
-            question: self.problem.question.clone(),
-            reference: self.problem.answer.clone(),
-            strategy: strategy.to_string(),
-            commitment: last.commitment.clone(),
-            commitment_answer: last.commitment_answer.clone(),
-            commitment_correct: last.commitment_correct,
-            commitment_embedding: record.commitment.clone(),
-            executors: last
-                .executors
-                .iter()
-                .zip(&record.outputs)
-                .map(|(ex, emb)| reward::ExecutorResult {
-                    agent: ex.agent,
-                    output: ex.output.clone(),
-                    answer: ex.answer.clone(),
-                    correct: ex.answer.as_ref().map(|_| ex.correct),
-                    embedding: emb.clone(),
-                    sampling: reward::Sampling {
-                        temperature: ex.temperature,
-                        repetition_penalty: ex.repetition_penalty,
-                        top_p: ex.top_p,
-                    },
-                })
-                .collect(),
-            weights: reward::RewardWeights {
-                al: alpha[0],
-                ts: alpha[1],
-                cc: alpha[2],
-            },
-            rounds: rounds as u32,
-        };
+        let episode = last.reward_episode(
+            self.problem,
+            strategy,
+            &record.outputs,
+            record.commitment.clone(),
+            alpha,
+            rounds,
+        );
         let rewards = plugin(plugins.reward.score(&episode))?;
-        Ok(rewards
-            .iter()
-            .map(|r| AgentRewardTrace {
-                agent: r.agent,
-                ts: r.ts,
-                al: r.al,
-                cc: r.cc,
-                total: r.total,
-            })
-            .collect())
+        Ok(rewards.iter().map(AgentRewardTrace::from).collect())
     }
 }
 
 /// Team reward components (AL, TS, CC): means over the agents.
-fn components_of(rewards: &[AgentRewardTrace]) -> [f32; 3] {
+pub(crate) fn components_of(rewards: &[AgentRewardTrace]) -> [f32; 3] {
     [
         mean(rewards.iter().map(|r| r.al)),
         mean(rewards.iter().map(|r| r.ts)),

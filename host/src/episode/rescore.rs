@@ -1,7 +1,9 @@
-//! Re-judging finished episodes with another answer parser, from their
-//! traces alone: no LLM call. The final commitment (ECON) or the last round's
-//! samples and their majority (comparison modes) are parsed again and
-//! compared with the reference; everything else in the trace stays.
+//! Re-judging finished episodes with another answer parser or reward plugin,
+//! from their traces alone: no LLM call. The final commitment (ECON) or the
+//! last round's samples and their majority (comparison modes) are parsed
+//! again and compared with the reference; every round of an ECON episode is
+//! scored again (its texts embedded by the run's sentence encoder);
+//! everything else in the trace stays.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +12,9 @@ use anyhow::{Result, anyhow};
 use super::comparisons::decide;
 use super::round::{Failure, Verdict, judge};
 use super::summary::ModeSummary;
-use super::trace::Trace;
-use crate::plugins::AnswerParserPlugin;
+use super::trace::{AgentRewardTrace, Trace};
+use crate::plugins::dataset_adapter::Problem;
+use crate::plugins::{AnswerParserPlugin, RewardPlugin};
 
 fn plain<T>(r: std::result::Result<T, Failure>) -> Result<T> {
     r.map_err(|f| match f {
@@ -77,12 +80,84 @@ pub fn rescore(trace: &Trace, parser: &AnswerParserPlugin) -> Result<Trace> {
     Ok(t)
 }
 
-/// What `econ-host rescore` writes (summary.rescored-<parser>.json): the new per-mode summaries and how many verdicts
-/// changed, beside the run's own summary.json.
+/// `trace` with every round of its ECON decision steps scored again by
+/// `reward` (the trace's own alpha weights; `embed` gives the sentence
+/// embeddings of texts, as the run computed them). Comparison-mode traces
+/// carry no rewards and a failed episode none worth scoring: both stay.
+pub fn rescore_rewards(
+    trace: &Trace,
+    reward: &RewardPlugin,
+    embed: &mut dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>>,
+) -> Result<Trace> {
+    let mut t = trace.clone();
+    if t.error.is_some() || t.baseline.is_some() {
+        return Ok(t);
+    }
+    let problem = Problem {
+        id: t.id.clone(),
+        question: t.question.clone(),
+        answer: t.reference.clone(),
+        metadata: Vec::new(),
+    };
+    for step in &mut t.steps {
+        for k in 0..step.rounds.len() {
+            let round = &step.rounds[k];
+            let mut texts: Vec<String> = round.executors.iter().map(|e| e.output.clone()).collect();
+            texts.push(round.commitment_canonical.clone());
+            let mut embeddings = embed(&texts)?;
+            let commitment = embeddings
+                .pop()
+                .ok_or_else(|| anyhow!("the encoder returned nothing"))?;
+            let episode = round.reward_episode(
+                &problem,
+                &t.strategy,
+                &embeddings,
+                commitment,
+                t.alpha,
+                k + 1,
+            );
+            let rewards: Vec<AgentRewardTrace> = reward
+                .score(&episode)?
+                .iter()
+                .map(AgentRewardTrace::from)
+                .collect();
+            let components = super::components_of(&rewards);
+            step.rounds[k].components = Some(components);
+            step.rewards = rewards;
+            step.components = components;
+        }
+    }
+    if let Some(last) = t.steps.last() {
+        let n = last.rewards.len().max(1) as f32;
+        t.reward = last.rewards.iter().map(|r| r.total).sum::<f32>() / n;
+    }
+    Ok(t)
+}
+
+/// What `econ-host rescore` writes (summary.rescored-<name>.json): the new
+/// per-mode summaries and how many verdicts changed, beside the run's own
+/// summary.json.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct Rescored {
+    /// The parser that judged again (empty: the run's verdicts kept).
+    #[serde(default)]
     pub parser: String,
+    /// The reward plugin that scored again, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward: Option<String>,
     pub modes: BTreeMap<String, ModeSummary>,
     /// Episodes whose verdict (correct or not) the new parser changed.
     pub changed: BTreeMap<String, u64>,
+}
+
+impl Rescored {
+    /// How the report and the command name it.
+    pub fn label(&self) -> String {
+        match (self.parser.is_empty(), &self.reward) {
+            (false, None) => self.parser.clone(),
+            (true, Some(r)) => format!("reward {r}"),
+            (false, Some(r)) => format!("{} + reward {r}", self.parser),
+            (true, None) => "as run".to_string(),
+        }
+    }
 }

@@ -11,6 +11,8 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::episode::bne::StopReason;
+use crate::plugins::dataset_adapter::Problem;
+use crate::plugins::reward;
 
 /// Prompt and completion tokens of one role.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +138,53 @@ pub struct RoundTrace {
 }
 
 impl RoundTrace {
+    /// What the reward plugin scores for this round as its step's last:
+    /// `outputs` and `commitment` are the sentence embeddings of the
+    /// executors' outputs and of `commitment_canonical`.
+    pub fn reward_episode(
+        &self,
+        problem: &Problem,
+        strategy: &str,
+        outputs: &[Vec<f32>],
+        commitment: Vec<f32>,
+        alpha: [f32; 3],
+        rounds: usize,
+    ) -> reward::Episode {
+        reward::Episode {
+            problem_id: problem.id.clone(),
+            question: problem.question.clone(),
+            reference: problem.answer.clone(),
+            strategy: strategy.to_string(),
+            commitment: self.commitment.clone(),
+            commitment_answer: self.commitment_answer.clone(),
+            commitment_correct: self.commitment_correct,
+            commitment_embedding: commitment,
+            executors: self
+                .executors
+                .iter()
+                .zip(outputs)
+                .map(|(ex, emb)| reward::ExecutorResult {
+                    agent: ex.agent,
+                    output: ex.output.clone(),
+                    answer: ex.answer.clone(),
+                    correct: ex.answer.as_ref().map(|_| ex.correct),
+                    embedding: emb.clone(),
+                    sampling: reward::Sampling {
+                        temperature: ex.temperature,
+                        repetition_penalty: ex.repetition_penalty,
+                        top_p: ex.top_p,
+                    },
+                })
+                .collect(),
+            weights: reward::RewardWeights {
+                al: alpha[0],
+                ts: alpha[1],
+                cc: alpha[2],
+            },
+            rounds: rounds as u32,
+        }
+    }
+
     /// The learner's record of this round: the actions its executors were
     /// sampled with, the embeddings of their outputs and of the commitment
     /// (`commitment_canonical`), and the team reward components.
@@ -182,6 +231,18 @@ pub struct AgentRewardTrace {
     pub al: f32,
     pub cc: f32,
     pub total: f32,
+}
+
+impl From<&reward::AgentReward> for AgentRewardTrace {
+    fn from(r: &reward::AgentReward) -> Self {
+        AgentRewardTrace {
+            agent: r.agent,
+            ts: r.ts,
+            al: r.al,
+            cc: r.cc,
+            total: r.total,
+        }
+    }
 }
 
 /// One episode (one problem).

@@ -82,7 +82,7 @@ pub(super) fn rescored(page: &mut String, runs: &[Run]) {
             escape(&run.label)
         );
         for r in &run.rescored {
-            let _ = write!(page, "<th>{}</th>", escape(&r.parser));
+            let _ = write!(page, "<th>{}</th>", escape(&r.label()));
         }
         page.push_str("</tr>");
         for m in &run.modes {
@@ -98,9 +98,13 @@ pub(super) fn rescored(page: &mut String, runs: &[Run]) {
                 match r.modes.get(&m.mode) {
                     Some(s) => {
                         let changed = r.changed.get(&m.mode).copied().unwrap_or(0);
+                        let reward = match r.reward {
+                            Some(_) => format!("; mean reward {:.3}", s.reward_mean),
+                            None => String::new(),
+                        };
                         let _ = write!(
                             page,
-                            "<td>{}/{} ({}; {changed} changed)</td>",
+                            "<td>{}/{} ({}; {changed} changed{reward})</td>",
                             s.correct,
                             s.episodes,
                             pct(s.accuracy)
@@ -115,8 +119,9 @@ pub(super) fn rescored(page: &mut String, runs: &[Run]) {
     }
     if !any {
         page.push_str(
-            "<p class=\"muted\">No rescoring: <code>econ-host rescore LOG_DIR --parser P</code> \
-             judges a run's traces again with another parser, without LLM calls.</p>",
+            "<p class=\"muted\">No rescoring: <code>econ-host rescore LOG_DIR --parser P \
+             --reward R</code> judges a run's traces again with another parser or reward \
+             plugin, without LLM calls.</p>",
         );
     }
     page.push_str("</section>");
