@@ -386,7 +386,15 @@ fn hostile_dataset_adapters_lose_their_records_only() {
 #[test]
 fn rescore_tries_another_parser_on_a_finished_run() {
     let dir = tempfile::tempdir().unwrap();
-    let summary = run(dir.path(), "20", &["dataset.test_fraction=0.01"]);
+    // A plugin option too: rescoring applies the run's (from run.json).
+    let summary = run(
+        dir.path(),
+        "20",
+        &[
+            "dataset.test_fraction=0.01",
+            "plugins.options.reward-econ.fidelity_share=1.0",
+        ],
+    );
     let logs = dir.path().join("logs");
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();

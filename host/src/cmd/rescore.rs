@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
-use super::load_registry;
+use super::load_registry_with;
 use crate::cli::{Cli, RescoreArgs};
 use crate::episode::rescore::{Rescored, rescore as rescore_trace, rescore_rewards};
 use crate::episode::summary::{ModeSummary, write_atomic};
@@ -14,7 +14,9 @@ use crate::episode::trace::read_traces;
 use crate::error::bad_input;
 
 pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
-    let registry = load_registry(cli)?;
+    // The run's `[plugins]` (limits, options), so a plugin the run used
+    // scores as it did.
+    let registry = load_registry_with(cli, run_plugins(&args.log_dir)?.policy())?;
     let parser = match &args.parser {
         Some(name) => Some(registry.answer_parser(name).map_err(bad_input)?),
         None => None,
@@ -99,6 +101,24 @@ pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
         println!("written: {}", path.display());
     }
     Ok(())
+}
+
+/// The run's `[plugins]` section from its run.json (defaults for a log
+/// folder without one, e.g. written by an older econ-host).
+fn run_plugins(log_dir: &std::path::Path) -> Result<crate::config::PluginsConfig> {
+    let path = log_dir.join("run.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(crate::config::PluginsConfig::default());
+    };
+    let run: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not JSON", path.display()))
+        .map_err(bad_input)?;
+    match run["config"].get("plugins") {
+        Some(plugins) => serde_json::from_value(plugins.clone())
+            .with_context(|| format!("{}: config.plugins", path.display()))
+            .map_err(bad_input),
+        None => Ok(crate::config::PluginsConfig::default()),
+    }
 }
 
 /// The sentence encoder the run used (run.json's `[embedding]`, the model at
