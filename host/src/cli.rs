@@ -107,6 +107,11 @@ pub struct JobArgs {
     /// at most) and stop: no model loaded, nothing written.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: calibrate the prompt-token estimate of each server
+    /// role with one real request (the first problem's prompt, 1 completion
+    /// token), scaling the estimate to how that server counts.
+    #[arg(long, requires = "dry_run")]
+    pub calibrate: bool,
     /// Also write the curves (learner losses, rewards, accuracy) as
     /// TensorBoard event files in LOG_DIR/tensorboard/, live.
     #[arg(long)]

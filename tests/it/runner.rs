@@ -1014,6 +1014,49 @@ async fn a_dry_run_says_what_a_run_will_use() {
             );
         }
     }
+
+    // --calibrate: one request per server role teaches the plan how this
+    // server counts; cot's prompt tokens (no model text in them) then land
+    // within 20% of the real run's.
+    let before = s.server.requests();
+    let calibrated = s
+        .econ_host(
+            &[
+                &[
+                    "run",
+                    "--dry-run",
+                    "--calibrate",
+                    "--json",
+                    "--log-dir",
+                    "dry2",
+                ][..],
+                &args,
+            ]
+            .concat(),
+        )
+        .await;
+    assert!(calibrated.status.success(), "{}", text(&calibrated));
+    assert_eq!(s.server.requests(), before + 2, "one request per role");
+    assert!(
+        text(&calibrated).contains("counts 0."),
+        "{}",
+        text(&calibrated)
+    );
+    let plan: Value = serde_json::from_slice(&calibrated.stdout).unwrap();
+    let cot = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["mode"] == "cot")
+        .unwrap();
+    let real = summary["modes"]["cot"]["tokens"]["prompt"]
+        .as_f64()
+        .unwrap();
+    let planned = cot["prompt_tokens"].as_f64().unwrap();
+    assert!(
+        (0.8..=1.2).contains(&(real / planned)),
+        "calibrated cot prompt tokens {planned} vs real {real}"
+    );
 }
 
 /// kill -9 while `train --resume` rewrites the trace (it does so at once):

@@ -156,6 +156,44 @@ pub(super) fn model_folder(job: &Job, model_dir: &Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| job.log_dir.join("models"))
 }
 
+/// `--calibrate`: each server role's scale of the prompt-token estimate,
+/// from one request; local and simulated roles keep the estimate (said).
+fn calibration(
+    config: &Config,
+    prompts: &crate::plugins::PromptTemplatePlugin,
+    problem: &crate::plugins::dataset_adapter::Problem,
+) -> Result<[f64; 2]> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut scale = [1.0, 1.0];
+    for (i, (role, rc)) in [
+        ("coordinator", &config.llm.coordinator),
+        ("executor", &config.llm.executor),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if rc.provider != "openai" {
+            eprintln!("calibrate: {role} ({}) keeps the estimate", rc.provider);
+            continue;
+        }
+        let client = crate::llm::openai::OpenAiClient::new(rc.openai_options(role)?)?;
+        let factor = rt
+            .block_on(crate::runner::dry_run::calibrate(
+                &client, config, prompts, problem,
+            ))
+            .with_context(|| format!("calibrating the {role}'s token count"))?;
+        eprintln!(
+            "calibrate: {role} ({}) counts {factor:.2}x the estimate (1 request, 1 completion token)",
+            rc.model
+        );
+        scale[i] = factor;
+    }
+    Ok(scale)
+}
+
 /// `--dry-run`: the plan of a job with `train_eps` training episodes and
 /// `test_eps` test problems (default: all) in each of `modes`.
 pub(super) fn dry_run(
@@ -175,13 +213,17 @@ pub(super) fn dry_run(
         .dataset_adapter(&config.dataset.adapter)
         .map_err(bad_input)?;
     let splits = crate::data::load_splits(&config, adapter)?;
+    let scale = match splits.train.first().or(splits.test.first()) {
+        Some(problem) if args.calibrate => calibration(&config, prompts, problem)?,
+        _ => [1.0, 1.0],
+    };
     let mut rows: Vec<PlanRow> = Vec::new();
     if train_eps > 0 && !splits.train.is_empty() {
         let problems: Vec<_> = (0..train_eps as usize)
             .map(|k| &splits.train[k % splits.train.len()])
             .collect();
         let mode = crate::runner::train_mode(&config);
-        rows.push(plan_row(&config, prompts, &problems, mode, true)?);
+        rows.push(plan_row(&config, prompts, &problems, mode, true, scale)?);
     }
     let tests: Vec<_> = splits
         .test
@@ -189,7 +231,7 @@ pub(super) fn dry_run(
         .take(test_eps.unwrap_or(usize::MAX))
         .collect();
     for &mode in modes {
-        rows.push(plan_row(&config, prompts, &tests, mode, false)?);
+        rows.push(plan_row(&config, prompts, &tests, mode, false, scale)?);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

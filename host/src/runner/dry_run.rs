@@ -4,7 +4,8 @@
 //! the real problems, with the text the models would write (strategy,
 //! executor outputs) at its token budget; completion tokens and cost as
 //! their upper bound (every call writing its max_tokens). Nothing is
-//! written and no model is loaded.
+//! written and no model is loaded; `--calibrate` sends each server role one
+//! request (1 completion token) to learn how that server counts tokens.
 
 use anyhow::Result;
 use serde::Serialize;
@@ -38,12 +39,47 @@ pub struct PlanRow {
 struct Call(bool, u64, u64);
 
 fn tokens(prompts: &PromptTemplatePlugin, ctx: PromptContext) -> Result<u64> {
+    Ok(u64::from(estimate_prompt_tokens(&messages(prompts, ctx)?)))
+}
+
+fn messages(prompts: &PromptTemplatePlugin, ctx: PromptContext) -> Result<Vec<Message>> {
     let rendered = prompts.render(&[ctx])?;
-    let messages: Vec<Message> = rendered[0]
+    Ok(rendered[0]
         .iter()
         .map(|m| Message::new(m.role.clone(), m.content.clone()))
-        .collect();
-    Ok(u64::from(estimate_prompt_tokens(&messages)))
+        .collect())
+}
+
+/// How a server role counts prompt tokens against the estimate: its
+/// `usage.prompt_tokens` for `problem`'s strategy prompt (the same text for
+/// either role: it holds no stand-in for model text, which would count
+/// differently from prose) over the estimate. 1 for a server that reports no
+/// usage. One request, 1 completion token.
+pub async fn calibrate(
+    client: &dyn crate::llm::LlmClient,
+    config: &Config,
+    prompts: &PromptTemplatePlugin,
+    problem: &Problem,
+) -> Result<f64> {
+    let n = config.nets.n_agents as u32;
+    let ctx = context("coordinator-strategy", problem, 0, n, 0);
+    let messages = messages(prompts, ctx)?;
+    let estimate = f64::from(estimate_prompt_tokens(&messages).max(1));
+    let request = crate::llm::ChatRequest {
+        messages,
+        temperature: 0.0,
+        repetition_penalty: 1.0,
+        top_p: 1.0,
+        max_tokens: 1,
+        stop: Vec::new(),
+        seed: Some(0),
+    };
+    let done = client.chat(&request).await?;
+    Ok(if done.usage_estimated {
+        1.0
+    } else {
+        f64::from(done.prompt_tokens) / estimate
+    })
 }
 
 /// Text of about `n` tokens (the estimate counts 4 characters a token).
@@ -116,13 +152,15 @@ fn episode(
     Ok(calls)
 }
 
-/// One row: `problems` in `mode`.
+/// One row: `problems` in `mode`; prompt tokens scaled by `scale`
+/// (coordinator, executor): 1 without calibration.
 pub fn plan_row(
     config: &Config,
     prompts: &PromptTemplatePlugin,
     problems: &[&Problem],
     mode: Mode,
     train: bool,
+    scale: [f64; 2],
 ) -> Result<PlanRow> {
     let llm = &config.llm;
     let priced = llm.coordinator.priced() || llm.executor.priced();
@@ -136,6 +174,8 @@ pub fn plan_row(
     for problem in problems {
         for Call(coordinator, prompt, completion) in episode(config, prompts, problem, mode, train)?
         {
+            let factor = if coordinator { scale[0] } else { scale[1] };
+            let prompt = (prompt as f64 * factor).round() as u64;
             row.calls_max += 1;
             row.prompt_tokens += prompt;
             row.completion_tokens_max += completion;
