@@ -173,6 +173,45 @@ mod tests {
         assert_eq!(deadline_ticks(1), 2);
     }
 
+    /// A guest that grows a table without end fails its call naming the
+    /// plugin and the table limit, well within its deadline. No Rust guest can
+    /// emit `table.grow`, so a core module in wasm text stands in, run in the
+    /// same sandbox (store, limiter, pooled slots) as every plugin call.
+    #[test]
+    fn a_table_bomb_fails_its_call_naming_the_table_limit() {
+        let engine = super::super::engine::PluginEngine::new(None).unwrap();
+        let wasm = wat::parse_str(
+            r#"(module
+                 (table $t 1 funcref)
+                 (func (export "grow")
+                   (loop $again
+                     (drop (table.grow $t (ref.null func) (i32.const 10000)))
+                     (br $again))))"#,
+        )
+        .unwrap();
+        let module = wasmtime::Module::new(engine.engine(), &wasm).unwrap();
+        struct Bomb;
+        impl Named for Bomb {
+            fn label(&self) -> String {
+                "table-bomb@0.1.0 (table-bomb.wasm)".into()
+            }
+        }
+        let limits = Limits::default();
+        let started = Instant::now();
+        let e = sandboxed(engine.engine(), &limits, &Bomb, "grow", |store| {
+            let instance = wasmtime::Instance::new(&mut *store, &module, &[])?;
+            let grow = instance.get_typed_func::<(), ()>(&mut *store, "grow")?;
+            grow.call(&mut *store, ())
+        })
+        .unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("plugin table-bomb@0.1.0") && msg.contains("hit its table limit"),
+            "{msg}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(limits.deadline_ms));
+    }
+
     #[test]
     fn long_output_keeps_its_end() {
         let s = shorten(&"x".repeat(10).repeat(500), 20);
