@@ -573,6 +573,10 @@ struct Waiting {
     cancel: Arc<AtomicBool>,
 }
 
+/// How long an idle model waits for more callers before its first batch:
+/// nothing against a decode step (tens of milliseconds and up).
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// The decoding thread: everything waiting as one batch, until nothing waits.
 fn decode_queued(model: &LocalModel) {
     // A panic below must not leave the queue believing a thread decodes.
@@ -583,6 +587,10 @@ fn decode_queued(model: &LocalModel) {
         }
     }
     let _idle = Idle(&model.queue);
+    // Callers that start together (the episodes in flight asking for their
+    // strategies at once) arrive within a moment of the first: let them join
+    // its batch instead of waiting for the next one.
+    std::thread::sleep(GATHER);
     loop {
         let jobs: Vec<Waiting> = {
             let mut queue = model.queue.lock().unwrap_or_else(|e| e.into_inner());
