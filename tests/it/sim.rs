@@ -403,13 +403,14 @@ fn rescore_tries_another_parser_on_a_finished_run() {
         plugins.join("test-misbehave.wasm"),
     )
     .unwrap();
-    let rescore = |parser: &str| {
+    // `rescore --parser P` or `--reward R`: the summary it writes.
+    let rescore_with = |flag: &str, plugin: &str| {
         let out = Command::new(common::binary())
             .arg("--plugins")
             .arg(&plugins)
             .arg("rescore")
             .arg(&logs)
-            .args(["--parser", parser])
+            .args([flag, plugin])
             .output()
             .unwrap();
         assert!(
@@ -417,9 +418,10 @@ fn rescore_tries_another_parser_on_a_finished_run() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let path = logs.join(format!("summary.rescored-{parser}.json"));
+        let path = logs.join(format!("summary.rescored-{plugin}.json"));
         serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap()
     };
+    let rescore = |parser: &str| rescore_with("--parser", parser);
     // The run's own parser gives the run's own verdicts.
     let same = rescore("parser-boxed");
     for mode in ["baseline", "bne"] {
@@ -458,23 +460,7 @@ fn rescore_tries_another_parser_on_a_finished_run() {
         plugins.join("test-hostile-reward.wasm"),
     )
     .unwrap();
-    let rewards = |reward: &str| {
-        let out = Command::new(common::binary())
-            .arg("--plugins")
-            .arg(&plugins)
-            .arg("rescore")
-            .arg(&logs)
-            .args(["--reward", reward])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = logs.join(format!("summary.rescored-{reward}.json"));
-        serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
+    let rewards = |reward: &str| rescore_with("--reward", reward);
     let mean = |v: &Value, mode: &str| v["modes"][mode]["reward_mean"].as_f64().unwrap();
     let again = rewards("reward-econ");
     assert!(
