@@ -168,13 +168,8 @@ fn calibration(
         .build()
         .context("starting the async runtime")?;
     let mut scale = [1.0, 1.0];
-    for (i, (role, rc)) in [
-        ("coordinator", &config.llm.coordinator),
-        ("executor", &config.llm.executor),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, role) in crate::runner::Role::ALL.into_iter().enumerate() {
+        let (rc, role) = (role.config(&config.llm), role.name());
         if rc.provider != "openai" {
             eprintln!("calibrate: {role} ({}) keeps the estimate", rc.provider);
             continue;

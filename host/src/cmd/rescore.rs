@@ -12,11 +12,13 @@ use crate::episode::rescore::{Rescored, rescore as rescore_trace, rescore_reward
 use crate::episode::summary::{ModeSummary, write_atomic};
 use crate::episode::trace::read_traces;
 use crate::error::bad_input;
+use crate::runner::provenance::{RUN_FILE, RunRecord};
 
 pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
+    let run = run_record(&args.log_dir)?;
     // The run's `[plugins]` (limits, options), so a plugin the run used
     // scores as it did.
-    let registry = load_registry_with(cli, run_plugins(&args.log_dir)?.policy())?;
+    let registry = load_registry_with(cli, run_plugins(run.as_ref())?.policy())?;
     let parser = match &args.parser {
         Some(name) => Some(registry.answer_parser(name).map_err(bad_input)?),
         None => None,
@@ -26,7 +28,7 @@ pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
         None => None,
     };
     let mut embedder = match reward {
-        Some(_) => Some(run_encoder(&args.log_dir)?),
+        Some(_) => Some(run_encoder(run.as_ref(), &args.log_dir)?),
         None => None,
     };
     let named = |info: &crate::plugins::PluginInfo| format!("{}@{}", info.name, info.version);
@@ -103,19 +105,24 @@ pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
     Ok(())
 }
 
-/// The run's `[plugins]` section from its run.json (defaults for a log
-/// folder without one, e.g. written by an older econ-host).
-fn run_plugins(log_dir: &std::path::Path) -> Result<crate::config::PluginsConfig> {
-    let path = log_dir.join("run.json");
+/// The run's record (run.json), if the log folder has one (an older
+/// econ-host wrote none).
+fn run_record(log_dir: &std::path::Path) -> Result<Option<RunRecord>> {
+    let path = log_dir.join(RUN_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(crate::config::PluginsConfig::default());
+        return Ok(None);
     };
-    let run: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not JSON", path.display()))
-        .map_err(bad_input)?;
-    match run["config"].get("plugins") {
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a run record", path.display()))
+        .map_err(bad_input)
+        .map(Some)
+}
+
+/// The run's `[plugins]` section (defaults without a run record).
+fn run_plugins(run: Option<&RunRecord>) -> Result<crate::config::PluginsConfig> {
+    match run.and_then(|r| r.config.get("plugins")) {
         Some(plugins) => serde_json::from_value(plugins.clone())
-            .with_context(|| format!("{}: config.plugins", path.display()))
+            .context("run.json: config.plugins")
             .map_err(bad_input),
         None => Ok(crate::config::PluginsConfig::default()),
     }
@@ -123,13 +130,13 @@ fn run_plugins(log_dir: &std::path::Path) -> Result<crate::config::PluginsConfig
 
 /// The sentence encoder the run used (run.json's `[embedding]`, the model at
 /// the path run.json hashed), to embed texts as the run did.
-fn run_encoder(log_dir: &std::path::Path) -> Result<Box<dyn crate::embed::Embedder>> {
-    let path = log_dir.join("run.json");
-    let text = std::fs::read_to_string(&path)
+fn run_encoder(
+    run: Option<&RunRecord>,
+    log_dir: &std::path::Path,
+) -> Result<Box<dyn crate::embed::Embedder>> {
+    let path = log_dir.join(RUN_FILE);
+    let run = run
         .with_context(|| format!("--reward needs the run's record {}", path.display()))
-        .map_err(bad_input)?;
-    let run: crate::runner::provenance::RunRecord = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a run record", path.display()))
         .map_err(bad_input)?;
     let mut config: crate::config::EmbeddingConfig =
         serde_json::from_value(run.config["embedding"].clone())

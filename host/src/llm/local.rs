@@ -119,19 +119,12 @@ impl LocalModel {
     /// each unfinished sequence (how the n executors of a round run at once).
     /// Each request keeps its own sampler chain (temperature, penalty, seed).
     pub fn chat_batch(&self, requests: &[ChatRequest]) -> Result<Vec<Completion>> {
-        self.chat_batch_until(requests, &AtomicBool::new(false))
+        self.decode_chats(requests, &|| false)
     }
 
-    /// `chat_batch` that gives up between two decoding steps once `cancel`
-    /// is set (its caller went away, e.g. the run was interrupted).
-    pub fn chat_batch_until(
-        &self,
-        requests: &[ChatRequest],
-        cancel: &AtomicBool,
-    ) -> Result<Vec<Completion>> {
-        self.decode_chats(requests, &|| cancel.load(Ordering::Relaxed))
-    }
-
+    /// `chat_batch` that gives up between two decoding steps once
+    /// `cancelled` says so (its callers went away, e.g. the run was
+    /// interrupted).
     fn decode_chats(
         &self,
         requests: &[ChatRequest],
@@ -187,7 +180,7 @@ impl LocalModel {
     /// llama-batched-bench measure it: `n_seq` sequences of the same
     /// `n_prompt`-token prompt, each generating exactly `n_gen` tokens
     /// (greedy, end-of-generation ignored), through the same decode loop as
-    /// every chat. Returns (prompt seconds, generation seconds).
+    /// every chat. Returns where the time went and the tokens evaluated.
     pub fn bench_decode(&self, n_prompt: usize, n_gen: usize, n_seq: usize) -> Result<Timing> {
         let vocab = self.model.n_vocab();
         // A fixed spread of ordinary token ids, the same for every sequence.
@@ -210,10 +203,9 @@ impl LocalModel {
     }
 
     /// One llama.cpp decode loop: a context with a sequence per prompt, the
-    /// prompts in one batch (their common prefix once before it, when
-    /// sharing), then
-    /// every step one batch holding the next token of each unfinished
-    /// sequence, each sampled by its own chain.
+    /// prompts in one batch (shared prefixes once before it, see
+    /// [`prefix_groups`]), then every step one batch holding the next token
+    /// of each unfinished sequence, each sampled by its own chain.
     // Long on purpose: the loop's state (KV cache, batch, samplers) is
     // llama.cpp's and does not split cleanly.
     fn decode(

@@ -26,6 +26,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 2] = [Role::Coordinator, Role::Executor];
+
     /// The role's name in the config (`[llm.<name>]`) and in messages.
     pub fn name(self) -> &'static str {
         match self {

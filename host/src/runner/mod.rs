@@ -7,6 +7,7 @@
 //! (no LLM call) before training goes on.
 
 mod clients;
+pub use clients::Role;
 pub mod curve;
 pub mod dry_run;
 pub mod lock;

@@ -108,23 +108,21 @@ pub fn config_fingerprint(config: &Config) -> (serde_json::Value, String) {
 /// `coordinator=NAME sha256:PREFIX` for a local GGUF (the hash from `run`),
 /// `executor=NAME (provider)` for a server, which decides what NAME is.
 pub fn model_labels(config: &Config, run: &RunRecord) -> Vec<String> {
-    [
-        ("coordinator", &config.llm.coordinator),
-        ("executor", &config.llm.executor),
-    ]
-    .into_iter()
-    .map(|(role, rc)| {
-        let hash = (rc.provider == "local")
-            .then(|| crate::models::resolve(&rc.model, &config.base_dir).ok())
-            .flatten()
-            .and_then(|path| run.files.iter().find(|f| f.path == path))
-            .map(|f| format!(" sha256:{}", &f.sha256[..16.min(f.sha256.len())]));
-        match hash {
-            Some(hash) => format!("{role}={}{hash}", rc.model),
-            None => format!("{role}={} ({})", rc.model, rc.provider),
-        }
-    })
-    .collect()
+    super::Role::ALL
+        .into_iter()
+        .map(|role| {
+            let (rc, role) = (role.config(&config.llm), role.name());
+            let hash = (rc.provider == "local")
+                .then(|| crate::models::resolve(&rc.model, &config.base_dir).ok())
+                .flatten()
+                .and_then(|path| run.files.iter().find(|f| f.path == path))
+                .map(|f| format!(" sha256:{}", &f.sha256[..16.min(f.sha256.len())]));
+            match hash {
+                Some(hash) => format!("{role}={}{hash}", rc.model),
+                None => format!("{role}={} ({})", rc.model, rc.provider),
+            }
+        })
+        .collect()
 }
 
 /// sha256 and size of a file.
