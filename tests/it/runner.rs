@@ -1112,38 +1112,31 @@ async fn plugin_options_from_set_reach_the_server_and_the_rewards() {
     };
 
     let s = Setup::new(Duration::ZERO, "").await;
-    let out = s
-        .econ_host(&[
-            "train",
-            "--train-eps",
-            "1",
-            "--log-dir",
-            "plain",
-            "--model-dir",
-            "models-plain",
-        ])
-        .await;
+    // One training episode into folders of its own, with these --set's.
+    let train = async |dir: &str, sets: &[&str]| {
+        let (models, mut args) = (format!("models-{dir}"), Vec::new());
+        args.extend(["train", "--train-eps", "1", "--log-dir", dir, "--model-dir"]);
+        args.push(&models);
+        for set in sets {
+            args.extend(["--set", set]);
+        }
+        s.econ_host(&args).await
+    };
+    let out = train("plain", &[]).await;
     assert!(out.status.success(), "{}", text(&out));
     let plain_requests = s.server.requests();
     let bodies = s.server.state.bodies.lock().unwrap().clone();
     assert!(bodies.iter().all(|b| b["messages"][0]["role"] == "user"));
 
     let set_system = format!("plugins.options.prompts-econ.system={system}");
-    let out = s
-        .econ_host(&[
-            "train",
-            "--train-eps",
-            "1",
-            "--log-dir",
-            "opts",
-            "--model-dir",
-            "models-opts",
-            "--set",
+    let out = train(
+        "opts",
+        &[
             &set_system,
-            "--set",
             "plugins.options.reward-econ.fidelity_share=1.0",
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert!(out.status.success(), "{}", text(&out));
     let bodies = s.server.state.bodies.lock().unwrap().clone();
     let with_options = &bodies[plain_requests..];
@@ -1164,19 +1157,7 @@ async fn plugin_options_from_set_reach_the_server_and_the_rewards() {
         "{plain:?} vs {opts:?}"
     );
 
-    let out = s
-        .econ_host(&[
-            "train",
-            "--train-eps",
-            "1",
-            "--log-dir",
-            "typo",
-            "--model-dir",
-            "models-typo",
-            "--set",
-            "plugins.options.reward-econ.fidelity=0.5",
-        ])
-        .await;
+    let out = train("typo", &["plugins.options.reward-econ.fidelity=0.5"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let msg = text(&out);
     assert!(

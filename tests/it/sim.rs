@@ -40,12 +40,18 @@ fn kind_of(question: &str) -> usize {
 
 /// `econ-host run` on configs/sim.toml; returns summary.json.
 fn run(dir: &Path, train_eps: &str, extra: &[&str]) -> Value {
+    run_with(dir, &["--train-eps", train_eps, "--json"], extra)
+}
+
+/// `run` on the simulated world with `args`, each of `extra` as a --set;
+/// summary.json.
+fn run_with(dir: &Path, args: &[&str], extra: &[&str]) -> Value {
     let config = common::repo_root().join("configs/sim.toml");
     let out = Command::new(common::binary())
         .arg("run")
         .arg("--config")
         .arg(&config)
-        .args(["--train-eps", train_eps, "--json"])
+        .args(args)
         .arg("--log-dir")
         .arg(dir.join("logs"))
         .arg("--model-dir")
@@ -497,27 +503,8 @@ fn rescore_tries_another_parser_on_a_finished_run() {
 fn tensorboard_event_files_hold_the_runs_curves() {
     use econ_host::episode::tensorboard::{What, read_events};
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(common::binary())
-        .args(["run", "--config"])
-        .arg(common::repo_root().join("configs/sim.toml"))
-        .args([
-            "--train-eps",
-            "40",
-            "--test-eps",
-            "20",
-            "--tensorboard",
-            "--log-dir",
-        ])
-        .arg(dir.path().join("logs"))
-        .arg("--model-dir")
-        .arg(dir.path().join("models"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = ["--train-eps", "40", "--test-eps", "20", "--tensorboard"];
+    let summary = run_with(dir.path(), &args, &[]);
     let board = dir.path().join("logs/tensorboard");
     let mut scalars: Vec<(i64, String, f32)> = Vec::new();
     for file in std::fs::read_dir(&board).unwrap() {
@@ -543,9 +530,6 @@ fn tensorboard_event_files_hold_the_runs_curves() {
         .collect();
     assert!(!updates.is_empty());
     assert_eq!(steps("learner/loss_total"), updates);
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("logs/summary.json")).unwrap())
-            .unwrap();
     for mode in ["baseline", "bne"] {
         let tag = format!("test/{mode}/accuracy");
         let at: Vec<_> = scalars.iter().filter(|s| s.1 == tag).collect();
