@@ -27,7 +27,7 @@ pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
         Some(name) => Some(registry.reward(name).map_err(bad_input)?),
         None => None,
     };
-    let mut embedder = match reward {
+    let embedder = match reward {
         Some(_) => Some(run_encoder(run.as_ref(), &args.log_dir)?),
         None => None,
     };
@@ -66,9 +66,8 @@ pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
                 Some(parser) => rescore_trace(&trace, parser).with_context(at)?,
                 None => trace.clone(),
             };
-            if let (Some(reward), Some(embedder)) = (reward, embedder.as_mut()) {
-                let mut embed = |texts: &[String]| embedder.embed(texts);
-                judged = rescore_rewards(&judged, reward, &mut embed).with_context(at)?;
+            if let (Some(reward), Some(encoder)) = (reward, embedder.as_deref()) {
+                judged = rescore_rewards(&judged, reward, encoder).with_context(at)?;
             }
             before += u64::from(trace.correct);
             changed += u64::from(judged.correct != trace.correct);

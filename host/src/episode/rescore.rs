@@ -81,13 +81,13 @@ pub fn rescore(trace: &Trace, parser: &AnswerParserPlugin) -> Result<Trace> {
 }
 
 /// `trace` with every round of its ECON decision steps scored again by
-/// `reward` (the trace's own alpha weights; `embed` gives the sentence
-/// embeddings of texts, as the run computed them). Comparison-mode traces
+/// `reward` (the trace's own alpha weights; `encoder` embeds the texts as
+/// the run did). Comparison-mode traces
 /// carry no rewards and a failed episode none worth scoring: both stay.
 pub fn rescore_rewards(
     trace: &Trace,
     reward: &RewardPlugin,
-    embed: &mut dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>>,
+    encoder: &dyn crate::embed::Embedder,
 ) -> Result<Trace> {
     let mut t = trace.clone();
     if t.error.is_some() || t.baseline.is_some() {
@@ -104,7 +104,7 @@ pub fn rescore_rewards(
             let round = &step.rounds[k];
             let mut texts: Vec<String> = round.executors.iter().map(|e| e.output.clone()).collect();
             texts.push(round.commitment_canonical.clone());
-            let mut embeddings = embed(&texts)?;
+            let mut embeddings = encoder.embed(&texts)?;
             let commitment = embeddings
                 .pop()
                 .ok_or_else(|| anyhow!("the encoder returned nothing"))?;
