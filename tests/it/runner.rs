@@ -726,7 +726,10 @@ async fn every_call_has_its_own_seed_and_commitments_are_not_anchored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_on_the_same_folders_is_refused() {
     let s = Setup::new(Duration::from_millis(100), "").await;
-    let mut first = s.spawn(&["train", "--train-eps", "3", "--log-dir", "logs"]);
+    // Long enough to still hold its folders while the two others start (3
+    // episodes were once finished before the second start on a loaded box).
+    let episodes = "12";
+    let mut first = s.spawn(&["train", "--train-eps", episodes, "--log-dir", "logs"]);
     let trace_path = s.path("logs/traces_train_bne.jsonl");
     wait_for_lines(&trace_path, 1, &mut first).await;
     for log_dir in ["logs", "logs-other"] {
@@ -747,7 +750,7 @@ async fn a_second_process_on_the_same_folders_is_refused() {
     }
     let (code, stderr) = wait_exit(first, Duration::from_secs(120));
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(traces(&trace_path).len(), 3);
+    assert_eq!(traces(&trace_path).len(), 12);
 }
 
 /// Without --log-dir and --model-dir every run gets its own folder
