@@ -189,13 +189,18 @@ fn a_run_is_reproducible_from_its_seed() {
 }
 
 /// What every hostile guest does in every kind, and the words its error holds.
-const HOSTILE_EVERYWHERE: [(&str, &str); 5] = [
+const HOSTILE_EVERYWHERE: [(&str, &str); 6] = [
     ("loop", "@0.1.0"),
     ("sleep", "may not wait"),
     ("panic", "asked to panic"),
     ("oom", "memory limit of 32 MiB"),
     ("flood", "more than 1 MiB to stderr"),
+    ("table", "hit its table limit"),
 ];
+
+/// Problems in a hostile run: every third asks for a misbehaviour, room for
+/// the six above, two of a kind's own and `print`.
+const HOSTILE_PROBLEMS: usize = 27;
 
 /// The limits of a hostile guest in these runs: short, so a run takes seconds.
 fn hostile_limits(kind: &str) -> String {
@@ -206,8 +211,9 @@ fn hostile_limits(kind: &str) -> String {
 }
 
 /// A folder with `configs/sim.toml` changed by `edit` plus the guest's
-/// limits, 24 problems where every third asks for one misbehaviour of
-/// `cases` (then `print`) in its question and, with `in_answer`, its answer.
+/// limits, [`HOSTILE_PROBLEMS`] problems where every third asks for one
+/// misbehaviour of `cases` (then `print`) in its question and, with
+/// `in_answer`, its answer.
 fn hostile_setup(
     kind: &str,
     cases: &[(&str, &str)],
@@ -224,7 +230,8 @@ fn hostile_setup(
     )
     .unwrap();
     let mut data = String::new();
-    for i in 0..24 {
+    assert!(cases.len() < HOSTILE_PROBLEMS / 3, "no room for print");
+    for i in 0..HOSTILE_PROBLEMS {
         let what = match i % 3 {
             0 => cases.get(i / 3).map_or("print", |h| h.0),
             _ => "none",
@@ -248,20 +255,16 @@ fn hostile_setup(
     (dir, plugins)
 }
 
+/// A run of as many training episodes as there are problems: training takes
+/// its split in order, so every train problem runs at least once.
 fn run_in(dir: &Path, plugins: &Path) -> std::process::Output {
     let t0 = std::time::Instant::now();
     let out = Command::new(common::binary())
         .arg("--plugins")
         .arg(plugins)
-        .args([
-            "run",
-            "--config",
-            "config.toml",
-            "--train-eps",
-            "12",
-            "--log-dir",
-            "logs",
-        ])
+        .args(["run", "--config", "config.toml", "--train-eps"])
+        .arg(HOSTILE_PROBLEMS.to_string())
+        .args(["--log-dir", "logs"])
         .current_dir(dir)
         .output()
         .unwrap();
@@ -285,7 +288,7 @@ fn hostile_episodes_fail_alone(kind: &str, builtin: &str, extra: &[(&str, &str)]
         c.replace(&format!("\"{builtin}\""), &format!("\"{guest}\""))
     });
     run_in(dir.path(), &plugins);
-    let mut seen = 0;
+    let mut seen = std::collections::BTreeSet::new();
     for file in [
         "traces_train_bne.jsonl",
         "traces_test_baseline.jsonl",
@@ -298,20 +301,21 @@ fn hostile_episodes_fail_alone(kind: &str, builtin: &str, extra: &[(&str, &str)]
             let what = question.split("HOSTILE:").nth(1).unwrap();
             let error = t["error"].as_str();
             match cases.iter().find(|h| h.0 == what) {
-                Some((_, cause)) => {
+                Some(&(what, cause)) => {
                     let e = error.unwrap_or_else(|| panic!("{kind} {what}: no error in {file}"));
                     assert!(
                         e.contains(&format!("{guest}@0.1.0")) && e.contains(cause),
                         "{kind} {what}: {e}"
                     );
                     assert_eq!(t["correct"], false);
-                    seen += 1;
+                    seen.insert(what);
                 }
                 None => assert!(error.is_none(), "{kind} {what} ({file}): {error:?}"),
             }
         }
     }
-    assert!(seen >= cases.len(), "{kind}: {seen} hostile episodes ran");
+    let asked: std::collections::BTreeSet<&str> = cases.iter().map(|h| h.0).collect();
+    assert_eq!(seen, asked, "{kind}: the misbehaviours that ran");
 }
 
 #[test]
@@ -382,7 +386,7 @@ fn hostile_dataset_adapters_lose_their_records_only() {
     assert_eq!(skipped.len(), cases.len(), "{skipped:?}");
     assert_eq!(
         data["train"].as_u64().unwrap() + data["test"].as_u64().unwrap(),
-        24 - cases.len() as u64
+        (HOSTILE_PROBLEMS - cases.len()) as u64
     );
 }
 

@@ -174,9 +174,10 @@ mod tests {
     }
 
     /// A guest that grows a table without end fails its call naming the
-    /// plugin and the table limit, well within its deadline. No Rust guest can
-    /// emit `table.grow`, so a core module in wasm text stands in, run in the
-    /// same sandbox (store, limiter, pooled slots) as every plugin call.
+    /// plugin and the table limit, well within its deadline. The runs in
+    /// tests/it/sim.rs grow a Rust guest's function table through the real
+    /// binary; this core module grows a table of its own, in the same sandbox
+    /// (store, limiter, pooled slots) as every plugin call.
     #[test]
     fn a_table_bomb_fails_its_call_naming_the_table_limit() {
         let engine = super::super::engine::PluginEngine::new(None).unwrap();

@@ -3,12 +3,18 @@
 //! `HOSTILE:<what>` makes the guest misbehave; everything else gets a plain,
 //! working answer, so a run around the hostile inputs can go on.
 //!
-//! Every kind: `loop`, `sleep`, `panic`, `oom`, `flood` (stderr), `print`
-//! (stdout and stderr, then a normal answer). Per kind: `nan` (reward),
+//! Every kind: `loop`, `sleep`, `panic`, `oom`, `flood` (stderr), `table`
+//! (grows its function table without end), `print` (stdout and stderr, then a
+//! normal answer). Per kind: `nan` (reward),
 //! `short` (one result too few), `alias` (results whose strings all point at
 //! one large buffer: gigabytes if the host copied them blindly).
 //! Only meaningful as a wasm component; empty on native builds.
+//!
+//! Rust has no stable way to emit `table.grow`, so `table` is one line of
+//! wasm inline assembly, a nightly feature: scripts/dev builds this crate
+//! (and only this crate) with `RUSTC_BOOTSTRAP=test_hostile`.
 #![cfg(target_arch = "wasm32")]
+#![feature(asm_experimental_arch)]
 
 #[cfg(feature = "adapter")]
 mod adapter;
@@ -71,12 +77,36 @@ pub fn act(what: &str, context: &str) {
         "flood" => loop {
             eprintln!("{}", "flood ".repeat(1000));
         },
+        "table" => loop {
+            // SAFETY: growing the table by null entries changes no entry
+            // the program calls through.
+            let grown = unsafe { grow_function_table(1 << 14) };
+            std::hint::black_box(grown);
+        },
         "print" => {
             println!("working on {context} (stdout)");
             eprintln!("working on {context} (stderr)");
         }
         _ => {}
     }
+}
+
+/// `table.grow` on the module's function table by `delta` null entries: the
+/// old size, or -1 when the host refuses (the sandbox traps instead).
+#[target_feature(enable = "reference-types")]
+unsafe fn grow_function_table(delta: i32) -> i32 {
+    let old: i32;
+    unsafe {
+        std::arch::asm!(
+            "ref.null_func",
+            "local.get {delta}",
+            "table.grow __indirect_function_table",
+            "local.set {old}",
+            delta = in(local) delta,
+            old = lateout(local) old,
+        );
+    }
+    old
 }
 
 /// Bytes of the buffer every `alias` string points at: small enough for a
