@@ -5,9 +5,9 @@
 //!
 //! Every kind: `loop`, `sleep`, `panic`, `oom`, `flood` (stderr), `table`
 //! (grows its function table without end), `print` (stdout and stderr, then a
-//! normal answer). Per kind: `nan` (reward),
-//! `short` (one result too few), `alias` (results whose strings all point at
-//! one large buffer: gigabytes if the host copied them blindly).
+//! normal answer). Per kind: `nan` (reward), `short` (one result too few),
+//! `alias` (results whose strings all point at one large buffer: gigabytes if
+//! the host copied them blindly).
 //! Only meaningful as a wasm component; empty on native builds.
 //!
 //! Rust has no stable way to emit `table.grow`, so `table` is one line of
