@@ -225,6 +225,101 @@ fn reward_episode() -> reward::Episode {
     }
 }
 
+/// The same episode as the SDK's own types, for a native call of reward-econ.
+fn native_episode(e: &reward::Episode) -> econ_plugin_sdk::reward::Episode {
+    use econ_plugin_sdk::reward as sdk;
+    sdk::Episode {
+        problem_id: e.problem_id.clone(),
+        question: e.question.clone(),
+        reference: e.reference.clone(),
+        strategy: e.strategy.clone(),
+        commitment: e.commitment.clone(),
+        commitment_answer: e.commitment_answer.clone(),
+        commitment_correct: e.commitment_correct,
+        commitment_embedding: e.commitment_embedding.clone(),
+        executors: e
+            .executors
+            .iter()
+            .map(|x| sdk::ExecutorResult {
+                agent: x.agent,
+                output: x.output.clone(),
+                answer: x.answer.clone(),
+                correct: x.correct,
+                embedding: x.embedding.clone(),
+                sampling: sdk::Sampling {
+                    temperature: x.sampling.temperature,
+                    repetition_penalty: x.sampling.repetition_penalty,
+                    top_p: x.sampling.top_p,
+                },
+            })
+            .collect(),
+        weights: sdk::RewardWeights {
+            al: e.weights.al,
+            ts: e.weights.ts,
+            cc: e.weights.cc,
+        },
+        rounds: e.rounds,
+    }
+}
+
+/// The SDK computes cosines differently in the sandbox (SIMD, steps of 64,
+/// shaped for Cranelift) than natively; the rewards must not differ by a bit,
+/// whatever the length (whole steps, a remainder, only a remainder).
+#[test]
+fn reward_econ_scores_bit_for_bit_alike_in_the_sandbox_and_natively() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let registry = registry();
+    let scorer = registry.reward("reward-econ").unwrap();
+    let case = (
+        prop::sample::select(vec![1usize, 3, 4, 63, 64, 65, 100, 384, 1024]),
+        1usize..=8,
+        any::<bool>(),
+    )
+        .prop_flat_map(|(dim, n, correct)| {
+            let vector = prop::collection::vec(-4.0f32..4.0, dim);
+            (
+                prop::collection::vec(vector.clone(), n),
+                vector,
+                Just(correct),
+            )
+        });
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        ..Config::default()
+    });
+    runner
+        .run(&case, |(executors, commitment, correct)| {
+            let mut episode = reward_episode();
+            episode.commitment_correct = correct;
+            episode.commitment_embedding = commitment;
+            episode.executors = executors
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| executor(i as u32, e, "3", correct))
+                .collect();
+            let sandboxed = scorer.score(&episode).unwrap();
+            let native = reward_econ::score(
+                &native_episode(&episode),
+                reward_econ::scores::FIDELITY_SHARE,
+            )
+            .unwrap();
+            prop_assert_eq!(sandboxed.len(), native.len());
+            for (s, n) in sandboxed.iter().zip(&native) {
+                let bits = |r: [f32; 4]| r.map(f32::to_bits);
+                prop_assert_eq!(
+                    bits([s.ts, s.al, s.cc, s.total]),
+                    bits([n.ts, n.al, n.cc, n.total]),
+                    "sandbox {:?} native {:?}",
+                    s,
+                    n
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 #[test]
 fn reward_scores_ts_al_cc_per_agent() {
     let registry = registry();

@@ -25,6 +25,9 @@ pub const WIT_PACKAGE: &str = concat!("econ:plugins@", env!("ECON_WIT_VERSION"))
 
 pub use serde_json;
 
+mod cosine;
+pub use cosine::cosine;
+
 /// What a plugin says about itself; `kind` follows from the macro you use.
 #[derive(Clone, Debug)]
 pub struct Manifest {
@@ -119,56 +122,6 @@ impl<'a> Options<'a> {
             Some("false") => false,
             _ => default,
         }
-    }
-}
-
-/// Cosine similarity; 0 when either vector is empty, zero or the lengths differ.
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    if a.len() != b.len() || a.is_empty() {
-        return 0.0;
-    }
-    let mut sums = Sums::default();
-    // A fixed-size inner body has no loop header of its own: the sandbox's
-    // deadline and fuel checks, and the spills of the running sums around
-    // them, come once per CHUNK elements instead of once per element. The
-    // elements are still added in order, so the result does not change.
-    let (a_chunks, b_chunks) = (a.chunks_exact(CHUNK), b.chunks_exact(CHUNK));
-    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
-    for (xs, ys) in a_chunks.zip(b_chunks) {
-        for k in 0..CHUNK {
-            sums.add(xs[k], ys[k]);
-        }
-    }
-    for (x, y) in a_rest.iter().zip(b_rest) {
-        sums.add(*x, *y);
-    }
-    let Sums { dot, na, nb } = sums;
-    if na == 0.0 || nb == 0.0 {
-        return 0.0;
-    }
-    (dot / (na.sqrt() * nb.sqrt())) as f32
-}
-
-/// Elements per unrolled step of [`cosine`]. At 16 LLVM unrolls the step
-/// fully; at 24 or more it keeps an inner loop, and the per-element checks
-/// come back (BENCHMARKS.md).
-const CHUNK: usize = 16;
-
-/// The running sums of [`cosine`], in f64 so long vectors lose nothing.
-#[derive(Default)]
-struct Sums {
-    dot: f64,
-    na: f64,
-    nb: f64,
-}
-
-impl Sums {
-    #[inline(always)]
-    fn add(&mut self, x: f32, y: f32) {
-        let (x, y) = (f64::from(x), f64::from(y));
-        self.dot += x * y;
-        self.na += x * x;
-        self.nb += y * y;
     }
 }
 
@@ -457,47 +410,5 @@ pub mod answer_parser {
             #[cfg(target_arch = "wasm32")]
             $crate::answer_parser::bindings::__export_answer_parser!($t);
         };
-    }
-}
-
-#[cfg(test)]
-mod cosine_tests {
-    use super::cosine;
-
-    /// The sums in element order, one element at a time.
-    fn plain(a: &[f32], b: &[f32]) -> f32 {
-        let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
-        for (x, y) in a.iter().zip(b) {
-            let (x, y) = (f64::from(*x), f64::from(*y));
-            dot += x * y;
-            na += x * x;
-            nb += y * y;
-        }
-        (dot / (na.sqrt() * nb.sqrt())) as f32
-    }
-
-    #[test]
-    fn chunked_sums_equal_the_plain_ones_bit_for_bit() {
-        for len in [1, 2, 15, 16, 17, 31, 32, 33, 384, 1000, 1024] {
-            let a: Vec<f32> = (0..len)
-                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
-                .collect();
-            let b: Vec<f32> = (0..len)
-                .map(|i| ((i * 53 % 89) as f32 - 44.0) / 3.0)
-                .collect();
-            assert_eq!(
-                cosine(&a, &b).to_bits(),
-                plain(&a, &b).to_bits(),
-                "len {len}"
-            );
-        }
-    }
-
-    #[test]
-    fn empty_zero_and_mismatched_vectors_score_zero() {
-        assert_eq!(cosine(&[], &[]), 0.0);
-        assert_eq!(cosine(&[0.0; 20], &[1.0; 20]), 0.0);
-        assert_eq!(cosine(&[1.0; 3], &[1.0; 4]), 0.0);
-        assert!((cosine(&[2.0; 40], &[3.0; 40]) - 1.0).abs() < 1e-6);
     }
 }
