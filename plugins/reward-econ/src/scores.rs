@@ -225,4 +225,20 @@ mod tests {
         let err = team(true, &[1.0], &[&[f32::NAN]]).unwrap_err();
         assert_eq!(err, "executor 0 embedding has a non-finite value");
     }
+
+    #[test]
+    fn a_non_finite_value_is_found_in_a_step_and_in_the_remainder() {
+        // 40 values: two steps of 16 and a remainder of 8.
+        for at in [0, 5, 15, 16, 31, 32, 39] {
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                let mut e = vec![0.5f32; 40];
+                e[at] = bad;
+                let err = team(true, &e, &[&[0.5; 40], &[0.5; 40]]).unwrap_err();
+                assert_eq!(err, "commitment embedding has a non-finite value", "{at}");
+                let err = team(true, &[0.5; 40], &[&[0.5; 40], &e]).unwrap_err();
+                assert_eq!(err, "executor 1 embedding has a non-finite value", "{at}");
+            }
+        }
+        assert!(team(true, &[0.5; 40], &[&[f32::MAX; 40]]).is_ok());
+    }
 }
