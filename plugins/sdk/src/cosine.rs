@@ -47,9 +47,10 @@ fn plain_sums(a: &[f32], b: &[f32]) -> Sums {
 }
 
 /// The same sums shaped for the sandbox's compiler (Cranelift, with a
-/// deadline and fuel check at every loop header). Measured against the
-/// plain loop, a reward call on 8 x 384-d embeddings went from 54 µs to
-/// 26 µs through the sandbox (BENCHMARKS.md). What each choice avoids:
+/// deadline and fuel check at every loop header). A reward call on 8 x 384-d
+/// embeddings through the sandbox took 54 µs with the plain loop, 35 µs with
+/// steps of 16, and takes 26-27 µs with this (and a lighter input check in
+/// reward-econ; BENCHMARKS.md). What each choice avoids:
 ///
 /// - a check per element: the loop runs in straight-line steps of
 ///   [`wasm::CHUNK`] elements, one loop header per step (a `for` over more
