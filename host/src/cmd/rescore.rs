@@ -12,10 +12,10 @@ use crate::episode::rescore::{Rescored, rescore as rescore_trace, rescore_reward
 use crate::episode::summary::{ModeSummary, write_atomic};
 use crate::episode::trace::read_traces;
 use crate::error::bad_input;
-use crate::runner::provenance::{RUN_FILE, RunRecord};
+use crate::runner::provenance::{RUN_FILE, RunRecord, read_run_record};
 
 pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
-    let run = run_record(&args.log_dir)?;
+    let run = read_run_record(&args.log_dir).map_err(bad_input)?;
     // The run's `[plugins]` (limits, options), so a plugin the run used
     // scores as it did.
     let registry = load_registry_with(cli, run_plugins(run.as_ref())?.policy())?;
@@ -102,19 +102,6 @@ pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
         println!("written: {}", path.display());
     }
     Ok(())
-}
-
-/// The run's record (run.json), if the log folder has one (an older
-/// econ-host wrote none).
-fn run_record(log_dir: &std::path::Path) -> Result<Option<RunRecord>> {
-    let path = log_dir.join(RUN_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(None);
-    };
-    serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a run record", path.display()))
-        .map_err(bad_input)
-        .map(Some)
 }
 
 /// The run's `[plugins]` section (defaults without a run record).

@@ -303,18 +303,10 @@ fn read_rescored(dir: &Path) -> Vec<crate::episode::rescore::Rescored> {
 }
 
 fn read_record(dir: &Path) -> Option<crate::runner::provenance::RunRecord> {
-    let path = dir.join(crate::runner::provenance::RUN_FILE);
-    let text = std::fs::read_to_string(&path).ok()?;
-    match serde_json::from_str(&text) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::warn!(
-                "{}: not a run record ({e}), left out of the report",
-                path.display()
-            );
-            None
-        }
-    }
+    crate::runner::provenance::read_run_record(dir).unwrap_or_else(|e| {
+        tracing::warn!("{e:#}; left out of the report");
+        None
+    })
 }
 
 fn read_metrics(path: &Path) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {

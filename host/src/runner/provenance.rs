@@ -157,16 +157,28 @@ pub fn hash_files(role: &str, path: &Path) -> Result<Vec<HashedFile>> {
     Ok(out)
 }
 
-/// Refuse to write a run into `log_dir` when its run.json records another
-/// config: two configurations' results would read as one.
-pub fn check_same_config(log_dir: &Path, config_sha256: &str) -> Result<Option<RunRecord>> {
+/// The run record in `log_dir`: `None` when there is none to read (an older
+/// econ-host wrote none), an error naming the file when it is not one.
+pub fn read_run_record(log_dir: &Path) -> Result<Option<RunRecord>> {
     let path = log_dir.join(RUN_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
-    let Ok(previous) = serde_json::from_str::<RunRecord>(&text) else {
-        tracing::warn!("{}: not a run record, replaced", path.display());
-        return Ok(None);
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a run record", path.display()))
+        .map(Some)
+}
+
+/// Refuse to write a run into `log_dir` when its run.json records another
+/// config: two configurations' results would read as one.
+pub fn check_same_config(log_dir: &Path, config_sha256: &str) -> Result<Option<RunRecord>> {
+    let previous = match read_run_record(log_dir) {
+        Ok(Some(previous)) => previous,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            tracing::warn!("{e:#}; replaced");
+            return Ok(None);
+        }
     };
     if previous.config_sha256 != config_sha256 {
         return Err(bad_input(anyhow!(
