@@ -571,11 +571,16 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The decoding thread: everything waiting as one batch, until nothing waits.
 fn decode_queued(model: &LocalModel) {
-    // A panic below must not leave the queue believing a thread decodes.
+    // A panic below must not leave the queue believing a thread decodes. Only
+    // a panic: a normal return clears the flag under the lock that saw the
+    // queue empty, and clearing it again here could clear the flag of a
+    // thread started since, letting a second one decode beside it.
     struct Idle<'a>(&'a Mutex<Queue>);
     impl Drop for Idle<'_> {
         fn drop(&mut self) {
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).decoding = false;
+            if std::thread::panicking() {
+                self.0.lock().unwrap_or_else(|e| e.into_inner()).decoding = false;
+            }
         }
     }
     let _idle = Idle(&model.queue);
