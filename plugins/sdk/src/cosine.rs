@@ -81,6 +81,8 @@ mod wasm {
         let (mut dot_sink, mut nanb_sink) = (0.0f64, f64x2_splat(0.0));
         let (a_steps, b_steps) = (a.chunks_exact(CHUNK), b.chunks_exact(CHUNK));
         let (a_rest, b_rest) = (a_steps.remainder(), b_steps.remainder());
+        // Lanes 2 and 3 of four floats moved to 0 and 1, for promotion.
+        let high = |v| i32x4_shuffle::<2, 3, 2, 3>(v, v);
         for (xs, ys) in a_steps.zip(b_steps) {
             macro_rules! groups_of_four {
                 ($($k:literal)*) => {$(
@@ -92,7 +94,6 @@ mod wasm {
                             v128_load(ys.as_ptr().add($k) as *const v128),
                         )
                     };
-                    let high = |v| i32x4_shuffle::<2, 3, 2, 3>(v, v);
                     for (x, y) in [
                         (f64x2_promote_low_f32x4(xv), f64x2_promote_low_f32x4(yv)),
                         (
