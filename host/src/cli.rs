@@ -46,6 +46,10 @@ pub enum Command {
     /// The simulated world (`provider = "sim"`, configs/sim.toml).
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Run a config over arms, a grid of --set values and seeds (runs in
+    /// parallel), and write one table: per cell and mode, the mean accuracy
+    /// over seeds with its 95% interval (LOG_DIR/sweep.json, sweep.md).
+    Sweep(SweepArgs),
     /// Print a shell completion script, e.g.
     /// `econ-host completions bash > ~/.local/share/bash-completion/completions/econ-host`.
     Completions {
@@ -86,6 +90,47 @@ pub struct CurveArgs {
     /// Where checkpoints go (default: LOG_DIR/models).
     #[arg(long, value_name = "DIR")]
     pub model_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The config every run starts from.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The sweep's folder: one run folder per cell and seed, sweep.json, sweep.md.
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: PathBuf,
+    /// A named set of overrides, e.g. --arm 'veto-off: bne.critic_veto=false',
+    /// or NAME@FILE: the learner and episode settings of another config
+    /// (--arm reference@configs/p0-reference.toml) on this config's world
+    /// (repeatable; default: one arm "config" with none).
+    #[arg(long, value_name = "NAME: KEY=VALUE ... | NAME@FILE")]
+    pub arm: Vec<String>,
+    /// A key and the values it takes, e.g. --grid mixer.kind=qmix,attention
+    /// (repeatable: every combination is a cell, within every arm).
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub grid: Vec<String>,
+    /// Seeds, comma-separated (each run gets `--set seed=S`).
+    #[arg(long, value_delimiter = ',', default_values = ["1", "2", "3"])]
+    pub seeds: Vec<u64>,
+    /// Overrides for every run.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Training episodes per run.
+    #[arg(long, default_value_t = 1500)]
+    pub train_eps: u64,
+    /// Test episodes per mode (default: every test problem).
+    #[arg(long)]
+    pub test_eps: Option<usize>,
+    /// Test modes after training, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["baseline", "bne"])]
+    pub modes: Vec<TestMode>,
+    /// Runs at once (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Print sweep.json on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options every job command shares.
@@ -167,7 +212,7 @@ pub struct TestArgs {
     /// baseline and bne; cot, sc and debate run without one).
     #[arg(long, value_name = "DIR")]
     pub checkpoint: Option<PathBuf>,
-    /// Modes to test, comma-separated (e.g. cot,sc).
+    /// Modes to test, comma-separated (e.g. cot,sc,majority).
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["all"])]
     pub mode: Vec<TestMode>,
     /// Test episodes (default: every test problem).
@@ -185,6 +230,9 @@ pub enum TestMode {
     Baseline,
     /// Up to bne.max_iterations_infer BNE rounds.
     Bne,
+    /// Baseline's round 0 decided by the executors' parsed majority, with no
+    /// commitment call (the control for what the coordinator adds).
+    Majority,
     /// Chain of thought: one executor call (baselines.cot_temperature).
     Cot,
     /// Self-consistency: baselines.sc_samples executor samples, majority vote.
@@ -192,7 +240,7 @@ pub enum TestMode {
     /// Multi-agent debate (Du et al. 2023): baselines.debate_agents agents,
     /// baselines.debate_rounds rounds, majority of the last round.
     Debate,
-    /// Every mode: baseline, bne, cot, sc, debate.
+    /// Every mode: baseline, bne, majority, cot, sc, debate.
     All,
 }
 

@@ -73,10 +73,14 @@ pub enum Call {
     Comparison,
 }
 
-/// Where in a run an LLM call happens: (episode, decision step, BNE or
-/// debate round, agent or sample).
+/// Where in a run an LLM call happens: (phase and mode, episode, decision
+/// step, BNE or debate round, agent or sample).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallSite {
+    /// The phase and mode the call belongs to (`episode::seed_stream`): the
+    /// training episode k and the test episode k, or the same test problem
+    /// in two modes, are not the same samples.
+    pub stream: u64,
     pub episode: u64,
     pub step: u32,
     pub round: u32,
@@ -97,6 +101,7 @@ pub fn call_seed(run_seed: u64, site: CallSite) -> u32 {
     };
     let h = derive(&[
         run_seed,
+        site.stream,
         site.episode,
         u64::from(site.step),
         u64::from(site.round),
@@ -136,6 +141,7 @@ mod tests {
     #[test]
     fn every_call_of_an_episode_gets_its_own_seed() {
         let site = |step, round, agent, call| CallSite {
+            stream: 1,
             episode: 3,
             step,
             round,
@@ -152,6 +158,11 @@ mod tests {
         assert!(seen.insert(call_seed(42, site(0, 0, 0, Call::Strategy))));
         assert!(seen.insert(call_seed(42, site(1, 0, 0, Call::Executor))));
         assert!(seen.insert(call_seed(43, site(0, 0, 0, Call::Executor))));
+        let other_stream = CallSite {
+            stream: 2,
+            ..site(0, 0, 0, Call::Executor)
+        };
+        assert!(seen.insert(call_seed(42, other_stream)));
         // Same place, same seed: reruns repeat.
         assert_eq!(
             call_seed(42, site(0, 2, 1, Call::Executor)),

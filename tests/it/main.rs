@@ -17,6 +17,7 @@ mod llm_http;
 mod llm_tls;
 mod local_llm;
 mod models_fetch;
+mod method;
 mod nets;
 mod plugins;
 mod plugins_cli;

@@ -21,6 +21,7 @@ fn small_cfg(n: usize, mixer: &str) -> NetsConfig {
         obs_dim: 24,
         commitment_embedding_dim: 16,
         belief_dim: 32,
+        observation: "joint".into(),
         ..Default::default()
     };
     c.arch.entity_dim = 32;
@@ -73,7 +74,7 @@ fn random_episode(cfg: &NetsConfig, rounds: usize, seed: u64) -> StepRecord {
         })
         .collect();
     StepRecord {
-        obs: r.vec(cfg.obs_dim),
+        obs: r.vec(cfg.observation_len()),
         rounds,
         done: true,
         next_obs: None,
@@ -136,6 +137,15 @@ fn shapes_for_3_5_8_agents() {
             );
         }
     }
+    // Question and strategy as tokens of their own: the observation is both.
+    let mut cfg = small_cfg(3, "qmix");
+    cfg.observation = "separate".into();
+    let mut l = Learner::new(cfg.clone(), Device::Cpu).unwrap();
+    let batch: Vec<_> = (0..3).map(|i| random_episode(&cfg, 2, i)).collect();
+    assert_eq!(batch[0].obs.len(), 48);
+    assert!(l.update_on(&batch).unwrap()["loss_total"].is_finite());
+    assert_eq!(l.initial_actions(&[0.1; 48], false).unwrap().len(), 3);
+    assert!(l.initial_actions(&[0.1; 24], false).is_err());
     // The shared networks do not grow with n.
     let c3 = param_counts(&small_cfg(3, "qmix"));
     let c8 = param_counts(&small_cfg(8, "qmix"));
@@ -247,7 +257,10 @@ fn sampled_actions_stay_within_bounds() {
         let obs: Vec<f32> = r.vec(24).iter().map(|x| x * 50.0).collect();
         let e = l.initial_actions(&obs, true).unwrap();
         let outs: Vec<Vec<f32>> = (0..5).map(|_| r.vec(16)).collect();
-        let e2 = l.refined_actions(&obs, &e, &outs, &r.vec(16)).unwrap();
+        let e2 = l
+            .refined_actions(&obs, &e, &outs, &r.vec(16), true)
+            .unwrap()
+            .actions;
         for [t, p] in e.into_iter().chain(e2) {
             assert!(
                 (0.3..=1.1).contains(&t) && (1.0..=1.3).contains(&p),
@@ -616,13 +629,15 @@ fn updates_follow_update_interval_and_buffer_size() {
     // A record of the wrong shape is refused with a message.
     let mut bad = random_episode(&cfg, 1, 1);
     bad.obs.pop();
-    assert!(l.observe(bad).unwrap_err().to_string().contains("obs_dim"));
+    assert!(l.observe(bad).unwrap_err().to_string().contains("obs_dim 24"));
 }
 
 #[test]
 fn alpha_starts_at_initial_weights_and_adapts() {
     init();
-    let cfg = small_cfg(3, "qmix");
+    let mut cfg = small_cfg(3, "qmix");
+    // The reference's rule (the default keeps α fixed).
+    cfg.reward.dynamic_alpha_update = true;
     let mut l = Learner::new(cfg.clone(), Device::Cpu).unwrap();
     let a = l.alpha();
     for (x, y) in a.iter().zip([0.4f32, 0.4, 0.2]) {
@@ -632,6 +647,11 @@ fn alpha_starts_at_initial_weights_and_adapts() {
     l.update_on(&batch).unwrap();
     assert_ne!(l.alpha(), a);
     assert!((l.alpha().iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    // Fixed α stays where it starts.
+    cfg.reward.dynamic_alpha_update = false;
+    let mut fixed = Learner::new(cfg, Device::Cpu).unwrap();
+    fixed.update_on(&batch).unwrap();
+    assert_eq!(fixed.alpha(), a);
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod rescore;
 
 mod run;
 mod sim;
+mod sweep;
 mod test;
 
 use std::path::PathBuf;
@@ -56,6 +57,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             index_url,
         }) => models_fetch(names, *verify, index_url.clone()),
         Command::Sim(SimCommand::Curve(args)) => sim_curve(&cli, args),
+        Command::Sweep(args) => sweep::sweep(&cli, args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "econ-host", &mut std::io::stdout());

@@ -66,7 +66,12 @@ pub(super) fn report(
     for (mode, s) in modes {
         let label = match mode {
             Mode::Baseline => "Baseline (no BNE)".to_string(),
-            Mode::Bne => format!("BNE ({} rounds)", job.config.nets.bne.max_iterations_infer),
+            Mode::Bne => format!(
+                "BNE (up to {} rounds, {:.2} run per episode)",
+                job.config.nets.bne.max_iterations_infer,
+                (s.rounds_mean - 1.0).max(0.0)
+            ),
+            Mode::Majority => "Executors' majority (no commitment)".to_string(),
             Mode::Cot => "Chain of thought (1 call)".to_string(),
             Mode::Sc => format!("Self-consistency ({} samples)", b.sc_samples(n)),
             Mode::Debate => format!(

@@ -112,6 +112,7 @@ pub(super) fn expand_modes(list: &[TestMode]) -> Vec<Mode> {
         let these: &[Mode] = match m {
             TestMode::Baseline => &[Mode::Baseline],
             TestMode::Bne => &[Mode::Bne],
+            TestMode::Majority => &[Mode::Majority],
             TestMode::Cot => &[Mode::Cot],
             TestMode::Sc => &[Mode::Sc],
             TestMode::Debate => &[Mode::Debate],

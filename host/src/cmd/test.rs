@@ -40,7 +40,7 @@ pub(super) fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
             let named_econ = args
                 .mode
                 .iter()
-                .any(|m| matches!(m, TestMode::Baseline | TestMode::Bne));
+                .any(|m| matches!(m, TestMode::Baseline | TestMode::Bne | TestMode::Majority));
             if let Some(m) = wanted.iter().find(|m| m.is_econ()).filter(|_| named_econ) {
                 return Err(bad_input(anyhow::anyhow!(
                     "--mode {}: needs --checkpoint (only cot, sc and debate run without one)",

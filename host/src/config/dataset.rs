@@ -43,6 +43,10 @@ pub struct DatasetConfig {
     /// test source (default 0.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_fraction: Option<f64>,
+    /// Train on the first this many training problems only (after the
+    /// shuffle and the split); the test problems are not affected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
     /// Shuffle each source with `seed` (default true).
     #[serde(default = "super::default_true")]
     pub shuffle: bool,
@@ -190,6 +194,9 @@ impl DatasetConfig {
             if limit == Some(0) {
                 bail!("{}: must be at least 1 (characters)", key(name));
             }
+        }
+        if self.train_limit == Some(0) {
+            bail!("{}: must be at least 1 (problems)", key("train_limit"));
         }
         Ok(())
     }

@@ -48,6 +48,15 @@ pub struct EmbeddingConfig {
     /// hash: the vectors' width.
     #[serde(default = "default_embedding_dim")]
     pub dim: usize,
+    /// Texts whose vectors are kept, so that a text met again (a question
+    /// and its strategy in every mode, `\boxed{18}`) is not encoded again;
+    /// 0 = none. About 1.5 kB per text at 384 dimensions.
+    #[serde(default = "default_embedding_cache")]
+    pub cache_texts: usize,
+}
+
+fn default_embedding_cache() -> usize {
+    20_000
 }
 
 impl Default for EmbeddingConfig {
@@ -58,6 +67,7 @@ impl Default for EmbeddingConfig {
             base_url: None,
             api_key_env: None,
             timeout_s: default_embedding_timeout_s(),
+            cache_texts: default_embedding_cache(),
             max_retries: default_embedding_max_retries(),
             retry_backoff_ms: default_embedding_backoff_ms(),
             retry_backoff_max_ms: default_embedding_backoff_max_ms(),

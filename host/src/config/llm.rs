@@ -37,6 +37,12 @@ pub struct LlmConfig {
     /// is sent and the server samples freely.
     #[serde(default = "default_seeds")]
     pub seeds: String,
+    /// Test modes baseline and bne share their seeds, so that bne's round 0
+    /// replays baseline's exactly (a paired comparison: the modes differ only
+    /// where BNE changed something). Off by default: every phase and mode
+    /// has seeds of its own, and the two modes are independent samples.
+    #[serde(default)]
+    pub pair_econ_modes: bool,
 }
 
 impl LlmConfig {

@@ -214,6 +214,56 @@ impl Config {
     }
 }
 
+/// The learner and episode settings of a config file as `--set` overrides,
+/// so that another config's world can run with them (a sweep's arm
+/// `NAME@FILE`): every network and learner key but the shapes that belong to
+/// the world (`n_agents`, `belief_dim`, `obs_dim`, `commitment_embedding_dim`),
+/// the exploration keys of `[sampling]` (its bounds are the world's), the
+/// strategy budget of `[env]` and `[plugins.options]`.
+pub fn learner_overrides(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
+    const WORLD: [&str; 5] = ["seed", "n_agents", "belief_dim", "obs_dim", "commitment_embedding_dim"];
+    const SECTIONS: [&str; 6] = ["arch", "bne", "train", "mixer", "loss", "reward"];
+    let mut out = Vec::new();
+    let flat = |prefix: &str, t: &toml::Table, only: Option<&[&str]>| -> Vec<String> {
+        t.iter()
+            .filter(|(k, v)| only.is_none_or(|keys| keys.contains(&k.as_str())) && !v.is_table())
+            .map(|(k, v)| format!("{prefix}{k}={v}"))
+            .collect()
+    };
+    for (key, value) in &table {
+        match value {
+            toml::Value::Table(t) if SECTIONS.contains(&key.as_str()) => {
+                out.extend(flat(&format!("{key}."), t, None))
+            }
+            toml::Value::Table(t) if key == "sampling" => out.extend(flat(
+                "sampling.",
+                t,
+                Some(&["exploration_std", "exploration_epsilon"]),
+            )),
+            toml::Value::Table(t) if key == "env" => {
+                out.extend(flat("env.", t, Some(&["strategy_max_tokens"])))
+            }
+            toml::Value::Table(t) if key == "plugins" => {
+                if let Some(toml::Value::Table(options)) = t.get("options") {
+                    for (plugin, o) in options {
+                        if let toml::Value::Table(o) = o {
+                            out.extend(flat(&format!("plugins.options.{plugin}."), o, None));
+                        }
+                    }
+                }
+            }
+            toml::Value::Table(_) => {}
+            _ if WORLD.contains(&key.as_str()) || RunKeys::KEYS.contains(&key.as_str()) => {}
+            v => out.push(format!("{key}={v}")),
+        }
+    }
+    Ok(out)
+}
+
 /// `a.b.c=value`: the value is read as TOML (number, bool, array, quoted
 /// string) and otherwise taken as a bare string.
 fn apply_override(root: &mut toml::Table, item: &str) -> Result<()> {

@@ -1,37 +1,74 @@
 //! `[sim]`: the simulated world (provider "sim"): the kinds of problems, the
-//! action each kind rewards, and how the coordinator and debate behave.
+//! action each kind rewards, how the agents' mistakes are coupled, and how
+//! the coordinator and debate behave.
+//!
+//! `world` picks a preset, and any key given beside it overrides the preset:
+//! - `"easy"` (the default): three kinds told apart by a keyword of the
+//!   question, optima inside the action range, effects of 90 % vs 5 %,
+//!   independent executors. Learnable with a bag-of-words embedder.
+//! - `"hard"`: the kind is hidden from the question (assigned by a hash) and
+//!   named only by the coordinator's strategy, in words that differ between
+//!   training and test problems; one optimum sits on the bound of the
+//!   action range; executors at similar actions make the same mistakes
+//!   (coupled payoffs), so a diverse team beats identical agents.
+//! - `"realistic"`: the hard world with the effect of a real temperature
+//!   change (right 75 % at the best action vs 55 % far from it).
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 /// `[sim]`: the kinds of problems and the rule that makes an executor right.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SimConfig {
-    /// Kinds in matching order: a problem is of the first kind one of whose
-    /// keywords is a word of its question (case-insensitive); a kind with no
-    /// keywords matches every problem.
-    #[serde(default = "default_kinds")]
+pub struct SimFields {
+    /// The preset the other keys start from: "easy", "hard" or "realistic".
+    pub world: String,
+    /// Kinds in matching order: with `kind_by = "keywords"` a problem is of
+    /// the first kind one of whose keywords is a word of its question
+    /// (case-insensitive; a kind with no keywords matches every problem);
+    /// with `kind_by = "hash"` the kind is a hash of the question.
     pub kinds: Vec<KindConfig>,
+    /// "keywords" or "hash".
+    pub kind_by: String,
     /// Chance of a right answer at a kind's best action.
-    #[serde(default = "d_peak")]
     pub peak: f64,
     /// Chance of a right answer far from it.
-    #[serde(default = "d_floor")]
     pub floor: f64,
     /// Width w_T of the rule in temperature.
-    #[serde(default = "d_temperature_width")]
     pub temperature_width: f64,
     /// Width w_p of the rule in repetition penalty.
-    #[serde(default = "d_penalty_width")]
     pub penalty_width: f64,
+    /// How much of an executor's luck it shares with every other executor
+    /// at a similar action (0: independent executors; 1: executors at the
+    /// same action are one sample).
+    pub coupling: f64,
+    /// Distance in temperature over which the shared luck decorrelates.
+    pub coupling_temperature: f64,
+    /// Distance in repetition penalty over which it decorrelates.
+    pub coupling_penalty: f64,
     /// Chance that the commitment takes a minority answer when the executors
     /// disagree.
-    #[serde(default = "d_coordinator_error")]
     pub coordinator_error: f64,
     /// Chance that a debate agent adopts the other agents' majority answer.
-    #[serde(default = "d_debate_adoption")]
     pub debate_adoption: f64,
+}
+
+/// `[sim]` with its preset applied (see the module doc).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct SimConfig(pub SimFields);
+
+impl std::ops::Deref for SimConfig {
+    type Target = SimFields;
+    fn deref(&self) -> &SimFields {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for SimConfig {
+    fn deref_mut(&mut self) -> &mut SimFields {
+        &mut self.0
+    }
 }
 
 /// One kind of problem and its best executor action.
@@ -43,75 +80,191 @@ pub struct KindConfig {
     pub keywords: Vec<String>,
     pub best_temperature: f64,
     pub best_penalty: f64,
+    /// Sentences the coordinator's strategy opens with for a training
+    /// problem of this kind (one per problem, by a hash); none: the
+    /// strategy does not name the kind.
+    #[serde(default)]
+    pub strategy_phrases: Vec<String>,
+    /// The same for test problems: other words for the same meaning, never
+    /// seen in training (empty: `strategy_phrases`).
+    #[serde(default)]
+    pub test_strategy_phrases: Vec<String>,
 }
 
-fn kind(name: &str, keywords: &[&str], t: f64, p: f64) -> KindConfig {
-    KindConfig {
-        name: name.into(),
-        keywords: keywords.iter().map(|k| k.to_string()).collect(),
-        best_temperature: t,
-        best_penalty: p,
+const EASY: &str = r#"
+world = "easy"
+kind_by = "keywords"
+peak = 0.9
+floor = 0.05
+temperature_width = 0.2
+penalty_width = 0.15
+coupling = 0.0
+coupling_temperature = 0.15
+coupling_penalty = 0.1
+coordinator_error = 0.1
+debate_adoption = 0.5
+
+# Exact bookkeeping wants a cold executor, stories a warm one, riddles a
+# hot one; the penalties differ less.
+[[kinds]]
+name = "ledger"
+keywords = ["ledger", "invoice", "invoices", "accountant", "audit"]
+best_temperature = 0.3
+best_penalty = 1.05
+
+[[kinds]]
+name = "story"
+keywords = ["story", "dragon", "knight", "knights", "village"]
+best_temperature = 0.7
+best_penalty = 1.15
+
+[[kinds]]
+name = "riddle"
+keywords = ["riddle", "puzzle"]
+best_temperature = 1.1
+best_penalty = 1.25
+
+# Anything else: the middle of configs/sim.toml's bounds.
+[[kinds]]
+name = "other"
+best_temperature = 0.7
+best_penalty = 1.15
+"#;
+
+/// The hard world: the kind hidden in the question, named by the strategy
+/// in other words at test than in training. The cold kind's best action is
+/// on the lower bounds of configs/sim-hard.toml ([0.2, 1.2] x [1.0, 1.3]).
+const HARD: &str = r#"
+world = "hard"
+kind_by = "hash"
+peak = 0.85
+floor = 0.1
+temperature_width = 0.25
+penalty_width = 0.2
+coupling = 0.7
+coupling_temperature = 0.15
+coupling_penalty = 0.1
+coordinator_error = 0.1
+debate_adoption = 0.5
+
+[[kinds]]
+name = "exact"
+best_temperature = 0.2
+best_penalty = 1.0
+strategy_phrases = [
+    "This is a precise bookkeeping calculation, so every figure must be exact.",
+    "Treat it as careful accounting: copy each number exactly and never guess.",
+    "A strict arithmetic task; work deterministically and avoid shortcuts.",
+    "Follow the most direct computation, with no speculation at all.",
+    "This needs rigorous, methodical calculation of each quantity.",
+    "Stay literal and compute only what the numbers state.",
+    "Exactness matters most here; double-check every product and sum.",
+    "Use a disciplined, step-by-step tally of the amounts.",
+]
+test_strategy_phrases = [
+    "A meticulous computation: keep every quantity precise.",
+    "Be conservative and systematic, like an auditor reconciling figures.",
+    "Accuracy over creativity: proceed mechanically through the numbers.",
+    "Handle this like a ledger entry, line by careful line.",
+    "Stick to the plain, conventional method and verify each total.",
+]
+
+[[kinds]]
+name = "exploratory"
+best_temperature = 1.1
+best_penalty = 1.2
+strategy_phrases = [
+    "This calls for brainstorming several different approaches before settling on one.",
+    "Think creatively: the trick may be hidden, so explore unusual interpretations.",
+    "An open-ended puzzle; try a few imaginative angles first.",
+    "Consider alternative readings of the question and play with the setup.",
+    "Be inventive and look for an unexpected pattern or shortcut.",
+    "Loosen up and explore diverse ideas before committing.",
+    "A lateral-thinking problem; question the obvious reading.",
+    "Improvise freely and test unconventional strategies.",
+]
+test_strategy_phrases = [
+    "Let your reasoning wander through unorthodox possibilities before converging.",
+    "Approach it playfully, as a riddle with a twist.",
+    "Divergent thinking helps here: generate many candidate ideas.",
+    "Search widely for a clever, non-obvious route.",
+    "Experiment with fanciful interpretations, then pick the best.",
+]
+"#;
+
+/// The hard world with effects of the size a real temperature change has.
+const REALISTIC: &str = r#"
+world = "realistic"
+peak = 0.75
+floor = 0.55
+"#;
+
+impl SimConfig {
+    pub const WORLDS: [&str; 3] = ["easy", "hard", "realistic"];
+
+    /// The preset of `world` as a table (the realistic world is the hard one
+    /// with other effect sizes).
+    fn preset(world: &str) -> Result<toml::Table> {
+        let parse = |text: &str| toml::from_str::<toml::Table>(text).expect("presets parse");
+        Ok(match world {
+            "easy" => parse(EASY),
+            "hard" => parse(HARD),
+            "realistic" => {
+                let mut t = parse(HARD);
+                t.extend(parse(REALISTIC));
+                t
+            }
+            other => bail!(
+                "key sim.world: {other:?} is not one of {}",
+                Self::WORLDS.map(|w| format!("{w:?}")).join(", ")
+            ),
+        })
+    }
+
+    /// `[sim]` as written: the keys given override the preset of `world`.
+    pub fn from_table(mut given: toml::Table) -> Result<Self> {
+        let world = match given.get("world") {
+            None => "easy".to_string(),
+            Some(toml::Value::String(w)) => w.clone(),
+            Some(other) => bail!("key sim.world: expected a string, found {other}"),
+        };
+        let mut table = Self::preset(&world)?;
+        table.extend(std::mem::take(&mut given));
+        let fields: SimFields = table.try_into().context("section [sim]")?;
+        Ok(SimConfig(fields))
+    }
+
+    /// The kind a question's position in `kinds` names by hash.
+    pub fn hashed_kind(&self, question_hash: u64) -> usize {
+        (crate::rng::derive(&[0x5EED_C1A5, question_hash]) % self.kinds.len() as u64) as usize
     }
 }
 
-/// The kinds of `econ-host sim problems`: exact bookkeeping wants a cold
-/// executor, stories a warm one, riddles a hot one; the penalties differ less.
-fn default_kinds() -> Vec<KindConfig> {
-    vec![
-        kind(
-            "ledger",
-            &["ledger", "invoice", "invoices", "accountant", "audit"],
-            0.3,
-            1.05,
-        ),
-        kind(
-            "story",
-            &["story", "dragon", "knight", "knights", "village"],
-            0.7,
-            1.15,
-        ),
-        kind("riddle", &["riddle", "puzzle"], 1.1, 1.25),
-        // Anything else: the middle of configs/sim.toml's bounds.
-        kind("other", &[], 0.7, 1.15),
-    ]
-}
-
-fn d_peak() -> f64 {
-    0.9
-}
-
-fn d_floor() -> f64 {
-    0.05
-}
-
-fn d_temperature_width() -> f64 {
-    0.2
-}
-
-fn d_penalty_width() -> f64 {
-    0.15
-}
-
-fn d_coordinator_error() -> f64 {
-    0.1
-}
-
-fn d_debate_adoption() -> f64 {
-    0.5
+impl<'de> Deserialize<'de> for SimConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let table = toml::Table::deserialize(d)?;
+        SimConfig::from_table(table).map_err(|e| serde::de::Error::custom(format!("{e:#}")))
+    }
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        toml::from_str("").expect("an empty [sim] parses")
+        SimConfig::from_table(toml::Table::new()).expect("the easy preset parses")
     }
 }
 
-impl SimConfig {
+impl SimFields {
     // `!(a < b)` on purpose: a NaN must fail these checks.
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Result<()> {
         if self.kinds.is_empty() {
             bail!("key sim.kinds: needs at least one kind");
+        }
+        if !["keywords", "hash"].contains(&self.kind_by.as_str()) {
+            bail!(
+                "key sim.kind_by: {:?} is not \"keywords\" or \"hash\"",
+                self.kind_by
+            );
         }
         for (i, k) in self.kinds.iter().enumerate() {
             if k.name.trim().is_empty() {
@@ -123,10 +276,17 @@ impl SimConfig {
                     k.name
                 );
             }
+            if k.strategy_phrases.is_empty() && !k.test_strategy_phrases.is_empty() {
+                bail!(
+                    "key sim.kinds[{i}].test_strategy_phrases ({}): needs strategy_phrases too",
+                    k.name
+                );
+            }
         }
         for (key, v) in [
             ("peak", self.peak),
             ("floor", self.floor),
+            ("coupling", self.coupling),
             ("coordinator_error", self.coordinator_error),
             ("debate_adoption", self.debate_adoption),
         ] {
@@ -144,6 +304,8 @@ impl SimConfig {
         for (key, v) in [
             ("temperature_width", self.temperature_width),
             ("penalty_width", self.penalty_width),
+            ("coupling_temperature", self.coupling_temperature),
+            ("coupling_penalty", self.coupling_penalty),
         ] {
             if !(v > 0.0 && v.is_finite()) {
                 bail!("key sim.{key}: {v} must be > 0");

@@ -191,6 +191,9 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
         }
     };
     remove_overlap(&mut train, &test, &mut skipped);
+    if let Some(limit) = d.train_limit {
+        train.truncate(limit);
+    }
     const LOGGED: usize = 20;
     for s in skipped.iter().take(LOGGED) {
         tracing::warn!("skipped record {s}");

@@ -4,6 +4,7 @@
 //! one any OpenAI-compatible `/embeddings` route (remote.rs).
 
 pub mod bert;
+pub mod cache;
 pub mod hashed;
 pub mod pooling;
 pub mod remote;
@@ -41,18 +42,22 @@ pub fn load_local(model: &str, base_dir: &Path, device: tch::Device) -> Result<B
 /// [`crate::torch_device`], a remote `/embeddings` server (probed once), or
 /// the hashed bag of words (`dim` wide).
 pub fn load(config: &EmbeddingConfig, base_dir: &Path) -> Result<Box<dyn Embedder>> {
-    match config.provider.as_str() {
-        "hash" => Ok(Box::new(HashedEmbedder::new(config.dim))),
+    let inner: Box<dyn Embedder> = match config.provider.as_str() {
+        "hash" => return Ok(Box::new(HashedEmbedder::new(config.dim))),
         "openai" => {
             let options = RemoteOptions::from_config(config).map_err(crate::error::bad_input)?;
-            Ok(Box::new(RemoteEmbedder::new(options)?))
+            Box::new(RemoteEmbedder::new(options)?)
         }
         _ => {
             let local = load_local(&config.model, base_dir, crate::torch_device())
                 .with_context(|| format!("key embedding.model ({})", config.model))?;
-            Ok(Box::new(local))
+            Box::new(local)
         }
-    }
+    };
+    Ok(match config.cache_texts {
+        0 => inner,
+        n => Box::new(cache::CachedEmbedder::new(inner, n)),
+    })
 }
 
 /// Cosine similarity of two vectors: 0 when either is zero, empty, or their

@@ -23,8 +23,13 @@ pub enum StopReason {
     /// The commitment went back to the answer of two rounds before.
     Oscillation,
     /// The refined actions moved less than bne.convergence_threshold
-    /// (‖e^k − e^{k−1}‖_F), so round k was not run.
+    /// (‖e^k − e^{k−1}‖_F): checked before the round (`bne.action_delta_check =
+    /// "before"`), round k was not run; checked after it, it was.
     ActionDelta,
+    /// The RefineModule proposed a move of at least the threshold, but the
+    /// agents' critics kept their previous actions (`bne.critic_veto`), so
+    /// round k was not run. Not a convergence.
+    CriticVeto,
 }
 
 impl StopReason {
@@ -78,12 +83,18 @@ pub fn stop_after_round(
 }
 
 /// Whether refined actions that moved by `delta` = ‖e^k − e^{k−1}‖_F have
-/// settled (`bne.convergence_threshold`; ≤ 0 disables the rule). Checked
-/// before round k is run: a round whose actions did not move would only
-/// resample the last one, and its commitment would replace a converged one
-/// by chance (the reference ran it and kept its answer).
+/// settled (`bne.convergence_threshold`; ≤ 0 disables the rule). With
+/// `bne.action_delta_check = "before"` (test only) it is checked before
+/// round k is run: a round whose actions did not move would only resample
+/// the last one, and its commitment would replace a converged one by chance;
+/// with "after" (the reference) round k runs, then the rule stops.
 pub fn actions_settled(delta: f64, cfg: &BneConfig) -> bool {
     cfg.convergence_threshold > 0.0 && delta < cfg.convergence_threshold
+}
+
+/// Whether the action-delta rule is checked before a round runs.
+pub fn check_before(cfg: &BneConfig) -> bool {
+    cfg.action_delta_check == "before"
 }
 
 #[cfg(test)]

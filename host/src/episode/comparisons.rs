@@ -166,6 +166,7 @@ impl Comparison<'_> {
                 seed: config.llm.call_seed(
                     config.seed,
                     CallSite {
+                        stream: crate::episode::seed_stream(config, Phase::Test, self.mode),
                         episode: self.index,
                         step: 0,
                         round,

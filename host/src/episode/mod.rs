@@ -41,6 +41,22 @@ pub fn refinements(bne: &crate::nets::config::BneConfig, phase: Phase, mode: Mod
     }
 }
 
+/// The seed stream of a phase and mode (`CallSite::stream`): training, and
+/// each test mode, draw seeds of their own; with `llm.pair_econ_modes`
+/// baseline and bne share theirs.
+pub fn seed_stream(config: &Config, phase: Phase, mode: Mode) -> u64 {
+    match (phase, mode) {
+        (Phase::Train, _) => 1,
+        (Phase::Test, Mode::Baseline | Mode::Bne) if config.llm.pair_econ_modes => 2,
+        (Phase::Test, Mode::Baseline) => 3,
+        (Phase::Test, Mode::Bne) => 4,
+        (Phase::Test, Mode::Majority) => 5,
+        (Phase::Test, Mode::Cot) => 6,
+        (Phase::Test, Mode::Sc) => 7,
+        (Phase::Test, Mode::Debate) => 8,
+    }
+}
+
 /// ECON's stand-in when the coordinator returned no strategy.
 pub const FALLBACK_STRATEGY: &str =
     "1. Break the problem into steps. 2. Compute each step. 3. Check the result.";
@@ -61,6 +77,29 @@ pub struct Resources {
     /// Each role's model with its sha256 (`provenance::model_labels`), for
     /// every trace line.
     pub models: Vec<String>,
+}
+
+/// The observation's texts: question and strategy apart (`observation =
+/// "separate"`) or the one joint text (`"joint"`).
+pub fn observation_texts(nets: &crate::nets::NetsConfig, question: &str, strategy: &str) -> Vec<String> {
+    if nets.observation_tokens() == 2 {
+        vec![question.to_string(), strategy.to_string()]
+    } else {
+        vec![observation_text(question, strategy)]
+    }
+}
+
+/// The observation as one text (what traces show).
+pub fn observation_text(question: &str, strategy: &str) -> String {
+    format!("{question}\n\nStrategy:\n{strategy}")
+}
+
+/// The observation vector: the embeddings of its texts, one after another.
+pub fn observe(embedder: &dyn Embedder, texts: &[String]) -> Result<Vec<f32>> {
+    Ok(embedder
+        .embed(texts)
+        .context("computing sentence embeddings")?
+        .concat())
 }
 
 /// Embed on the calling thread, holding the encoder for the call.
@@ -88,12 +127,15 @@ impl Phase {
 
 /// Baseline: round 0 only (the belief networks' first actions, no BNE
 /// refinement). Bne: up to K refinement rounds with the convergence guard.
-/// Cot, Sc, Debate: the comparison methods of comparisons.rs (no coordinator,
-/// no networks).
+/// Majority: baseline's round 0 decided by the executors' parsed majority
+/// instead of the coordinator's commitment (the control for what the
+/// commitment adds). Cot, Sc, Debate: the comparison methods of
+/// comparisons.rs (no coordinator, no networks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Baseline,
     Bne,
+    Majority,
     Cot,
     Sc,
     Debate,
@@ -101,20 +143,33 @@ pub enum Mode {
 
 impl Mode {
     /// Every test mode, in the order `--mode all` runs them.
-    pub const ALL: [Mode; 5] = [Mode::Baseline, Mode::Bne, Mode::Cot, Mode::Sc, Mode::Debate];
+    pub const ALL: [Mode; 6] = [
+        Mode::Baseline,
+        Mode::Bne,
+        Mode::Majority,
+        Mode::Cot,
+        Mode::Sc,
+        Mode::Debate,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Baseline => "baseline",
             Mode::Bne => "bne",
+            Mode::Majority => "majority",
             Mode::Cot => "cot",
             Mode::Sc => "sc",
             Mode::Debate => "debate",
         }
     }
 
-    /// ECON's own modes, which run the belief networks (and need a checkpoint).
+    /// The modes that run the belief networks (and need a checkpoint).
     pub fn is_econ(self) -> bool {
+        matches!(self, Mode::Baseline | Mode::Bne | Mode::Majority)
+    }
+
+    /// Whether the coordinator commits (every ECON mode but majority).
+    pub fn commits(self) -> bool {
         matches!(self, Mode::Baseline | Mode::Bne)
     }
 }
@@ -232,8 +287,12 @@ impl Episode<'_> {
         trace.alpha = self.lock_learner().alpha();
 
         let strategy = self.strategy(&plugins, usage, trace).await?;
-        let obs_text = format!("{}\n\nStrategy:\n{strategy}", self.problem.question);
-        let obs = fatal(self.embed(std::slice::from_ref(&obs_text)))?.remove(0);
+        let obs_text = observation_text(&self.problem.question, &strategy);
+        let texts = observation_texts(&self.config().nets, &self.problem.question, &strategy);
+        let obs = {
+            let embedder = self.res.embedder.lock().unwrap_or_else(|e| e.into_inner());
+            fatal(observe(&**embedder, &texts))?
+        };
 
         let steps = self.config().env.max_rounds;
         let mut records = Vec::new();
@@ -322,6 +381,7 @@ impl Episode<'_> {
     /// Where a call of this episode happens, for its seed.
     fn site(&self, call: Call, step: u32, round: u32, agent: u32) -> CallSite {
         CallSite {
+            stream: seed_stream(self.config(), self.phase, self.mode),
             episode: self.index,
             step,
             round,
@@ -440,27 +500,43 @@ impl Episode<'_> {
                 stop = reason;
                 break;
             }
+            // The reference's order: commitment, oscillation, then the
+            // actions' move δ_k of the round just run.
+            if k >= 1
+                && !bne::check_before(bne)
+                && delta.is_some_and(|d| bne::actions_settled(d, bne))
+            {
+                stop = StopReason::ActionDelta;
+                break;
+            }
             if k as usize >= max_refinements {
                 break;
             }
             let last = records.last().expect("a round was just run");
-            let next = fatal(self.lock_learner().refined_actions(
+            let refined = fatal(self.lock_learner().refined_actions(
                 obs,
                 &actions,
                 &last.outputs,
                 &last.commitment,
+                explore,
             ))?;
-            let moved = crate::nets::action_delta(&next, &actions);
+            let moved = crate::nets::action_delta(&refined.actions, &actions);
             // Training runs its rounds regardless: the RefineModule learns
             // from the rounds it is made to play.
-            if self.phase == Phase::Test && bne::actions_settled(moved, bne) {
-                stop = StopReason::ActionDelta;
+            if self.phase == Phase::Test && bne::check_before(bne) && bne::actions_settled(moved, bne)
+            {
+                let proposed = crate::nets::action_delta(&refined.proposed, &actions);
+                stop = if refined.vetoed > 0 && !bne::actions_settled(proposed, bne) {
+                    StopReason::CriticVeto
+                } else {
+                    StopReason::ActionDelta
+                };
                 break;
             }
             delta = Some(moved);
             // The refined actions are adopted before the next round runs with
             // them (the reference broke out first and kept e^{k-1}).
-            actions = next;
+            actions = refined.actions;
         }
 
         let last = rounds.last().expect("round 0 always runs");
@@ -585,13 +661,17 @@ impl Episode<'_> {
             previous_commitment,
             ..self.context("coordinator-commitment", 0, k)
         };
-        let msgs = plugin(plugins.prompts.render(&[ctx]))?;
-        let request = self.request(
-            &msgs[0],
-            COMMITMENT_SAMPLING,
-            self.config().llm.coordinator.max_tokens,
-            site(Call::Commitment, 0),
-        );
+        let request = if self.mode.commits() {
+            let msgs = plugin(plugins.prompts.render(&[ctx]))?;
+            Some(self.request(
+                &msgs[0],
+                COMMITMENT_SAMPLING,
+                self.config().llm.coordinator.max_tokens,
+                site(Call::Commitment, 0),
+            ))
+        } else {
+            None
+        };
         // The outputs' embeddings are computed while the coordinator commits:
         // off the episode's critical path.
         let embedding_outputs = {
@@ -599,11 +679,14 @@ impl Episode<'_> {
             let texts = outputs.clone();
             tokio::task::spawn_blocking(move || embed_with(&embedder, &texts))
         };
-        let commitment = self.coordinator_call(&request, usage, "commitment").await;
+        let commitment = match &request {
+            Some(r) => Some(self.coordinator_call(r, usage, "commitment").await),
+            None => None,
+        };
         // Joined even when the commitment failed: a run that stops on that
         // error must not exit while the encoder is still running on its thread.
         let embeddings = embedding_outputs.await;
-        let commitment = commitment?;
+        let commitment = commitment.transpose()?;
         let embeddings = fatal(
             embeddings
                 .context("the embedding thread failed")
@@ -612,13 +695,21 @@ impl Episode<'_> {
 
         // One parser call for the round: n outputs and the commitment.
         let mut texts = outputs.clone();
-        texts.push(commitment.clone());
+        texts.extend(commitment.clone());
         let mut verdicts = judge(plugins.parser, &self.problem.answer, &texts)?;
-        let commitment_verdict = verdicts.pop().expect("the commitment was judged");
+        let commitment_verdict = commitment.as_ref().map(|_| {
+            verdicts.pop().expect("the commitment was judged")
+        });
         for (ex, v) in executors.iter_mut().zip(verdicts) {
             ex.answer = v.answer;
             ex.correct = v.correct;
         }
+        // The majority control: the executors' parsed majority stands in
+        // for the commitment (no coordinator call).
+        let (commitment, commitment_verdict) = match (commitment, commitment_verdict) {
+            (Some(c), Some(v)) => (c, v),
+            _ => majority_of(&executors),
+        };
         let commitment_answer = commitment_verdict.answer;
         let canonical = match &commitment_answer {
             Some(a) => format!("\\boxed{{{a}}}"),
@@ -662,6 +753,37 @@ impl Episode<'_> {
         );
         let rewards = plugin(plugins.reward.score(&episode))?;
         Ok(rewards.iter().map(AgentRewardTrace::from).collect())
+    }
+}
+
+/// The executors' parsed majority as a commitment: its text (`\boxed{answer}`,
+/// empty when no executor gave an answer) and its verdict.
+fn majority_of(executors: &[trace::ExecutorTrace]) -> (String, round::Verdict) {
+    let answers: Vec<Option<&str>> = executors.iter().map(|e| e.answer.as_deref()).collect();
+    let votes = comparisons::majority(&answers);
+    match comparisons::winner(&votes) {
+        Some(w) => {
+            let correct = executors
+                .iter()
+                .find(|e| e.answer.as_deref() == Some(w))
+                .is_some_and(|e| e.correct);
+            (
+                format!("\\boxed{{{w}}}"),
+                round::Verdict {
+                    answer: Some(w.to_string()),
+                    method: "majority".into(),
+                    correct,
+                },
+            )
+        }
+        None => (
+            String::new(),
+            round::Verdict {
+                answer: None,
+                method: "none".into(),
+                correct: false,
+            },
+        ),
     }
 }
 

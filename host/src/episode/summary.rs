@@ -58,6 +58,17 @@ pub struct ModeSummary {
     pub cost_usd: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_per_episode: Option<f64>,
+    /// Why each episode's last step ended its BNE rounds (ECON modes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stop_reasons: BTreeMap<String, u64>,
+    /// What the coordinator did with its executors' answers (ECON modes;
+    /// absent for the comparison modes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<Consensus>,
+    /// Results per kind of problem, where the world knows the kinds (the
+    /// simulated world): accuracy and the executors' mean round-0 action.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_kind: BTreeMap<String, KindSummary>,
     /// Stopped by Ctrl-C / SIGTERM before every planned episode ran: the
     /// numbers cover the finished ones.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -66,6 +77,71 @@ pub struct ModeSummary {
     /// a signal: an LLM outage (the finished episodes are kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_by: Option<String>,
+}
+
+/// One kind of problem's results.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KindSummary {
+    pub episodes: u64,
+    pub correct: u64,
+    pub accuracy: f64,
+    /// Mean round-0 temperature and repetition penalty over the executors.
+    pub temperature_mean: f64,
+    pub penalty_mean: f64,
+}
+
+/// The executors' answers beside the final answer, for ECON's modes: on the
+/// final round's outputs (those the commitment was made on), the parsed
+/// majority and whether any executor was right; how often the commitment
+/// went against the majority; and how BNE rounds changed round 0's answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Consensus {
+    /// Episodes whose executors' parsed majority (ties: the first seen) was right.
+    pub majority_correct: u64,
+    pub majority_accuracy: f64,
+    /// Episodes where at least one executor was right.
+    pub any_executor_correct: u64,
+    pub any_executor_correct_rate: f64,
+    /// The majority was right, the final answer wrong.
+    pub overrode_right_majority: u64,
+    /// The majority was wrong, the final answer right.
+    pub rescued_wrong_majority: u64,
+    /// Round 0's commitment was right.
+    pub round0_correct: u64,
+    /// Round 0 right, the final answer wrong (a BNE round undid it).
+    pub right_to_wrong: u64,
+    /// Round 0 wrong, the final answer right.
+    pub wrong_to_right: u64,
+}
+
+impl Consensus {
+    fn add(&mut self, t: &Trace, episodes: u64) {
+        let Some(step) = t.steps.last() else {
+            return;
+        };
+        let (Some(first), Some(last)) = (step.rounds.first(), step.rounds.last()) else {
+            return;
+        };
+        let answers: Vec<Option<&str>> =
+            last.executors.iter().map(|e| e.answer.as_deref()).collect();
+        let votes = crate::episode::comparisons::majority(&answers);
+        let majority = crate::episode::comparisons::winner(&votes).is_some_and(|w| {
+            last.executors
+                .iter()
+                .find(|e| e.answer.as_deref() == Some(w))
+                .is_some_and(|e| e.correct)
+        });
+        self.majority_correct += u64::from(majority);
+        self.any_executor_correct += u64::from(last.executors.iter().any(|e| e.correct));
+        self.overrode_right_majority += u64::from(majority && !t.correct);
+        self.rescued_wrong_majority += u64::from(!majority && t.correct);
+        self.round0_correct += u64::from(first.commitment_correct);
+        self.right_to_wrong += u64::from(first.commitment_correct && !t.correct);
+        self.wrong_to_right += u64::from(!first.commitment_correct && t.correct);
+        let e = episodes.max(1) as f64;
+        self.majority_accuracy = self.majority_correct as f64 / e;
+        self.any_executor_correct_rate = self.any_executor_correct as f64 / e;
+    }
 }
 
 impl ModeSummary {
@@ -89,6 +165,21 @@ impl ModeSummary {
         self.strategy_truncated += u64::from(t.strategy_truncated);
         self.failed += u64::from(t.error.is_some());
         self.calls.add(&t.calls);
+        if t.baseline.is_none() && t.error.is_none() {
+            if let Some(step) = t.steps.last() {
+                let reason = serde_json::to_value(step.stop_reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                *self.stop_reasons.entry(reason).or_default() += 1;
+            }
+        }
+        if t.baseline.is_none() {
+            let episodes = self.episodes;
+            self.consensus
+                .get_or_insert_with(Consensus::default)
+                .add(t, episodes);
+        }
         if let Some(c) = t.cost_usd {
             *self.cost_usd.get_or_insert(0.0) += c;
         }
@@ -104,6 +195,28 @@ impl ModeSummary {
         } else {
             0.0
         };
+    }
+
+    /// Counts one episode of a known kind into `by_kind`.
+    pub fn add_kind(&mut self, kind: &str, t: &Trace) {
+        let k = self.by_kind.entry(kind.to_string()).or_default();
+        let n = k.episodes as f64;
+        k.episodes += 1;
+        k.correct += u64::from(t.correct);
+        k.accuracy = k.correct as f64 / k.episodes as f64;
+        let round0 = t.steps.first().and_then(|s| s.rounds.first());
+        if let Some(r) = round0.filter(|r| !r.executors.is_empty()) {
+            let m = r.executors.len() as f64;
+            let t_mean = r.executors.iter().map(|e| f64::from(e.temperature)).sum::<f64>() / m;
+            let p_mean = r
+                .executors
+                .iter()
+                .map(|e| f64::from(e.repetition_penalty))
+                .sum::<f64>()
+                / m;
+            k.temperature_mean = (k.temperature_mean * n + t_mean) / (n + 1.0);
+            k.penalty_mean = (k.penalty_mean * n + p_mean) / (n + 1.0);
+        }
     }
 
     /// `Baseline (no BNE): 7/10 = 70.0%`

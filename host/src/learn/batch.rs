@@ -63,10 +63,12 @@ impl Learner {
             "an episode record needs at least round 0"
         );
         ensure!(
-            ep.obs.len() == self.cfg.obs_dim,
-            "episode observation has {} values, obs_dim is {}",
+            ep.obs.len() == self.cfg.observation_len(),
+            "episode observation has {} values, expected {} (obs_dim {} x {} token(s))",
             ep.obs.len(),
-            self.cfg.obs_dim
+            self.cfg.observation_len(),
+            self.cfg.obs_dim,
+            self.cfg.observation_tokens()
         );
         for (k, r) in ep.rounds.iter().enumerate() {
             ensure!(
@@ -80,8 +82,8 @@ impl Learner {
         }
         if let Some(next) = &ep.next_obs {
             ensure!(
-                next.len() == self.cfg.obs_dim,
-                "next_obs must have obs_dim values"
+                next.len() == self.cfg.observation_len(),
+                "next_obs must have as many values as obs"
             );
         }
         ensure!(
@@ -140,7 +142,7 @@ impl Learner {
         }
         let (b, n) = (eps.len() as i64, self.cfg.n_agents as i64);
         let (od, dc) = (
-            self.cfg.obs_dim as i64,
+            self.cfg.observation_len() as i64,
             self.cfg.commitment_embedding_dim as i64,
         );
         let k_max = eps.iter().map(|e| e.rounds.len()).max().unwrap_or(1);

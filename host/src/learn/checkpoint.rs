@@ -208,6 +208,16 @@ fn check_shapes(meta: &CheckpointMeta, cfg: &NetsConfig, dir: &Path) -> Result<(
             saved.mixer.hypernet_embed,
             cfg.mixer.hypernet_embed,
         ),
+        (
+            "observation",
+            saved.observation.clone(),
+            cfg.observation.clone(),
+        ),
+        (
+            "arch.q_uses_action",
+            saved.arch.q_uses_action.to_string(),
+            cfg.arch.q_uses_action.to_string(),
+        ),
     ];
     for (key, saved, wanted) in shape_keys {
         if saved != wanted {

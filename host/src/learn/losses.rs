@@ -94,14 +94,19 @@ impl Learner {
 
     /// Every loss term of a batch (graph attached; train = dropout on).
     ///
-    /// A decision step's rounds are R = K+1 decisions: round k's actions e^k
-    /// were chosen knowing round k−1's outputs and commitment (the context
-    /// s_k; nothing for round 0), and produced round k's commitment, whose
-    /// reward r^k the reward plugin scored. The critic Q(s_k, e^k) is fitted
-    /// to r^k; it never sees the outputs its own actions produced (a critic
-    /// conditioned on them explains the reward by them and stops depending on
-    /// the action). The actors then climb that critic: the initial policy at
-    /// round 0, the RefineModule from round k−1's executed actions.
+    /// With `train.credit = "round"` a decision step's rounds are R = K+1
+    /// decisions: round k's actions e^k were chosen knowing round k−1's
+    /// outputs and commitment (the context s_k; nothing for round 0), and
+    /// produced round k's commitment, whose reward r^k the reward plugin
+    /// scored. The critic Q(s_k, e^k) is fitted to r^k; it never sees the
+    /// outputs its own actions produced (a critic conditioned on them
+    /// explains the reward by them and stops depending on the action). The
+    /// actors then climb that critic: the initial policy at round 0, the
+    /// RefineModule from round k−1's actions.
+    ///
+    /// With `"final"` (the reference) a step is one decision: the critic sees
+    /// the final round's actions and outputs and the final reward, and the
+    /// actors climb it in that same context.
     // Long on purpose: every loss term of an update in one visible place, top to bottom and
     // under its logged name (CleanRL style); splitting it would scatter the formulas the
     // module doc lists.
@@ -112,7 +117,6 @@ impl Learner {
         let k_n = batch.rounds();
         let (beliefs, groups) = self.round_beliefs(batch, train);
         let (ctx_u, _) = self.round_contexts(batch);
-        let live = Tensor::cat(&batch.live, 0).to_kind(Kind::Float); // (R,)
         let alpha = self.alpha_logits.softmax(0, Kind::Float).detach();
         let rewards = Tensor::cat(&batch.components, 0).matmul(&alpha); // (R,)
         let y = self.td_targets(batch, &rewards);
@@ -127,26 +131,149 @@ impl Learner {
         } else {
             nets.bounds.from_logits(&z)
         };
-        // The RefineModule's step in rounds k >= 1, from the actions really
-        // executed in round k−1 (no in-place clamps: gradients reach it).
-        let refined: Vec<Tensor> = (1..k_n)
-            .map(|k| {
-                nets.refine_step(
-                    &beliefs[k],
-                    &groups[k],
-                    &batch.outputs[k - 1],
-                    &batch.commitments[k - 1],
-                    &batch.actions[k - 1],
-                    train,
+        // The RefineModule's step in rounds k >= 1 (no in-place clamps:
+        // gradients reach it), from the actions executed in round k−1 or,
+        // with `train.critic_actions = "policy"`, from the policy's own
+        // chain e^{k−1}_π, as the reference's graph.
+        let on_policy = cfg.train.critic_actions == "policy";
+        let mut path = vec![e0_pi.shallow_clone()]; // e^k_π, the policy's chain
+        let mut from = Vec::new(); // what each refine step started from
+        for k in 1..k_n {
+            let base = if on_policy {
+                path[k - 1].shallow_clone()
+            } else {
+                batch.actions[k - 1].shallow_clone()
+            };
+            let (e, _) = nets.refine_step(
+                &beliefs[k],
+                &groups[k],
+                &batch.outputs[k - 1],
+                &batch.commitments[k - 1],
+                &base,
+                train,
+            );
+            from.push(base);
+            path.push(e);
+        }
+        let critic_e: &[Tensor] = if on_policy { &path } else { &batch.actions };
+
+        // The decisions: each a context (beliefs, E, outputs the mixer sees,
+        // commitment), the critic's action, its TD target and mask; then
+        // the policy's initial action and the refine steps in their contexts.
+        let live_k: Vec<Tensor> = batch.live.iter().map(|l| l.to_kind(Kind::Float)).collect();
+        let last_k: Vec<Tensor> = (0..k_n)
+            .map(|k| match live_k.get(k + 1) {
+                Some(next) => &live_k[k] * (1.0 - next),
+                None => live_k[k].shallow_clone(),
+            })
+            .collect();
+        // The value of each sample's last round, from per-round tensors.
+        let at_last = |v: &[Tensor]| -> Tensor {
+            let mut acc = Tensor::zeros_like(&v[0]);
+            for (t, m) in v.iter().zip(&last_k) {
+                let shape: Vec<i64> = std::iter::once(b)
+                    .chain(std::iter::repeat_n(1, t.dim() - 1))
+                    .collect();
+                acc += t * m.view(shape.as_slice());
+            }
+            acc
+        };
+        let final_credit = cfg.train.credit == "final";
+        let per_round = |v: &[Tensor]| -> Vec<Tensor> { v.iter().map(|t| t.shallow_clone()).collect() };
+        let y_rows = y.chunk(k_n as i64, 0);
+        let comp_rows: Vec<Tensor> = per_round(&batch.components);
+        struct Rows {
+            bel: Vec<Tensor>,
+            grp: Vec<Tensor>,
+            out: Vec<Tensor>,
+            com: Vec<Tensor>,
+        }
+        let (critic, critic_a, critic_y, critic_mask, critic_comp, policy_ctx, refine_ctx) =
+            if final_credit {
+                let ctx = Rows {
+                    bel: vec![at_last(&beliefs)],
+                    grp: vec![at_last(&groups)],
+                    out: vec![at_last(&batch.outputs)],
+                    com: vec![at_last(&batch.commitments)],
+                };
+                let same = || Rows {
+                    bel: per_round(&ctx.bel),
+                    grp: per_round(&ctx.grp),
+                    out: per_round(&ctx.out),
+                    com: per_round(&ctx.com),
+                };
+                let (p, r) = (same(), same());
+                (
+                    ctx,
+                    vec![at_last(critic_e)],
+                    at_last(&y_rows),
+                    Tensor::ones([b], (Kind::Float, self.device)),
+                    at_last(&comp_rows),
+                    p,
+                    r,
                 )
-                .0
+            } else {
+                (
+                    Rows {
+                        bel: per_round(&beliefs),
+                        grp: per_round(&groups),
+                        out: per_round(&ctx_u),
+                        com: per_round(&batch.commitments),
+                    },
+                    per_round(critic_e),
+                    y.shallow_clone(),
+                    Tensor::cat(&live_k, 0),
+                    Tensor::cat(&comp_rows, 0),
+                    Rows {
+                        bel: vec![beliefs[0].shallow_clone()],
+                        grp: vec![groups[0].shallow_clone()],
+                        out: vec![ctx_u[0].shallow_clone()],
+                        com: vec![batch.commitments[0].shallow_clone()],
+                    },
+                    Rows {
+                        bel: per_round(&beliefs[1..]),
+                        grp: per_round(&groups[1..]),
+                        out: per_round(&ctx_u[1..]),
+                        com: per_round(&batch.commitments[1..]),
+                    },
+                )
+            };
+        // Refine steps the actors are credited for: in "round" credit every
+        // later round that ran; in "final" the step's last refinement.
+        let (refined, refined_from, refine_mask) = if k_n < 2 {
+            (Vec::new(), Vec::new(), Vec::new())
+        } else if final_credit {
+            let shifted: Vec<Tensor> = (0..k_n)
+                .map(|k| if k == 0 { e0_pi.detach() } else { from[k - 1].shallow_clone() })
+                .collect();
+            (
+                vec![at_last(&path)],
+                vec![at_last(&shifted)],
+                vec![Tensor::ones([b], (Kind::Float, self.device)) - &last_k[0]],
+            )
+        } else {
+            (
+                per_round(&path[1..]),
+                per_round(&from),
+                per_round(&live_k[1..]),
+            )
+        };
+        let initial_baseline = cfg.loss.ci_baseline == "initial";
+        let baselines: Vec<Tensor> = refined_from
+            .iter()
+            .map(|f| {
+                if initial_baseline {
+                    e0_pi.shallow_clone()
+                } else {
+                    f.detach()
+                }
             })
             .collect();
 
-        // One mixer pass for every use, rows stacked: the critic at the
-        // executed actions of all rounds (R·B), the initial policy (B), and for
-        // rounds k >= 1 the refined actions and, as the baseline L_CI compares
-        // against, keeping round k−1's actions ((K)·B each).
+        // One mixer pass for every use, rows stacked: the critic's decisions
+        // (D·B), the initial policy (B), the refined actions and the baseline
+        // L_CI compares them with (M·B each).
+        let m = refined.len();
         let stack = |parts: &[&[Tensor]]| {
             let rows: Vec<Tensor> = parts
                 .iter()
@@ -154,72 +281,61 @@ impl Learner {
                 .collect();
             Tensor::cat(&rows, 0)
         };
-        let first = |v: &[Tensor]| v[0].shallow_clone();
-        let (b0, g0, u0) = (first(&beliefs), first(&groups), first(&ctx_u));
-        let c0 = first(&batch.commitments);
-        let all_bel = stack(&[
-            &beliefs,
-            std::slice::from_ref(&b0),
-            &beliefs[1..],
-            &beliefs[1..],
-        ]);
-        let all_grp = stack(&[
-            &groups,
-            std::slice::from_ref(&g0),
-            &groups[1..],
-            &groups[1..],
-        ]);
-        let all_e = stack(&[
-            &batch.actions,
-            std::slice::from_ref(&e0_pi),
-            &refined,
-            &batch.actions[..k_n - 1],
-        ]);
-        let all_u = stack(&[&ctx_u, std::slice::from_ref(&u0), &ctx_u[1..], &ctx_u[1..]]);
-        let own_c = &batch.commitments;
-        let all_c = stack(&[own_c, std::slice::from_ref(&c0), &own_c[1..], &own_c[1..]]);
-        let (q_all, mix_all) = nets.q_tot(&all_bel, &all_grp, &all_e, &all_u, &all_c, train);
-        let r_n = k_n as i64 * b;
+        let ctx_of = |f: &dyn Fn(&Rows) -> &Vec<Tensor>| {
+            stack(&[f(&critic), f(&policy_ctx), &f(&refine_ctx)[..m], &f(&refine_ctx)[..m]])
+        };
+        let all_e = stack(&[&critic_a, std::slice::from_ref(&e0_pi), &refined, &baselines]);
+        let (q_all, mix_all) = nets.q_tot(
+            &ctx_of(&|r| &r.bel),
+            &ctx_of(&|r| &r.grp),
+            &all_e,
+            &ctx_of(&|r| &r.out),
+            &ctx_of(&|r| &r.com),
+            train,
+        );
+        let r_n = critic_a.len() as i64 * b;
         let q_x = q_all.narrow(0, 0, r_n);
         let q_tot_x = mix_all.q_tot.narrow(0, 0, r_n);
         let q_tot_pi = mix_all.q_tot.narrow(0, r_n, b);
-        let m_n = (k_n as i64 - 1) * b;
+        let m_n = m as i64 * b;
         let q_tot_ref = mix_all.q_tot.narrow(0, r_n + b, m_n);
-        let q_tot_keep = mix_all.q_tot.narrow(0, r_n + b + m_n, m_n);
+        let q_tot_base = mix_all.q_tot.narrow(0, r_n + b + m_n, m_n);
         let align_x = mix_all.align.narrow(0, 0, r_n);
 
         let masked = |per_row: &Tensor, mask: &Tensor| {
             (per_row * mask).sum(Kind::Float) / mask.sum(Kind::Float).clamp_min(1.0)
         };
         // Critic.
-        let l_td = masked(&(&q_tot_x - &y).square(), &live);
+        let l_td = masked(&(&q_tot_x - &critic_y).square(), &critic_mask);
         let l_local = masked(
-            &(&q_x - y.unsqueeze(1))
+            &(&q_x - critic_y.unsqueeze(1))
                 .square()
                 .mean_dim(1, false, Kind::Float),
-            &live,
+            &critic_mask,
         );
         let l_cons = nets.mixer.consistency_rows(&q_x, &q_tot_x);
-        let l_cons = masked(&l_cons, &live);
-        let l_sd = masked(&align_x, &live);
+        let l_cons = masked(&l_cons, &critic_mask);
+        let l_sd = masked(&align_x, &critic_mask);
         // Actors.
         let l_policy = -q_tot_pi.mean(Kind::Float);
-        let later_live = live.narrow(0, b, m_n);
-        let (l_ci, l_eq) = if k_n > 1 {
+        let zero = || Tensor::zeros([], (Kind::Float, self.device));
+        let (l_ci, l_eq, improvement) = if m > 0 {
+            let mask = Tensor::cat(&refine_mask, 0);
             let e_ref = Tensor::cat(&refined, 0);
-            let e_keep = Tensor::cat(&batch.actions[..k_n - 1], 0);
+            let e_from = Tensor::cat(&refined_from, 0);
+            let gain = &q_tot_ref - &q_tot_base;
             (
-                -masked(&(&q_tot_ref - &q_tot_keep), &later_live),
+                -masked(&gain, &mask),
                 masked(
-                    &(&e_ref - &e_keep)
+                    &(&e_ref - &e_from)
                         .square()
                         .mean_dim([1, 2].as_slice(), false, Kind::Float),
-                    &later_live,
+                    &mask,
                 ),
+                masked(&gain.detach(), &mask),
             )
         } else {
-            let zero = Tensor::zeros([], (Kind::Float, self.device));
-            (zero.shallow_clone(), zero)
+            (zero(), zero(), zero())
         };
         let l_br = self.best_response_loss(&beliefs[0], &z);
         let l_sat = (z.abs() - SATURATION_LOGIT)
@@ -228,7 +344,7 @@ impl Learner {
             .mean(Kind::Float);
 
         let w = &cfg.loss;
-        let critic = &l_td * w.td_weight
+        let critic_loss = &l_td * w.td_weight
             + &l_local * w.local_td_weight
             + &l_cons * cfg.mixer.lambda_m
             + &l_sd * cfg.mixer.lambda_sd;
@@ -237,14 +353,9 @@ impl Learner {
             + &l_ci * w.ci_weight
             + &l_eq * w.eq_weight
             + &l_sat * w.saturation_weight;
-        let total = &critic + &actor;
+        let total = &critic_loss + &actor;
         let d = |t: &Tensor| t.detach();
         let e_pi = e0_pi.detach();
-        let improvement = if k_n > 1 {
-            masked(&(&q_tot_ref - &q_tot_keep).detach(), &later_live)
-        } else {
-            Tensor::zeros([], (Kind::Float, self.device))
-        };
         let terms = vec![
             ("loss_td", d(&l_td)),
             ("loss_td_local", d(&l_local)),
@@ -255,17 +366,17 @@ impl Learner {
             ("loss_commit_improve", d(&l_ci)),
             ("loss_best_response", d(&l_br)),
             ("loss_saturation", d(&l_sat)),
-            ("loss_critic", d(&critic)),
+            ("loss_critic", d(&critic_loss)),
             ("loss_actor", d(&actor)),
             ("loss_total", d(&total)),
-            ("q_tot_exec_mean", masked(&q_tot_x.detach(), &live)),
+            ("q_tot_exec_mean", masked(&q_tot_x.detach(), &critic_mask)),
             ("q_tot_init_mean", q_tot_pi.detach().mean(Kind::Float)),
             ("q_improvement_mean", improvement),
             (
                 "q_local_mean",
-                masked(&q_x.detach().mean_dim(1, false, Kind::Float), &live),
+                masked(&q_x.detach().mean_dim(1, false, Kind::Float), &critic_mask),
             ),
-            ("reward_mean", masked(&rewards, &live)),
+            ("reward_mean", masked(&rewards, &Tensor::cat(&live_k, 0))),
             ("e_temperature_mean", e_pi.select(2, 0).mean(Kind::Float)),
             ("e_penalty_mean", e_pi.select(2, 1).mean(Kind::Float)),
             (
@@ -274,11 +385,13 @@ impl Learner {
             ),
         ];
         Losses {
-            critic,
+            critic: critic_loss,
             actor,
+            total,
             terms,
             q_tot_exec: q_tot_x.detach(),
-            live,
+            components: critic_comp,
+            live: critic_mask,
         }
     }
 

@@ -1,64 +1,70 @@
 //! The ECON learner, in pymarl's split: [`policy`] acts, [`batch`] holds what
 //! it learns from, [`losses`] computes every term, [`update`] steps the
 //! optimisers, [`checkpoint`] saves and loads; [`early_stop`] watches the
-//! curves. Losses, optimisers, target networks, dynamic reward weights,
-//! the replay buffer of episodes and checkpoints (ECON-SPEC.md section 9, with the
-//! reference's [BUG]s fixed and its [DEAD] keys working).
+//! curves. docs/method.md describes the method, docs/deviations.md each
+//! difference from the reference code with the switch that undoes it.
 //!
-//! # Losses of one update (batch of B episodes, each 1 + K BNE rounds)
+//! # Losses of one update (batch of B decision steps, each 1 + K BNE rounds)
 //! The networks recompute, from the stored observation and the stored per-round
-//! output / commitment embeddings, the beliefs b^k, E^k of every round and the
-//! policy's actions e^0_π = π(b^0), e^k_π = clamp(e^{k−1}_π + η·Refine(·)) (no in-place
-//! clamps; e_final is the e of the round that produced the final outputs).
+//! output / commitment embeddings, the beliefs b^k and E^k of every round, the
+//! policy's initial action e^0_π = π(b^0) (with its exploration noise while
+//! training, reparameterised) and each refine step
+//! e^k = clamp(e_from + η·Refine(b^k, u^{k−1}, c^{k−1}, E^k, e_from)), where e_from
+//! is round k−1's executed action (`train.critic_actions = "executed"`) or the
+//! policy's own chain e^{k−1}_π ("policy").
 //!
-//! Critic (belief trunks, Q heads, encoder, mixer), at the executed final actions
-//! e_x (the exploring actions the LLM was really called with):
-//! - `loss_td`        L_TD = mean (Q_tot(b^K, e_x, E^K, u^K, c^K) − y)², y = r + γ(1−done)·Q_tot⁻(next)
-//! - `loss_td_local`  mean_i (Q_i(b_i^K, e_x,i) − y_i)² (per-agent TD)
+//! Decisions (`train.credit`): "round" — every round k is a decision in the
+//! context s_k = (b^k, E^k, round k−1's outputs), credited with its own
+//! reward r^k; "final" — one decision per step, in the final round's context
+//! with the final reward. The critic's action in a decision is the executed
+//! one, or the policy's with "policy".
+//!
+//! Critic (belief trunks and Q heads, encoder, mixer):
+//! - `loss_td`          L_TD = mean (Q_tot(s, e) − y)², y = r + γ(1−done)·Q_tot⁻(next step, round 0)
+//! - `loss_td_local`    mean_i (Q_i(b_i, e_i) − y)² (per-agent TD)
 //! - `loss_consistency` L_cons (mixer.rs), weight mixer.lambda_m
-//! - `loss_sd`        commitment alignment L_SD (mixer.rs), weight mixer.lambda_sd
+//! - `loss_sd`          commitment alignment L_SD (mixer.rs), weight mixer.lambda_sd
 //!
 //! Actors (action heads, RefineModule):
-//! - `loss_commit_improve` L_CI = −mean(Q_tot(e^K_π) − Q_tot(sg e^0_π)): a deterministic
-//!   policy gradient through e^K_π = e^0_π + Σ η·Δe, so it trains both the refine step
-//!   and the initial action; the initial term is a baseline (stop-gradient, so the
-//!   initial action is never pushed *down*, unlike the reference). While training,
-//!   e^0_π = σ(z + ε)-scaled with the exploration noise ε (reparameterised), so the
-//!   actors maximise the value of the exploring policy they really run;
-//! - `loss_equilibrium` L_eq = mean (e^K_π − e^0_π)²;
-//! - `loss_saturation` L_sat = mean relu(|z| − 3)² on the action logits z (keeps the
-//!   sigmoid out of saturation, where logit-space exploration stops moving e).
+//! - `loss_policy`          L_policy = −mean Q_tot(s_0, e^0_π) (deterministic policy gradient)
+//! - `loss_best_response`   L_BR: the action logits pulled towards each agent's best
+//!                          response under its own Q_i among sampled candidate actions
+//! - `loss_commit_improve`  L_CI = −mean(Q_tot(s_k, e^k) − Q_tot(s_k, baseline)), baseline =
+//!                          sg(e_from) (`loss.ci_baseline = "previous"`) or e^0_π ("initial")
+//! - `loss_equilibrium`     L_eq = mean (e^k − e_from)²
+//! - `loss_saturation`      L_sat = mean relu(|z| − 2.5)² on the action logits z
 //!
 //! `loss_total` = td_weight·L_TD + local_td_weight·L_local + λ_m·L_cons + λ_SD·L_SD
-//!              + eq_weight·L_eq + ci_weight·L_CI + saturation_weight·L_sat (the
-//!              reference's L_TD + 0.1 L_cons + 0.05 L_eq + 0.1 L_CI plus the
-//!              per-agent TD, L_SD and L_sat). The critic
-//!              terms update only critic parameters and the actor terms only actor
-//!              parameters (critic held fixed for the actor, as in DDPG).
+//!              + policy_weight·L_policy + best_response_weight·L_BR + ci_weight·L_CI
+//!              + eq_weight·L_eq + saturation_weight·L_sat.
+//! With `train.actor_critic = "split"` the critic terms update only critic
+//! parameters and the actor terms only actor parameters (DDPG), each group
+//! clipped on its own; with "joint" the total updates every parameter under
+//! one clip (the reference).
 //!
-//! Reward r = α·(AL, TS, CC) with α = softmax(alpha_logits) detached; α itself is
-//! fitted with its own Adam (lr reward.eta_alpha) to L_α = mean(α·(AL,TS,CC) −
-//! sg Q_tot)² (the reference's rule).
+//! Reward r = α·(AL, TS, CC), α = softmax(alpha_logits) detached; with
+//! `reward.dynamic_alpha_update` α itself is fitted with its own Adam (lr
+//! reward.eta_alpha) to L_α = mean(α·(AL,TS,CC) − sg Q_tot)² (the reference's rule).
 //!
 //! Adam per component (belief-net trunks and Q heads, action heads, encoder, refine,
-//! mixer; nets/adam.rs), each with its own learning rate and gradient-norm clip. The
-//! targets are soft-updated with `target_update_tau` every `target_update_interval`
-//! updates (counted once per update).
+//! mixer; nets/adam.rs), each with its own learning rate. The targets are
+//! soft-updated with `target_update_tau` every `target_update_interval` updates
+//! (counted once per update). Groups in `fixed_groups` are never stepped.
 //!
 //! # Use from an episode runner
 //! ```text
 //! let mut learner = Learner::new(nets_cfg, econ_host::torch_device())?;   // or Learner::load(dir, cfg, dev)
 //! // training episode (test: explore = false, and no observe):
-//! let obs = embed(question + "\n\nStrategy:\n" + strategy);             // obs_dim floats
+//! let obs = episode::observe(embedder, &observation_texts(cfg, question, strategy))?; // tokens × obs_dim
 //! let mut e = learner.initial_actions(&obs, true)?;                       // n × [T, p]
 //! let mut rounds = vec![];
 //! loop {
 //!     let outs = executors(e); let c = commitment(outs);                  // LLM calls
 //!     rounds.push(RoundRecord { actions: e.clone(), outputs: emb(outs), commitment: emb(c) });
 //!     if rounds.len() > bne.max_iterations_train || converged { break }
-//!     let next = learner.refined_actions(&obs, &e, &emb(outs), &emb(c))?;
+//!     let next = learner.refined_actions(&obs, &e, &emb(outs), &emb(c), true)?.actions;
 //!     if nets::action_delta(&next, &e) < bne.convergence_threshold { ... } // stop rule of the runner
-//!     e = next;                                                           // adopt e^k first (no [BUG] 7.1)
+//!     e = next;                                             // adopt e^k before the next round runs
 //! }
 //! for metrics in learner.observe(StepRecord { obs, rounds, components: [al, ts, cc], done: true, next_obs: None })? {
 //!     write a metrics.jsonl line (every loss term by name, alpha, grad norms, counters)
@@ -80,6 +86,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 
 pub use batch::{RoundRecord, StepRecord};
+pub use policy::Refined;
 pub use checkpoint::{
     CHECKPOINT_FORMAT, CheckpointMeta, RunInfo, checkpoint_dir, newest_checkpoint,
 };
@@ -176,10 +183,14 @@ impl Batch {
 struct Losses {
     critic: Tensor,
     actor: Tensor,
+    /// critic + actor (what `train.actor_critic = "joint"` minimises).
+    total: Tensor,
     terms: Vec<(&'static str, Tensor)>,
-    /// Q_tot at the executed actions of every round (R rows), detached.
+    /// Q_tot of the critic's decisions (D rows), detached.
     q_tot_exec: Tensor,
-    /// Which of the R rows are rounds that ran.
+    /// The reward components (AL, TS, CC) of those decisions (D, 3).
+    components: Tensor,
+    /// Which of the D rows are decisions that ran.
     live: Tensor,
 }
 

@@ -8,13 +8,26 @@ use tch::{Device, Tensor};
 use super::*;
 use crate::nets::tensor_from;
 
+/// A BNE round's refined actions.
+#[derive(Clone, Debug)]
+pub struct Refined {
+    /// What the executors will run.
+    pub actions: Vec<[f32; 2]>,
+    /// What the RefineModule proposed, before the critics' veto.
+    pub proposed: Vec<[f32; 2]>,
+    /// Agents whose critic kept their previous action.
+    pub vetoed: usize,
+}
+
 impl Learner {
     pub(super) fn obs_tensor(&self, obs: &[f32]) -> Result<Tensor> {
         ensure!(
-            obs.len() == self.cfg.obs_dim,
-            "observation has {} values, obs_dim is {}",
+            obs.len() == self.cfg.observation_len(),
+            "observation has {} values, expected {} (obs_dim {} x {} token(s))",
             obs.len(),
-            self.cfg.obs_dim
+            self.cfg.observation_len(),
+            self.cfg.obs_dim,
+            self.cfg.observation_tokens()
         );
         Ok(tensor_from(obs, &[1, obs.len() as i64], self.device))
     }
@@ -88,28 +101,52 @@ impl Learner {
     }
 
     /// The next BNE round's actions from the previous actions, the agents' outputs of
-    /// that round (n × d_c embeddings) and its commitment embedding (d_c).
+    /// that round (n × d_c embeddings) and its commitment embedding (d_c);
+    /// `explore` (training) replaces each with a uniformly random action with
+    /// chance `bne.refine_exploration_epsilon`.
     pub fn refined_actions(
         &self,
         obs: &[f32],
         prev_actions: &[[f32; 2]],
         outputs: &[Vec<f32>],
         commitment: &[f32],
-    ) -> Result<Vec<[f32; 2]>> {
+        explore: bool,
+    ) -> Result<Refined> {
         let obs = self.obs_tensor(obs)?;
         let prev_e = self.actions_tensor(prev_actions)?;
         let (u, c) = self.context_tensors(outputs, commitment)?;
+        let bne = &self.cfg.bne;
         Ok(tch::no_grad(|| {
             let mut prev = self.nets.initial(&obs, false, 0.0);
             prev.actions = prev_e.shallow_clone();
             let next = self.nets.bne_round(&obs, &prev, &u, &c, false);
-            // An agent takes its refined action only where its own critic
-            // expects it to do better than the one it just played (a best
-            // response improves the agent's expected utility, or it stays).
-            let q_next = self.nets.q_values(&next.beliefs, &next.actions);
-            let q_prev = self.nets.q_values(&next.beliefs, &prev_e);
-            let better = q_next.gt_tensor(&q_prev).unsqueeze(-1);
-            Self::to_actions(&next.actions.where_self(&better, &prev_e))
+            // With `bne.critic_veto`, an agent takes its refined action only
+            // where its own critic expects it to do better than the one it
+            // just played (a best response improves the agent's expected
+            // utility, or it stays).
+            let (actions, vetoed) = if bne.critic_veto {
+                let q_next = self.nets.q_values(&next.beliefs, &next.actions);
+                let q_prev = self.nets.q_values(&next.beliefs, &prev_e);
+                let better = q_next.gt_tensor(&q_prev);
+                let vetoed = better.logical_not().sum(tch::Kind::Int64).int64_value(&[]);
+                (
+                    next.actions.where_self(&better.unsqueeze(-1), &prev_e),
+                    vetoed as usize,
+                )
+            } else {
+                (next.actions.shallow_clone(), 0)
+            };
+            let eps = bne.refine_exploration_epsilon;
+            let actions = if explore && eps > 0.0 {
+                self.nets.bounds.uniform_where(&actions, eps)
+            } else {
+                actions
+            };
+            Refined {
+                actions: Self::to_actions(&actions),
+                proposed: Self::to_actions(&next.actions),
+                vetoed,
+            }
         }))
     }
 }

@@ -8,18 +8,25 @@ use super::*;
 
 impl Learner {
     /// Gradients of a loss set per optimiser group and parameter (critic loss →
-    /// critic parameters, actor loss → actor parameters; None where a parameter was
-    /// not used).
+    /// critic parameters, actor loss → actor parameters; with
+    /// `train.actor_critic = "joint"` the total loss → every parameter; None
+    /// where a parameter was not used).
     pub(super) fn gradients(&self, losses: &Losses) -> Vec<Vec<Option<Tensor>>> {
         let mut grads: Vec<Vec<Option<Tensor>>> = self
             .group_vars
             .iter()
             .map(|vars| vars.iter().map(|_| None).collect())
             .collect();
-        for (actor, loss, keep) in [(false, &losses.critic, true), (true, &losses.actor, false)] {
-            let groups: Vec<usize> = (0..self.group_vars.len())
-                .filter(|&g| self.group_component[g].is_actor() == actor)
-                .collect();
+        let all = |_: usize| true;
+        let critic = |g: usize| !self.group_component[g].is_actor();
+        let actor = |g: usize| self.group_component[g].is_actor();
+        let passes: Vec<(&dyn Fn(usize) -> bool, &Tensor, bool)> = if self.joint() {
+            vec![(&all, &losses.total, false)]
+        } else {
+            vec![(&critic, &losses.critic, true), (&actor, &losses.actor, false)]
+        };
+        for (takes, loss, keep) in passes {
+            let groups: Vec<usize> = (0..self.group_vars.len()).filter(|&g| takes(g)).collect();
             let vars: Vec<&Tensor> = groups
                 .iter()
                 .flat_map(|&g| self.group_vars[g].iter())
@@ -82,7 +89,8 @@ impl Learner {
 
         // Dynamic α (reference rule: fit α·components to Q_tot).
         if self.cfg.reward.dynamic_alpha_update {
-            let pred = Tensor::cat(&batch.components, 0)
+            let pred = losses
+                .components
                 .matmul(&self.alpha_logits.softmax(0, Kind::Float));
             let l_alpha = ((pred - &losses.q_tot_exec).square() * &losses.live).sum(Kind::Float)
                 / losses.live.sum(Kind::Float).clamp_min(1.0);
@@ -124,15 +132,28 @@ impl Learner {
             group.lr = lr * scale;
         }
         let clip = self.cfg.train.grad_clip;
-        for (g, gs) in grads.iter().enumerate() {
+        let flats: Vec<Option<Tensor>> = grads
+            .iter()
+            .enumerate()
+            .map(|(g, gs)| self.opt.groups[g].flat_grad(gs))
+            .collect();
+        let norms: Vec<f64> = flats
+            .iter()
+            .map(|f| f.as_ref().map_or(0.0, |t| t.norm().double_value(&[])))
+            .collect();
+        // "joint": one clip over every parameter (the reference's one
+        // optimiser); "split": a clip per component.
+        let global = norms.iter().map(|n| n * n).sum::<f64>().sqrt();
+        for (g, flat) in flats.into_iter().enumerate() {
             let label = self.group_component[g].label();
-            let Some(flat) = self.opt.groups[g].flat_grad(gs) else {
-                m.insert(format!("grad_norm_{label}"), 0.0);
+            m.insert(format!("grad_norm_{label}"), norms[g]);
+            let Some(mut flat) = flat else {
                 continue;
             };
-            let norm = flat.norm().double_value(&[]);
-            m.insert(format!("grad_norm_{label}"), norm);
-            let mut flat = flat;
+            if self.cfg.fixed_groups.iter().any(|f| f == label) {
+                continue;
+            }
+            let norm = if self.joint() { global } else { norms[g] };
             if norm > clip {
                 let _ = flat.f_mul_scalar_(clip / (norm + 1e-6));
             }
@@ -154,6 +175,11 @@ impl Learner {
         m.insert("skipped".into(), 0.0);
         m.insert("train_steps".into(), self.counters.train_steps as f64);
         Ok(m)
+    }
+
+    /// One loss and one gradient clip over every parameter (the reference).
+    fn joint(&self) -> bool {
+        self.cfg.train.actor_critic == "joint"
     }
 
     /// θ⁻ ← τ·θ + (1 − τ)·θ⁻ for every network.

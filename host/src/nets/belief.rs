@@ -3,9 +3,11 @@
 //! DESIGN.md). The n networks are stored as an ensemble — every weight has a leading
 //! agent dimension — so all agents run in one batched op instead of n small ones.
 //!
-//! Input: three "tokens" — the observation (embedding of question + strategy), the
-//! agent's own last output embedding and the last commitment embedding (zeros in
-//! round 0) — each linearly projected to `entity_dim` plus a learned type embedding,
+//! Input: "tokens" — the observation (with `observation = "separate"` two tokens,
+//! the question's and the strategy's embeddings; with "joint" one, the embedding of
+//! question + strategy), the agent's own last output embedding and the last
+//! commitment embedding (zeros in round 0) — each linearly projected to
+//! `entity_dim` plus a learned type embedding,
 //! then `transformer_blocks` post-LN blocks with `attention_heads` heads, mean pool,
 //! Linear → LN → ReLU → Linear = belief b_i (`belief_dim`).
 //!
@@ -15,8 +17,9 @@
 //!   its bounds; the last layer's weights start tiny and its bias is drawn per agent,
 //!   so the agents start from different, nearly observation-independent actions;
 //! - local value: Q_i(b_i, e_i) = Linear → LN → ReLU → Linear of [b_i, ReLU(Linear(ê_i))],
-//!   where ê_i is e_i rescaled to [0, 1] (the reference's Q_i ignores e_i, which leaves
-//!   the actions nothing to climb; the action embedding lets Q_i bend in e_i quickly).
+//!   where ê_i is e_i rescaled to [0, 1] (the action embedding lets Q_i bend in e_i
+//!   quickly); with `arch.q_uses_action = false`, Q_i(b_i) of the belief alone, as the
+//!   reference (whose actions then have nothing to climb but the mixer's action input).
 //!   Its last layer starts tiny: Q_i ≈ 0 at first, the scale of the rewards.
 //!
 //! Variables live under `belief.trunk`, `belief.action` (the actors) and `belief.q`.
@@ -36,6 +39,8 @@ const INITIAL_ACTION_SPREAD: f64 = 1.0;
 #[derive(Debug)]
 pub struct BeliefNetwork {
     proj_obs: EnsembleLinear,
+    /// The strategy's own token (`observation = "separate"`).
+    proj_strategy: Option<EnsembleLinear>,
     proj_output: EnsembleLinear,
     proj_commitment: EnsembleLinear,
     token_type: Tensor,
@@ -45,13 +50,14 @@ pub struct BeliefNetwork {
     head2: EnsembleLinear,
     act1: EnsembleLinear,
     act2: EnsembleLinear,
-    q_action: EnsembleLinear,
+    q_action: Option<EnsembleLinear>,
     q1: EnsembleLinear,
     q_ln: EnsembleLayerNorm,
     q2: EnsembleLinear,
     dropout: f64,
     n: i64,
     ctx_dim: i64,
+    obs_dim: i64,
 }
 
 impl BeliefNetwork {
@@ -61,6 +67,9 @@ impl BeliefNetwork {
         let db = cfg.belief_dim as i64;
         let dc = cfg.commitment_embedding_dim as i64;
         let mlp = cfg.arch.mlp_hidden_size as i64;
+        let obs = cfg.obs_dim as i64;
+        let separate = cfg.observation_tokens() == 2;
+        let tokens = 2 + cfg.observation_tokens() as i64;
         let trunk = &p / "trunk";
         let action = &p / "action";
         let q = &p / "q";
@@ -77,12 +86,14 @@ impl BeliefNetwork {
             })
             .collect();
         BeliefNetwork {
-            proj_obs: EnsembleLinear::new(&trunk / "proj_obs", n, cfg.obs_dim as i64, h),
+            proj_obs: EnsembleLinear::new(&trunk / "proj_obs", n, obs, h),
+            proj_strategy: separate
+                .then(|| EnsembleLinear::new(&trunk / "proj_strategy", n, obs, h)),
             proj_output: EnsembleLinear::new(&trunk / "proj_output", n, dc, h),
             proj_commitment: EnsembleLinear::new(&trunk / "proj_commitment", n, dc, h),
             token_type: trunk.var(
                 "token_type",
-                &[n, 1, 3, h],
+                &[n, 1, tokens, h],
                 nn::Init::Randn {
                     mean: 0.0,
                     stdev: 0.02,
@@ -93,20 +104,33 @@ impl BeliefNetwork {
             head_ln: EnsembleLayerNorm::new(&trunk / "head_ln", n, h),
             head2: EnsembleLinear::new(&trunk / "head2", n, h, db),
             act1: EnsembleLinear::new(&action / "l1", n, db, mlp),
-            act2: EnsembleLinear::spread(&action / "l2", n, mlp, 2, INITIAL_ACTION_SPREAD),
-            q_action: EnsembleLinear::new(&q / "action_embed", n, 2, h),
-            q1: EnsembleLinear::new(&q / "l1", n, db + h, h),
+            act2: if cfg.arch.action_init == "spread" {
+                EnsembleLinear::spread(&action / "l2", n, mlp, 2, INITIAL_ACTION_SPREAD)
+            } else {
+                EnsembleLinear::new(&action / "l2", n, mlp, 2)
+            },
+            q_action: cfg
+                .arch
+                .q_uses_action
+                .then(|| EnsembleLinear::new(&q / "action_embed", n, 2, h)),
+            q1: EnsembleLinear::new(
+                &q / "l1",
+                n,
+                if cfg.arch.q_uses_action { db + h } else { db },
+                h,
+            ),
             q_ln: EnsembleLayerNorm::new(&q / "ln", n, h),
             q2: EnsembleLinear::small(&q / "l2", n, h, 1),
             dropout: cfg.arch.dropout_rate,
             n,
             ctx_dim: dc,
+            obs_dim: obs,
         }
     }
 
-    /// Beliefs (B, N, d_b) from the observation — (B, obs_dim), shared by all agents,
-    /// or (B, N, obs_dim) — and, in rounds ≥ 1, each agent's last output (B, N, d_c)
-    /// and the last commitment (B, d_c); None = zeros (round 0).
+    /// Beliefs (B, N, d_b) from the observation — (B, tokens·obs_dim), shared by all
+    /// agents, or (B, N, tokens·obs_dim) — and, in rounds ≥ 1, each agent's last
+    /// output (B, N, d_c) and the last commitment (B, d_c); None = zeros (round 0).
     pub fn beliefs(
         &self,
         obs: &Tensor,
@@ -127,20 +151,23 @@ impl BeliefNetwork {
                 (z.shallow_clone(), z)
             }
         };
-        let tokens = Tensor::stack(
-            &[
-                self.proj_obs.forward(&obs),
-                self.proj_output.forward(&out),
-                self.proj_commitment.forward(&com),
+        let mut parts = match &self.proj_strategy {
+            Some(strategy) => vec![
+                self.proj_obs.forward(&obs.narrow(-1, 0, self.obs_dim)),
+                strategy.forward(&obs.narrow(-1, self.obs_dim, self.obs_dim)),
             ],
-            2,
-        ) + &self.token_type; // (n, B, 3, h)
+            None => vec![self.proj_obs.forward(&obs)],
+        };
+        parts.push(self.proj_output.forward(&out));
+        parts.push(self.proj_commitment.forward(&com));
+        let t = parts.len() as i64;
+        let tokens = Tensor::stack(&parts, 2) + &self.token_type; // (n, B, t, h)
         let h = tokens.size()[3];
-        let mut x = tokens.view([n, b * 3, h]).dropout(self.dropout, train);
+        let mut x = tokens.view([n, b * t, h]).dropout(self.dropout, train);
         for block in &self.blocks {
-            x = block.forward_t(&x, 3, train);
+            x = block.forward_t(&x, t, train);
         }
-        let pooled = x.view([n, b, 3, h]).mean_dim(2, false, x.kind());
+        let pooled = x.view([n, b, t, h]).mean_dim(2, false, x.kind());
         let belief = self
             .head2
             .forward(&self.head_ln.forward(&self.head1.forward(&pooled)).relu());
@@ -158,8 +185,14 @@ impl BeliefNetwork {
     /// Local values Q_i(b_i, e_i) (B, N) from beliefs (B, N, d_b) and unit-scaled
     /// actions (B, N, 2).
     pub fn q_values(&self, beliefs: &Tensor, unit_actions: &Tensor) -> Tensor {
-        let a = self.q_action.forward(&unit_actions.transpose(0, 1)).relu();
-        let x = Tensor::cat(&[&beliefs.transpose(0, 1), &a], 2);
+        let b = beliefs.transpose(0, 1);
+        let x = match &self.q_action {
+            Some(embed) => {
+                let a = embed.forward(&unit_actions.transpose(0, 1)).relu();
+                Tensor::cat(&[&b, &a], 2)
+            }
+            None => b,
+        };
         let q = self
             .q2
             .forward(&self.q_ln.forward(&self.q1.forward(&x)).relu());

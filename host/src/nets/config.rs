@@ -1,9 +1,11 @@
 //! Configuration of the networks and the learner.
 //!
-//! Key names mirror the paper and the reference config (`scripts/config_p0.yaml`);
-//! defaults are the reference's p0 values (ECON-SPEC.md section 12). Keys the
-//! reference declares but never reads (`train.update_interval`, `train.buffer_size`,
-//! `train.batch_size`, per-component learning rates) work for real here.
+//! Key names mirror the paper and the reference config (`scripts/config_p0.yaml`).
+//! Defaults are this project's learner, the one that measurably learns
+//! (BENCHMARKS.md); `configs/p0-reference.toml` sets every key where the
+//! reference differs (docs/deviations.md). Keys the reference declares but
+//! never reads (`train.update_interval`, `train.buffer_size`, `train.batch_size`,
+//! per-component learning rates) work for real here.
 //!
 //! Every struct denies unknown keys, so a typo is an error that names the key.
 
@@ -27,6 +29,17 @@ pub struct NetsConfig {
     /// Dimension of an output / commitment embedding (the same embedder in practice).
     #[serde(default = "d_1024")]
     pub commitment_embedding_dim: usize,
+    /// How the observation is embedded: "separate" (question and strategy
+    /// each embedded and fed as a token of its own, so that a short strategy
+    /// is not washed out by a long question) or "joint" (one embedding of
+    /// question + "Strategy:" + strategy, as the reference's one text).
+    #[serde(default = "d_separate")]
+    pub observation: String,
+    /// Network groups this config leaves untrained on purpose (say why in a
+    /// comment beside it): "belief_net", "action", "encoder", "refine",
+    /// "mixer". Their parameters keep their initial values.
+    #[serde(default)]
+    pub fixed_groups: Vec<String>,
     /// Soft target update rate: θ⁻ ← τθ + (1−τ)θ⁻.
     #[serde(default = "d_tau")]
     pub target_update_tau: f64,
@@ -45,9 +58,9 @@ pub struct NetsConfig {
     pub mixer_lr: Option<f64>,
     #[serde(default)]
     pub refine_lr: Option<f64>,
-    /// Learning rate of the belief networks' action heads (the initial actors);
-    /// absent = `belief_net_lr`.
-    #[serde(default)]
+    /// Learning rate of the belief networks' action heads (the initial
+    /// actors): slower than the critic they climb.
+    #[serde(default = "d_action_lr")]
     pub action_lr: Option<f64>,
     /// L2 weight decay of Adam (as torch.optim.Adam's `weight_decay`).
     #[serde(default = "d_wd")]
@@ -86,6 +99,16 @@ pub struct ArchConfig {
     pub feedforward_size: usize,
     #[serde(default = "d_dropout")]
     pub dropout_rate: f64,
+    /// Local value Q_i(b_i, e_i) of the belief and the agent's own action
+    /// (true), or Q_i(b_i) of the belief alone (false, the reference: the
+    /// actions then reach Q_tot only through a mixer that sees them).
+    #[serde(default = "d_true")]
+    pub q_uses_action: bool,
+    /// How the action heads start: "spread" (tiny weights, a bias per agent
+    /// drawn from U(−1, 1) logits: visibly different, nearly constant initial
+    /// actions) or "standard" (torch's default initialisation, the reference).
+    #[serde(default = "d_spread")]
+    pub action_init: String,
 }
 
 /// Bounds of the executors' sampling actions e_i = (T_i, p_i) and the exploration noise.
@@ -110,7 +133,7 @@ pub struct SamplingBounds {
     pub exploration_std: f64,
     /// Chance, per agent and training episode, of a uniformly random action
     /// instead of the policy's (0 = none, as the reference).
-    #[serde(default)]
+    #[serde(default = "d_epsilon")]
     pub exploration_epsilon: f64,
 }
 
@@ -149,26 +172,42 @@ pub struct BneConfig {
     #[serde(default = "d_3")]
     pub oscillation_min_history: usize,
     /// In rounds k ≥ 1 recompute the beliefs from the observation plus the agent's
-    /// last output and the last commitment (false: keep the round-0 beliefs, as R).
+    /// last output and the last commitment (false: keep the round-0 beliefs, as the
+    /// reference).
     #[serde(default = "d_true")]
     pub belief_update: bool,
+    /// At test, an agent takes its refined action only where its own critic
+    /// expects it to beat the previous one (false: always, as the reference).
+    #[serde(default = "d_true")]
+    pub critic_veto: bool,
+    /// When the action-delta rule (`convergence_threshold`) is checked at
+    /// test: "before" a round is run (a round whose actions did not move is
+    /// not run) or "after" it (the reference: the round runs, then stops).
+    #[serde(default = "d_before")]
+    pub action_delta_check: String,
+    /// Exploration of the refined actions while training: the chance, per
+    /// agent and round, that a refined action is replaced by a uniformly
+    /// random one, so that the critics of rounds k ≥ 1 see more than the
+    /// refine step's own actions (0 = none, as the reference).
+    #[serde(default = "d_epsilon")]
+    pub refine_exploration_epsilon: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Learner update every this many episodes. The defaults (1, 1, 1) are
-    /// the reference's schedule: an update after every episode on that
-    /// episode alone. A larger buffer and batch give experience replay, a
-    /// named extension (docs/deviations.md).
+    /// Learner update every this many episodes. The defaults replay: an
+    /// update after every episode on a batch of `batch_size` drawn from the
+    /// last `buffer_size` decision steps. The reference's schedule is
+    /// `buffer_size = 1`, `batch_size = 1`: every episode, on that episode.
     #[serde(default = "d_1_u64")]
     pub update_interval: u64,
     /// Replay buffer capacity, in decision steps (1: the last episode only,
     /// with env.max_rounds = 1).
-    #[serde(default = "d_1")]
+    #[serde(default = "d_2000")]
     pub buffer_size: usize,
     /// Decision steps per update batch, drawn from the buffer.
-    #[serde(default = "d_1")]
+    #[serde(default = "d_32")]
     pub batch_size: usize,
     /// Gradient steps per update (each on a freshly sampled batch).
     #[serde(default = "d_1")]
@@ -179,9 +218,27 @@ pub struct TrainConfig {
     pub warmup_updates: u64,
     #[serde(default = "d_gamma")]
     pub gamma: f64,
-    /// Gradient-norm clip, per component (belief nets, encoder, refine, mixer).
+    /// Gradient-norm clip, per component (belief nets, encoder, refine, mixer)
+    /// with `actor_critic = "split"`, over all parameters with "joint".
     #[serde(default = "d_clip")]
     pub grad_clip: f64,
+    /// Which decisions the critic is fitted on: "round" (every BNE round is a
+    /// decision, credited with the reward of the commitment it produced, its
+    /// context the previous round's outputs) or "final" (one decision per
+    /// step: the final round's actions and outputs with the final reward,
+    /// as the reference).
+    #[serde(default = "d_round")]
+    pub credit: String,
+    /// "split": critic terms update the critic's parameters and actor terms
+    /// the actors' (DDPG); "joint": one loss over every parameter, one
+    /// global gradient clip (the reference).
+    #[serde(default = "d_split")]
+    pub actor_critic: String,
+    /// The actions the critic is evaluated at: "executed" (the actions the
+    /// LLM was really called with) or "policy" (the networks' actions
+    /// recomputed at update time, with gradient, as the reference).
+    #[serde(default = "d_executed")]
+    pub critic_actions: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -202,6 +259,16 @@ pub struct MixerConfig {
     /// Weight of the Q-consistency L_cons (the reference's 0.1·L_cons).
     #[serde(default = "d_01")]
     pub lambda_m: f64,
+    /// What L_cons pulls Q_tot towards: the "mean" of the Q_i or their
+    /// "sum" (the reference learner).
+    #[serde(default = "d_mean")]
+    pub consistency_target: String,
+    /// Which mixer inputs carry gradient back into the networks that made
+    /// them: "group" (E: the BeliefEncoder learns through the team TD;
+    /// beliefs and actions enter detached), "none" (all detached) or "all"
+    /// (nothing detached, as the reference).
+    #[serde(default = "d_group")]
+    pub input_gradient: String,
 }
 
 /// Weights of the remaining loss terms (L_cons and L_SD are weighted by mixer.lambda_*).
@@ -233,10 +300,15 @@ pub struct LossWeights {
     /// must beat keeping the previous round's actions.
     #[serde(default = "d_01")]
     pub ci_weight: f64,
-    /// Weight of L_sat = mean(relu(|z| − 3)²) on the action logits z: keeps the
+    /// Weight of L_sat = mean(relu(|z| − 2.5)²) on the action logits z: keeps the
     /// sigmoid out of saturation, where logit-space exploration would stop moving e.
     #[serde(default = "d_01")]
     pub saturation_weight: f64,
+    /// What L_CI compares the refined actions with: "previous" (keeping the
+    /// previous round's executed actions, no gradient) or "initial" (the
+    /// initial policy's actions, with gradient, as the reference).
+    #[serde(default = "d_previous")]
+    pub ci_baseline: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -248,7 +320,8 @@ pub struct RewardConfig {
     /// Learning rate of alpha_logits.
     #[serde(default = "d_eta_alpha")]
     pub eta_alpha: f64,
-    #[serde(default = "d_true")]
+    /// Fit α to Q_tot (the reference); false keeps α at `initial_weights`.
+    #[serde(default)]
     pub dynamic_alpha_update: bool,
 }
 
@@ -292,10 +365,19 @@ fn d_target_interval() -> u64 {
     8
 }
 fn d_lr() -> f64 {
-    4e-4
+    3e-3
+}
+fn d_action_lr() -> Option<f64> {
+    Some(1e-3)
+}
+fn d_epsilon() -> f64 {
+    0.25
+}
+fn d_2000() -> usize {
+    2000
 }
 fn d_wd() -> f64 {
-    1e-5
+    0.0
 }
 fn d_dropout() -> f64 {
     0.15
@@ -316,7 +398,7 @@ fn d_top_p() -> f64 {
     0.9
 }
 fn d_noise() -> f64 {
-    0.3
+    0.5
 }
 fn d_true() -> bool {
     true
@@ -344,6 +426,33 @@ fn d_clip() -> f64 {
 }
 fn d_qmix() -> String {
     "qmix".into()
+}
+fn d_separate() -> String {
+    "separate".into()
+}
+fn d_spread() -> String {
+    "spread".into()
+}
+fn d_before() -> String {
+    "before".into()
+}
+fn d_round() -> String {
+    "round".into()
+}
+fn d_split() -> String {
+    "split".into()
+}
+fn d_executed() -> String {
+    "executed".into()
+}
+fn d_mean() -> String {
+    "mean".into()
+}
+fn d_group() -> String {
+    "group".into()
+}
+fn d_previous() -> String {
+    "previous".into()
 }
 fn d_01() -> f64 {
     0.1
@@ -384,11 +493,16 @@ default_from_serde!(
     RewardConfig
 );
 
+/// The network groups, as `fixed_groups` and metrics.jsonl name them.
+pub const GROUPS: [&str; 5] = ["belief_net", "action", "encoder", "refine", "mixer"];
+
 /// Which mixer the config asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MixerKind {
     Qmix,
     Attention,
+    /// No mixer: Q_tot is the mean of the Q_i (independent learners).
+    None,
 }
 
 impl NetsConfig {
@@ -396,7 +510,10 @@ impl NetsConfig {
         match self.mixer.kind.as_str() {
             "qmix" => Ok(MixerKind::Qmix),
             "attention" => Ok(MixerKind::Attention),
-            other => bail!("mixer.kind = {other:?}: expected \"qmix\" or \"attention\""),
+            "none" => Ok(MixerKind::None),
+            other => {
+                bail!("mixer.kind = {other:?}: expected \"qmix\", \"attention\" or \"none\"")
+            }
         }
     }
 
@@ -413,7 +530,7 @@ impl NetsConfig {
         self.refine_lr.unwrap_or(self.lr)
     }
     pub fn action_lr(&self) -> f64 {
-        self.action_lr.unwrap_or(self.belief_net_lr())
+        self.action_lr.unwrap_or(self.lr)
     }
 
     /// Checks ranges; errors name the key.
@@ -518,8 +635,42 @@ impl NetsConfig {
         if self.reward.initial_weights.iter().any(|w| !(*w > 0.0)) {
             bail!("reward.initial_weights must all be > 0 (α = softmax of their logarithms)");
         }
+        for g in &self.fixed_groups {
+            if !GROUPS.contains(&g.as_str()) {
+                bail!("fixed_groups: {g:?} is not one of {}", GROUPS.join(", "));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.bne.refine_exploration_epsilon) {
+            bail!("bne.refine_exploration_epsilon must be in [0, 1]");
+        }
         self.mixer_kind()?;
+        for (key, value, allowed) in [
+            ("observation", &self.observation, &["separate", "joint"][..]),
+            ("arch.action_init", &self.arch.action_init, &["spread", "standard"]),
+            ("bne.action_delta_check", &self.bne.action_delta_check, &["before", "after"]),
+            ("train.credit", &self.train.credit, &["round", "final"]),
+            ("train.actor_critic", &self.train.actor_critic, &["split", "joint"]),
+            ("train.critic_actions", &self.train.critic_actions, &["executed", "policy"]),
+            ("mixer.consistency_target", &self.mixer.consistency_target, &["mean", "sum"]),
+            ("mixer.input_gradient", &self.mixer.input_gradient, &["group", "none", "all"]),
+            ("loss.ci_baseline", &self.loss.ci_baseline, &["previous", "initial"]),
+        ] {
+            if !allowed.contains(&value.as_str()) {
+                let list: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
+                bail!("{key} = {value:?}: expected one of {}", list.join(", "));
+            }
+        }
         Ok(())
+    }
+
+    /// Observation tokens: 2 (question, strategy) or 1 (joint text).
+    pub fn observation_tokens(&self) -> usize {
+        if self.observation == "separate" { 2 } else { 1 }
+    }
+
+    /// Values in one observation vector: `obs_dim` per token.
+    pub fn observation_len(&self) -> usize {
+        self.obs_dim * self.observation_tokens()
     }
 }
 
@@ -528,15 +679,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_p0() {
+    fn defaults_keep_the_reference_shapes_and_replay() {
         let c = NetsConfig::default();
         assert_eq!(c.n_agents, 3);
         assert_eq!(c.belief_dim, 128);
         assert_eq!(c.arch.entity_dim, 128);
-        // The reference's schedule: every episode, on that episode.
+        // An update every episode, replayed from a buffer.
         assert_eq!(c.train.update_interval, 1);
-        assert_eq!(c.train.buffer_size, 1);
-        assert_eq!(c.train.batch_size, 1);
+        assert_eq!(c.train.buffer_size, 2000);
+        assert_eq!(c.train.batch_size, 32);
         assert_eq!(c.sampling.temperature_min, 0.2);
         assert_eq!(c.sampling.p_max, 0.85);
         assert_eq!(c.target_update_tau, 0.01);

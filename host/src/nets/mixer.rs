@@ -3,7 +3,7 @@
 //!
 //! **qmix** (default; the paper, ECON-SPEC.md section 15): the agents' output
 //! (prompt) embeddings are projected and passed through self-attention over agents,
-//! F_i = MLP([x_i, g]) with g = ReLU(Linear(E)). QMIX hypernetworks conditioned on
+//! F_i = MLP([x_i, g]) with g = ELU(Linear(E)). QMIX hypernetworks conditioned on
 //! E make the mixing weights non-negative:
 //!   W1_i = |hyper_w1([g, F_i])| (per agent, hypernet_embed wide), b1 = hyper_b1(g),
 //!   h = ELU(Σ_i Q_i·W1_i + b1), W2 = |hyper_w2(g)|, V = hyper_v(g),
@@ -24,8 +24,12 @@
 //! is outside every optimiser and breaks reloading) and stays fixed: a random
 //! projection, saved with the checkpoint but never trained (trained together with
 //! F_i, L_SD could be driven to zero by collapsing both sides).
-//! Both compare Q_tot with the mean of the Q_i (not the reference learner's Σ_i Q_i):
-//! every Q_i is trained towards the same team reward, so the sum would fight the TD.
+//! Both compare Q_tot with the mean of the Q_i by default (the reference learner's
+//! Σ_i Q_i with `mixer.consistency_target = "sum"`): every Q_i is trained towards the
+//! same team reward, so the sum would fight the TD.
+//!
+//! **none**: no mixer, Q_tot = mean_i Q_i (independent learners: the rival with
+//! no coordination, each actor climbing its own Q_i).
 
 use tch::{Kind, Tensor, nn, nn::Module};
 
@@ -56,34 +60,67 @@ pub struct MixOutput {
 }
 
 #[derive(Debug)]
-pub enum Mixer {
+pub struct Mixer {
+    kind: MixerKind,
+    net: MixerNet,
+    /// L_cons against the sum of the Q_i (the reference learner) instead of their mean.
+    sum_target: bool,
+}
+
+#[derive(Debug)]
+enum MixerNet {
     Qmix(QmixMixer),
     Attention(AttentionMixer),
+    /// Independent learners: Q_tot = mean_i Q_i, no parameters.
+    None,
 }
 
 impl Mixer {
     pub fn new(p: nn::Path, cfg: &NetsConfig) -> Self {
-        match cfg.mixer_kind().expect("config validated") {
-            MixerKind::Qmix => Mixer::Qmix(QmixMixer::new(p, cfg)),
-            MixerKind::Attention => Mixer::Attention(AttentionMixer::new(p, cfg)),
+        let kind = cfg.mixer_kind().expect("config validated");
+        let net = match kind {
+            MixerKind::Qmix => MixerNet::Qmix(QmixMixer::new(p, cfg)),
+            MixerKind::Attention => MixerNet::Attention(AttentionMixer::new(p, cfg)),
+            MixerKind::None => MixerNet::None,
+        };
+        Mixer {
+            kind,
+            net,
+            sum_target: cfg.mixer.consistency_target == "sum",
         }
     }
 
+    pub fn kind(&self) -> MixerKind {
+        self.kind
+    }
+
     pub fn forward_t(&self, input: &MixInput, train: bool) -> MixOutput {
-        match self {
-            Mixer::Qmix(m) => m.forward_t(input, train),
-            Mixer::Attention(m) => m.forward_t(input, train),
+        match &self.net {
+            MixerNet::Qmix(m) => m.forward_t(input, train),
+            MixerNet::Attention(m) => m.forward_t(input, train),
+            MixerNet::None => MixOutput {
+                q_tot: input.q.mean_dim(1, false, Kind::Float),
+                align: Tensor::zeros_like(&input.q.select(1, 0)),
+            },
         }
     }
 
     /// Q-consistency per sample (B,) of local values (B, N) and Q_tot (B,);
-    /// L_cons is its mean.
+    /// L_cons is its mean. QMIX pulls each Q_i towards Q_tot, the attention
+    /// mixer Q_tot towards the mean (or, as the reference learner, the sum)
+    /// of the Q_i; without a mixer there is nothing to keep consistent.
     pub fn consistency_rows(&self, q: &Tensor, q_tot: &Tensor) -> Tensor {
-        match self {
-            Mixer::Qmix(_) => (q - q_tot.unsqueeze(1))
+        let target = if self.sum_target {
+            q.sum_dim_intlist(1, false, Kind::Float)
+        } else {
+            q.mean_dim(1, false, Kind::Float)
+        };
+        match &self.net {
+            MixerNet::Qmix(_) if !self.sum_target => (q - q_tot.unsqueeze(1))
                 .square()
                 .mean_dim(1, false, Kind::Float),
-            Mixer::Attention(_) => (q_tot - q.mean_dim(1, false, Kind::Float)).square(),
+            MixerNet::Qmix(_) | MixerNet::Attention(_) => (q_tot - target).square(),
+            MixerNet::None => Tensor::zeros_like(q_tot),
         }
     }
 }
@@ -159,7 +196,9 @@ impl QmixMixer {
     /// Prompt-embedding features F_i (B, N, h) and g (B, h).
     pub fn features(&self, input: &MixInput, train: bool) -> (Tensor, Tensor) {
         let (b, n) = input.q.size2().expect("q is (B, N)");
-        let g = input.group.apply(&self.group).relu();
+        // ELU, not ReLU: a large first update can silence every unit of a
+        // ReLU here, and E (the BeliefEncoder) would never get gradient again.
+        let g = input.group.apply(&self.group).elu();
         let x = input.outputs.apply(&self.prompt_in);
         let x = self
             .prompt_ln

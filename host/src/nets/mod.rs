@@ -98,6 +98,16 @@ pub struct Nets {
     n_agents: usize,
     update_rate: f64,
     belief_update: bool,
+    /// `mixer.input_gradient`: which mixer inputs keep their gradient.
+    input_gradient: InputGradient,
+}
+
+/// Which of the mixer's inputs carry gradient back (`mixer.input_gradient`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InputGradient {
+    None,
+    Group,
+    All,
 }
 
 impl Nets {
@@ -112,6 +122,11 @@ impl Nets {
             n_agents: cfg.n_agents,
             update_rate: cfg.bne.update_rate,
             belief_update: cfg.bne.belief_update,
+            input_gradient: match cfg.mixer.input_gradient.as_str() {
+                "none" => InputGradient::None,
+                "all" => InputGradient::All,
+                _ => InputGradient::Group,
+            },
         }
     }
 
@@ -229,11 +244,14 @@ impl Nets {
     }
 
     /// Q_tot for beliefs (B, N, d_b), E (B, d_b), actions, output embeddings and
-    /// commitment. The actions reach Q_tot only through the local values Q_i:
-    /// the mixer sees them detached, so an actor climbing Q_tot moves along
-    /// ∂Q_tot/∂Q_i · ∂Q_i/∂e_i (≥ 0 times its own Q_i's slope) and not along
-    /// the attention mixer's weights, which would reward shifting the mixing
-    /// weight between agents rather than acting better.
+    /// commitment. By default (`mixer.input_gradient = "group"`) the actions
+    /// reach Q_tot only through the local values Q_i: the mixer sees them
+    /// detached, so an actor climbing Q_tot moves along ∂Q_tot/∂Q_i · ∂Q_i/∂e_i
+    /// (≥ 0 times its own Q_i's slope) and not along the attention mixer's
+    /// weights, which would reward shifting the mixing weight between agents
+    /// rather than acting better. E keeps its gradient, so the BeliefEncoder
+    /// learns from the team TD through the mixer's conditioning; the beliefs
+    /// enter detached, so the mixer cannot reshape them to memorise rewards.
     pub fn q_tot(
         &self,
         beliefs: &Tensor,
@@ -244,12 +262,15 @@ impl Nets {
         train: bool,
     ) -> (Tensor, MixOutput) {
         let q = self.q_values(beliefs, actions);
+        let unit = self.bounds.unit(actions);
+        let keep = |t: &Tensor, kept: bool| if kept { t.shallow_clone() } else { t.detach() };
+        let all = self.input_gradient == InputGradient::All;
         let mix = self.mixer.forward_t(
             &MixInput {
                 q: &q,
-                beliefs: &beliefs.detach(),
-                unit_actions: &self.bounds.unit(actions).detach(),
-                group: &group.detach(),
+                beliefs: &keep(beliefs, all),
+                unit_actions: &keep(&unit, all),
+                group: &keep(group, self.input_gradient != InputGradient::None),
                 outputs,
                 commitment,
             },

@@ -9,6 +9,7 @@ pub mod html;
 pub mod plots;
 mod runs;
 pub mod stats;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

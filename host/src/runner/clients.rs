@@ -16,7 +16,6 @@ use crate::llm::LlmClient;
 use crate::llm::cache::{CacheMode, CachedClient};
 use crate::llm::local::{LocalClient, LocalModel};
 use crate::llm::openai::OpenAiClient;
-use crate::plugins::dataset_adapter::Problem;
 
 /// Who an LLM call is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,9 +83,11 @@ pub(super) fn llm_roles(
             }
             "sim" => {
                 let world = world.get_or_insert_with(|| {
-                    let problems: Vec<Problem> =
-                        splits.train.iter().chain(&splits.test).cloned().collect();
-                    Arc::new(crate::sim::World::new(config.sim.clone(), &problems))
+                    Arc::new(crate::sim::World::new(
+                        config.sim.clone(),
+                        &splits.train,
+                        &splits.test,
+                    ))
                 });
                 Arc::new(crate::sim::SimClient::new(
                     Arc::clone(world),

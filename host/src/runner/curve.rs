@@ -47,14 +47,11 @@ pub fn run(
     model_dir: &Path,
 ) -> Result<Vec<CurvePoint>> {
     let problems: Vec<Problem> = job.splits.test.iter().take(eval).cloned().collect();
-    let all: Vec<Problem> = job
-        .splits
-        .train
-        .iter()
-        .chain(&job.splits.test)
-        .cloned()
-        .collect();
-    let world = Arc::new(World::new(job.config.sim.clone(), &all));
+    let world = Arc::new(World::new(
+        job.config.sim.clone(),
+        &job.splits.train,
+        &job.splits.test,
+    ));
     let mut points = Vec::new();
 
     let learner = job.new_learner()?;

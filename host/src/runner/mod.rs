@@ -57,6 +57,9 @@ pub struct Job {
     spent: Mutex<(u64, f64)>,
     /// run.json: written at the start, its end time at the end.
     run: provenance::RunRecord,
+    /// The simulated world's rule, when a role is simulated: test summaries
+    /// then break results down by the kind of problem.
+    pub sim_world: Option<Arc<crate::sim::World>>,
     /// Always `Some` until dropped (see `Drop`).
     rt: Option<tokio::runtime::Runtime>,
 }
@@ -127,6 +130,16 @@ impl Job {
         startup.done("run.json");
         tracing::info!("{startup}");
 
+        let simulated = [&config.llm.coordinator, &config.llm.executor]
+            .iter()
+            .any(|r| r.provider == "sim");
+        let sim_world = simulated.then(|| {
+            Arc::new(crate::sim::World::new(
+                config.sim.clone(),
+                &splits.train,
+                &splits.test,
+            ))
+        });
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -150,6 +163,7 @@ impl Job {
             board: Mutex::new(None),
             spent: Mutex::new((0, 0.0)),
             run,
+            sim_world,
             rt: Some(rt),
         })
     }
@@ -549,6 +563,10 @@ impl Job {
                 };
                 writer.append(&outcome.trace)?;
                 summary.add(&outcome.trace);
+                if let Some(world) = &self.sim_world {
+                    let kind = world.kind_of(&outcome.trace.question);
+                    summary.add_kind(world.kind_name(kind), &outcome.trace);
+                }
                 completion_tokens += outcome.trace.tokens.total().completion;
                 bar.inc(1);
                 bar.set_message(running(&summary, completion_tokens, started));

@@ -162,10 +162,9 @@ impl Job {
         }
         let embedder = self.res.embedder.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
+        let texts = crate::episode::observation_texts(&self.config.nets, &t.question, &t.strategy);
+        let obs = crate::episode::observe(&**embedder, &texts)?;
         for step in &t.steps {
-            let obs = embedder
-                .embed(std::slice::from_ref(&step.observation))?
-                .remove(0);
             let mut rounds = Vec::new();
             for r in &step.rounds {
                 let mut texts: Vec<String> = r.executors.iter().map(|e| e.output.clone()).collect();
@@ -178,7 +177,7 @@ impl Job {
             }
             out.push(StepRecord {
                 next_obs: (!step.done).then(|| obs.clone()),
-                obs,
+                obs: obs.clone(),
                 rounds,
                 done: step.done,
             });

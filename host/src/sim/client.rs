@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 
-use super::world::{Known, World};
+use super::world::{Known, World, normal, normal_cdf, text_hash};
 use crate::llm::{
     BoxFuture, ChatRequest, Completion, LlmClient, estimate_prompt_tokens, estimate_tokens,
 };
@@ -34,6 +34,8 @@ pub struct SimClient {
     world: Arc<World>,
     coordinator: bool,
     model: String,
+    /// The run's seed: the executors' shared luck is drawn from it.
+    seed: u64,
     /// Draws for requests that carry no seed (`[llm] seeds = "none"`).
     unseeded: Mutex<SplitMix64>,
 }
@@ -44,6 +46,7 @@ impl SimClient {
             world,
             coordinator,
             model: model.to_string(),
+            seed,
             unseeded: Mutex::new(SplitMix64::new(rng::derive(&[seed, coordinator as u64]))),
         }
     }
@@ -75,12 +78,12 @@ impl SimClient {
         let shown = boxed_answers(&prompt);
         Ok(if self.coordinator {
             if shown.is_empty() {
-                strategy(&problem.question)
+                self.strategy(problem)
             } else {
                 self.commit(&shown, &mut draws)
             }
         } else {
-            self.execute(problem, request, &shown, &mut draws)
+            self.execute(problem, request, &prompt, &shown, &mut draws)
         })
     }
 
@@ -89,19 +92,38 @@ impl SimClient {
         &self,
         problem: &Known,
         request: &ChatRequest,
+        prompt: &str,
         shown: &[String],
         draws: &mut SplitMix64,
     ) -> String {
-        // The first draw decides right or wrong, so that a small change of
-        // the action moves the chance, not the draw (as with a real sampler).
-        let u = draws.unit();
-        let p = self.world.p_correct(
-            problem.kind,
+        let (t, p) = (
             f64::from(request.temperature),
             f64::from(request.repetition_penalty),
         );
-        let wrong = wrong_answer(&problem.answer, draws);
-        let mut value = if u < p { problem.answer.clone() } else { wrong };
+        let chance = self.world.p_correct(problem.kind, t, p);
+        let mut value = if self.world.config.coupling > 0.0 {
+            // Luck partly shared with every executor asked this prompt at
+            // a nearby action: they are right together and, when wrong,
+            // give the same wrong answer.
+            let shared = |which: u64| {
+                let seed = rng::derive(&[self.seed, text_hash(prompt), which]);
+                self.world.shared_luck(seed, t, p)
+            };
+            let right = normal_cdf(self.world.luck(shared(0), normal(draws)));
+            let slip = normal_cdf(self.world.luck(shared(1), normal(draws)));
+            if right < chance {
+                problem.answer.clone()
+            } else {
+                wrong_by(&problem.answer, slip)
+            }
+        } else {
+            // The first draw decides right or wrong, so that a small change
+            // of the action moves the chance, not the draw (as with a real
+            // sampler).
+            let u = draws.unit();
+            let wrong = wrong_answer(&problem.answer, draws);
+            if u < chance { problem.answer.clone() } else { wrong }
+        };
         // Debate: other agents' answers in the prompt sway it.
         if let Some(majority) = majority(shown)
             && draws.unit() < self.world.config.debate_adoption
@@ -110,8 +132,18 @@ impl SimClient {
         }
         let ramble = (f64::from(request.temperature) * 3.0).round() as usize;
         let mut text = String::from("Following the strategy, I work through the problem.\n");
-        for _ in 0..ramble {
-            text.push_str(FILLER[draws.below(FILLER.len() as u64) as usize]);
+        // With coupled executors (the hard worlds) the text depends only on
+        // the answer and on how much the executor rambles, so texts repeat
+        // and a real sentence encoder sees each once.
+        let fixed = self.world.config.coupling > 0.0;
+        let question = text_hash(&problem.question);
+        for i in 0..ramble {
+            let pick = if fixed {
+                rng::derive(&[question, i as u64]) % FILLER.len() as u64
+            } else {
+                draws.below(FILLER.len() as u64)
+            };
+            text.push_str(FILLER[pick as usize]);
             text.push('\n');
         }
         text.push_str(&format!("The result is {value}.\n\\boxed{{{value}}}"));
@@ -179,15 +211,52 @@ impl LlmClient for SimClient {
     }
 }
 
-fn strategy(question: &str) -> String {
-    STRATEGIES[(text_hash(question) % STRATEGIES.len() as u64) as usize].to_string()
+impl SimClient {
+    /// The coordinator's strategy: steps without numbers (it never gives the
+    /// answer away), opened, where the world's kinds have phrases, by a
+    /// sentence that names the problem's kind — in words of the test pool
+    /// for a test problem. One pick per question.
+    fn strategy(&self, problem: &Known) -> String {
+        let h = text_hash(&problem.question);
+        let kind = &self.world.config.kinds[problem.kind];
+        let pool = if problem.test && !kind.test_strategy_phrases.is_empty() {
+            &kind.test_strategy_phrases
+        } else {
+            &kind.strategy_phrases
+        };
+        if pool.is_empty() {
+            return STRATEGIES[(h % STRATEGIES.len() as u64) as usize].to_string();
+        }
+        let phrase = &pool[(rng::derive(&[h, 1]) % pool.len() as u64) as usize];
+        let steps = SHORT_STEPS[(rng::derive(&[h, 2]) % SHORT_STEPS.len() as u64) as usize];
+        format!("{phrase}\n{steps}")
+    }
 }
+
+/// Steps short enough to follow a kind's sentence within a 50-token strategy.
+const SHORT_STEPS: [&str; 3] = [
+    "1. Find the quantities.\n2. Compute step by step.\n3. Check the result.",
+    "1. Read what is asked.\n2. Work it out.\n3. Verify the value.",
+    "1. List the known values.\n2. Apply the operation.\n3. Re-check it.",
+];
+
+const OFFSETS: [i64; 8] = [-10, -3, -2, -1, 1, 2, 3, 10];
 
 /// A plausible wrong answer: the reference off by a small amount (or with a
 /// slip in the last digit for answers that are not integers).
 fn wrong_answer(answer: &str, draws: &mut SplitMix64) -> String {
-    const OFFSETS: [i64; 8] = [-10, -3, -2, -1, 1, 2, 3, 10];
     let offset = OFFSETS[draws.below(OFFSETS.len() as u64) as usize];
+    with_offset(answer, offset)
+}
+
+/// The wrong answer a slip `u` in [0, 1) picks: executors with the same
+/// slip give the same wrong answer.
+fn wrong_by(answer: &str, u: f64) -> String {
+    let i = ((u * OFFSETS.len() as f64) as usize).min(OFFSETS.len() - 1);
+    with_offset(answer, OFFSETS[i])
+}
+
+fn with_offset(answer: &str, offset: i64) -> String {
     match answer.trim().parse::<i64>() {
         Ok(a) => (a + offset).to_string(),
         Err(_) => format!("{}{}", answer.trim(), offset.unsigned_abs()),
@@ -245,12 +314,6 @@ fn majority(answers: &[String]) -> Option<String> {
     counts.into_iter().find(|(_, c)| *c == top).map(|(a, _)| a)
 }
 
-fn text_hash(text: &str) -> u64 {
-    // FNV-1a: stable across runs and machines (std's hasher is not).
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
 
 #[cfg(test)]
 mod tests {
@@ -274,7 +337,7 @@ mod tests {
             answer: a.into(),
             metadata: Vec::new(),
         });
-        Arc::new(World::new(SimConfig::default(), &problems))
+        Arc::new(World::new(SimConfig::default(), &problems, &[]))
     }
 
     fn request(text: &str, t: f32, p: f32, seed: Option<u32>) -> ChatRequest {

@@ -1,18 +1,19 @@
 //! The hidden rule of the simulated world and the problems it knows.
 
-//! The hidden rule of the simulated world and the problems it knows.
-
 use std::collections::HashMap;
 
 use crate::config::SimConfig;
+use crate::rng::SplitMix64;
 use crate::plugins::dataset_adapter::Problem;
 
-/// A problem the world knows: its reference answer and its kind.
+/// A problem the world knows: its reference answer, its kind, and whether
+/// it is a test problem (whose strategy names the kind in other words).
 #[derive(Clone, Debug)]
 pub struct Known {
     pub question: String,
     pub answer: String,
     pub kind: usize,
+    pub test: bool,
 }
 
 /// The rule plus every problem of the run, found again in prompts by the
@@ -24,13 +25,15 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(config: SimConfig, problems: &[Problem]) -> Self {
+    /// The world of a run's training and test problems.
+    pub fn new(config: SimConfig, train: &[Problem], test: &[Problem]) -> Self {
         let mut world = World {
             config,
             problems: Vec::new(),
             by_first_line: HashMap::new(),
         };
-        for p in problems {
+        let split = train.iter().map(|p| (p, false));
+        for (p, test) in split.chain(test.iter().map(|p| (p, true))) {
             let question = p.question.trim().to_string();
             let kind = world.kind_of(&question);
             let key = first_line(&question);
@@ -43,14 +46,19 @@ impl World {
                 question,
                 answer: p.answer.clone(),
                 kind,
+                test,
             });
         }
         world
     }
 
-    /// The kind a question belongs to (index into `config.kinds`); a question
-    /// matching no kind gets the last one.
+    /// The kind a question belongs to (index into `config.kinds`): by its
+    /// words, where a question matching no kind gets the last one, or by a
+    /// hash of it (`sim.kind_by`).
     pub fn kind_of(&self, question: &str) -> usize {
+        if self.config.kind_by == "hash" {
+            return self.config.hashed_kind(text_hash(question.trim()));
+        }
         let words: Vec<String> = question
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
@@ -95,6 +103,39 @@ impl World {
         c.floor + (c.peak - c.floor) * (-0.5 * (zt * zt + zp * zp)).exp()
     }
 
+    /// The luck shared by every executor asked the same prompt, at action
+    /// (T, p): a standard normal value that varies smoothly with the action
+    /// (a random function with length scales `sim.coupling_temperature` and
+    /// `sim.coupling_penalty`, drawn from `seed`), so executors at nearby
+    /// actions share it and executors far apart do not.
+    pub fn shared_luck(&self, seed: u64, temperature: f64, penalty: f64) -> f64 {
+        // Random Fourier features of a Gaussian kernel: a sum of cosines with
+        // normal frequencies is close to a Gaussian process with unit variance.
+        const FEATURES: usize = 64;
+        let mut r = SplitMix64::new(seed);
+        let (lt, lp) = (
+            self.config.coupling_temperature,
+            self.config.coupling_penalty,
+        );
+        let sum: f64 = (0..FEATURES)
+            .map(|_| {
+                let wt = normal(&mut r) / lt;
+                let wp = normal(&mut r) / lp;
+                let phase = std::f64::consts::TAU * r.unit();
+                (wt * temperature + wp * penalty + phase).cos()
+            })
+            .sum();
+        sum * (2.0 / FEATURES as f64).sqrt()
+    }
+
+    /// An executor's luck: `sim.coupling` of it shared (see
+    /// [`World::shared_luck`]), the rest its own (`own`, standard normal).
+    /// Standard normal either way.
+    pub fn luck(&self, shared: f64, own: f64) -> f64 {
+        let c = self.config.coupling;
+        c.sqrt() * shared + (1.0 - c).sqrt() * own
+    }
+
     /// The best action of a kind: (T*, p*).
     pub fn best_action(&self, kind: usize) -> [f32; 2] {
         let k = &self.config.kinds[kind];
@@ -104,6 +145,36 @@ impl World {
     pub fn kind_name(&self, kind: usize) -> &str {
         &self.config.kinds[kind].name
     }
+}
+
+/// A standard normal draw (Box-Muller).
+pub fn normal(r: &mut SplitMix64) -> f64 {
+    let u = 1.0 - r.unit(); // (0, 1]
+    let v = r.unit();
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+/// The standard normal distribution function Φ (Abramowitz and Stegun
+/// 7.1.26: absolute error below 1.5e-7).
+pub fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * z);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-z * z).exp();
+    if x >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
+}
+
+/// FNV-1a of a text: stable across runs and machines (std's hasher is not).
+pub fn text_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 fn first_line(question: &str) -> String {
@@ -125,7 +196,7 @@ mod tests {
 
     #[test]
     fn kinds_follow_keywords_and_fall_back_to_the_catch_all() {
-        let w = World::new(SimConfig::default(), &[]);
+        let w = World::new(SimConfig::default(), &[], &[]);
         assert_eq!(
             w.kind_name(w.kind_of("The accountant's LEDGER shows 4.")),
             "ledger"
@@ -139,7 +210,7 @@ mod tests {
 
     #[test]
     fn the_rule_peaks_at_each_kinds_best_action() {
-        let w = World::new(SimConfig::default(), &[]);
+        let w = World::new(SimConfig::default(), &[], &[]);
         for kind in 0..3 {
             let [t, p] = w.best_action(kind);
             let best = w.p_correct(kind, t as f64, p as f64);
@@ -158,7 +229,7 @@ mod tests {
             problem("b", "Riddle: add 2 and 3.\nWhat is twice that?", "10"),
             problem("c", "In the story, a knight has 4 swords.", "4"),
         ];
-        let w = World::new(SimConfig::default(), &ps);
+        let w = World::new(SimConfig::default(), &ps, &[]);
         let prompt = "Solve it.\n\nProblem:\nRiddle: add 2 and 3.\nWhat is twice that?\n\nGo.";
         assert_eq!(w.find(prompt).unwrap().answer, "10");
         assert_eq!(

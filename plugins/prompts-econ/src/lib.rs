@@ -23,6 +23,13 @@ impl PromptTemplate for EconPrompts {
             "",
             "a system message sent before every prompt (none by default, as in ECON)",
         )
+        .text_option(
+            "strategy_prompt",
+            "econ",
+            "the coordinator's strategy prompt: \"econ\" (three steps within 50 tokens, never the \
+             answer) or \"reference\" (the reference code's: three steps under 80 tokens, no ban \
+             on the answer)",
+        )
     }
 
     fn render(ctx: &PromptContext) -> Result<Vec<ChatMessage>, String> {

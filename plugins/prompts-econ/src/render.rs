@@ -22,8 +22,17 @@ pub fn render(ctx: &PromptContext) -> Result<Vec<ChatMessage>, String> {
     if question.is_empty() {
         return Err(format!("stage \"{}\": the question is empty", ctx.stage));
     }
+    let options = Options(&ctx.vars);
     let body = match ctx.stage.as_str() {
-        "coordinator-strategy" => strategy(&question),
+        "coordinator-strategy" => match options.get("strategy_prompt").unwrap_or("econ") {
+            "econ" | "" => strategy(&question),
+            "reference" => reference_strategy(&question),
+            other => {
+                return Err(format!(
+                    "option strategy_prompt = \"{other}\": expected \"econ\" or \"reference\""
+                ));
+            }
+        },
         "executor" => executor(&question, &clean(ctx.strategy.trim()), ctx.n_agents),
         "coordinator-commitment" => commitment(&question, ctx)?,
         // Self-consistency samples the chain-of-thought prompt: the two modes
@@ -52,6 +61,11 @@ fn unknown_stage(stage: &str) -> String {
 
 fn strategy(question: &str) -> String {
     format!("{STRATEGY_ROLE}\n\nProblem:\n{question}\n\n{STRATEGY_RULES}")
+}
+
+/// The reference code's strategy prompt, for the reference arm.
+fn reference_strategy(question: &str) -> String {
+    format!("{STRATEGY_ROLE}\n\nProblem:\n{question}\n\n{REFERENCE_STRATEGY_RULES}")
 }
 
 /// Same text for every executor and every BNE round, as in ECON: executors

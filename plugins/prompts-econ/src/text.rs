@@ -13,6 +13,11 @@ pub const STRATEGY_RULES: &str = r"Write a high-level STRATEGY for the executors
 - You may name the quantities given in the problem.
 - Output only the three steps, one per line.";
 
+/// The reference code's strategy instructions (its length limit and its
+/// execution rules), for the reference arm: it does not forbid the answer.
+pub const REFERENCE_STRATEGY_RULES: &str = r"Write a step-by-step STRATEGY for the executors: three numbered conceptual steps, under 80 tokens.
+Execution rules for the executors: show your reasoning, and end with the final number inside \boxed{}.";
+
 pub const EXECUTOR_RULES: &str = r"Instructions:
 1. Follow the strategy's steps in order.
 2. Show every calculation with explicit numbers.
