@@ -7,10 +7,12 @@
 //!   question, optima inside the action range, effects of 90 % vs 5 %,
 //!   independent executors. Learnable with a bag-of-words embedder.
 //! - `"hard"`: the kind is hidden from the question (assigned by a hash) and
-//!   named only by the coordinator's strategy, in words that differ between
-//!   training and test problems; one optimum sits on the bound of the
-//!   action range; executors at similar actions make the same mistakes
-//!   (coupled payoffs), so a diverse team beats identical agents.
+//!   named only by the coordinator's strategy, by its topic (money vs.
+//!   riddles) in words that differ between training and test problems (no
+//!   content word shared: a bag of words cannot carry it over, a sentence
+//!   encoder can); one optimum sits on the bound of the action range;
+//!   executors at similar actions make the same mistakes (coupled payoffs),
+//!   so a team spread around the optimum beats identical agents at it.
 //! - `"realistic"`: the hard world with the effect of a real temperature
 //!   change (right 75 % at the best action vs 55 % far from it).
 
@@ -137,36 +139,39 @@ best_penalty = 1.15
 const HARD: &str = r#"
 world = "hard"
 kind_by = "hash"
-peak = 0.85
+peak = 0.8
 floor = 0.1
-temperature_width = 0.25
+temperature_width = 0.35
 penalty_width = 0.2
-coupling = 0.7
-coupling_temperature = 0.15
-coupling_penalty = 0.1
+coupling = 0.8
+coupling_temperature = 0.06
+coupling_penalty = 0.05
 coordinator_error = 0.1
 debate_adoption = 0.5
 
+# Money and bookkeeping want a cold executor (the best temperature is on the
+# lower bound); riddles and puzzles a hot one. The test phrases share no
+# content word with the training phrases of their kind.
 [[kinds]]
 name = "exact"
 best_temperature = 0.2
 best_penalty = 1.0
 strategy_phrases = [
-    "This is a precise bookkeeping calculation, so every figure must be exact.",
-    "Treat it as careful accounting: copy each number exactly and never guess.",
-    "A strict arithmetic task; work deterministically and avoid shortcuts.",
-    "Follow the most direct computation, with no speculation at all.",
-    "This needs rigorous, methodical calculation of each quantity.",
-    "Stay literal and compute only what the numbers state.",
-    "Exactness matters most here; double-check every product and sum.",
-    "Use a disciplined, step-by-step tally of the amounts.",
+    "This is an accounting problem: add up the costs and totals exactly.",
+    "A bookkeeping question about money spent and earned.",
+    "Treat this as a budget calculation with prices and payments.",
+    "A question about invoices, bills and the amounts owed.",
+    "Compute the balance like a bank statement, line by line.",
+    "This is about wages, salaries and hourly pay.",
+    "A sales ledger problem: units sold times unit price.",
+    "Work it out like a cashier totalling a receipt.",
 ]
 test_strategy_phrases = [
-    "A meticulous computation: keep every quantity precise.",
-    "Be conservative and systematic, like an auditor reconciling figures.",
-    "Accuracy over creativity: proceed mechanically through the numbers.",
-    "Handle this like a ledger entry, line by careful line.",
-    "Stick to the plain, conventional method and verify each total.",
+    "A finance question: tally the expenses and income precisely.",
+    "Think of it as a payroll computation.",
+    "This concerns a shop's takings and the change given back.",
+    "Treat it as tax arithmetic from a spreadsheet.",
+    "A household spending question about groceries and rent.",
 ]
 
 [[kinds]]
@@ -174,21 +179,21 @@ name = "exploratory"
 best_temperature = 1.1
 best_penalty = 1.2
 strategy_phrases = [
-    "This calls for brainstorming several different approaches before settling on one.",
-    "Think creatively: the trick may be hidden, so explore unusual interpretations.",
-    "An open-ended puzzle; try a few imaginative angles first.",
-    "Consider alternative readings of the question and play with the setup.",
-    "Be inventive and look for an unexpected pattern or shortcut.",
-    "Loosen up and explore diverse ideas before committing.",
-    "A lateral-thinking problem; question the obvious reading.",
-    "Improvise freely and test unconventional strategies.",
+    "This is a riddle: look for the trick hidden in the wording.",
+    "A brain teaser; brainstorm a few interpretations first.",
+    "Treat it as a puzzle with an unexpected twist.",
+    "A lateral-thinking question: question the obvious reading.",
+    "Think creatively, as in a logic puzzle game.",
+    "An imaginative word puzzle; explore unusual angles.",
+    "This is a playful conundrum that needs inventive thinking.",
+    "Solve it like a mystery: try several hypotheses.",
 ]
 test_strategy_phrases = [
-    "Let your reasoning wander through unorthodox possibilities before converging.",
-    "Approach it playfully, as a riddle with a twist.",
-    "Divergent thinking helps here: generate many candidate ideas.",
-    "Search widely for a clever, non-obvious route.",
-    "Experiment with fanciful interpretations, then pick the best.",
+    "An enigma: the answer may hide behind a clever trap.",
+    "Approach it as a quiz-show question with a catch.",
+    "An artistic challenge: consider unconventional ideas.",
+    "Like a detective story, weigh different theories first.",
+    "A tricky trivia question that rewards original reasoning.",
 ]
 "#;
 

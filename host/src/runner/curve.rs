@@ -1,7 +1,9 @@
 //! `econ-host sim curve`: accuracy on held-out problems against training
-//! episodes, for the trained networks (baseline and BNE) beside three
+//! episodes, for the trained networks (baseline and BNE) beside the
 //! references — the untrained networks (episode 0), uniformly random
-//! actions, and the oracle (every executor at its problem's best action).
+//! actions, the best constant action (every executor at the one action that
+//! did best on training problems: the simplest rival a learner must beat),
+//! and the oracle (every executor at its problem's best action).
 //! Writes LOG_DIR/learning_curve.jsonl, which `econ-host report` plots.
 
 use std::path::Path;
@@ -23,7 +25,7 @@ use crate::sim::World;
 pub struct CurvePoint {
     /// Training episodes done (0: untrained).
     pub episodes: u64,
-    /// "trained", "random" or "oracle".
+    /// "trained", "random", "constant" or "oracle".
     pub policy: String,
     /// "baseline" or "bne".
     pub mode: String,
@@ -74,7 +76,10 @@ pub fn run(
     let oracle: FixedActions = Arc::new(move |problem, _, _| {
         oracle_world.best_action(oracle_world.kind_of(&problem.question))
     });
-    for (name, fixed) in [("random", random), ("oracle", oracle)] {
+    let constant = best_constant(job, &learner)?;
+    tracing::info!("best constant action on training problems: T {:.2}, p {:.2}", constant[0], constant[1]);
+    let constant: FixedActions = Arc::new(move |_, _, _| constant);
+    for (name, fixed) in [("random", random), ("constant", constant), ("oracle", oracle)] {
         let summary = job.test_with(&learner, &problems, Mode::Baseline, Some(fixed))?;
         points.push(point(
             job,
@@ -114,6 +119,30 @@ pub fn run(
     let path = job.log_dir.join(CURVE_FILE);
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     Ok(points)
+}
+
+/// Training problems the constant actions are tried on.
+const CONSTANT_TRIALS: usize = 100;
+
+/// The constant action that does best on the first training problems: a
+/// grid of 5 temperatures × 3 repetition penalties over the bounds.
+fn best_constant(job: &Job, learner: &Mutex<Learner>) -> Result<[f32; 2]> {
+    let b = &job.config.nets.sampling;
+    let problems: Vec<Problem> = job.splits.train.iter().take(CONSTANT_TRIALS).cloned().collect();
+    let mut best = ([0f32; 2], -1.0);
+    for i in 0..5 {
+        for j in 0..3 {
+            let t = b.temperature_min + (b.temperature_max - b.temperature_min) * i as f64 / 4.0;
+            let p = b.p_min + (b.p_max - b.p_min) * j as f64 / 2.0;
+            let action = [t as f32, p as f32];
+            let fixed: FixedActions = Arc::new(move |_, _, _| action);
+            let s = job.test_with(learner, &problems, Mode::Baseline, Some(fixed))?;
+            if s.accuracy > best.1 {
+                best = (action, s.accuracy);
+            }
+        }
+    }
+    Ok(best.0)
 }
 
 /// The networks in baseline and BNE mode.
