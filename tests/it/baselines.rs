@@ -415,7 +415,8 @@ async fn run_with_every_mode_then_report() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     for line in [
         "Baseline (no BNE): ",
-        "BNE (3 rounds): ",
+        "BNE (up to 3 rounds, ",
+        "Executors' majority (no commitment): ",
         "Chain of thought (1 call): ",
         "Self-consistency (4 samples): ",
         "Debate (3 agents, 2 rounds): ",
@@ -423,9 +424,27 @@ async fn run_with_every_mode_then_report() {
         assert!(stdout.contains(line), "{line}: {stdout}");
     }
     let summary = json_file(&s.path("logs/summary.json"));
-    for mode in ["baseline", "bne", "cot", "sc", "debate"] {
+    for mode in ["baseline", "bne", "majority", "cot", "sc", "debate"] {
         let ts = traces(&s.path(&format!("logs/traces_test_{mode}.jsonl")));
         check_accounting(&summary, mode, &ts);
+    }
+    // The majority control: the strategy, the executors, no commitment.
+    for t in traces(&s.path("logs/traces_test_majority.jsonl")) {
+        assert_eq!(u(&t["calls"]["coordinator"]), 1);
+        assert_eq!(u(&t["calls"]["executor"]), N_AGENTS as u64);
+        assert_eq!(t["parse_method"], "majority", "{t}");
+    }
+    // ECON's modes report what the commitment did with the executors' answers.
+    for mode in ["baseline", "bne", "majority"] {
+        let c = &summary["modes"][mode]["consensus"];
+        for key in ["majority_accuracy", "any_executor_correct_rate", "overrode_right_majority"] {
+            assert!(c[key].is_number(), "{mode}: {key} in {c}");
+        }
+        // The majority control's answer is the majority.
+        if mode == "majority" {
+            assert_eq!(c["overrode_right_majority"], 0);
+            assert_eq!(c["rescued_wrong_majority"], 0);
+        }
     }
     // ECON: a strategy, then per round n executors and a commitment.
     for t in traces(&s.path("logs/traces_test_baseline.jsonl")) {
@@ -454,9 +473,10 @@ async fn run_with_every_mode_then_report() {
     ] {
         assert!(html.contains(&format!("<section id=\"{id}\">")), "{id}");
     }
-    for mode in ["baseline", "bne", "cot", "sc", "debate"] {
+    for mode in ["baseline", "bne", "majority", "cot", "sc", "debate"] {
         assert!(html.contains(mode));
     }
+    assert!(html.contains("Executors' majority and the commitment"));
 }
 
 /// Regenerates tests/fixtures/report-logs with the real binary against the
@@ -481,5 +501,34 @@ async fn regenerate_report_fixture() {
                 .replace(&*s.dir.path().to_string_lossy(), "/tmp/report-fixture");
             std::fs::write(fixture.join(&name), text).unwrap();
         }
+    }
+}
+
+/// Self-consistency's samples and debate's first round ask the same prompt
+/// at the same temperature; each mode draws its own seeds, so no request is
+/// sent twice (debate is not sc plus a round).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sc_and_debate_send_no_identical_request() {
+    let server = Server::start(Duration::ZERO).await;
+    server.set_default(model());
+    let dir = tempfile::tempdir().unwrap();
+    let same = "\n[baselines]\nsc_samples = 3\nsc_temperature = 0.7\ndebate_agents = 3\n\
+                debate_rounds = 2\ndebate_temperature = 0.7\n";
+    write_job_with(dir.path(), &server.base_url(), "", same);
+    let out = Command::new(common::binary())
+        .args(["test", "--mode", "sc,debate", "--test-eps", "4", "--log-dir", "logs"])
+        .arg("--config")
+        .arg(dir.path().join("config.toml"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let bodies = server.state.bodies.lock().unwrap().clone();
+    // 4 problems: sc 3 calls, debate 3 + 3.
+    assert_eq!(bodies.len(), 4 * 9, "{}", text(&out));
+    let mut seen = std::collections::HashSet::new();
+    for b in &bodies {
+        let key = (b["messages"].to_string(), b["seed"].to_string(), b["temperature"].to_string());
+        assert!(seen.insert(key), "sent twice: {b}");
     }
 }

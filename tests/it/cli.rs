@@ -179,7 +179,7 @@ fn run_on_the_embedded_model_trains_tests_and_writes_outputs() {
     assert!(out.status.success(), "{}", text(&out));
     let t = text(&out);
     assert!(
-        t.contains("Baseline (no BNE): ") && t.contains("BNE (1 rounds): "),
+        t.contains("Baseline (no BNE): ") && t.contains("BNE (up to 1 rounds, "),
         "{t}"
     );
     let summary: serde_json::Value =

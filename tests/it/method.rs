@@ -191,3 +191,58 @@ fn the_default_learner_is_the_one_default_vllm_and_the_hard_world_run() {
     assert_eq!(learner("default.toml"), hard, "configs/default.toml");
     assert_eq!(learner("vllm.toml"), hard, "configs/vllm.toml");
 }
+
+/// The reference arm end to end on a real model (the packaged SmolLM2 on
+/// llama.cpp, all-MiniLM observations): it trains with the reference's
+/// learner — every group moving — and tests in both of ECON's modes.
+#[test]
+fn the_reference_arm_runs_on_a_real_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = common::repo_root();
+    let sets = [
+        "llm.coordinator.provider=local",
+        "llm.coordinator.model=smollm2-135m",
+        "llm.coordinator.max_tokens=48",
+        "llm.executor.provider=local",
+        "llm.executor.model=smollm2-135m",
+        "llm.executor.max_tokens=32",
+        "llm.cache.mode=off",
+        "embedding.model=all-minilm-l6-v2",
+        "obs_dim=384",
+        "commitment_embedding_dim=384",
+        "env.strategy_max_tokens=48",
+        "bne.max_iterations_infer=1",
+        "runner.concurrency=1",
+    ];
+    let out = Command::new(common::binary())
+        .arg("run")
+        .arg("--config")
+        .arg(root.join("configs/p0-reference.toml"))
+        .args(["--train-eps", "2", "--test-eps", "1", "--json"])
+        .arg("--log-dir")
+        .arg(dir.path())
+        .args(sets.iter().flat_map(|s| ["--set", s]))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["train"]["episodes"], 2);
+    for mode in ["baseline", "bne"] {
+        assert_eq!(summary["modes"][mode]["episodes"], 1, "{mode}");
+    }
+    let run: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["config"]["train"]["credit"], "final");
+    assert_eq!(run["config"]["mixer"]["kind"], "attention");
+    // One update per episode (the reference's schedule), every group moving.
+    let text = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    for g in GROUPS {
+        let moved = lines
+            .iter()
+            .any(|l| l[format!("grad_norm_{g}")].as_f64().is_some_and(|n| n > 0.0));
+        assert!(moved, "{g}: {text}");
+    }
+}

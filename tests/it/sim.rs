@@ -161,6 +161,77 @@ fn attention_mixer_learns_each_kinds_action() {
     learns("attention");
 }
 
+/// `run` on configs/sim-hard.toml (seed `seed`, 200 unseen test problems);
+/// summary.json.
+fn hard_run(dir: &Path, seed: u64, train_eps: &str) -> Value {
+    let config = common::repo_root().join("configs/sim-hard.toml");
+    let out = Command::new(common::binary())
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .args(["--train-eps", train_eps, "--test-eps", "200", "--json"])
+        .arg("--log-dir")
+        .arg(dir)
+        .args(["--set", &format!("seed={seed}"), "--set", "runner.torch_threads=1"])
+        .output()
+        .expect("running econ-host");
+    assert!(
+        out.status.success(),
+        "econ-host run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Mean round-0 temperature of a mode's test episodes of one kind.
+fn kind_temperature(summary: &Value, mode: &str, kind: &str) -> f64 {
+    summary["modes"][mode]["by_kind"][kind]["temperature_mean"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {kind} episodes in {mode}"))
+}
+
+/// The world that can say no (configs/sim-hard.toml): the kind of a problem
+/// is named only by the coordinator's strategy, in words no training
+/// strategy used; real GSM8K questions the networks never saw; a real
+/// sentence encoder; one optimum on the bound; coupled executors. The
+/// default learner (the one configs/default.toml and configs/vllm.toml
+/// run) must learn each kind's action there, and BNE must not lose to round 0.
+#[test]
+fn the_default_learner_learns_the_hard_world_on_unseen_problems_and_wording() {
+    let dir = tempfile::tempdir().unwrap();
+    let results: Vec<(u64, Value, Value)> = std::thread::scope(|s| {
+        let runs: Vec<_> = [1u64, 2]
+            .into_iter()
+            .map(|seed| {
+                let d = dir.path().join(format!("seed-{seed}"));
+                s.spawn(move || {
+                    let untrained = hard_run(&d.join("untrained"), seed, "0");
+                    let trained = hard_run(&d.join("trained"), seed, "1500");
+                    (seed, untrained, trained)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (seed, untrained, trained) in &results {
+        let (u, t, b) = (
+            accuracy(untrained, "baseline"),
+            accuracy(trained, "baseline"),
+            accuracy(trained, "bne"),
+        );
+        // Exact problems want a cold executor (best 0.2), exploratory a hot one (1.1).
+        let cold = kind_temperature(trained, "baseline", "exact");
+        let hot = kind_temperature(trained, "baseline", "exploratory");
+        let report = format!(
+            "seed {seed}: untrained {u:.3}, trained baseline {t:.3}, bne {b:.3};              T exact {cold:.2}, exploratory {hot:.2}"
+        );
+        println!("hard world, {report}");
+        assert!(t >= u + 0.25, "{report}");
+        assert!(hot - cold >= 0.3, "{report}");
+        assert!(b >= t - 0.05, "{report}");
+    }
+}
+
 /// The same seed gives the same run: every trace line equal but for times.
 #[test]
 fn a_run_is_reproducible_from_its_seed() {

@@ -100,6 +100,8 @@ impl Learner {
     /// (`env.max_rounds > 1`) are counted once, not once per step.
     pub fn observe(&mut self, ep: StepRecord) -> Result<Vec<Metrics>> {
         self.check_record(&ep)?;
+        let obs = crate::nets::tensor_from(&ep.obs, &[ep.obs.len() as i64], self.device);
+        self.nets.obs_norm.update(&obs);
         let ends_episode = ep.done;
         if self.buffer.len() == self.cfg.train.buffer_size {
             self.buffer.pop_front();

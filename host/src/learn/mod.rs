@@ -232,7 +232,10 @@ impl Learner {
         let mut named: Vec<(String, Tensor)> = vs
             .variables()
             .into_iter()
-            .filter(|(n, _)| !n.starts_with(crate::nets::mixer::FROZEN))
+            .filter(|(n, _)| {
+                !n.starts_with(crate::nets::mixer::FROZEN)
+                    && !n.starts_with(crate::nets::obs_norm::PREFIX)
+            })
             .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let mut groups = Vec::new();

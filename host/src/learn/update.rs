@@ -188,6 +188,11 @@ impl Learner {
         tch::no_grad(|| {
             for (name, mut t) in self.target_vs.variables() {
                 let src = &online[&name];
+                // Statistics are copied, not mixed.
+                if name.starts_with(crate::nets::obs_norm::PREFIX) {
+                    t.copy_(src);
+                    continue;
+                }
                 let mixed = src * tau + &t * (1.0 - tau);
                 t.copy_(&mixed);
             }

@@ -35,6 +35,11 @@ pub struct NetsConfig {
     /// question + "Strategy:" + strategy, as the reference's one text).
     #[serde(default = "d_separate")]
     pub observation: String,
+    /// Standardise each observation value by the running mean and variance
+    /// of the training observations (false: the raw embedding, as the
+    /// reference's token ids).
+    #[serde(default = "d_true")]
+    pub observation_norm: bool,
     /// Network groups this config leaves untrained on purpose (say why in a
     /// comment beside it): "belief_net", "action", "encoder", "refine",
     /// "mixer". Their parameters keep their initial values.

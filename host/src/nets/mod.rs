@@ -18,6 +18,7 @@ pub mod config;
 pub mod encoder;
 pub mod layers;
 pub mod mixer;
+pub mod obs_norm;
 pub mod refine;
 
 use tch::{Device, Kind, Tensor, nn};
@@ -89,6 +90,8 @@ pub struct RoundState {
 /// All networks of one ECON model (the learner holds two: online and target).
 #[derive(Debug)]
 pub struct Nets {
+    /// Running standardisation of the observations (`observation_norm`).
+    pub obs_norm: obs_norm::ObsNorm,
     /// The n agents' belief networks (independent weights, evaluated together).
     pub agents: BeliefNetwork,
     pub encoder: BeliefEncoder,
@@ -114,6 +117,11 @@ impl Nets {
     /// Builds every network under `p` (the config must be validated).
     pub fn new(p: &nn::Path, cfg: &NetsConfig) -> Self {
         Nets {
+            obs_norm: obs_norm::ObsNorm::new(
+                p / "obs_norm",
+                cfg.observation_len() as i64,
+                cfg.observation_norm,
+            ),
             agents: BeliefNetwork::new(p / "belief", cfg),
             encoder: BeliefEncoder::new(p / "encoder", cfg),
             refine: RefineModule::new(p / "refine", cfg),
@@ -147,7 +155,8 @@ impl Nets {
         context: Option<(&Tensor, &Tensor)>,
         train: bool,
     ) -> Tensor {
-        self.agents.beliefs(obs, context, train)
+        self.agents
+            .beliefs(&self.obs_norm.apply(obs), context, train)
     }
 
     /// Pre-sigmoid action logits (B, N, 2).

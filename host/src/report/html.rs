@@ -277,9 +277,51 @@ fn bne(page: &mut String, modes: &[&ModeData]) -> Result<()> {
     }
     page.push_str(
         "</table><p class=\"muted\">Stop reasons: commitment_unchanged and action_delta count as \
-         converged; max_rounds is the budget (always for baseline); oscillation is the guard.</p></section>",
+         converged; max_rounds is the budget (always for baseline); oscillation is the guard; \
+         critic_veto: the critics kept the previous actions (not a convergence).</p>",
     );
+    consensus(page, &with_rounds);
+    page.push_str("</section>");
     Ok(())
+}
+
+/// What the coordinator did with its executors' answers, per ECON mode: the
+/// executors' parsed majority on the same outputs beside the final answer,
+/// and how BNE rounds changed round 0's answer.
+fn consensus(page: &mut String, modes: &[&&ModeData]) {
+    page.push_str(
+        "<h3>Executors' majority and the commitment</h3><table><tr><th class=\"l\">mode</th>\
+         <th>episodes</th><th>final right</th><th>majority right</th><th>any executor right</th>\
+         <th>overrode a right majority</th><th>rescued a wrong majority</th>\
+         <th>round 0 right</th><th>right → wrong</th><th>wrong → right</th></tr>",
+    );
+    for m in modes {
+        let mut s = crate::episode::summary::ModeSummary::default();
+        for t in &m.traces {
+            s.add(t);
+        }
+        let Some(c) = &s.consensus else { continue };
+        let _ = write!(
+            page,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&m.key),
+            s.episodes,
+            s.correct,
+            c.majority_correct,
+            c.any_executor_correct,
+            c.overrode_right_majority,
+            c.rescued_wrong_majority,
+            c.round0_correct,
+            c.right_to_wrong,
+            c.wrong_to_right
+        );
+    }
+    page.push_str(
+        "</table><p class=\"muted\">Counts of episodes, on each episode's final round: the \
+         majority is the executors' parsed answers (ties: the first seen). Round 0 → final: how \
+         the BNE rounds changed the commitment's answer.</p>",
+    );
 }
 
 // Long on purpose: one section of the report, HTML written in page order.

@@ -141,6 +141,10 @@ fn episode(
                 };
                 calls.push(Call(false, tokens(prompts, ctx)?, u64::from(exec_max)));
             }
+            // The majority control makes no commitment call.
+            if !mode.commits() {
+                continue;
+            }
             let ctx = PromptContext {
                 strategy: filler(strategy_max),
                 executor_outputs: vec![filler(exec_max); n as usize],
