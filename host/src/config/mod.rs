@@ -217,7 +217,7 @@ impl Config {
 /// The learner and episode settings of a config file as `--set` overrides,
 /// so that another config's world can run with them (a sweep's arm
 /// `NAME@FILE`): every network and learner key but the shapes that belong to
-/// the world (`n_agents`, `belief_dim`, `obs_dim`, `commitment_embedding_dim`),
+/// the world (`n_agents`, and the embedder's `obs_dim`, `commitment_embedding_dim`),
 /// the exploration keys of `[sampling]` (its bounds are the world's), the
 /// strategy budget of `[env]` and `[plugins.options]`.
 pub fn learner_overrides(path: &Path) -> Result<Vec<String>> {
@@ -225,7 +225,7 @@ pub fn learner_overrides(path: &Path) -> Result<Vec<String>> {
         .with_context(|| format!("reading config {}", path.display()))?;
     let table: toml::Table =
         toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
-    const WORLD: [&str; 5] = ["seed", "n_agents", "belief_dim", "obs_dim", "commitment_embedding_dim"];
+    const WORLD: [&str; 4] = ["seed", "n_agents", "obs_dim", "commitment_embedding_dim"];
     const SECTIONS: [&str; 6] = ["arch", "bne", "train", "mixer", "loss", "reward"];
     let mut out = Vec::new();
     let flat = |prefix: &str, t: &toml::Table, only: Option<&[&str]>| -> Vec<String> {

@@ -20,7 +20,7 @@ pub struct NetsConfig {
     #[serde(default = "d_n_agents")]
     pub n_agents: usize,
     /// Dimension of a belief b_i (and of the group representation E).
-    #[serde(default = "d_128")]
+    #[serde(default = "d_64")]
     pub belief_dim: usize,
     /// Dimension of the observation: the sentence embedding of question + strategy
     /// (384 for all-MiniLM-L6-v2, 1024 for bge-large-en-v1.5). Set it from the embedder.
@@ -90,17 +90,17 @@ pub struct NetsConfig {
 #[serde(deny_unknown_fields)]
 pub struct ArchConfig {
     /// Width H of the belief network's transformer tokens.
-    #[serde(default = "d_128")]
+    #[serde(default = "d_64")]
     pub entity_dim: usize,
     #[serde(default = "d_4")]
     pub attention_heads: usize,
-    #[serde(default = "d_2")]
+    #[serde(default = "d_1")]
     pub transformer_blocks: usize,
     /// Hidden width of the action head, the mixer and the refine module's MLPs.
-    #[serde(default = "d_128")]
+    #[serde(default = "d_64")]
     pub mlp_hidden_size: usize,
     /// Width of the belief encoder's feed-forward layer.
-    #[serde(default = "d_512")]
+    #[serde(default = "d_128")]
     pub feedforward_size: usize,
     #[serde(default = "d_dropout")]
     pub dropout_rate: f64,
@@ -256,7 +256,7 @@ pub struct MixerConfig {
     #[serde(default = "d_4")]
     pub attention_heads: usize,
     /// Width of the QMIX mixing layer (|W1| is n × hypernet_embed).
-    #[serde(default = "d_32")]
+    #[serde(default = "d_16")]
     pub hypernet_embed: usize,
     /// Weight of the commitment alignment L_SD.
     #[serde(default = "d_01")]
@@ -339,9 +339,6 @@ fn d_1() -> usize {
 fn d_1_u64() -> u64 {
     1
 }
-fn d_2() -> usize {
-    2
-}
 fn d_3() -> usize {
     3
 }
@@ -354,11 +351,11 @@ fn d_16() -> usize {
 fn d_32() -> usize {
     32
 }
+fn d_64() -> usize {
+    64
+}
 fn d_128() -> usize {
     128
-}
-fn d_512() -> usize {
-    512
 }
 fn d_1024() -> usize {
     1024
@@ -385,7 +382,7 @@ fn d_wd() -> f64 {
     0.0
 }
 fn d_dropout() -> f64 {
-    0.15
+    0.1
 }
 fn d_t_min() -> f64 {
     0.2
@@ -687,8 +684,8 @@ mod tests {
     fn defaults_keep_the_reference_shapes_and_replay() {
         let c = NetsConfig::default();
         assert_eq!(c.n_agents, 3);
-        assert_eq!(c.belief_dim, 128);
-        assert_eq!(c.arch.entity_dim, 128);
+        assert_eq!(c.belief_dim, 64);
+        assert_eq!(c.arch.entity_dim, 64);
         // An update every episode, replayed from a buffer.
         assert_eq!(c.train.update_interval, 1);
         assert_eq!(c.train.buffer_size, 2000);
