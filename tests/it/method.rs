@@ -36,27 +36,52 @@ fn value_at(config: &Config, key: &str) -> Option<Value> {
 /// The network groups the learner steps, as metrics.jsonl names them.
 const GROUPS: [&str; 5] = ["belief_net", "action", "encoder", "refine", "mixer"];
 
+/// `config` with its LLM roles replaced by `roles` (provider and model, the
+/// servers' keys dropped), the response cache off and `embedding` as the
+/// encoder, written into `dir` (the dataset paths made absolute).
+fn rewired(config: &Path, dir: &Path, roles: [(&str, &str); 2], embedding: toml::Table) -> PathBuf {
+    let mut t: toml::Table = toml::from_str(&std::fs::read_to_string(config).unwrap()).unwrap();
+    let llm = t["llm"].as_table_mut().unwrap();
+    for (role, (provider, model)) in ["coordinator", "executor"].into_iter().zip(roles) {
+        let r = llm[role].as_table_mut().unwrap();
+        for key in ["base_url", "base_urls", "api_key_env", "concurrency", "timeout_s"] {
+            r.remove(key);
+        }
+        r.insert("provider".into(), provider.into());
+        r.insert("model".into(), model.into());
+    }
+    llm.remove("cache");
+    t.insert("embedding".into(), toml::Value::Table(embedding));
+    let base = config.parent().unwrap();
+    let dataset = t["dataset"].as_table_mut().unwrap();
+    for key in ["path", "test_path"] {
+        if let Some(toml::Value::String(p)) = dataset.get(key) {
+            let abs = base.join(p).to_string_lossy().to_string();
+            dataset.insert(key.into(), abs.into());
+        }
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let out = dir.join("config.toml");
+    std::fs::write(&out, toml::to_string(&t).unwrap()).unwrap();
+    out
+}
+
 /// A few training episodes of `config` in the simulated world (its own
 /// networks and learner; the LLMs simulated, observations hashed), then the
 /// largest gradient norm each group had over the updates.
 fn gradient_norms(config: &Path, dir: &Path) -> Vec<(String, f64)> {
     let cfg = Config::load(config, &[]).unwrap();
-    let sets = [
-        "llm.coordinator.provider=sim".to_string(),
-        "llm.executor.provider=sim".to_string(),
-        "llm.cache.mode=off".to_string(),
-        "embedding.provider=hash".to_string(),
-        format!("embedding.dim={}", cfg.nets.obs_dim),
-        "runner.concurrency=1".to_string(),
-    ];
+    let mut hashed = toml::Table::new();
+    hashed.insert("provider".into(), "hash".into());
+    hashed.insert("dim".into(), (cfg.nets.obs_dim as i64).into());
+    let sim = rewired(config, dir, [("sim", "sim"), ("sim", "sim")], hashed);
     let out = Command::new(common::binary())
         .arg("train")
         .arg("--config")
-        .arg(config)
-        .args(["--train-eps", "8"])
+        .arg(&sim)
+        .args(["--train-eps", "8", "--set", "runner.concurrency=1"])
         .arg("--log-dir")
-        .arg(dir)
-        .args(sets.iter().flat_map(|s| ["--set", s.as_str()]))
+        .arg(dir.join("logs"))
         .output()
         .unwrap();
     assert!(
@@ -65,7 +90,7 @@ fn gradient_norms(config: &Path, dir: &Path) -> Vec<(String, f64)> {
         config.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let text = std::fs::read_to_string(dir.join("logs/metrics.jsonl")).unwrap();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(!lines.is_empty(), "{}: no learner update", config.display());
     GROUPS
@@ -199,44 +224,46 @@ fn the_default_learner_is_the_one_default_vllm_and_the_hard_world_run() {
 fn the_reference_arm_runs_on_a_real_model() {
     let dir = tempfile::tempdir().unwrap();
     let root = common::repo_root();
+    let mut minilm = toml::Table::new();
+    minilm.insert("model".into(), "all-minilm-l6-v2".into());
+    let config = rewired(
+        &root.join("configs/p0-reference.toml"),
+        &dir.path().join("config"),
+        [("local", "smollm2-135m"), ("local", "smollm2-135m")],
+        minilm,
+    );
     let sets = [
-        "llm.coordinator.provider=local",
-        "llm.coordinator.model=smollm2-135m",
         "llm.coordinator.max_tokens=48",
-        "llm.executor.provider=local",
-        "llm.executor.model=smollm2-135m",
         "llm.executor.max_tokens=32",
-        "llm.cache.mode=off",
-        "embedding.model=all-minilm-l6-v2",
         "obs_dim=384",
         "commitment_embedding_dim=384",
         "env.strategy_max_tokens=48",
         "bne.max_iterations_infer=1",
         "runner.concurrency=1",
     ];
+    let logs = dir.path().join("logs");
     let out = Command::new(common::binary())
         .arg("run")
         .arg("--config")
-        .arg(root.join("configs/p0-reference.toml"))
+        .arg(&config)
         .args(["--train-eps", "2", "--test-eps", "1", "--json"])
         .arg("--log-dir")
-        .arg(dir.path())
+        .arg(&logs)
         .args(sets.iter().flat_map(|s| ["--set", s]))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(logs.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["train"]["episodes"], 2);
     for mode in ["baseline", "bne"] {
         assert_eq!(summary["modes"][mode]["episodes"], 1, "{mode}");
     }
-    let run: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("run.json")).unwrap()).unwrap();
+    let run: Value = serde_json::from_slice(&std::fs::read(logs.join("run.json")).unwrap()).unwrap();
     assert_eq!(run["config"]["train"]["credit"], "final");
     assert_eq!(run["config"]["mixer"]["kind"], "attention");
     // One update per episode (the reference's schedule), every group moving.
-    let text = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+    let text = std::fs::read_to_string(logs.join("metrics.jsonl")).unwrap();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);
     for g in GROUPS {

@@ -125,7 +125,6 @@ fn shapes_for_3_5_8_agents() {
                 "loss_equilibrium",
                 "loss_commit_improve",
                 "loss_total",
-                "loss_alpha",
                 "alpha_al",
                 "grad_norm_refine",
             ] {
