@@ -76,6 +76,11 @@ pub(super) fn training_interrupted(summary: &TrainSummary, planned: u64) -> anyh
          --model-dir and --log-dir goes on from there"
     );
     match &summary.results.stopped_by {
+        // The server refused a request: a configuration error (exit 2).
+        Some(why) if summary.results.refused => bad_input(anyhow::anyhow!(
+            "training stopped after {done} of {planned} episodes ({kept}): {why}; change the \
+             config (the server's answer says what it refused) and run again"
+        )),
         // Not a signal: a plain error (exit 1) that says why.
         Some(why) => anyhow::anyhow!(
             "training stopped after {done} of {planned} episodes ({kept}): {why}; {resume}"
@@ -88,6 +93,13 @@ pub(super) fn training_interrupted(summary: &TrainSummary, planned: u64) -> anyh
 
 pub(super) fn test_interrupted(modes: &[(Mode, ModeSummary)], planned: usize) -> Result<()> {
     match modes.last() {
+        Some((mode, s)) if s.refused => Err(bad_input(anyhow::anyhow!(
+            "testing {} stopped after {} of {planned} problems: {}; change the config (the \
+             server's answer says what it refused) and run again",
+            mode.as_str(),
+            s.episodes,
+            s.stopped_by.as_deref().unwrap_or_default()
+        ))),
         Some((mode, s)) if s.stopped_by.is_some() => Err(anyhow::anyhow!(
             "testing {} stopped after {} of {planned} problems (their results are in \
              summary.json and the traces): {}",

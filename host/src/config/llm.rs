@@ -43,6 +43,20 @@ pub struct LlmConfig {
     /// has seeds of its own, and the two modes are independent samples.
     #[serde(default)]
     pub pair_econ_modes: bool,
+    /// An action dimension the executors' server cannot receive (the
+    /// repetition penalty on OpenAI or Ollama): "fix" holds it at a neutral
+    /// value for the whole run (said before the first episode, recorded in
+    /// run.json, and what the learner sees), "stop" refuses to run (exit 2).
+    #[serde(default = "default_unreachable")]
+    pub unreachable_actions: String,
+}
+
+fn default_unreachable() -> String {
+    "fix".into()
+}
+
+fn default_dialect() -> String {
+    "auto".into()
 }
 
 impl LlmConfig {
@@ -110,10 +124,16 @@ pub struct RoleConfig {
     /// openai: the longest backoff between retries.
     #[serde(default = "default_retry_backoff_max_ms")]
     pub retry_backoff_max_ms: u64,
-    /// openai: send `repetition_penalty` (vLLM / Together / SGLang name); set
-    /// false for servers that reject it (OpenAI).
+    /// openai: send the repetition penalty (under the dialect's name); false
+    /// treats the server as having none.
     #[serde(default = "super::default_true")]
     pub send_repetition_penalty: bool,
+    /// openai: the server's dialect — "auto" (probe it at start), "vllm",
+    /// "sglang", "llama.cpp", "ollama", "together", "openai" or "generic" —
+    /// which decides each action field's name, or that it cannot reach the
+    /// model (`crate::llm::dialect`).
+    #[serde(default = "default_dialect")]
+    pub dialect: String,
     /// USD per million prompt tokens of this role's model, for the cost in
     /// traces and summary.json. A role without prices counts as free; with
     /// no price on either role no cost is reported.
@@ -200,6 +220,18 @@ impl RoleConfig {
                 }
             }
             "openai" => {
+                if crate::llm::dialect::Dialect::parse(&self.dialect).is_none() {
+                    let names: Vec<String> = crate::llm::dialect::Dialect::ALL
+                        .iter()
+                        .map(|d| format!("{:?}", d.name()))
+                        .collect();
+                    bail!(
+                        "{}: {:?} is not \"auto\" or one of {}",
+                        key("dialect"),
+                        self.dialect,
+                        names.join(", ")
+                    );
+                }
                 if self.base_url.is_some() && !self.base_urls.is_empty() {
                     bail!("keys llm.{role}.base_url and llm.{role}.base_urls: set one, not both");
                 }
@@ -305,6 +337,7 @@ impl RoleConfig {
             backoff: Duration::from_millis(config.retry_backoff_ms),
             backoff_max: Duration::from_millis(config.retry_backoff_max_ms),
             send_repetition_penalty: config.send_repetition_penalty,
+            dialect: crate::llm::dialect::Dialect::parse(&config.dialect).flatten(),
         })
     }
 }

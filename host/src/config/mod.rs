@@ -189,6 +189,12 @@ impl Config {
         self.llm.executor.validate("executor")?;
         self.dataset.validate()?;
         self.sim.validate()?;
+        if !["fix", "stop"].contains(&self.llm.unreachable_actions.as_str()) {
+            bail!(
+                "key llm.unreachable_actions: {:?} is not \"fix\" or \"stop\"",
+                self.llm.unreachable_actions
+            );
+        }
         if !["per-call", "none"].contains(&self.llm.seeds.as_str()) {
             bail!(
                 "key llm.seeds: {:?} is not one of \"per-call\", \"none\"",

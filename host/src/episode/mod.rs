@@ -69,6 +69,9 @@ const COMMITMENT_SAMPLING: (f32, f32, f32) = (0.1, 0.3, 1.05);
 /// What an episode shares with every other: config, LLM roles, the encoder.
 pub struct Resources {
     pub config: Config,
+    /// The repetition penalty every executor action is held at, when the
+    /// executors' server cannot receive it (`llm.unreachable_actions`).
+    pub fixed_penalty: Option<f32>,
     pub coordinator: Arc<dyn LlmClient>,
     pub executor: Arc<dyn LlmClient>,
     /// Shared with blocking threads: an episode embeds its executors' outputs
@@ -466,6 +469,7 @@ impl Episode<'_> {
                 .collect(),
             None => fatal(self.lock_learner().initial_actions(obs, explore))?,
         };
+        self.hold_fixed(&mut actions);
         let max_refinements = self.max_refinements();
         let mut rounds: Vec<RoundTrace> = Vec::new();
         let mut records: Vec<RoundRecord> = Vec::new();
@@ -513,13 +517,15 @@ impl Episode<'_> {
                 break;
             }
             let last = records.last().expect("a round was just run");
-            let refined = fatal(self.lock_learner().refined_actions(
+            let mut refined = fatal(self.lock_learner().refined_actions(
                 obs,
                 &actions,
                 &last.outputs,
                 &last.commitment,
                 explore,
             ))?;
+            self.hold_fixed(&mut refined.actions);
+            self.hold_fixed(&mut refined.proposed);
             let moved = crate::nets::action_delta(&refined.actions, &actions);
             // Training runs its rounds regardless: the RefineModule learns
             // from the rounds it is made to play.
@@ -567,6 +573,17 @@ impl Episode<'_> {
             final_answer,
             parse_method,
         })
+    }
+
+    /// Actions as the executors' server can receive them: a dimension it
+    /// cannot take held at its fixed value, so that the traces and the
+    /// learner see what the model was really asked with.
+    fn hold_fixed(&self, actions: &mut [[f32; 2]]) {
+        if let Some(p) = self.res.fixed_penalty {
+            for a in actions.iter_mut() {
+                a[1] = p;
+            }
+        }
     }
 
     /// Whether a new round's commitment gives the same answer as each earlier

@@ -77,6 +77,10 @@ pub struct ModeSummary {
     /// a signal: an LLM outage (the finished episodes are kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_by: Option<String>,
+    /// What stopped it was a server refusing a request (a 4xx): the config
+    /// must change; resuming cannot help.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
 }
 
 /// One kind of problem's results.

@@ -14,5 +14,5 @@ pub(crate) use pip::pip_config;
 pub(crate) use post::{
     Failure, FailureKind, error_chain, http_client, parse_json, post_json, snippet,
 };
-pub use retry::MAX_RETRY_AFTER;
+pub use retry::{MAX_RETRY_AFTER, Refused, is_refused};
 pub(crate) use retry::{Backoff, with_retries};

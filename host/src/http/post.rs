@@ -21,8 +21,9 @@ pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
 }
 
 /// POST a JSON `body` to `url` and read the whole response within `timeout`:
-/// the body of a 2xx answer, else why not (429, 408 and 5xx, connection
-/// errors, unreadable bodies and timeouts are retryable).
+/// the body of a 2xx answer, else why not (429, 408, 409 and 5xx, connection
+/// errors, unreadable bodies and timeouts are retryable; any other 4xx is the
+/// request's fault, and sending it again cannot help).
 pub(crate) async fn post_json(
     http: &reqwest::Client,
     url: &str,
@@ -60,6 +61,7 @@ pub(crate) async fn post_json(
         if !status.is_success() {
             let retryable = status == StatusCode::TOO_MANY_REQUESTS
                 || status == StatusCode::REQUEST_TIMEOUT
+                || status == StatusCode::CONFLICT
                 || status.is_server_error();
             let mut failure = fail(FailureKind::Status(status, snippet(&bytes)), retryable);
             failure.retry_after = retry_after;

@@ -8,7 +8,30 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use super::Failure;
+use super::{Failure, FailureKind};
+
+/// A server refused a request as malformed or not allowed (a 4xx other than
+/// 408, 409 and 429): the configuration must change, sending it again (or
+/// resuming) cannot help. Found in an error's chain by [`is_refused`].
+#[derive(Debug)]
+pub struct Refused {
+    pub status: u16,
+    /// The server's answer (its start), secrets masked.
+    pub message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the server refused the request (HTTP {}): {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Whether an error comes from a server refusing a request.
+pub fn is_refused(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| e.is::<Refused>())
+}
 
 /// The longest `Retry-After` honoured; a server asking for more gets this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -68,6 +91,15 @@ fn retry_delay(
 ) -> Result<Duration> {
     let attempts = max_retries.saturating_add(1);
     if !failure.retryable {
+        if let FailureKind::Status(status, _) = &failure.kind
+            && status.is_client_error()
+        {
+            return Err(anyhow::Error::new(Refused {
+                status: status.as_u16(),
+                message: what.to_string(),
+            })
+            .context(format!("{service} request (not retried)")));
+        }
         bail!("{service} request failed on attempt {attempt} of {attempts} (not retried): {what}");
     }
     if attempt >= attempts {

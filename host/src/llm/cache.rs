@@ -281,6 +281,14 @@ impl<C: LlmClient> LlmClient for CachedClient<C> {
         self.inner.model()
     }
 
+    fn dialect(&self) -> Option<super::dialect::Resolved> {
+        self.inner.dialect()
+    }
+
+    fn probe(&self) -> BoxFuture<'_, ()> {
+        self.inner.probe()
+    }
+
     fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion>> {
         Box::pin(self.chat_cached(request))
     }

@@ -4,6 +4,7 @@
 //! [`cache::CachedClient`] (record / replay around either).
 
 pub mod cache;
+pub mod dialect;
 pub mod local;
 pub mod openai;
 
@@ -82,6 +83,18 @@ pub trait LlmClient: Send + Sync {
             requests.iter().map(|r| self.chat(r)),
         ))
     }
+
+    /// The server's dialect (OpenAI-compatible servers; none for the others,
+    /// which take every field as econ-host means it).
+    fn dialect(&self) -> Option<dialect::Resolved> {
+        None
+    }
+
+    /// Find out the server's dialect where the config leaves it to "auto"
+    /// (one probe at start).
+    fn probe(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 impl<T: LlmClient + ?Sized> LlmClient for Arc<T> {
@@ -96,6 +109,12 @@ impl<T: LlmClient + ?Sized> LlmClient for Arc<T> {
         requests: &'a [ChatRequest],
     ) -> BoxFuture<'a, Vec<Result<Completion>>> {
         (**self).chat_many(requests)
+    }
+    fn dialect(&self) -> Option<dialect::Resolved> {
+        (**self).dialect()
+    }
+    fn probe(&self) -> BoxFuture<'_, ()> {
+        (**self).probe()
     }
 }
 

@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use reqwest::header::HeaderValue;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::Semaphore;
 
+use super::dialect::{Dialect, Resolved};
 use super::{
-    BoxFuture, ChatRequest, Completion, LlmClient, Message, estimate_prompt_tokens, estimate_tokens,
+    BoxFuture, ChatRequest, Completion, LlmClient, estimate_prompt_tokens, estimate_tokens,
 };
 
 use crate::http::{
@@ -50,9 +51,11 @@ pub struct OpenAiOptions {
     /// then drawn uniformly from [delay/2, delay].
     pub backoff: Duration,
     pub backoff_max: Duration,
-    /// Send `repetition_penalty` (vLLM, Together, SGLang, llama.cpp server);
-    /// off for servers that reject unknown fields (OpenAI).
+    /// Send the repetition penalty at all (`send_repetition_penalty`); its
+    /// name comes from the dialect.
     pub send_repetition_penalty: bool,
+    /// The server's dialect; None: "auto", found out by [`OpenAiClient::probe`].
+    pub dialect: Option<Dialect>,
 }
 
 impl OpenAiOptions {
@@ -68,6 +71,7 @@ impl OpenAiOptions {
             backoff: Duration::from_millis(500),
             backoff_max: Duration::from_secs(8),
             send_repetition_penalty: true,
+            dialect: None,
         }
     }
 }
@@ -96,6 +100,9 @@ pub struct OpenAiClient {
     auth: Option<HeaderValue>,
     next: AtomicUsize,
     backoff: Backoff,
+    /// The server's dialect as configured, given away by its host name, or
+    /// probed; with the fields dropped since.
+    resolved: std::sync::Mutex<Resolved>,
 }
 
 impl fmt::Debug for OpenAiClient {
@@ -125,6 +132,19 @@ impl OpenAiClient {
         }
         let auth = options.api_key.as_ref().map(ApiKey::header).transpose()?;
         let http = http_client(options.timeout)?;
+        let host = reqwest::Url::parse(&endpoints[0].url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let resolved = match (options.dialect, Dialect::from_host(&host)) {
+            (Some(d), _) => Resolved::new(d, "config"),
+            (None, Some(d)) => Resolved::new(d, format!("host name {host}")),
+            (None, None) => Resolved::new(Dialect::Generic, "not probed"),
+        };
+        let mut resolved = resolved;
+        if !options.send_repetition_penalty {
+            resolved.fields.insert("repetition_penalty".into(), None);
+        }
         Ok(OpenAiClient {
             http,
             endpoints,
@@ -132,7 +152,71 @@ impl OpenAiClient {
             options,
             auth,
             next: AtomicUsize::new(0),
+            resolved: std::sync::Mutex::new(resolved),
         })
+    }
+
+    /// The dialect and its fields as they stand.
+    pub fn resolved(&self) -> Resolved {
+        self.resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// For `dialect = "auto"` on a host that says nothing: ask the first
+    /// server what it is — llama.cpp answers `GET /props`, SGLang
+    /// `GET /get_server_info`, Ollama `GET /api/version`, vLLM `GET /version`
+    /// (each at the server's root, the base URL without `/v1`). Nothing
+    /// known: a generic OpenAI-compatible server.
+    pub async fn probe_dialect(&self) {
+        if self.resolved().found_by != "not probed" {
+            return;
+        }
+        let base = self.endpoints[0].url.trim_end_matches("/chat/completions");
+        let root = base.strip_suffix("/v1").unwrap_or(base);
+        let probes: [(&str, Dialect, fn(&serde_json::Value) -> bool); 4] = [
+            ("/props", Dialect::LlamaCpp, |v| {
+                v.get("default_generation_settings").is_some() || v.get("total_slots").is_some()
+            }),
+            ("/get_server_info", Dialect::Sglang, |v| v.is_object()),
+            ("/api/version", Dialect::Ollama, |v| v.get("version").is_some()),
+            ("/version", Dialect::Vllm, |v| v.get("version").is_some()),
+        ];
+        let mut found = (Dialect::Generic, "no probe answered".to_string());
+        for (path, dialect, answers) in probes {
+            let mut get = self
+                .http
+                .get(format!("{root}{path}"))
+                .timeout(Duration::from_secs(5));
+            if let Some(auth) = &self.auth {
+                get = get.header(reqwest::header::AUTHORIZATION, auth.clone());
+            }
+            let Ok(response) = get.send().await else {
+                continue;
+            };
+            if !response.status().is_success() {
+                continue;
+            }
+            let Ok(v) = response.json::<serde_json::Value>().await else {
+                continue;
+            };
+            if answers(&v) {
+                found = (dialect, format!("GET {path}"));
+                break;
+            }
+        }
+        let mut resolved = Resolved::new(found.0, found.1);
+        if !self.options.send_repetition_penalty {
+            resolved.fields.insert("repetition_penalty".into(), None);
+        }
+        tracing::info!(
+            "{}: dialect {} ({})",
+            self.endpoints[0].url,
+            resolved.dialect.name(),
+            resolved.found_by
+        );
+        *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = resolved;
     }
 
     pub fn options(&self) -> &OpenAiOptions {
@@ -164,25 +248,72 @@ impl OpenAiClient {
         best.unwrap_or(start)
     }
 
+    /// The request body in the server's dialect: each field under its name,
+    /// the fields that cannot reach the model left out, and what the server
+    /// needs for the same request to give the same text.
     fn body(&self, request: &ChatRequest) -> Result<Vec<u8>> {
-        let body = RequestBody {
-            model: &self.options.model,
-            messages: &request.messages,
-            temperature: request.temperature,
-            top_p: request.top_p,
-            max_tokens: request.max_tokens,
-            stop: &request.stop,
-            seed: request.seed,
-            repetition_penalty: self
-                .options
-                .send_repetition_penalty
-                .then_some(request.repetition_penalty),
-            stream: false,
-        };
+        let resolved = self.resolved();
+        let f = resolved.dialect.fields();
+        let mut body = serde_json::Map::new();
+        body.insert("model".into(), self.options.model.clone().into());
+        body.insert("messages".into(), serde_json::to_value(&request.messages)?);
+        body.insert("temperature".into(), number(request.temperature));
+        body.insert("top_p".into(), number(request.top_p));
+        body.insert(f.max_tokens.into(), request.max_tokens.into());
+        if !request.stop.is_empty() {
+            body.insert("stop".into(), serde_json::to_value(&request.stop)?);
+        }
+        if let Some(seed) = request.seed.filter(|_| f.seed) {
+            body.insert("seed".into(), seed.into());
+        }
+        if resolved.penalty_reaches()
+            && let Some(Some(name)) = resolved.fields.get("repetition_penalty")
+        {
+            body.insert(name.clone(), number(request.repetition_penalty));
+        }
+        for (key, value) in f.reproducible {
+            body.insert((*key).into(), (*value).into());
+        }
+        body.insert("stream".into(), false.into());
         serde_json::to_vec(&body).context("encoding the request body")
     }
 
+    /// A generic server that refused the repetition penalty by name: it is
+    /// dropped from then on (said once, recorded in run.json), and the
+    /// request goes again. False where that does not apply.
+    fn drop_refused_penalty(&self, error: &anyhow::Error) -> bool {
+        if !crate::http::is_refused(error) {
+            return false;
+        }
+        let mut resolved = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+        let name = match resolved.fields.get("repetition_penalty") {
+            Some(Some(name)) => name.clone(),
+            _ => return false,
+        };
+        if resolved.dialect != Dialect::Generic
+            || !resolved.penalty_reaches()
+            || !format!("{error:#}").contains(&name)
+        {
+            return false;
+        }
+        tracing::warn!(
+            "{}: the server refused `{name}`; it is no longer sent, so the repetition penalty \
+             does not reach the model (recorded in run.json; set llm.<role>.dialect to say so \
+             up front)",
+            self.endpoints[0].url
+        );
+        resolved.dropped.push("repetition_penalty".into());
+        true
+    }
+
     async fn chat_with_retries(&self, request: &ChatRequest) -> Result<Completion> {
+        match self.chat_once(request).await {
+            Err(e) if self.drop_refused_penalty(&e) => self.chat_once(request).await,
+            other => other,
+        }
+    }
+
+    async fn chat_once(&self, request: &ChatRequest) -> Result<Completion> {
         let started = Instant::now();
         let body = self.body(request)?;
         // A retry goes to another endpoint when there is one.
@@ -279,22 +410,23 @@ impl LlmClient for OpenAiClient {
     fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion>> {
         Box::pin(self.chat_with_retries(request))
     }
+
+    fn dialect(&self) -> Option<Resolved> {
+        Some(self.resolved())
+    }
+
+    fn probe(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.probe_dialect())
+    }
 }
 
-#[derive(Serialize)]
-struct RequestBody<'a> {
-    model: &'a str,
-    messages: &'a [Message],
-    temperature: f32,
-    top_p: f32,
-    max_tokens: u32,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    stop: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seed: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    repetition_penalty: Option<f32>,
-    stream: bool,
+/// An f32 as JSON in its shortest decimal form (0.7, not 0.699999988...).
+fn number(x: f32) -> serde_json::Value {
+    format!("{x}")
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 #[derive(Deserialize)]
@@ -330,6 +462,7 @@ struct Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::Message;
 
     #[test]
     fn api_key_never_prints() {
@@ -341,6 +474,52 @@ mod tests {
         let client = OpenAiClient::new(options).unwrap();
         assert!(!format!("{client:?}").contains("very-secret"));
         assert_eq!(key.mask("got Bearer sk-very-secret!"), "got Bearer ***!");
+    }
+
+    /// The body each dialect sends: every field under the server's own name.
+    #[test]
+    fn each_dialect_names_every_field_as_its_server_documents() {
+        let request = ChatRequest {
+            messages: vec![Message::new("user", "hi")],
+            temperature: 0.7,
+            repetition_penalty: 1.3,
+            top_p: 0.9,
+            max_tokens: 32,
+            stop: Vec::new(),
+            seed: Some(7),
+        };
+        let body = |dialect: Dialect| -> serde_json::Value {
+            let mut options = OpenAiOptions::new(vec!["http://127.0.0.1:9/v1".into()], "m");
+            options.dialect = Some(dialect);
+            let client = OpenAiClient::new(options).unwrap();
+            serde_json::from_slice(&client.body(&request).unwrap()).unwrap()
+        };
+        // vLLM ("Extra parameters" of its OpenAI-compatible server), SGLang
+        // (sampling parameters), Together (chat completions reference).
+        for d in [Dialect::Vllm, Dialect::Sglang, Dialect::Together] {
+            let b = body(d);
+            assert_eq!(b["repetition_penalty"], 1.3, "{d:?}");
+            assert_eq!(b["max_tokens"], 32);
+            assert_eq!(b["seed"], 7);
+        }
+        // llama-server: `repeat_penalty`, and its prompt cache off so that a
+        // reused slot does not change the text (tools/server/README.md).
+        let b = body(Dialect::LlamaCpp);
+        assert_eq!(b["repeat_penalty"], 1.3);
+        assert!(b.get("repetition_penalty").is_none());
+        assert_eq!(b["cache_prompt"], false);
+        assert_eq!(b["seed"], 7);
+        // Ollama's OpenAI compatibility has no repetition penalty field.
+        let b = body(Dialect::Ollama);
+        assert!(b.get("repetition_penalty").is_none() && b.get("repeat_penalty").is_none());
+        assert_eq!(b["max_tokens"], 32);
+        // OpenAI: no repetition penalty (an unknown field is a 400), and
+        // `max_completion_tokens` in place of the deprecated `max_tokens`.
+        let b = body(Dialect::Openai);
+        assert!(b.get("repetition_penalty").is_none());
+        assert!(b.get("max_tokens").is_none());
+        assert_eq!(b["max_completion_tokens"], 32);
+        assert_eq!(b["seed"], 7);
     }
 
     #[test]

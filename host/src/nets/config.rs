@@ -193,10 +193,8 @@ pub struct BneConfig {
     /// Exploration of the refined actions while training: the chance, per
     /// agent and round, that a refined action is replaced by a uniformly
     /// random one, so that the critics of rounds k ≥ 1 see more than the
-    /// refine step's own actions (0 = none, as the reference, and the
-    /// default: measured, a refine step trained from random starting points
-    /// learns to move and then moves good actions too).
-    #[serde(default)]
+    /// refine step's own actions (0 = none, as the reference).
+    #[serde(default = "d_epsilon")]
     pub refine_exploration_epsilon: f64,
 }
 

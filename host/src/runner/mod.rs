@@ -72,6 +72,12 @@ impl Drop for Job {
             rt.shutdown_background();
         }
         self.run.finished = Some(provenance::now_utc());
+        // Fields a server refused during the run are recorded too.
+        for (role, client) in [("coordinator", &self.res.coordinator), ("executor", &self.res.executor)] {
+            if let Some(d) = client.dialect() {
+                self.run.llm_dialects.insert(role.to_string(), d);
+            }
+        }
         if let Err(e) = provenance::write(&self.log_dir, &self.run) {
             tracing::warn!("run.json: {e:#}");
         }
@@ -114,6 +120,18 @@ impl Job {
         );
 
         let (coordinator, executor) = clients::llm_roles(&config, &splits)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        // Each OpenAI-compatible server's dialect, probed once where the
+        // config leaves it to "auto"; an action it cannot receive is said now.
+        rt.block_on(async {
+            coordinator.probe().await;
+            executor.probe().await;
+        });
+        let fixed_penalty = unreachable_penalty(&config, executor.dialect())?;
         startup.done("LLMs");
         let embedder = crate::embed::load(&config.embedding, &config.base_dir)?;
         check_embedding_width(&config, embedder.dim())?;
@@ -126,6 +144,14 @@ impl Job {
             Some(previous) if !previous.run_id.is_empty() => previous.run_id,
             _ => provenance::new_run_id(log_dir, &run.started),
         };
+        for (role, client) in [("coordinator", &coordinator), ("executor", &executor)] {
+            if let Some(d) = client.dialect() {
+                run.llm_dialects.insert(role.to_string(), d);
+            }
+        }
+        run.fixed_actions = fixed_penalty.map(|p| {
+            format!("repetition_penalty = {p} (the executors' server cannot receive it)")
+        });
         provenance::write(log_dir, &run)?;
         startup.done("run.json");
         tracing::info!("{startup}");
@@ -140,14 +166,10 @@ impl Job {
                 &splits.test,
             ))
         });
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .context("starting the async runtime")?;
         Ok(Job {
             res: Resources {
                 config: config.clone(),
+                fixed_penalty,
                 coordinator,
                 executor,
                 embedder: Arc::new(Mutex::new(embedder)),
@@ -298,6 +320,7 @@ impl Job {
                     break;
                 }
                 Some(Err(e)) => {
+                    summary.results.refused = crate::http::is_refused(&e);
                     stopped_by = Some(format!("{e:#}"));
                     interrupted = true;
                     break;
@@ -557,6 +580,7 @@ impl Job {
                     Ok(outcome) => outcome,
                     Err(e) => {
                         summary.interrupted = true;
+                        summary.refused = crate::http::is_refused(&e);
                         summary.stopped_by = Some(format!("{e:#}"));
                         break;
                     }
@@ -697,6 +721,39 @@ impl std::fmt::Display for Startup {
         }
         Ok(())
     }
+}
+
+/// The value the repetition penalty is held at when the executors' server
+/// cannot receive it (`llm.unreachable_actions = "fix"`: said here, before
+/// the first episode), or the error that stops the run ("stop", exit 2).
+/// None where it reaches the model.
+fn unreachable_penalty(
+    config: &Config,
+    executor: Option<crate::llm::dialect::Resolved>,
+) -> Result<Option<f32>> {
+    let Some(d) = executor.filter(|d| !d.penalty_reaches()) else {
+        return Ok(None);
+    };
+    let s = &config.nets.sampling;
+    // Neutral for a server (1.0), within the action bounds.
+    let fixed = 1.0f64.clamp(s.p_min, s.p_max) as f32;
+    let what = format!(
+        "the executors' server (dialect {}, found by {}) cannot receive the repetition \
+         penalty, ECON's second action",
+        d.dialect.name(),
+        d.found_by
+    );
+    if config.llm.unreachable_actions == "stop" {
+        return Err(bad_input(anyhow::anyhow!(
+            "{what}: set llm.unreachable_actions = \"fix\" to run with it held at {fixed}, set \
+             llm.executor.dialect if the server was misjudged, or use a server that takes it"
+        )));
+    }
+    eprintln!(
+        "warning: {what}; it is held at {fixed} for this run (recorded in run.json; the learner \
+         sees it fixed). llm.unreachable_actions = \"stop\" refuses such a run."
+    );
+    Ok(Some(fixed))
 }
 
 /// The mode training episodes run in: BNE unless the config turns it off.

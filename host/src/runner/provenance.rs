@@ -40,6 +40,15 @@ pub struct RunRecord {
     pub plugins: Vec<HashedPlugin>,
     pub splits: Splits,
     pub machine: Machine,
+    /// Each OpenAI-compatible role's server dialect: how it was found out,
+    /// the name each action field is sent under (null: it cannot reach the
+    /// model), and any field dropped during the run.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub llm_dialects: std::collections::BTreeMap<String, crate::llm::dialect::Resolved>,
+    /// An action dimension held fixed because the executors' server cannot
+    /// receive it (`llm.unreachable_actions = "fix"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_actions: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -262,6 +271,8 @@ pub fn record_run(
             test: splits.test.iter().map(|p| p.id.clone()).collect(),
         },
         machine: Machine::this(),
+        llm_dialects: Default::default(),
+        fixed_actions: None,
     };
     tracing::info!("provenance recorded in {:.2} s", t0.elapsed().as_secs_f64());
     Ok(record)
@@ -328,6 +339,8 @@ mod tests {
             plugins: vec![],
             splits: Splits::default(),
             machine: Machine::this(),
+            llm_dialects: Default::default(),
+            fixed_actions: None,
         };
         write(dir.path(), &record).unwrap();
         assert_eq!(

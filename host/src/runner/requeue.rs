@@ -49,6 +49,8 @@ impl Requeue {
                     *self.failing_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
                     return Ok(done);
                 }
+                // A request the server refused fails the same way every time.
+                Err(error) if crate::http::is_refused(&error) => return Err(error),
                 Err(error) => {
                     let since = *self
                         .failing_since
