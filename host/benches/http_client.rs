@@ -219,5 +219,95 @@ fn record(name: &'static str, concurrency: usize, requests: usize, started: Inst
     took
 }
 
-criterion_group!(benches, overhead, throughput);
+/// Several servers of one model, each working on `SLOTS` requests at once
+/// for `SLOT_LATENCY` (others wait for a slot, or with `reject` get 503),
+/// and `REQUESTS` chain-of-thought calls with `IN_FLIGHT` at once, spread
+/// over K = 1, 2, 4 endpoints: throughput against the ideal
+/// K·SLOTS / SLOT_LATENCY and each request's latency (p50, p99), over
+/// `RUNS` runs.
+const SLOTS: usize = 2;
+const SLOT_LATENCY: Duration = Duration::from_millis(100);
+const REQUESTS: usize = 90;
+const IN_FLIGHT: usize = 32;
+const RUNS: usize = 5;
+
+fn endpoints(_: &mut Criterion) {
+    let rt = runtime();
+    for reject in [false, true] {
+        let how = if reject { "busy: 503" } else { "busy: wait for a slot" };
+        println!(
+            "\n{K_LIST:?} endpoints x {SLOTS} slots, {SLOT_LATENCY:?} per request ({how}), \
+             {REQUESTS} requests, {IN_FLIGHT} in flight, client concurrency 8 per endpoint:",
+            K_LIST = [1, 2, 4]
+        );
+        let mut base = Vec::new();
+        for k in [1usize, 2, 4] {
+            let servers: Vec<Server> = (0..k)
+                .map(|_| {
+                    let s = rt.block_on(Server::start_with(SLOT_LATENCY, false));
+                    s.set_capacity(SLOTS, reject);
+                    s
+                })
+                .collect();
+            let mut o = OpenAiOptions::new(servers.iter().map(Server::base_url).collect(), "m");
+            o.concurrency = 8;
+            o.max_retries = 8;
+            o.backoff = Duration::from_millis(50);
+            o.backoff_max = Duration::from_secs(2);
+            let client = Arc::new(OpenAiClient::new(o).unwrap());
+            let mut rates = Vec::new();
+            let mut p99s = Vec::new();
+            let mut p50s = Vec::new();
+            for _ in 0..RUNS {
+                let (elapsed, mut latencies) = rt.block_on(async {
+                    let started = Instant::now();
+                    let queue = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for _ in 0..IN_FLIGHT {
+                        let (client, queue) = (Arc::clone(&client), Arc::clone(&queue));
+                        tasks.spawn(async move {
+                            let mut mine = Vec::new();
+                            while queue.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < REQUESTS {
+                                let t0 = Instant::now();
+                                client.chat(&request()).await.unwrap();
+                                mine.push(t0.elapsed().as_secs_f64());
+                            }
+                            mine
+                        });
+                    }
+                    let mut all = Vec::new();
+                    while let Some(t) = tasks.join_next().await {
+                        all.extend(t.unwrap());
+                    }
+                    (started.elapsed(), all)
+                });
+                latencies.sort_by(f64::total_cmp);
+                rates.push(REQUESTS as f64 / elapsed.as_secs_f64());
+                p50s.push(latencies[latencies.len() / 2]);
+                p99s.push(latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)]);
+            }
+            let ideal = (k * SLOTS) as f64 / SLOT_LATENCY.as_secs_f64();
+            if k == 1 {
+                base = rates.clone();
+            }
+            let speedups: Vec<String> = rates
+                .iter()
+                .zip(&base)
+                .map(|(r, b)| format!("{:.2}x", r / b))
+                .collect();
+            let show = |v: &[f64]| v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(" ");
+            println!(
+                "  K = {k}: {} req/s (ideal {ideal:.1}); vs K = 1, run by run: {}; \
+                 p50 {} s; p99 {} s",
+                show(&rates),
+                speedups.join(" "),
+                p50s.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" "),
+                p99s.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ")
+            );
+            drop(servers);
+        }
+    }
+}
+
+criterion_group!(benches, overhead, throughput, endpoints);
 criterion_main!(benches);

@@ -1,4 +1,4 @@
-//! Command-line interface (clap derive); see DESIGN.md "CLI contract".
+//! Command-line interface (clap derive); README.md "Using it" describes it.
 
 use std::path::PathBuf;
 

@@ -43,3 +43,38 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
         1
     }
 }
+
+/// Text from outside (a plugin's version, description or error, a server's
+/// answer) as it may reach a terminal: control characters — an escape
+/// sequence that moves the cursor or rewrites a line — written out as
+/// `\u{1b}`, line breaks and tabs kept.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_written_out_and_lines_kept() {
+        assert_eq!(printable("plain\nline"), "plain\nline");
+        assert_eq!(
+            printable("x\u{1b}[1A\u{1b}[2K\r  sha256 000"),
+            "x\\u{1b}[1A\\u{1b}[2K\\u{d}  sha256 000"
+        );
+    }
+}

@@ -20,10 +20,14 @@ fn main() {
 
     if let Err(error) = econ_host::cmd::dispatch(cli) {
         let code = econ_host::error::exit_code(&error);
+        // The message may hold a plugin's or a server's words: no raw
+        // control characters reach the terminal.
+        let message = format!("{error:#}");
+        let message = econ_host::error::printable(&message);
         if code == econ_host::interrupt::EXIT_CODE {
-            eprintln!("{error:#}");
+            eprintln!("{message}");
         } else {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {message}");
         }
         std::process::exit(code);
     }

@@ -278,6 +278,8 @@ fn run_bandit(n: usize, band: (f32, f32), episodes: usize, seed: i64) -> (Vec<f3
     let mut cfg = small_cfg(n, "qmix");
     cfg.arch.dropout_rate = 0.0;
     cfg.sampling.exploration_std = 0.8;
+    cfg.sampling.exploration_epsilon = 0.0;
+    cfg.sampling.exploration_decay_episodes = 0;
     cfg.lr = 2e-3;
     cfg.action_lr = Some(3e-4);
     cfg.weight_decay = 0.0;

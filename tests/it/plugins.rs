@@ -826,6 +826,91 @@ fn a_cache_file_not_written_by_this_host_is_never_executed() {
     assert!(engine.load_file(&parser).unwrap().cached);
 }
 
+/// The cache takeover, reproduced: with the cache folder writable by others,
+/// a second user replaced the key with one it knew and planted, under a
+/// built-in's artifact name, another component's compiled code with a MAC
+/// that checks out under that key. The host must not use such a cache at
+/// all: a folder writable by others, a key readable by others or another
+/// user's key are refused (the plugins are compiled afresh), so the genuine
+/// plugin runs.
+#[cfg(unix)]
+#[test]
+fn a_cache_others_could_write_is_never_trusted() {
+    use hmac::{Hmac, Mac};
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("compiled-plugins");
+    let parser = common::plugin_dir().join("parser-boxed.wasm");
+    let other = common::test_plugin("test-misbehave");
+    // A fresh cache folder is private.
+    let engine = PluginEngine::new(Some(dir.clone())).unwrap();
+    engine.load_file(&parser).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    let artifacts = |d: &std::path::Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .collect()
+    };
+    let genuine = artifacts(&dir).remove(0);
+    let name = genuine.file_name().unwrap().to_string_lossy().to_string();
+    // The attacker's compiled code: the other guest, from a cache of its own.
+    let theirs = tempfile::tempdir().unwrap();
+    PluginEngine::new(Some(theirs.path().to_path_buf()))
+        .unwrap()
+        .load_file(&other)
+        .unwrap();
+    let foreign = std::fs::read(artifacts(theirs.path()).remove(0)).unwrap();
+    let body = &foreign[32..];
+    // The folder made writable by others; a key the attacker knows, and the
+    // planted artifact MAC'd under it.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let key = [7u8; 32];
+    std::fs::write(dir.join("cache.key"), key).unwrap();
+    std::fs::set_permissions(dir.join("cache.key"), std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(name.as_bytes());
+    mac.update(&[0]);
+    mac.update(body);
+    let mut planted = mac.finalize().into_bytes().to_vec();
+    planted.extend_from_slice(body);
+    std::fs::write(&genuine, &planted).unwrap();
+    let check_refused = |why: &str| {
+        let engine = PluginEngine::new(Some(dir.clone())).unwrap();
+        let loaded = engine.load_file(&parser).unwrap();
+        assert!(!loaded.cached, "{why}: the cache was trusted");
+        let registry =
+            PluginRegistry::load(&engine, &[common::plugin_dir()], Limits::default()).unwrap();
+        let out = registry
+            .answer_parser("parser-boxed")
+            .unwrap()
+            .extract(&["so \\boxed{42}".into()])
+            .unwrap();
+        assert_eq!(out[0].answer.as_deref(), Some("42"), "{why}: not the genuine parser");
+        // Nothing is written to it either: the planted file is as it was.
+        assert_eq!(std::fs::read(&genuine).unwrap(), planted, "{why}");
+    };
+    check_refused("folder writable by others");
+    // The folder private again, but the key readable by others.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(dir.join("cache.key"), std::fs::Permissions::from_mode(0o644))
+        .unwrap();
+    check_refused("key readable by others");
+    // Another user's key (needs root to give a file away; skipped otherwise).
+    std::fs::set_permissions(dir.join("cache.key"), std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+    let chown = std::process::Command::new("chown")
+        .arg("4242")
+        .arg(dir.join("cache.key"))
+        .status();
+    if chown.is_ok_and(|s| s.success()) {
+        check_refused("key of another user");
+    }
+}
+
 #[test]
 fn a_later_folder_overrides_a_plugin_of_the_same_name() {
     let user = tempfile::tempdir().unwrap();

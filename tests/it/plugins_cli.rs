@@ -261,3 +261,41 @@ fn installing_a_folder_reports_each_file() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+/// A plugin file is read only once it is a regular file of a plugin's size
+/// with a component's header: `plugins check` of a FIFO does not hang, and a
+/// 3 GB sparse `.wasm` in a plugin folder costs nothing.
+#[cfg(unix)]
+#[test]
+fn only_regular_files_of_a_plugins_size_are_read() {
+    let home = tempfile::tempdir().unwrap();
+    let fifo = home.path().join("fifo.wasm");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (h, f) = (home.path().to_path_buf(), fifo.clone());
+    std::thread::spawn(move || {
+        let _ = tx.send(econ_host(&["plugins", "check", f.to_str().unwrap()], &h, None));
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("plugins check of a FIFO hung");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("not a regular file"), "{}", text(&out));
+
+    let folder = home.path().join("plugins");
+    std::fs::create_dir(&folder).unwrap();
+    let sparse = folder.join("x.wasm");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(3 << 30)
+        .unwrap();
+    // Refused by its size, before a byte is read (reading it would have
+    // ended in "not a WebAssembly file" instead).
+    let out = econ_host(&["plugins", "list"], home.path(), Some(&folder));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("more than a plugin may have"),
+        "{}",
+        text(&out)
+    );
+}

@@ -618,3 +618,73 @@ fn tensorboard_event_files_hold_the_runs_curves() {
         );
     }
 }
+
+/// A plugin of the wrong kind for its key is refused at start (exit 2, the
+/// key and the kind named), not found out on every episode.
+#[test]
+fn a_plugin_of_the_wrong_kind_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(common::binary())
+        .arg("run")
+        .arg("--config")
+        .arg(common::repo_root().join("configs/sim.toml"))
+        .args(["--train-eps", "2", "--set", "plugins.parser=reward-econ"])
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("plugins.parser") && err.contains("is a reward plugin"),
+        "{err}"
+    );
+    assert!(!dir.path().join("logs/traces_train_bne.jsonl").exists());
+}
+
+/// A plugin that replaces a built-in one (same name, a later folder) is
+/// said on stderr and recorded as such in run.json and every trace.
+#[test]
+fn overriding_a_builtin_is_said_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(
+        common::plugin_dir().join("parser-boxed.wasm"),
+        plugins.join("parser-boxed.wasm"),
+    )
+    .unwrap();
+    let logs = dir.path().join("logs");
+    let out = Command::new(common::binary())
+        .arg("--plugins")
+        .arg(&plugins)
+        .arg("run")
+        .arg("--config")
+        .arg(common::repo_root().join("configs/sim.toml"))
+        .args(["--train-eps", "2", "--test-eps", "2"])
+        .arg("--log-dir")
+        .arg(&logs)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("overrides the built-in parser-boxed@"), "{err}");
+    let run: Value = serde_json::from_slice(&std::fs::read(logs.join("run.json")).unwrap()).unwrap();
+    let parser = run["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "parser-boxed")
+        .unwrap();
+    assert!(parser["overrides_builtin"].as_str().unwrap().starts_with("parser-boxed@"));
+    let trace = std::fs::read_to_string(logs.join("traces_test_bne.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(trace.lines().next().unwrap()).unwrap();
+    assert!(
+        first["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().contains("(overrides the built-in parser-boxed@")),
+        "{first}"
+    );
+}

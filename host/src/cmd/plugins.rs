@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::*;
+use crate::error::printable as p;
 use crate::cli::Cli;
 use crate::error::bad_input;
 use crate::plugins::{Limits, Plugin, PluginEngine};
@@ -36,7 +37,7 @@ pub(super) fn plugins_list(cli: &Cli, json: bool) -> Result<()> {
             "{:<20} {:<16} {:<9} {:<6} {:<10} {}",
             i.name,
             i.kind.to_string(),
-            i.version,
+            p(&i.version),
             i.wit_version,
             crate::plugins::folder_origin(&i.source),
             i.file.display()
@@ -48,7 +49,7 @@ pub(super) fn plugins_list(cli: &Cli, json: bool) -> Result<()> {
         println!(
             "(overridden) {}@{} ({}) from {}{}",
             s.name,
-            s.version,
+            p(&s.version),
             crate::plugins::folder_origin(&s.source),
             s.file.display(),
             winner
@@ -61,7 +62,7 @@ pub(super) fn plugins_list(cli: &Cli, json: bool) -> Result<()> {
         );
     }
     for f in registry.failures() {
-        println!("(failed) {}: {}", f.file.display(), f.error);
+        println!("(failed) {}: {}", f.file.display(), p(&f.error));
     }
     Ok(())
 }
@@ -82,10 +83,10 @@ pub(super) fn plugins_check(file: &std::path::Path, json: bool) -> Result<()> {
             info.wit_version
         );
         println!("  name     {}", info.name);
-        println!("  version  {}", info.version);
-        println!("  about    {}", info.description);
+        println!("  version  {}", p(&info.version));
+        println!("  about    {}", p(&info.description));
         if !info.author.is_empty() {
-            println!("  author   {}", info.author);
+            println!("  author   {}", p(&info.author));
         }
         println!("  sha256   {}", info.sha256);
         print_options(info, "  option   ");
@@ -99,11 +100,13 @@ fn print_options(info: &crate::plugins::PluginInfo, prefix: &str) {
         let default = if o.default.is_empty() {
             String::new()
         } else {
-            format!(", default {}", o.default)
+            format!(", default {}", p(&o.default))
         };
         println!(
             "{prefix}{} ({}{default}): {}",
-            o.name, o.kind, o.description
+            p(&o.name),
+            o.kind,
+            p(&o.description)
         );
     }
 }
@@ -190,29 +193,29 @@ pub(super) fn plugins_install(
             Ok(Installed::New { info }) => println!(
                 "installed {}@{} ({}) -> {}",
                 info.name,
-                info.version,
+                p(&info.version),
                 info.kind,
                 info.file.display()
             ),
             Ok(Installed::Replaced { old, info }) => println!(
                 "replaced  {}@{} (sha256 {}) with {}@{} (sha256 {}) -> {}",
                 old.name,
-                old.version,
+                p(&old.version),
                 &old.sha256[..12],
                 info.name,
-                info.version,
+                p(&info.version),
                 &info.sha256[..12],
                 info.file.display()
             ),
             Ok(Installed::Unchanged { info }) => println!(
                 "unchanged {}@{}: already installed at {}",
                 info.name,
-                info.version,
+                p(&info.version),
                 info.file.display()
             ),
             Err(e) => {
                 refused += 1;
-                eprintln!("refused   {}: {e:#}", file.display());
+                eprintln!("refused   {}: {}", file.display(), p(&format!("{e:#}")));
             }
         }
     }

@@ -20,12 +20,14 @@ pub(super) fn report(
         .plugins()
         .map(|p| format!("{}@{}", p.info().name, p.info().version))
         .collect();
+    let mut config = serde_json::to_value(&job.config)?;
+    crate::http::redact_urls(&mut config);
     let mut value = serde_json::json!({
         "modes": modes
             .iter()
             .map(|(m, s)| (m.as_str().to_string(), serde_json::to_value(s).unwrap_or_default()))
             .collect::<serde_json::Map<_, _>>(),
-        "config": job.config,
+        "config": config,
         "data": {
             "source": job.splits.source,
             "train": job.splits.train.len(),

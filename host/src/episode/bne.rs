@@ -1,4 +1,4 @@
-//! The BNE convergence guard (ECON-SPEC.md 7.3): after each refinement round,
+//! The BNE stop rules (docs/method.md, step 8): after each refinement round,
 //! stop when the commitment repeats, the commitments oscillate, or the
 //! executors' actions barely moved.
 //!

@@ -96,7 +96,7 @@ impl Comparison<'_> {
         let parser = plugin(self.registry.answer_parser(&config.plugins.parser))?;
         trace.plugins = [prompts.info(), parser.info()]
             .iter()
-            .map(|i| format!("{}@{}", i.name, i.version))
+            .map(|i| crate::episode::plugin_label(self.registry, i))
             .collect();
         trace.models = self.res.models.clone();
         let Some((stage, agents, rounds, temperature)) = shape(config, self.mode) else {

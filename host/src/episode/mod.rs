@@ -1,4 +1,4 @@
-//! One episode = one problem (DESIGN.md "One episode"): strategy, executors
+//! One episode = one problem (docs/method.md, "One episode"): strategy, executors
 //! under their belief networks' actions, commitment, BNE rounds with the
 //! convergence guard, answer parser, reward plugin, learner records.
 
@@ -202,7 +202,7 @@ impl<'a> Plugins<'a> {
         let reward = registry.reward(&config.plugins.reward)?;
         let names = [prompts.info(), parser.info(), reward.info()]
             .iter()
-            .map(|i| format!("{}@{}", i.name, i.version))
+            .map(|i| plugin_label(registry, i))
             .collect();
         Ok(Plugins {
             prompts,
@@ -801,6 +801,18 @@ fn majority_of(executors: &[trace::ExecutorTrace]) -> (String, round::Verdict) {
                 correct: false,
             },
         ),
+    }
+}
+
+/// A plugin as traces name it: `name@version`, and where it replaces the
+/// built-in plugin of that name, says so.
+pub(crate) fn plugin_label(registry: &PluginRegistry, info: &crate::plugins::PluginInfo) -> String {
+    match registry.overridden_builtin(&info.name) {
+        Some(b) => format!(
+            "{}@{} (overrides the built-in {}@{})",
+            info.name, info.version, b.name, b.version
+        ),
+        None => format!("{}@{}", info.name, info.version),
     }
 }
 

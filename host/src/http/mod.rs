@@ -16,3 +16,47 @@ pub(crate) use post::{
 };
 pub use retry::{MAX_RETRY_AFTER, Refused, is_refused};
 pub(crate) use retry::{Backoff, with_retries};
+
+/// A URL as it may be shown or written down: credentials in it
+/// (`https://user:password@host/...`) replaced by `***`. Text that is not
+/// such a URL comes back unchanged.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("***");
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Every string in a JSON value that is a URL with credentials, redacted
+/// ([`redact_url`]): what run.json and summary.json hold of a config.
+pub fn redact_urls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) if s.contains('@') && s.contains("://") => {
+            *s = redact_url(s);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_urls),
+        serde_json::Value::Object(map) => map.values_mut().for_each(redact_urls),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_never_show() {
+        assert_eq!(
+            redact_url("https://alice:s3cret@llm.example.org/v1"),
+            "https://***:***@llm.example.org/v1"
+        );
+        assert_eq!(redact_url("http://127.0.0.1:8000/v1"), "http://127.0.0.1:8000/v1");
+        let mut v = serde_json::json!({"llm": {"base_urls": ["http://u:p@h/v1"]}, "n": 3});
+        redact_urls(&mut v);
+        assert!(!v.to_string().contains("u:p@"), "{v}");
+    }
+}

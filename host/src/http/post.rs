@@ -126,7 +126,7 @@ pub(crate) enum FailureKind {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = &self.url;
+        let url = &super::redact_url(&self.url);
         match &self.kind {
             FailureKind::Send(e) => write!(f, "POST {url}: could not send the request: {e}"),
             FailureKind::Certificate(why) => write!(f, "POST {url}: {why}"),

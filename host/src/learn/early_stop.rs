@@ -1,4 +1,4 @@
-//! Early stopping of training (ECON-SPEC.md 11.2, with the reference's
+//! Early stopping of training (README.md "Early stopping", with the reference's
 //! "same commitment as the previous, different, question" replaced by the
 //! episode's own BNE commitments settling).
 

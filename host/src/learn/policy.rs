@@ -92,7 +92,7 @@ impl Learner {
         };
         Ok(tch::no_grad(|| {
             let mut e = self.nets.initial(&obs, false, noise).actions;
-            let eps = self.cfg.sampling.exploration_epsilon;
+            let eps = self.cfg.sampling.epsilon_at(self.counters.episodes_seen);
             if explore && eps > 0.0 {
                 e = self.nets.bounds.uniform_where(&e, eps);
             }

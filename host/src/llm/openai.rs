@@ -212,7 +212,7 @@ impl OpenAiClient {
         }
         tracing::info!(
             "{}: dialect {} ({})",
-            self.endpoints[0].url,
+            crate::http::redact_url(&self.endpoints[0].url),
             resolved.dialect.name(),
             resolved.found_by
         );
@@ -280,7 +280,8 @@ impl OpenAiClient {
 
     /// A generic server that refused the repetition penalty by name: it is
     /// dropped from then on (said once, recorded in run.json), and the
-    /// request goes again. False where that does not apply.
+    /// request goes again — as do requests that were in flight with it.
+    /// False where that does not apply.
     fn drop_refused_penalty(&self, error: &anyhow::Error) -> bool {
         if !crate::http::is_refused(error) {
             return false;
@@ -290,19 +291,18 @@ impl OpenAiClient {
             Some(Some(name)) => name.clone(),
             _ => return false,
         };
-        if resolved.dialect != Dialect::Generic
-            || !resolved.penalty_reaches()
-            || !format!("{error:#}").contains(&name)
-        {
+        if resolved.dialect != Dialect::Generic || !format!("{error:#}").contains(&name) {
             return false;
         }
-        tracing::warn!(
-            "{}: the server refused `{name}`; it is no longer sent, so the repetition penalty \
-             does not reach the model (recorded in run.json; set llm.<role>.dialect to say so \
-             up front)",
-            self.endpoints[0].url
-        );
-        resolved.dropped.push("repetition_penalty".into());
+        if resolved.penalty_reaches() {
+            tracing::warn!(
+                "{}: the server refused `{name}`; it is no longer sent, so the repetition \
+                 penalty does not reach the model (recorded in run.json; set \
+                 llm.<role>.dialect to say so up front)",
+                crate::http::redact_url(&self.endpoints[0].url)
+            );
+            resolved.dropped.push("repetition_penalty".into());
+        }
         true
     }
 
@@ -336,7 +336,7 @@ impl OpenAiClient {
                 let response = self.attempt(endpoint, body).await?;
                 let completion = self.completion(request, response, started);
                 tracing::debug!(
-                    endpoint = %endpoint.url,
+                    endpoint = %crate::http::redact_url(&endpoint.url),
                     attempt,
                     latency_ms = completion.latency.as_millis() as u64,
                     prompt_tokens = completion.prompt_tokens,

@@ -1,6 +1,6 @@
 //! BeliefNetwork: one independent network per agent, no weight sharing
-//! (ECON-SPEC.md section 4, with the observation changed to sentence embeddings,
-//! DESIGN.md). The n networks are stored as an ensemble — every weight has a leading
+//! (docs/method.md; the observation is sentence embeddings, not the reference's
+//! token ids: docs/deviations.md). The n networks are stored as an ensemble — every weight has a leading
 //! agent dimension — so all agents run in one batched op instead of n small ones.
 //!
 //! Input: "tokens" — the observation (with `observation = "separate"` two tokens,

@@ -137,9 +137,20 @@ pub struct SamplingBounds {
     #[serde(default = "d_noise")]
     pub exploration_std: f64,
     /// Chance, per agent and training episode, of a uniformly random action
-    /// instead of the policy's (0 = none, as the reference).
+    /// instead of the policy's (0 = none, as the reference) — once the
+    /// schedule below has decayed to it.
     #[serde(default = "d_epsilon")]
     pub exploration_epsilon: f64,
+    /// The chance of a uniform action at the first training episode; it falls
+    /// linearly to `exploration_epsilon` over `exploration_decay_episodes`
+    /// (the usual ε schedule: the critics see the whole action range for every
+    /// kind of problem before the policies settle).
+    #[serde(default = "d_one")]
+    pub exploration_epsilon_start: f64,
+    /// Training episodes over which ε falls to `exploration_epsilon` (0: no
+    /// schedule, ε is `exploration_epsilon` throughout).
+    #[serde(default = "d_decay")]
+    pub exploration_decay_episodes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -375,6 +386,9 @@ fn d_action_lr() -> Option<f64> {
 fn d_epsilon() -> f64 {
     0.25
 }
+fn d_decay() -> u64 {
+    500
+}
 fn d_2000() -> usize {
     2000
 }
@@ -495,6 +509,18 @@ default_from_serde!(
     RewardConfig
 );
 
+impl SamplingBounds {
+    /// ε after `episodes` training episodes (the linear schedule).
+    pub fn epsilon_at(&self, episodes: u64) -> f64 {
+        let decay = self.exploration_decay_episodes;
+        if decay == 0 || episodes >= decay {
+            return self.exploration_epsilon;
+        }
+        let f = episodes as f64 / decay as f64;
+        self.exploration_epsilon_start + (self.exploration_epsilon - self.exploration_epsilon_start) * f
+    }
+}
+
 /// The network groups, as `fixed_groups` and metrics.jsonl name them.
 pub const GROUPS: [&str; 5] = ["belief_net", "action", "encoder", "refine", "mixer"];
 
@@ -611,6 +637,9 @@ impl NetsConfig {
         }
         if !(0.0..=1.0).contains(&s.exploration_epsilon) {
             bail!("sampling.exploration_epsilon must be in [0, 1]");
+        }
+        if !(0.0..=1.0).contains(&s.exploration_epsilon_start) {
+            bail!("sampling.exploration_epsilon_start must be in [0, 1]");
         }
         if !(self.target_update_tau > 0.0 && self.target_update_tau <= 1.0) {
             bail!("target_update_tau must be in (0, 1]");

@@ -1,5 +1,5 @@
 //! BeliefEncoder (shared): the n beliefs -> group representation E
-//! (ECON-SPEC.md section 6).
+//! (docs/method.md).
 //!
 //! (B, N, d_b) → multi-head self-attention over agents → LN(b + attn) →
 //! FFN d_b → feedforward_size → d_b (ReLU) → LN(residual) → mean over agents →

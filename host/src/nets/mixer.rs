@@ -1,7 +1,7 @@
 //! Mixer: local values Q_i -> team value Q_tot, conditioned on the group
 //! representation E. Two kinds (`mixer.kind`):
 //!
-//! **qmix** (default; the paper, ECON-SPEC.md section 15): the agents' output
+//! **qmix** (default; the paper's mixer, docs/method.md): the agents' output
 //! (prompt) embeddings are projected and passed through self-attention over agents,
 //! F_i = MLP([x_i, g]) with g = ELU(Linear(E)). QMIX hypernetworks conditioned on
 //! E make the mixing weights non-negative:
@@ -14,7 +14,7 @@
 //! Commitment alignment L_SD = mean_i (1 − cos(F_i, P_c·c))², P_c = Linear(d_c, h).
 //! Q-consistency L_cons = mean_i (Q_i − Q_tot)² (weighted by lambda_m).
 //!
-//! **attention** (the reference code, ECON-SPEC.md section 10):
+//! **attention** (the reference code's mixer, docs/deviations.md):
 //!   b̃_i = Lin(b_i), ẽ_i = Lin(ê_i), g = Lin(E); f_i = Lin([b̃_i, ẽ_i]);
 //!   x_i = LN(MHA(f)_i + f_i); w = softmax_i(MLP([x_i, g])); m = Σ w_i x_i + g;
 //!   Q_tot = MLP(m) + Σ w_i Q_i  (monotonic: w does not depend on Q);

@@ -1,5 +1,5 @@
 //! The ECON networks in tch: one BeliefNetwork per agent, the shared BeliefEncoder
-//! and RefineModule, and the Mixer (ECON-SPEC.md sections 4-7, 10).
+//! and RefineModule, and the Mixer (docs/method.md).
 //!
 //! Shapes: B = batch, N = n_agents, d_b = belief_dim, d_c = commitment_embedding_dim.
 //! - observation: (B, obs_dim) — the sentence embedding of question + strategy, the

@@ -1,5 +1,5 @@
 //! RefineModule (shared): the per-round BNE update of the sampling actions
-//! (ECON-SPEC.md sections 5 and 7.1).
+//! (docs/method.md, step 7).
 //!
 //! x = [b_i, emb(u_i), emb(C), E, ê_i] → Linear(·, 256) → ReLU → LN → Dropout(bne.refine_dropout = 0.1)
 //! → Linear(256, 128) → ReLU → Linear(128, 2) → tanh; Δe_i = refine_step_scale·tanh(·)

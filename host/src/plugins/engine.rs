@@ -57,7 +57,7 @@ impl PluginEngine {
             .context("linking WASI p2")?;
         refuse_waiting(&mut linker)?;
         let cache = match cache_dir {
-            Some(dir) => Some(Cache::open(dir)?),
+            Some(dir) => Cache::open(dir)?,
             None => None,
         };
         Ok(PluginEngine {
@@ -77,7 +77,7 @@ impl PluginEngine {
 
     /// Read, validate and compile (or load from the cache) one component file.
     pub fn load_file(&self, path: &Path) -> Result<Loaded> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = read_plugin_file(path)?;
         self.load_bytes(&bytes)
             .with_context(|| format!("loading plugin {}", path.display()))
     }
@@ -213,8 +213,11 @@ const POLL_INTERFACE: &str = "wasi:io/poll@0.2.12";
 /// Compiled components on disk, trusted only when this host wrote them: each
 /// file starts with an HMAC-SHA256 of its name and contents under a per-user
 /// key (`cache.key`, created 0600 beside the files), so a file placed there
-/// by anyone else is recompiled, never executed. The least recently used
-/// files are evicted above [`CACHE_CAP_BYTES`].
+/// by anyone else is recompiled, never executed. The folder is created 0700
+/// and used only while it and its key are this user's own and no one else
+/// can write them (or read the key): otherwise another user could replace
+/// the key with one they know and plant native code under a plugin's name.
+/// The least recently used files are evicted above [`CACHE_CAP_BYTES`].
 struct Cache {
     dir: PathBuf,
     key: [u8; 32],
@@ -223,11 +226,26 @@ struct Cache {
 const MAC_LEN: usize = 32;
 
 impl Cache {
-    fn open(dir: PathBuf) -> Result<Cache> {
-        std::fs::create_dir_all(&dir)
+    /// The cache in `dir` (created 0700), or none — with a warning that says
+    /// why — when the folder or its key could be someone else's.
+    fn open(dir: PathBuf) -> Result<Option<Cache>> {
+        create_private_dir(&dir)
             .with_context(|| format!("creating the plugin cache {}", dir.display()))?;
+        if let Some(why) = untrusted(&dir) {
+            tracing::warn!(
+                "compiled plugins are not cached: {why}; plugins are compiled at every start \
+                 until it is this user's own and writable by no one else (e.g. chmod 700; or \
+                 set ECON_HOST_HOME)"
+            );
+            return Ok(None);
+        }
         let key = cache_key(&dir)?;
-        Ok(Cache { dir, key })
+        // A key made just now by someone else racing us is checked too.
+        if let Some(why) = untrusted(&dir) {
+            tracing::warn!("compiled plugins are not cached: {why}");
+            return Ok(None);
+        }
+        Ok(Some(Cache { dir, key }))
     }
 
     fn mac(&self, name: &str, bytes: &[u8]) -> [u8; MAC_LEN] {
@@ -305,6 +323,60 @@ impl Cache {
     }
 }
 
+/// `dir` and its parents; `dir` itself with mode 0700 when it is new.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    match builder.create(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
+
+/// Why the cache folder or its key cannot be trusted, if so: a symbolic
+/// link, another user's, or writable by others (the key: readable either).
+#[cfg(unix)]
+pub(crate) fn untrusted(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let check = |path: &Path, what: &str, forbidden: u32, how: &str| -> Option<String> {
+        let m = std::fs::symlink_metadata(path).ok()?;
+        if m.file_type().is_symlink() {
+            return Some(format!("{what} {} is a symbolic link", path.display()));
+        }
+        if m.uid() != me {
+            return Some(format!(
+                "{what} {} belongs to user {} (this is user {me})",
+                path.display(),
+                m.uid()
+            ));
+        }
+        if m.mode() & forbidden != 0 {
+            return Some(format!(
+                "{what} {} is {how} by others (mode {:o})",
+                path.display(),
+                m.mode() & 0o7777
+            ));
+        }
+        None
+    };
+    check(dir, "the folder", 0o022, "writable")
+        .or_else(|| check(&dir.join("cache.key"), "its key", 0o077, "readable or writable"))
+}
+
+#[cfg(not(unix))]
+pub(crate) fn untrusted(_dir: &Path) -> Option<String> {
+    None
+}
+
 fn tempfile_in(dir: &Path) -> Result<PathBuf> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -358,6 +430,40 @@ fn cache_key(dir: &Path) -> Result<[u8; 32]> {
 /// Content hash of a plugin file: its identity in the registry and the cache.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// The largest plugin file read (a Python component is ~18 MB, a
+/// JavaScript one ~12 MB).
+pub const MAX_PLUGIN_FILE_BYTES: u64 = 256 << 20;
+
+/// A plugin file's bytes, read only once it is known to be a regular file
+/// of at most [`MAX_PLUGIN_FILE_BYTES`] whose first 8 bytes are a
+/// component's header: a FIFO, a device or a 2 GB sparse file named `.wasm`
+/// costs nothing.
+pub fn read_plugin_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let what = || format!("plugin file {}", path.display());
+    let meta = std::fs::metadata(path).with_context(what)?;
+    if !meta.is_file() {
+        bail!("{}: not a regular file", what());
+    }
+    if meta.len() > MAX_PLUGIN_FILE_BYTES {
+        bail!(
+            "{}: {} bytes, more than a plugin may have ({} MiB)",
+            what(),
+            meta.len(),
+            MAX_PLUGIN_FILE_BYTES >> 20
+        );
+    }
+    let mut file = std::fs::File::open(path).with_context(what)?;
+    let mut header = [0u8; 8];
+    let got = file.read(&mut header).with_context(what)?;
+    check_component_header(&header[..got]).with_context(what)?;
+    let mut bytes = header[..got].to_vec();
+    file.take(MAX_PLUGIN_FILE_BYTES)
+        .read_to_end(&mut bytes)
+        .with_context(what)?;
+    Ok(bytes)
 }
 
 /// A clear word for the three common wrong files before wasmtime's own errors.

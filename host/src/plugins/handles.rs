@@ -387,8 +387,7 @@ impl Plugin {
         source: &std::path::Path,
         limits: impl Into<PluginPolicy>,
     ) -> Result<Plugin> {
-        let bytes =
-            std::fs::read(file).with_context(|| format!("reading plugin {}", file.display()))?;
+        let bytes = super::engine::read_plugin_file(file)?;
         Plugin::from_bytes(engine, &bytes, file, source, limits)
     }
 

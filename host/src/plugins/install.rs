@@ -70,7 +70,7 @@ pub fn install(
     dest_dir: &Path,
     force: bool,
 ) -> Result<Installed> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let bytes = super::engine::read_plugin_file(file)?;
     let source = file.parent().unwrap_or(Path::new("."));
     let plugin = Plugin::from_bytes(engine, &bytes, file, source, Limits::default())?;
     let new = plugin.info().clone();

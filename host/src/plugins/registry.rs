@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 
 use super::engine::{PluginEngine, sha256_hex};
 use super::handles::{
@@ -57,9 +57,7 @@ impl PluginRegistry {
         for dir in dirs {
             for file in wasm_files(dir)? {
                 let before = previous.and_then(|p| p.by_file(&file));
-                let loaded = std::fs::read(&file)
-                    .with_context(|| format!("reading plugin {}", file.display()))
-                    .and_then(|bytes| match before {
+                let loaded = super::engine::read_plugin_file(&file).and_then(|bytes| match before {
                         Some(old) if old.info().sha256 == sha256_hex(&bytes) => Ok(old.clone()),
                         _ => Plugin::from_bytes(engine, &bytes, &file, dir, limits.clone()),
                     });
@@ -121,6 +119,15 @@ impl PluginRegistry {
 
     pub fn shadowed(&self) -> Vec<std::sync::Arc<PluginInfo>> {
         self.shadowed.iter().map(|p| p.info().clone()).collect()
+    }
+
+    /// The built-in plugin `name` replaces (a plugin of that name found in a
+    /// later folder), if it replaces one.
+    pub fn overridden_builtin(&self, name: &str) -> Option<std::sync::Arc<PluginInfo>> {
+        self.shadowed
+            .iter()
+            .map(|p| p.info().clone())
+            .find(|i| i.name == name && super::folder_origin(&i.source) == "built-in")
     }
 
     pub fn failures(&self) -> &[LoadFailure] {

@@ -106,6 +106,20 @@ impl Job {
         };
         let registry = live.snapshot();
         check_plugin_names(&config, &registry)?;
+        // A plugin that replaces a built-in one is said, not silent.
+        for p in registry.plugins() {
+            if let Some(b) = registry.overridden_builtin(&p.info().name) {
+                eprintln!(
+                    "warning: plugin {}@{} from {} overrides the built-in {}@{} (recorded in \
+                     run.json and in every trace)",
+                    p.info().name,
+                    crate::error::printable(&p.info().version),
+                    p.info().file.display(),
+                    b.name,
+                    crate::error::printable(&b.version)
+                );
+            }
+        }
         let adapter = registry
             .dataset_adapter(&config.dataset.adapter)
             .map_err(bad_input)?;
@@ -665,6 +679,19 @@ fn check_plugin_names(config: &Config, registry: &crate::plugins::PluginRegistry
                      plugins list`)"
                 ))
             }));
+        }
+    }
+    // Each configured plugin must be of the kind its key asks for: a reward
+    // plugin named as the parser fails here, not on every episode.
+    let kinds: [(&str, &String, Result<()>); 4] = [
+        ("plugins.prompts", &config.plugins.prompts, registry.prompt_template(&config.plugins.prompts).map(drop)),
+        ("plugins.parser", &config.plugins.parser, registry.answer_parser(&config.plugins.parser).map(drop)),
+        ("plugins.reward", &config.plugins.reward, registry.reward(&config.plugins.reward).map(drop)),
+        ("dataset.adapter", &config.dataset.adapter, registry.dataset_adapter(&config.dataset.adapter).map(drop)),
+    ];
+    for (key, name, kind) in kinds {
+        if let Err(e) = kind {
+            return Err(bad_input(e.context(format!("key {key} = {name:?}"))));
         }
     }
     for name in config.plugins.options.keys() {

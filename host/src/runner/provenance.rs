@@ -67,6 +67,9 @@ pub struct HashedPlugin {
     pub kind: String,
     pub file: PathBuf,
     pub sha256: String,
+    /// The built-in plugin this one replaces: "name@version (sha256 …)".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides_builtin: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -108,7 +111,8 @@ impl Machine {
 
 /// The config as recorded, and its hash.
 pub fn config_fingerprint(config: &Config) -> (serde_json::Value, String) {
-    let value = serde_json::to_value(config).unwrap_or_default();
+    let mut value = serde_json::to_value(config).unwrap_or_default();
+    crate::http::redact_urls(&mut value);
     let hash = hex::encode(Sha256::digest(value.to_string().as_bytes()));
     (value, hash)
 }
@@ -250,6 +254,9 @@ pub fn record_run(
                 kind: i.kind.to_string(),
                 file: i.file.clone(),
                 sha256: i.sha256.clone(),
+                overrides_builtin: registry.overridden_builtin(&i.name).map(|b| {
+                    format!("{}@{} (sha256 {})", b.name, b.version, &b.sha256[..12])
+                }),
             }
         })
         .collect();

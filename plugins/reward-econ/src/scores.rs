@@ -1,4 +1,4 @@
-//! ECON's team rewards (ECON-SPEC section 8), from cosine similarities of
+//! ECON's team rewards (the root docs/method.md, step 6), from cosine similarities of
 //! sentence embeddings:
 //!
 //! - TS = 1 if the commitment is correct, else 0;

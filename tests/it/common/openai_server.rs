@@ -64,6 +64,13 @@ pub struct ServerState {
     pub max_concurrent: AtomicUsize,
     pub bodies: Mutex<Vec<serde_json::Value>>,
     pub auth: Mutex<Vec<Option<String>>>,
+    /// Refuse, as OpenAI's API does, a request holding a field it does not
+    /// know (`repetition_penalty`): HTTP 400 naming it.
+    pub strict: std::sync::atomic::AtomicBool,
+    /// Requests the server works on at once, and whether one beyond that
+    /// waits for a slot (as llama-server's slots or vLLM's scheduler) or is
+    /// turned away with 503 (a server at its limit).
+    capacity: Mutex<Option<(Arc<tokio::sync::Semaphore>, bool)>>,
 }
 
 pub struct Server {
@@ -97,6 +104,8 @@ impl Server {
             max_concurrent: AtomicUsize::new(0),
             bodies: Mutex::new(Vec::new()),
             auth: Mutex::new(Vec::new()),
+            strict: std::sync::atomic::AtomicBool::new(false),
+            capacity: Mutex::new(None),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -122,6 +131,14 @@ impl Server {
     /// The reply once the script is used up.
     pub fn set_default(&self, reply: Reply) {
         *self.state.default.lock().unwrap() = reply;
+    }
+
+    /// Work on `slots` requests at once; beyond that, wait for a slot or
+    /// (`reject`) answer 503. (Used by the HTTP client benchmark.)
+    #[allow(dead_code)]
+    pub fn set_capacity(&self, slots: usize, reject: bool) {
+        *self.state.capacity.lock().unwrap() =
+            Some((Arc::new(tokio::sync::Semaphore::new(slots)), reject));
     }
 
     pub fn requests(&self) -> usize {
@@ -181,12 +198,34 @@ async fn chat(State(s): State<Arc<ServerState>>, headers: HeaderMap, body: Bytes
         s.bodies.lock().unwrap().push(json.clone());
         s.auth.lock().unwrap().push(auth.clone());
     }
+    if s.strict.load(Ordering::SeqCst) && json.get("repetition_penalty").is_some() {
+        // OpenAI's words for a field it does not take.
+        let body = r#"{"error": {"message": "Unrecognized request argument supplied: repetition_penalty", "type": "invalid_request_error", "param": null, "code": null}}"#;
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+    }
     let reply = s
         .script
         .lock()
         .unwrap()
         .pop_front()
         .unwrap_or_else(|| s.default.lock().unwrap().clone());
+    let capacity = s.capacity.lock().unwrap().clone();
+    let _slot = match &capacity {
+        None => None,
+        Some((slots, false)) => Some(Arc::clone(slots).acquire_owned().await.unwrap()),
+        Some((slots, true)) => match Arc::clone(slots).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                let body = r#"{"error": {"message": "server busy"}}"#;
+                return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+            }
+        },
+    };
     if !s.latency.is_zero() {
         tokio::time::sleep(s.latency).await;
     }
