@@ -136,6 +136,8 @@ pub struct SweepArgs {
 /// Options every job command shares.
 #[derive(Debug, Args)]
 pub struct JobArgs {
+    /// The run's TOML config (configs/default.toml, configs/sim.toml, ...);
+    /// relative paths in it resolve against its folder.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
     /// Where run.json, summary.json, traces_*.jsonl and metrics.jsonl go

@@ -2,6 +2,14 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
+    // `econ-host ... | head` ends quietly when the reader goes away, as other
+    // command-line tools do, instead of panicking on a closed pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal at start,
+    // before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = econ_host::cli::Cli::parse();
     let level = match cli.verbose {
         0 => "warn",

@@ -688,3 +688,37 @@ fn overriding_a_builtin_is_said_and_recorded() {
         "{first}"
     );
 }
+
+/// The last progress line of each loop says what the result line says.
+#[test]
+fn progress_lines_end_on_the_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(common::binary())
+        .arg("run")
+        .arg("--config")
+        .arg(common::repo_root().join("configs/sim.toml"))
+        .args(["--train-eps", "30", "--test-eps", "30"])
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    // "bne 30/30 acc 46.7% | ..." on stderr; "BNE (...): 14/30 = 46.7%" on stdout.
+    let last_acc = |prefix: &str| -> String {
+        let line = stderr
+            .lines()
+            .filter(|l| l.starts_with(&format!("{prefix} 30/30 acc ")))
+            .last()
+            .unwrap_or_else(|| panic!("no final {prefix} line in {stderr}"));
+        line.split("acc ").nth(1).unwrap().split('%').next().unwrap().to_string() + "%"
+    };
+    for (prefix, label) in [("train", "Train: "), ("baseline", "Baseline (no BNE): "), ("bne", "BNE (")] {
+        let result = stdout.lines().find(|l| l.starts_with(label)).unwrap();
+        let percent = result.split(" = ").nth(1).unwrap().split('%').next().unwrap().to_string() + "%";
+        assert_eq!(last_acc(prefix), percent, "{prefix}: {stderr}\n{stdout}");
+    }
+}

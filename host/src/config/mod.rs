@@ -117,12 +117,18 @@ impl Config {
                 run.insert(key.to_string(), v);
             }
         }
-        let run: RunKeys = run
-            .try_into()
-            .with_context(|| format!("config {}", path.display()))?;
-        let nets: NetsConfig = value
-            .try_into()
-            .with_context(|| format!("config {}", path.display()))?;
+        // A key the file is fine without is the --set's fault: say so.
+        let whose = || -> String {
+            let file_alone = overrides.is_empty() || Config::load(path, &[]).is_ok();
+            if file_alone && !overrides.is_empty() {
+                let sets: Vec<String> = overrides.iter().map(|o| format!("--set {o}")).collect();
+                format!("{} (config {})", sets.join(" "), path.display())
+            } else {
+                format!("config {}", path.display())
+            }
+        };
+        let run: RunKeys = run.try_into().with_context(whose)?;
+        let nets: NetsConfig = value.try_into().with_context(whose)?;
         let mut llm = run.llm;
         for role in [&mut llm.coordinator, &mut llm.executor] {
             role.openai_defaults(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()));
@@ -277,10 +283,16 @@ fn apply_override(root: &mut toml::Table, item: &str) -> Result<()> {
         bail!("expected key=value");
     };
     let key = key.trim();
-    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+    // One value: anything after it (a newline and a table header smuggled
+    // into the value) is refused, not dropped.
+    if raw.contains(['\n', '\r']) {
+        bail!("the value must be one line (one TOML value)");
+    }
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) if t.len() == 1 => t.remove("v").expect("the one key"),
+        Ok(_) => bail!("the value must be one TOML value"),
+        Err(_) => toml::Value::String(raw.trim().to_string()),
+    };
     let parts: Vec<&str> = key.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         bail!("key {key:?} has an empty part");
@@ -354,6 +366,18 @@ mod tests {
         assert_eq!(t["d"]["e"].as_bool(), Some(true));
         assert!(apply_override(&mut t, "a.b.c=1").is_err());
         assert!(apply_override(&mut t, "novalue").is_err());
+        // Text after the value is refused, not dropped.
+        let smuggled = "seed=1\n[llm.executor]\nbase_url=\"http://evil\"";
+        assert!(apply_override(&mut t, smuggled).is_err());
+        assert!(apply_override(&mut t, "x=1 y=2").is_ok_and(|_| t["x"].is_str()));
+    }
+
+    #[test]
+    fn a_bad_key_from_set_is_blamed_on_the_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = error(dir.path(), &["bne.max_iteration_train=2"]);
+        assert!(e.contains("--set bne.max_iteration_train=2"), "{e}");
+        assert!(e.contains("max_iteration_train"), "{e}");
     }
 
     fn load_with(dir: &Path, overrides: &[&str]) -> Result<Config> {

@@ -365,6 +365,8 @@ impl Job {
                 summary.updates = l.counters().train_steps;
             }
             finished = k;
+            // The message first: the line the step prints must already count it.
+            bar.set_message(running(&summary.results, completion_tokens, phase_start));
             bar.set_position(k);
             let r = &summary.results;
             self.board(
@@ -389,7 +391,6 @@ impl Job {
                 }
                 break;
             }
-            bar.set_message(running(&summary.results, completion_tokens, phase_start));
             let decision = stopper.observe_episode(
                 k,
                 f64::from(outcome.trace.reward),
@@ -606,8 +607,10 @@ impl Job {
                     summary.add_kind(world.kind_name(kind), &outcome.trace);
                 }
                 completion_tokens += outcome.trace.tokens.total().completion;
-                bar.inc(1);
+                // The message first: the line the step prints must already
+                // count this episode.
                 bar.set_message(running(&summary, completion_tokens, started));
+                bar.inc(1);
                 if let Some(why) = self.spend(&outcome.trace)
                     && summary.episodes < problems.len() as u64
                 {
