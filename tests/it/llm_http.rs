@@ -198,6 +198,40 @@ async fn missing_usage_is_estimated_and_marked() {
     assert_eq!(done.prompt_tokens, estimate_prompt_tokens(&r.messages));
 }
 
+/// Servers that take one request at a time and turn the rest away with 503
+/// (at their capacity): the client sends each fewer at once (its limit
+/// halves on a 503 and grows back while answers come), so every request is
+/// answered within its retries instead of backing off until it fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_at_capacity_get_fewer_requests_and_every_one_is_answered() {
+    let servers = [
+        Server::start(Duration::from_millis(30)).await,
+        Server::start(Duration::from_millis(30)).await,
+    ];
+    for s in &servers {
+        s.set_capacity(1, true);
+    }
+    let mut o = options(servers.iter().map(Server::base_url).collect());
+    o.concurrency = 8;
+    o.max_retries = 4;
+    let c = Arc::new(OpenAiClient::new(o).unwrap());
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let c = Arc::clone(&c);
+        tasks.spawn(async move { c.chat(&request(&format!("q{i}"))).await });
+    }
+    let mut answered = 0;
+    while let Some(t) = tasks.join_next().await {
+        t.unwrap().unwrap();
+        answered += 1;
+    }
+    assert_eq!(answered, 40);
+    // Both servers served, and turned some away before the limits came down.
+    let sent: usize = servers.iter().map(Server::requests).sum();
+    assert!(servers.iter().all(|s| s.requests() > 5), "{sent}");
+    assert!(sent > 40, "no request was turned away: the test proves nothing");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "runs in its own process: llm_http::in_their_own_process"]
 async fn concurrency_limit_per_endpoint_is_respected() {

@@ -121,7 +121,6 @@ pub(crate) enum FailureKind {
     InvalidJson(&'static str, String, String),
     NoChoices(String),
     Timeout(Duration),
-    Closed,
 }
 
 impl fmt::Display for Failure {
@@ -156,7 +155,6 @@ impl fmt::Display for Failure {
                 "POST {url}: no complete response within the timeout of {} ms",
                 t.as_millis()
             ),
-            FailureKind::Closed => write!(f, "POST {url}: the client was shut down"),
         }
     }
 }

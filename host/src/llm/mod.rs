@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod dialect;
+pub mod limiter;
 pub mod local;
 pub mod openai;
 

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use reqwest::header::HeaderValue;
 use serde::Deserialize;
-use tokio::sync::Semaphore;
 
 use super::dialect::{Dialect, Resolved};
 use super::{
@@ -79,7 +78,8 @@ impl OpenAiOptions {
 struct Endpoint {
     /// `{base_url}/chat/completions`.
     url: String,
-    permits: Semaphore,
+    /// How many requests it gets at once (adaptive: limiter.rs).
+    limit: super::limiter::Limiter,
     /// Requests picked for this endpoint and not finished (queued or sent).
     in_flight: AtomicUsize,
 }
@@ -126,7 +126,7 @@ impl OpenAiClient {
             reqwest::Url::parse(&url).with_context(|| format!("base URL {base:?}"))?;
             endpoints.push(Endpoint {
                 url,
-                permits: Semaphore::new(options.concurrency.max(1)),
+                limit: super::limiter::Limiter::new(options.concurrency.max(1)),
                 in_flight: AtomicUsize::new(0),
             });
         }
@@ -223,9 +223,10 @@ impl OpenAiClient {
         &self.options
     }
 
-    /// The endpoint with the fewest requests in flight, starting the scan at
-    /// a rotating index so that ties go round-robin; `avoid` (the endpoint
-    /// that just failed) only when it is the only one.
+    /// The endpoint with the fewest requests picked for it per place of its
+    /// limit (queued or sent: the least busy relative to what it takes),
+    /// starting the scan at a rotating index so that ties go round-robin;
+    /// `avoid` (the endpoint that just failed) only when it is the only one.
     fn pick(&self, avoid: Option<usize>) -> usize {
         let n = self.endpoints.len();
         if n == 1 {
@@ -233,13 +234,14 @@ impl OpenAiClient {
         }
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
         let mut best = None;
-        let mut best_load = usize::MAX;
+        let mut best_load = f64::INFINITY;
         for k in 0..n {
             let i = (start + k) % n;
             if Some(i) == avoid {
                 continue;
             }
-            let load = self.endpoints[i].in_flight.load(Ordering::Relaxed);
+            let e = &self.endpoints[i];
+            let load = e.in_flight.load(Ordering::Relaxed) as f64 / e.limit.limit() as f64;
             if load < best_load {
                 best = Some(i);
                 best_load = load;
@@ -353,13 +355,19 @@ impl OpenAiClient {
     async fn attempt(&self, endpoint: &Endpoint, body: &[u8]) -> Result<ResponseBody, Failure> {
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&endpoint.in_flight);
-        let _permit = endpoint
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Failure::new(&endpoint.url, FailureKind::Closed, false))?;
+        let _slot = endpoint.limit.acquire().await;
         let timeout = self.options.timeout;
-        let bytes = post_json(&self.http, &endpoint.url, self.auth.as_ref(), body, timeout).await?;
+        let sent = post_json(&self.http, &endpoint.url, self.auth.as_ref(), body, timeout).await;
+        // A server at its capacity says so with 429 or 503: fewer at once.
+        match &sent {
+            Err(Failure {
+                kind: FailureKind::Status(status, _),
+                ..
+            }) if matches!(status.as_u16(), 429 | 503) => endpoint.limit.busy(),
+            Ok(_) => endpoint.limit.answered(),
+            Err(_) => {}
+        }
+        let bytes = sent?;
         let parsed: ResponseBody = parse_json(&endpoint.url, &bytes, "chat completion")?;
         if parsed.choices.is_empty() {
             let kind = FailureKind::NoChoices(snippet(&bytes));

@@ -134,8 +134,7 @@ impl Server {
     }
 
     /// Work on `slots` requests at once; beyond that, wait for a slot or
-    /// (`reject`) answer 503. (Used by the HTTP client benchmark.)
-    #[allow(dead_code)]
+    /// (`reject`) answer 503.
     pub fn set_capacity(&self, slots: usize, reject: bool) {
         *self.state.capacity.lock().unwrap() =
             Some((Arc::new(tokio::sync::Semaphore::new(slots)), reject));
