@@ -59,7 +59,7 @@ build() {
     say "building ${TOOLS[*]} (llama.cpp of llama-cpp-python $VERSION) in $OUT"
     cmake -S "$OUT/src" -B "$OUT/build" -DCMAKE_BUILD_TYPE=Release \
         -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-        -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DGGML_NATIVE=ON \
+        -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DGGML_NATIVE=OFF \
         -DBUILD_SHARED_LIBS=OFF >/dev/null
     cmake --build "$OUT/build" -j "$(nproc)" --target "${TOOLS[@]}" >/dev/null
     mkdir -p "$OUT/bin"

@@ -84,15 +84,13 @@ fn batched_bench() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("ECON_LLAMA_BATCHED_BENCH") {
         return Some(PathBuf::from(p));
     }
-    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(
-        |_| {
-            dirs::cache_dir()
-                .unwrap_or_default()
-                .join("econ-host/target")
-        },
-        PathBuf::from,
-    );
-    let p = target.join("llama-bench/build/bin/llama-batched-bench");
+    // Where scripts/llama-bench.sh (scripts/llama-server.sh) puts it.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(root.join("scripts/llama-bench.sh"))
+        .arg("path")
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("llama-batched-bench");
     p.is_file().then_some(p)
 }
 

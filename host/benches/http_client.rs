@@ -234,7 +234,11 @@ const RUNS: usize = 5;
 fn endpoints(_: &mut Criterion) {
     let rt = runtime();
     for reject in [false, true] {
-        let how = if reject { "busy: 503" } else { "busy: wait for a slot" };
+        let how = if reject {
+            "busy: 503"
+        } else {
+            "busy: wait for a slot"
+        };
         println!(
             "\n{K_LIST:?} endpoints x {SLOTS} slots, {SLOT_LATENCY:?} per request ({how}), \
              {REQUESTS} requests, {IN_FLIGHT} in flight, client concurrency 8 per endpoint:",
@@ -267,7 +271,8 @@ fn endpoints(_: &mut Criterion) {
                         let (client, queue) = (Arc::clone(&client), Arc::clone(&queue));
                         tasks.spawn(async move {
                             let mut mine = Vec::new();
-                            while queue.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < REQUESTS {
+                            while queue.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < REQUESTS
+                            {
                                 let t0 = Instant::now();
                                 client.chat(&request()).await.unwrap();
                                 mine.push(t0.elapsed().as_secs_f64());
@@ -295,14 +300,25 @@ fn endpoints(_: &mut Criterion) {
                 .zip(&base)
                 .map(|(r, b)| format!("{:.2}x", r / b))
                 .collect();
-            let show = |v: &[f64]| v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(" ");
+            let show = |v: &[f64]| {
+                v.iter()
+                    .map(|x| format!("{x:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
             println!(
                 "  K = {k}: {} req/s (ideal {ideal:.1}); vs K = 1, run by run: {}; \
                  p50 {} s; p99 {} s",
                 show(&rates),
                 speedups.join(" "),
-                p50s.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" "),
-                p99s.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ")
+                p50s.iter()
+                    .map(|x| format!("{x:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                p99s.iter()
+                    .map(|x| format!("{x:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             );
             drop(servers);
         }

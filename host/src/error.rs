@@ -49,7 +49,10 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
 /// sequence that moves the cursor or rewrites a line — written out as
 /// `\u{1b}`, line breaks and tabs kept.
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return std::borrow::Cow::Borrowed(text);
     }
     std::borrow::Cow::Owned(

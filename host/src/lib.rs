@@ -1,49 +1,72 @@
 //! econ-host: ECON (belief-driven multi-agent LLM reasoning) with hot-reloaded
 //! WebAssembly plugins for rewards, dataset adapters, prompts and parsers.
 //!
-//! The architecture, in the order a run goes through it (dependencies point
-//! down the list, never up):
-//! - [`cli`] parses the command line; [`cmd`] holds one file per command.
-//! - [`config`] loads a run's TOML, one section a file; the paper's
-//!   hyper-parameters are [`nets::NetsConfig`].
-//! - [`runner`] sets a job up (data, plugins, LLM clients, the encoder) and
-//!   drives the training and test loops, checkpoints and resume.
-//! - [`episode`] runs one problem: strategy, executor rounds, commitment, BNE
-//!   rounds ([`episode::bne`]), the comparison modes, traces and summaries.
-//! - [`learn`] acts and learns (policy, batch, losses, update, checkpoint)
-//!   with the networks of [`nets`] (belief, encoder, mixer, refine).
-//! - [`llm`] talks to models (embedded llama.cpp, OpenAI-compatible over
-//!   [`http`], a response cache); [`embed`] turns text into vectors;
-//!   [`models`] fetches the packaged models.
-//! - [`plugins`] hosts the sandboxed WebAssembly components; [`data`] reads
-//!   datasets through adapter plugins.
-//! - [`sim`] is the simulated world where learning claims are checked in
-//!   seconds; [`report`] draws a run.
-//! - Small pieces: [`rng`] (the one seeded generator), [`atomic`] (all-or-nothing
-//!   file writes), [`error`] (exit codes),
-//!   [`interrupt`], [`progress`], [`scaffold`] (new plugin crates).
+//! The map: modules from the top (what a user runs) down to the small pieces
+//! everything shares. A module uses only modules listed below it — never one
+//! above — and `house::every_module_imports_only_modules_below_it` (in
+//! tests/it) fails when an import runs up.
+//! - [`cmd`]: one file per command; [`cli`] parses the command line.
+//! - [`report`]: the HTML report and the sweep's table, read from run folders.
+//! - [`runner`]: a job — data, plugins, LLM clients, the encoder — and its
+//!   training and test loops, checkpoints, resume, learning curve, run.json.
+//! - [`episode`]: one problem — strategy, executor rounds, commitment, BNE
+//!   rounds and stop rules, the comparison modes; traces and summaries.
+//! - [`sim`]: the simulated worlds, an LLM provider with a hidden rule.
+//! - [`data`]: dataset files and the Hugging Face cache, through adapter plugins.
+//! - [`embed`]: sentence embeddings (local BERT-family, remote, hashed, cached).
+//! - [`learn`]: acting and learning — policy, batch, losses, update, checkpoint.
+//! - [`config`]: the run's TOML, one section a file, with `--set` overrides.
+//! - [`models`]: the packaged models and their fetching; [`scaffold`]: new
+//!   plugin crates.
+//! - [`llm`]: the LLM clients — embedded llama.cpp, OpenAI-compatible servers in
+//!   their dialects, record/replay.
+//! - [`plugins`]: the sandboxed WebAssembly components and their registry.
+//! - [`error`] (exit codes, printable text), [`progress`], [`interrupt`] (Ctrl-C).
+//! - [`http`]: TLS, POST, one retry loop, API keys, redaction.
+//! - [`nets`]: the paper's networks — belief, encoder, refine, mixer.
+//! - [`rng`] (the one seeded generator), [`atomic`] (all-or-nothing writes).
+
+pub mod cmd;
+
+pub mod cli;
+
+pub mod report;
+
+pub mod runner;
+
+pub mod episode;
+
+pub mod sim;
+
+pub mod data;
+
+pub mod embed;
+
+pub mod learn;
+
+pub mod config;
+
+pub mod models;
+
+pub mod scaffold;
+
+pub mod llm;
+
+pub mod plugins;
+
+pub mod error;
+
+pub mod progress;
+
+pub mod interrupt;
+
+pub mod http;
+
+pub mod nets;
+
+pub mod rng;
 
 pub mod atomic;
-pub mod cli;
-pub mod cmd;
-pub mod config;
-pub mod data;
-pub mod embed;
-pub mod episode;
-pub mod error;
-pub mod http;
-pub mod interrupt;
-pub mod learn;
-pub mod llm;
-pub mod models;
-pub mod nets;
-pub mod plugins;
-pub mod progress;
-pub mod report;
-pub mod rng;
-pub mod runner;
-pub mod scaffold;
-pub mod sim;
 
 /// Where the networks run: CUDA when libtorch sees a GPU, else the CPU.
 pub fn torch_device() -> tch::Device {

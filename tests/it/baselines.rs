@@ -437,7 +437,11 @@ async fn run_with_every_mode_then_report() {
     // ECON's modes report what the commitment did with the executors' answers.
     for mode in ["baseline", "bne", "majority"] {
         let c = &summary["modes"][mode]["consensus"];
-        for key in ["majority_accuracy", "any_executor_correct_rate", "overrode_right_majority"] {
+        for key in [
+            "majority_accuracy",
+            "any_executor_correct_rate",
+            "overrode_right_majority",
+        ] {
             assert!(c[key].is_number(), "{mode}: {key} in {c}");
         }
         // The majority control's answer is the majority.
@@ -516,7 +520,15 @@ async fn sc_and_debate_send_no_identical_request() {
                 debate_rounds = 2\ndebate_temperature = 0.7\n";
     write_job_with(dir.path(), &server.base_url(), "", same);
     let out = Command::new(common::binary())
-        .args(["test", "--mode", "sc,debate", "--test-eps", "4", "--log-dir", "logs"])
+        .args([
+            "test",
+            "--mode",
+            "sc,debate",
+            "--test-eps",
+            "4",
+            "--log-dir",
+            "logs",
+        ])
         .arg("--config")
         .arg(dir.path().join("config.toml"))
         .current_dir(dir.path())
@@ -528,7 +540,11 @@ async fn sc_and_debate_send_no_identical_request() {
     assert_eq!(bodies.len(), 4 * 9, "{}", text(&out));
     let mut seen = std::collections::HashSet::new();
     for b in &bodies {
-        let key = (b["messages"].to_string(), b["seed"].to_string(), b["temperature"].to_string());
+        let key = (
+            b["messages"].to_string(),
+            b["seed"].to_string(),
+            b["temperature"].to_string(),
+        );
         assert!(seen.insert(key), "sent twice: {b}");
     }
 }

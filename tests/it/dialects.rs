@@ -14,7 +14,15 @@ use std::time::Duration;
 /// `run` of the arithmetic job in `dir` (2 training episodes, 1 test problem).
 fn run(dir: &std::path::Path, extra: &[&str]) -> Output {
     Command::new(common::binary())
-        .args(["run", "--train-eps", "2", "--test-eps", "1", "--log-dir", "logs"])
+        .args([
+            "run",
+            "--train-eps",
+            "2",
+            "--test-eps",
+            "1",
+            "--log-dir",
+            "logs",
+        ])
         .arg("--config")
         .arg(dir.join("config.toml"))
         .args(extra.iter().flat_map(|s| ["--set", s]))
@@ -41,7 +49,11 @@ async fn a_strict_servers_refusal_of_the_penalty_is_adapted_to_said_and_recorded
     .await
     .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("refused `repetition_penalty`"), "{}", text(&out));
+    assert!(
+        text(&out).contains("refused `repetition_penalty`"),
+        "{}",
+        text(&out)
+    );
     let run_json = json_file(&dir.path().join("logs/run.json"));
     let executor = &run_json["llm_dialects"]["executor"];
     assert_eq!(executor["dialect"], "generic", "{executor}");
@@ -83,7 +95,9 @@ async fn an_action_the_server_cannot_receive_is_said_and_held_or_refused() {
     assert_eq!(server.requests(), 0, "nothing is sent before the refusal");
     std::fs::remove_dir_all(d.join("logs")).ok();
 
-    let out = tokio::task::spawn_blocking(move || run(&d, &[])).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || run(&d, &[]))
+        .await
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("held at 1"), "{stderr}");
@@ -97,12 +111,20 @@ async fn an_action_the_server_cannot_receive_is_said_and_held_or_refused() {
     assert!(!executors.is_empty());
     for b in &executors {
         assert!(b.get("repetition_penalty").is_none(), "{b}");
-        assert!(b.get("max_tokens").is_none() && b.get("max_completion_tokens").is_some(), "{b}");
+        assert!(
+            b.get("max_tokens").is_none() && b.get("max_completion_tokens").is_some(),
+            "{b}"
+        );
     }
     let run_json = json_file(&dir.path().join("logs/run.json"));
     assert_eq!(run_json["llm_dialects"]["executor"]["dialect"], "openai");
     assert!(run_json["llm_dialects"]["executor"]["fields"]["repetition_penalty"].is_null());
-    assert!(run_json["fixed_actions"].as_str().unwrap().contains("repetition_penalty"));
+    assert!(
+        run_json["fixed_actions"]
+            .as_str()
+            .unwrap()
+            .contains("repetition_penalty")
+    );
     // What the learner and the traces see is what was asked: p = 1.
     for t in traces(&dir.path().join("logs/traces_train_bne.jsonl")) {
         for round in t["steps"][0]["rounds"].as_array().unwrap() {
@@ -126,10 +148,15 @@ async fn a_refused_request_stops_the_run_at_once_with_exit_2() {
     let url = server.base_url().replace("http://", "http://alice:s3cret@");
     write_job_with(dir.path(), &url, "", "");
     let d = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || run(&d, &[])).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || run(&d, &[]))
+        .await
+        .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(t.contains("does not exist") && t.contains("HTTP 404"), "{t}");
+    assert!(
+        t.contains("does not exist") && t.contains("HTTP 404"),
+        "{t}"
+    );
     assert!(!t.contains("--resume"), "{t}");
     // The first request (the first strategy) is the only one.
     assert_eq!(server.requests(), 1, "{t}");

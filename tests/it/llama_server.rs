@@ -60,7 +60,16 @@ impl LlamaServer {
             .arg("-m")
             .arg(smollm())
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["-c", "4096", "-np", "4", "-t", "2", "--no-webui", "--log-disable"])
+            .args([
+                "-c",
+                "4096",
+                "-np",
+                "4",
+                "-t",
+                "2",
+                "--no-webui",
+                "--log-disable",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -81,7 +90,8 @@ impl LlamaServer {
                     b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
                 );
                 let mut reply = String::new();
-                if asked.is_ok() && s.read_to_string(&mut reply).is_ok()
+                if asked.is_ok()
+                    && s.read_to_string(&mut reply).is_ok()
                     && reply.starts_with("HTTP/1.1 200")
                 {
                     return;
@@ -137,7 +147,10 @@ async fn every_action_reaches_a_real_llama_server_in_its_dialect() {
     // Greedy: the penalty alone changes the text.
     let plain = ask(request(0.0, 1.0, 1)).await;
     let penalised = ask(request(0.0, 1.8, 1)).await;
-    assert_ne!(plain.text, penalised.text, "repeat_penalty 1.8 changed nothing");
+    assert_ne!(
+        plain.text, penalised.text,
+        "repeat_penalty 1.8 changed nothing"
+    );
     // The same request twice gives the same text (the prompt cache is off).
     assert_eq!(ask(request(0.0, 1.8, 1)).await.text, penalised.text);
     // Sampling: the seed decides the draw.
@@ -170,7 +183,10 @@ async fn every_action_reaches_a_real_llama_server_in_its_dialect() {
                 .json()
                 .await
                 .unwrap();
-            v["choices"][0]["message"]["content"].as_str().unwrap().to_string()
+            v["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_string()
         }
     };
     assert_eq!(raw(1.8).await, raw(1.0).await);
@@ -226,7 +242,15 @@ test_fraction = 0.3
     std::fs::write(dir.path().join("config.toml"), config).unwrap();
     let logs = dir.path().join("logs");
     let mut run = Command::new(common::binary())
-        .args(["run", "--train-eps", "5", "--test-eps", "2", "--modes", "all"])
+        .args([
+            "run",
+            "--train-eps",
+            "5",
+            "--test-eps",
+            "2",
+            "--modes",
+            "all",
+        ])
         .arg("--config")
         .arg(dir.path().join("config.toml"))
         .arg("--log-dir")
@@ -249,12 +273,20 @@ test_fraction = 0.3
     let out = run.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let train = traces(&trace);
-    let episodes: Vec<u64> = train.iter().map(|t| t["episode"].as_u64().unwrap()).collect();
+    let episodes: Vec<u64> = train
+        .iter()
+        .map(|t| t["episode"].as_u64().unwrap())
+        .collect();
     assert_eq!(episodes, [1, 2, 3, 4, 5], "{}", text(&out));
     let summary = json_file(&logs.join("summary.json"));
     for mode in ["baseline", "bne", "majority", "cot", "sc", "debate"] {
         assert_eq!(summary["modes"][mode]["episodes"], 2, "{mode}");
-        assert!(summary["modes"][mode]["tokens"]["completion"].as_u64().unwrap() > 0);
+        assert!(
+            summary["modes"][mode]["tokens"]["completion"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
     }
     let run_json = json_file(&logs.join("run.json"));
     let executor = &run_json["llm_dialects"]["executor"];

@@ -229,7 +229,10 @@ async fn servers_at_capacity_get_fewer_requests_and_every_one_is_answered() {
     // Both servers served, and turned some away before the limits came down.
     let sent: usize = servers.iter().map(Server::requests).sum();
     assert!(servers.iter().all(|s| s.requests() > 5), "{sent}");
-    assert!(sent > 40, "no request was turned away: the test proves nothing");
+    assert!(
+        sent > 40,
+        "no request was turned away: the test proves nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

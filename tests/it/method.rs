@@ -44,7 +44,13 @@ fn rewired(config: &Path, dir: &Path, roles: [(&str, &str); 2], embedding: toml:
     let llm = t["llm"].as_table_mut().unwrap();
     for (role, (provider, model)) in ["coordinator", "executor"].into_iter().zip(roles) {
         let r = llm[role].as_table_mut().unwrap();
-        for key in ["base_url", "base_urls", "api_key_env", "concurrency", "timeout_s"] {
+        for key in [
+            "base_url",
+            "base_urls",
+            "api_key_env",
+            "concurrency",
+            "timeout_s",
+        ] {
             r.remove(key);
         }
         r.insert("provider".into(), provider.into());
@@ -91,7 +97,10 @@ fn gradient_norms(config: &Path, dir: &Path) -> Vec<(String, f64)> {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(dir.join("logs/metrics.jsonl")).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(!lines.is_empty(), "{}: no learner update", config.display());
     GROUPS
         .iter()
@@ -117,7 +126,10 @@ fn every_network_group_learns_in_every_shipped_config() {
         for (group, norm) in &norms {
             let fixed = cfg.nets.fixed_groups.iter().any(|g| g == group);
             let absent = norm.is_nan();
-            report.push(format!("{name}: {group} {norm:.3e}{}", if fixed { " (fixed)" } else { "" }));
+            report.push(format!(
+                "{name}: {group} {norm:.3e}{}",
+                if fixed { " (fixed)" } else { "" }
+            ));
             if fixed {
                 continue;
             }
@@ -179,8 +191,11 @@ fn every_documented_deviation_is_a_switch_the_reference_arm_sets() {
             .unwrap_or_else(|e| panic!("{key} = {value}: not a TOML value ({e})"));
         // The key exists: the default config takes it.
         let set = format!("{key}={value}");
-        let with = Config::load(&root.join("configs/default.toml"), std::slice::from_ref(&set))
-            .unwrap_or_else(|e| panic!("--set {set}: {e:#}"));
+        let with = Config::load(
+            &root.join("configs/default.toml"),
+            std::slice::from_ref(&set),
+        )
+        .unwrap_or_else(|e| panic!("--set {set}: {e:#}"));
         // The reference arm sets it to the reference's value ...
         assert_eq!(
             value_at(&reference, key).as_ref(),
@@ -204,7 +219,12 @@ fn the_default_learner_is_the_one_default_vllm_and_the_hard_world_run() {
         let c = Config::load(&root.join("configs").join(file), &[]).unwrap();
         let mut v = serde_json::to_value(&c.nets).unwrap();
         // The world's: its dimensions and action bounds.
-        for key in ["obs_dim", "commitment_embedding_dim", "belief_dim", "n_agents"] {
+        for key in [
+            "obs_dim",
+            "commitment_embedding_dim",
+            "belief_dim",
+            "n_agents",
+        ] {
             v.as_object_mut().unwrap().remove(key);
         }
         for key in ["temperature_min", "temperature_max", "p_min", "p_max"] {
@@ -252,24 +272,34 @@ fn the_reference_arm_runs_on_a_real_model() {
         .args(sets.iter().flat_map(|s| ["--set", s]))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary: Value =
         serde_json::from_slice(&std::fs::read(logs.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["train"]["episodes"], 2);
     for mode in ["baseline", "bne"] {
         assert_eq!(summary["modes"][mode]["episodes"], 1, "{mode}");
     }
-    let run: Value = serde_json::from_slice(&std::fs::read(logs.join("run.json")).unwrap()).unwrap();
+    let run: Value =
+        serde_json::from_slice(&std::fs::read(logs.join("run.json")).unwrap()).unwrap();
     assert_eq!(run["config"]["train"]["credit"], "final");
     assert_eq!(run["config"]["mixer"]["kind"], "attention");
     // One update per episode (the reference's schedule), every group moving.
     let text = std::fs::read_to_string(logs.join("metrics.jsonl")).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     for g in GROUPS {
-        let moved = lines
-            .iter()
-            .any(|l| l[format!("grad_norm_{g}")].as_f64().is_some_and(|n| n > 0.0));
+        let moved = lines.iter().any(|l| {
+            l[format!("grad_norm_{g}")]
+                .as_f64()
+                .is_some_and(|n| n > 0.0)
+        });
         assert!(moved, "{g}: {text}");
     }
 }

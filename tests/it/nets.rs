@@ -630,7 +630,12 @@ fn updates_follow_update_interval_and_buffer_size() {
     // A record of the wrong shape is refused with a message.
     let mut bad = random_episode(&cfg, 1, 1);
     bad.obs.pop();
-    assert!(l.observe(bad).unwrap_err().to_string().contains("obs_dim 24"));
+    assert!(
+        l.observe(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("obs_dim 24")
+    );
 }
 
 #[test]

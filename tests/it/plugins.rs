@@ -869,8 +869,11 @@ fn a_cache_others_could_write_is_never_trusted() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let key = [7u8; 32];
     std::fs::write(dir.join("cache.key"), key).unwrap();
-    std::fs::set_permissions(dir.join("cache.key"), std::fs::Permissions::from_mode(0o600))
-        .unwrap();
+    std::fs::set_permissions(
+        dir.join("cache.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
     mac.update(name.as_bytes());
     mac.update(&[0]);
@@ -889,19 +892,29 @@ fn a_cache_others_could_write_is_never_trusted() {
             .unwrap()
             .extract(&["so \\boxed{42}".into()])
             .unwrap();
-        assert_eq!(out[0].answer.as_deref(), Some("42"), "{why}: not the genuine parser");
+        assert_eq!(
+            out[0].answer.as_deref(),
+            Some("42"),
+            "{why}: not the genuine parser"
+        );
         // Nothing is written to it either: the planted file is as it was.
         assert_eq!(std::fs::read(&genuine).unwrap(), planted, "{why}");
     };
     check_refused("folder writable by others");
     // The folder private again, but the key readable by others.
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::fs::set_permissions(dir.join("cache.key"), std::fs::Permissions::from_mode(0o644))
-        .unwrap();
+    std::fs::set_permissions(
+        dir.join("cache.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     check_refused("key readable by others");
     // Another user's key (needs root to give a file away; skipped otherwise).
-    std::fs::set_permissions(dir.join("cache.key"), std::fs::Permissions::from_mode(0o600))
-        .unwrap();
+    std::fs::set_permissions(
+        dir.join("cache.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     let chown = std::process::Command::new("chown")
         .arg("4242")
         .arg(dir.join("cache.key"))

@@ -270,11 +270,21 @@ fn installing_a_folder_reports_each_file() {
 fn only_regular_files_of_a_plugins_size_are_read() {
     let home = tempfile::tempdir().unwrap();
     let fifo = home.path().join("fifo.wasm");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     let (h, f) = (home.path().to_path_buf(), fifo.clone());
     std::thread::spawn(move || {
-        let _ = tx.send(econ_host(&["plugins", "check", f.to_str().unwrap()], &h, None));
+        let _ = tx.send(econ_host(
+            &["plugins", "check", f.to_str().unwrap()],
+            &h,
+            None,
+        ));
     });
     let out = rx
         .recv_timeout(std::time::Duration::from_secs(30))

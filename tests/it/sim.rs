@@ -172,7 +172,12 @@ fn hard_run(dir: &Path, seed: u64, train_eps: &str) -> Value {
         .args(["--train-eps", train_eps, "--test-eps", "200", "--json"])
         .arg("--log-dir")
         .arg(dir)
-        .args(["--set", &format!("seed={seed}"), "--set", "runner.torch_threads=1"])
+        .args([
+            "--set",
+            &format!("seed={seed}"),
+            "--set",
+            "runner.torch_threads=1",
+        ])
         .output()
         .expect("running econ-host");
     assert!(
@@ -668,23 +673,31 @@ fn overriding_a_builtin_is_said_and_recorded() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("overrides the built-in parser-boxed@"), "{err}");
-    let run: Value = serde_json::from_slice(&std::fs::read(logs.join("run.json")).unwrap()).unwrap();
+    assert!(
+        err.contains("overrides the built-in parser-boxed@"),
+        "{err}"
+    );
+    let run: Value =
+        serde_json::from_slice(&std::fs::read(logs.join("run.json")).unwrap()).unwrap();
     let parser = run["plugins"]
         .as_array()
         .unwrap()
         .iter()
         .find(|p| p["name"] == "parser-boxed")
         .unwrap();
-    assert!(parser["overrides_builtin"].as_str().unwrap().starts_with("parser-boxed@"));
+    assert!(
+        parser["overrides_builtin"]
+            .as_str()
+            .unwrap()
+            .starts_with("parser-boxed@")
+    );
     let trace = std::fs::read_to_string(logs.join("traces_test_bne.jsonl")).unwrap();
     let first: Value = serde_json::from_str(trace.lines().next().unwrap()).unwrap();
     assert!(
-        first["plugins"]
-            .as_array()
+        first["plugins"].as_array().unwrap().iter().any(|p| p
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|p| p.as_str().unwrap().contains("(overrides the built-in parser-boxed@")),
+            .contains("(overrides the built-in parser-boxed@")),
         "{first}"
     );
 }
@@ -714,11 +727,30 @@ fn progress_lines_end_on_the_results() {
             .filter(|l| l.starts_with(&format!("{prefix} 30/30 acc ")))
             .last()
             .unwrap_or_else(|| panic!("no final {prefix} line in {stderr}"));
-        line.split("acc ").nth(1).unwrap().split('%').next().unwrap().to_string() + "%"
+        line.split("acc ")
+            .nth(1)
+            .unwrap()
+            .split('%')
+            .next()
+            .unwrap()
+            .to_string()
+            + "%"
     };
-    for (prefix, label) in [("train", "Train: "), ("baseline", "Baseline (no BNE): "), ("bne", "BNE (")] {
+    for (prefix, label) in [
+        ("train", "Train: "),
+        ("baseline", "Baseline (no BNE): "),
+        ("bne", "BNE ("),
+    ] {
         let result = stdout.lines().find(|l| l.starts_with(label)).unwrap();
-        let percent = result.split(" = ").nth(1).unwrap().split('%').next().unwrap().to_string() + "%";
+        let percent = result
+            .split(" = ")
+            .nth(1)
+            .unwrap()
+            .split('%')
+            .next()
+            .unwrap()
+            .to_string()
+            + "%";
         assert_eq!(last_acc(prefix), percent, "{prefix}: {stderr}\n{stdout}");
     }
 }

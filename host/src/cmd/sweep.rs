@@ -28,7 +28,11 @@ fn cells(args: &SweepArgs) -> Result<Vec<(String, Vec<String>)>> {
             .split_once(':')
             .ok_or_else(|| anyhow!("--arm {arm:?}: expected NAME: KEY=VALUE ... or NAME@FILE"))?;
         let name = name.trim();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             bail!("--arm {arm:?}: the name must be letters, digits, '-', '_' or '.'");
         }
         let sets: Vec<String> = sets.split_whitespace().map(str::to_string).collect();
@@ -67,7 +71,13 @@ fn cells(args: &SweepArgs) -> Result<Vec<(String, Vec<String>)>> {
 fn folder(i: usize, name: &str) -> String {
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.=".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.=".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(80)
         .collect();
     format!("{i:02}-{safe}")
@@ -165,9 +175,17 @@ pub(super) fn sweep(cli: &Cli, args: &SweepArgs) -> Result<()> {
         println!("{json}");
     } else {
         print!("{table}");
-        println!("written: {}", args.log_dir.join(sweep::SWEEP_FILE).display());
+        println!(
+            "written: {}",
+            args.log_dir.join(sweep::SWEEP_FILE).display()
+        );
     }
-    let failed = result.cells.iter().flat_map(|c| &c.runs).filter(|r| r.error.is_some()).count();
+    let failed = result
+        .cells
+        .iter()
+        .flat_map(|c| &c.runs)
+        .filter(|r| r.error.is_some())
+        .count();
     if failed > 0 {
         bail!("{failed} of {total} runs failed (their logs are in the sweep's folder)");
     }
@@ -176,11 +194,18 @@ pub(super) fn sweep(cli: &Cli, args: &SweepArgs) -> Result<()> {
 
 /// One `econ-host run` of a cell at a seed; its stderr goes to `run.log`
 /// beside the run's folder.
-fn one_run(cli: &Cli, args: &SweepArgs, exe: &Path, cell: &SweepCell, run: &SweepRun) -> Result<()> {
+fn one_run(
+    cli: &Cli,
+    args: &SweepArgs,
+    exe: &Path,
+    cell: &SweepCell,
+    run: &SweepRun,
+) -> Result<()> {
     let dir = args.log_dir.join(&run.dir);
     std::fs::create_dir_all(dir.parent().unwrap_or(&args.log_dir))?;
     let log = args.log_dir.join(run.dir.with_extension("log"));
-    let stderr = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let stderr =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     let mut cmd = Command::new(exe);
     for plugins in &cli.plugin_dirs {
         cmd.arg("--plugins").arg(plugins);
@@ -213,7 +238,11 @@ fn one_run(cli: &Cli, args: &SweepArgs, exe: &Path, cell: &SweepCell, run: &Swee
         .status()
         .with_context(|| format!("starting {}", exe.display()))?;
     if !status.success() {
-        bail!("exit {} (see {})", status.code().unwrap_or(-1), log.display());
+        bail!(
+            "exit {} (see {})",
+            status.code().unwrap_or(-1),
+            log.display()
+        );
     }
     Ok(())
 }
@@ -244,8 +273,23 @@ mod tests {
         ]);
         let c = cells(&a).unwrap();
         let names: Vec<&str> = c.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["ref,n_agents=3", "ref,n_agents=5", "ours,n_agents=3", "ours,n_agents=5"]);
-        assert_eq!(c[1].1, ["mixer.kind=attention", "bne.critic_veto=false", "n_agents=5"]);
+        assert_eq!(
+            names,
+            [
+                "ref,n_agents=3",
+                "ref,n_agents=5",
+                "ours,n_agents=3",
+                "ours,n_agents=5"
+            ]
+        );
+        assert_eq!(
+            c[1].1,
+            [
+                "mixer.kind=attention",
+                "bne.critic_veto=false",
+                "n_agents=5"
+            ]
+        );
         assert_eq!(folder(3, "ref,n_agents=5"), "03-ref_n_agents=5");
         assert!(cells(&args(&["--arm", "no colon"])).is_err());
         assert!(cells(&args(&["--grid", "k="])).is_err());

@@ -87,7 +87,10 @@ mod tests {
         let n = std::sync::Arc::new(AtomicUsize::new(0));
         let c = CachedEmbedder::new(Box::new(Counting(n.clone())), 2);
         let s = |v: &[&str]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>();
-        assert_eq!(c.embed(&s(&["a", "bb", "a"])).unwrap(), [[1.0], [2.0], [1.0]]);
+        assert_eq!(
+            c.embed(&s(&["a", "bb", "a"])).unwrap(),
+            [[1.0], [2.0], [1.0]]
+        );
         assert_eq!(n.load(Ordering::SeqCst), 2);
         assert_eq!(c.embed(&s(&["bb", "a"])).unwrap(), [[2.0], [1.0]]);
         assert_eq!(n.load(Ordering::SeqCst), 2);

@@ -84,7 +84,11 @@ pub struct Resources {
 
 /// The observation's texts: question and strategy apart (`observation =
 /// "separate"`) or the one joint text (`"joint"`).
-pub fn observation_texts(nets: &crate::nets::NetsConfig, question: &str, strategy: &str) -> Vec<String> {
+pub fn observation_texts(
+    nets: &crate::nets::NetsConfig,
+    question: &str,
+    strategy: &str,
+) -> Vec<String> {
     if nets.observation_tokens() == 2 {
         vec![question.to_string(), strategy.to_string()]
     } else {
@@ -529,7 +533,9 @@ impl Episode<'_> {
             let moved = crate::nets::action_delta(&refined.actions, &actions);
             // Training runs its rounds regardless: the RefineModule learns
             // from the rounds it is made to play.
-            if self.phase == Phase::Test && bne::check_before(bne) && bne::actions_settled(moved, bne)
+            if self.phase == Phase::Test
+                && bne::check_before(bne)
+                && bne::actions_settled(moved, bne)
             {
                 let proposed = crate::nets::action_delta(&refined.proposed, &actions);
                 stop = if refined.vetoed > 0 && !bne::actions_settled(proposed, bne) {
@@ -714,9 +720,9 @@ impl Episode<'_> {
         let mut texts = outputs.clone();
         texts.extend(commitment.clone());
         let mut verdicts = judge(plugins.parser, &self.problem.answer, &texts)?;
-        let commitment_verdict = commitment.as_ref().map(|_| {
-            verdicts.pop().expect("the commitment was judged")
-        });
+        let commitment_verdict = commitment
+            .as_ref()
+            .map(|_| verdicts.pop().expect("the commitment was judged"));
         for (ex, v) in executors.iter_mut().zip(verdicts) {
             ex.answer = v.answer;
             ex.correct = v.correct;

@@ -211,7 +211,12 @@ impl ModeSummary {
         let round0 = t.steps.first().and_then(|s| s.rounds.first());
         if let Some(r) = round0.filter(|r| !r.executors.is_empty()) {
             let m = r.executors.len() as f64;
-            let t_mean = r.executors.iter().map(|e| f64::from(e.temperature)).sum::<f64>() / m;
+            let t_mean = r
+                .executors
+                .iter()
+                .map(|e| f64::from(e.temperature))
+                .sum::<f64>()
+                / m;
             let p_mean = r
                 .executors
                 .iter()

@@ -14,8 +14,8 @@ pub(crate) use pip::pip_config;
 pub(crate) use post::{
     Failure, FailureKind, error_chain, http_client, parse_json, post_json, snippet,
 };
-pub use retry::{MAX_RETRY_AFTER, Refused, is_refused};
 pub(crate) use retry::{Backoff, with_retries};
+pub use retry::{MAX_RETRY_AFTER, Refused, is_refused};
 
 /// A URL as it may be shown or written down: credentials in it
 /// (`https://user:password@host/...`) replaced by `***`. Text that is not
@@ -54,7 +54,10 @@ mod tests {
             redact_url("https://alice:s3cret@llm.example.org/v1"),
             "https://***:***@llm.example.org/v1"
         );
-        assert_eq!(redact_url("http://127.0.0.1:8000/v1"), "http://127.0.0.1:8000/v1");
+        assert_eq!(
+            redact_url("http://127.0.0.1:8000/v1"),
+            "http://127.0.0.1:8000/v1"
+        );
         let mut v = serde_json::json!({"llm": {"base_urls": ["http://u:p@h/v1"]}, "n": 3});
         redact_urls(&mut v);
         assert!(!v.to_string().contains("u:p@"), "{v}");

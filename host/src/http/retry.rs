@@ -22,7 +22,11 @@ pub struct Refused {
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the server refused the request (HTTP {}): {}", self.status, self.message)
+        write!(
+            f,
+            "the server refused the request (HTTP {}): {}",
+            self.status, self.message
+        )
     }
 }
 

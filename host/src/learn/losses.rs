@@ -179,7 +179,8 @@ impl Learner {
             acc
         };
         let final_credit = cfg.train.credit == "final";
-        let per_round = |v: &[Tensor]| -> Vec<Tensor> { v.iter().map(|t| t.shallow_clone()).collect() };
+        let per_round =
+            |v: &[Tensor]| -> Vec<Tensor> { v.iter().map(|t| t.shallow_clone()).collect() };
         let y_rows = y.chunk(k_n as i64, 0);
         let comp_rows: Vec<Tensor> = per_round(&batch.components);
         struct Rows {
@@ -244,7 +245,13 @@ impl Learner {
             (Vec::new(), Vec::new(), Vec::new())
         } else if final_credit {
             let shifted: Vec<Tensor> = (0..k_n)
-                .map(|k| if k == 0 { e0_pi.detach() } else { from[k - 1].shallow_clone() })
+                .map(|k| {
+                    if k == 0 {
+                        e0_pi.detach()
+                    } else {
+                        from[k - 1].shallow_clone()
+                    }
+                })
                 .collect();
             (
                 vec![at_last(&path)],
@@ -282,9 +289,19 @@ impl Learner {
             Tensor::cat(&rows, 0)
         };
         let ctx_of = |f: &dyn Fn(&Rows) -> &Vec<Tensor>| {
-            stack(&[f(&critic), f(&policy_ctx), &f(&refine_ctx)[..m], &f(&refine_ctx)[..m]])
+            stack(&[
+                f(&critic),
+                f(&policy_ctx),
+                &f(&refine_ctx)[..m],
+                &f(&refine_ctx)[..m],
+            ])
         };
-        let all_e = stack(&[&critic_a, std::slice::from_ref(&e0_pi), &refined, &baselines]);
+        let all_e = stack(&[
+            &critic_a,
+            std::slice::from_ref(&e0_pi),
+            &refined,
+            &baselines,
+        ]);
         let (q_all, mix_all) = nets.q_tot(
             &ctx_of(&|r| &r.bel),
             &ctx_of(&|r| &r.grp),

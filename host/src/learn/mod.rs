@@ -86,10 +86,10 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 
 pub use batch::{RoundRecord, StepRecord};
-pub use policy::Refined;
 pub use checkpoint::{
     CHECKPOINT_FORMAT, CheckpointMeta, RunInfo, checkpoint_dir, newest_checkpoint,
 };
+pub use policy::Refined;
 
 use crate::nets::Nets;
 use crate::nets::adam::Adam;

@@ -23,7 +23,10 @@ impl Learner {
         let passes: Vec<(&dyn Fn(usize) -> bool, &Tensor, bool)> = if self.joint() {
             vec![(&all, &losses.total, false)]
         } else {
-            vec![(&critic, &losses.critic, true), (&actor, &losses.actor, false)]
+            vec![
+                (&critic, &losses.critic, true),
+                (&actor, &losses.actor, false),
+            ]
         };
         for (takes, loss, keep) in passes {
             let groups: Vec<usize> = (0..self.group_vars.len()).filter(|&g| takes(g)).collect();

@@ -86,7 +86,10 @@ impl Dialect {
         if name == "auto" {
             return Some(None);
         }
-        Dialect::ALL.into_iter().find(|d| d.name() == name).map(Some)
+        Dialect::ALL
+            .into_iter()
+            .find(|d| d.name() == name)
+            .map(Some)
     }
 
     pub fn fields(self) -> Fields {
@@ -194,7 +197,10 @@ mod tests {
 
     #[test]
     fn hosted_apis_are_known_by_their_host() {
-        assert_eq!(Dialect::from_host("api.together.xyz"), Some(Dialect::Together));
+        assert_eq!(
+            Dialect::from_host("api.together.xyz"),
+            Some(Dialect::Together)
+        );
         assert_eq!(Dialect::from_host("api.openai.com"), Some(Dialect::Openai));
         assert_eq!(Dialect::from_host("notopenai.com"), None);
         assert_eq!(Dialect::from_host("127.0.0.1"), None);

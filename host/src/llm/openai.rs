@@ -180,7 +180,9 @@ impl OpenAiClient {
                 v.get("default_generation_settings").is_some() || v.get("total_slots").is_some()
             }),
             ("/get_server_info", Dialect::Sglang, |v| v.is_object()),
-            ("/api/version", Dialect::Ollama, |v| v.get("version").is_some()),
+            ("/api/version", Dialect::Ollama, |v| {
+                v.get("version").is_some()
+            }),
             ("/version", Dialect::Vllm, |v| v.get("version").is_some()),
         ];
         let mut found = (Dialect::Generic, "no probe answered".to_string());
@@ -352,21 +354,42 @@ impl OpenAiClient {
     }
 
     /// One HTTP exchange with `endpoint`, within the per-attempt timeout.
+    /// A 429 or 503 answered while the server was serving others of ours
+    /// means it is full: the request waits for a place again (a few times)
+    /// without spending one of its retries, which are for failures.
     async fn attempt(&self, endpoint: &Endpoint, body: &[u8]) -> Result<ResponseBody, Failure> {
+        const FULL_WAITS: usize = 8;
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&endpoint.in_flight);
-        let _slot = endpoint.limit.acquire().await;
-        let timeout = self.options.timeout;
-        let sent = post_json(&self.http, &endpoint.url, self.auth.as_ref(), body, timeout).await;
-        // A server at its capacity says so with 429 or 503: fewer at once.
-        match &sent {
-            Err(Failure {
-                kind: FailureKind::Status(status, _),
-                ..
-            }) if matches!(status.as_u16(), 429 | 503) => endpoint.limit.busy(),
-            Ok(_) => endpoint.limit.answered(),
-            Err(_) => {}
-        }
+        let mut full = 0;
+        let sent = loop {
+            let slot = endpoint.limit.acquire().await;
+            let timeout = self.options.timeout;
+            let sent =
+                post_json(&self.http, &endpoint.url, self.auth.as_ref(), body, timeout).await;
+            match &sent {
+                Err(
+                    f @ Failure {
+                        kind: FailureKind::Status(status, _),
+                        ..
+                    },
+                ) if matches!(status.as_u16(), 429 | 503) => {
+                    slot.busy();
+                    if full < FULL_WAITS && slot.shared() {
+                        full += 1;
+                        let after = f.retry_after;
+                        drop(slot);
+                        if let Some(after) = after {
+                            tokio::time::sleep(after.min(crate::http::MAX_RETRY_AFTER)).await;
+                        }
+                        continue;
+                    }
+                }
+                Ok(_) => slot.answered(),
+                Err(_) => {}
+            }
+            break sent;
+        };
         let bytes = sent?;
         let parsed: ResponseBody = parse_json(&endpoint.url, &bytes, "chat completion")?;
         if parsed.choices.is_empty() {

@@ -517,7 +517,8 @@ impl SamplingBounds {
             return self.exploration_epsilon;
         }
         let f = episodes as f64 / decay as f64;
-        self.exploration_epsilon_start + (self.exploration_epsilon - self.exploration_epsilon_start) * f
+        self.exploration_epsilon_start
+            + (self.exploration_epsilon - self.exploration_epsilon_start) * f
     }
 }
 
@@ -677,14 +678,42 @@ impl NetsConfig {
         self.mixer_kind()?;
         for (key, value, allowed) in [
             ("observation", &self.observation, &["separate", "joint"][..]),
-            ("arch.action_init", &self.arch.action_init, &["spread", "standard"]),
-            ("bne.action_delta_check", &self.bne.action_delta_check, &["before", "after"]),
+            (
+                "arch.action_init",
+                &self.arch.action_init,
+                &["spread", "standard"],
+            ),
+            (
+                "bne.action_delta_check",
+                &self.bne.action_delta_check,
+                &["before", "after"],
+            ),
             ("train.credit", &self.train.credit, &["round", "final"]),
-            ("train.actor_critic", &self.train.actor_critic, &["split", "joint"]),
-            ("train.critic_actions", &self.train.critic_actions, &["executed", "policy"]),
-            ("mixer.consistency_target", &self.mixer.consistency_target, &["mean", "sum"]),
-            ("mixer.input_gradient", &self.mixer.input_gradient, &["group", "none", "all"]),
-            ("loss.ci_baseline", &self.loss.ci_baseline, &["previous", "initial"]),
+            (
+                "train.actor_critic",
+                &self.train.actor_critic,
+                &["split", "joint"],
+            ),
+            (
+                "train.critic_actions",
+                &self.train.critic_actions,
+                &["executed", "policy"],
+            ),
+            (
+                "mixer.consistency_target",
+                &self.mixer.consistency_target,
+                &["mean", "sum"],
+            ),
+            (
+                "mixer.input_gradient",
+                &self.mixer.input_gradient,
+                &["group", "none", "all"],
+            ),
+            (
+                "loss.ci_baseline",
+                &self.loss.ci_baseline,
+                &["previous", "initial"],
+            ),
         ] {
             if !allowed.contains(&value.as_str()) {
                 let list: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();

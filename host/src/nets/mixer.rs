@@ -116,9 +116,11 @@ impl Mixer {
             q.mean_dim(1, false, Kind::Float)
         };
         match &self.net {
-            MixerNet::Qmix(_) if !self.sum_target => (q - q_tot.unsqueeze(1))
-                .square()
-                .mean_dim(1, false, Kind::Float),
+            MixerNet::Qmix(_) if !self.sum_target => {
+                (q - q_tot.unsqueeze(1))
+                    .square()
+                    .mean_dim(1, false, Kind::Float)
+            }
             MixerNet::Qmix(_) | MixerNet::Attention(_) => (q_tot - target).square(),
             MixerNet::None => Tensor::zeros_like(q_tot),
         }

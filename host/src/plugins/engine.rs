@@ -368,8 +368,14 @@ pub(crate) fn untrusted(dir: &Path) -> Option<String> {
         }
         None
     };
-    check(dir, "the folder", 0o022, "writable")
-        .or_else(|| check(&dir.join("cache.key"), "its key", 0o077, "readable or writable"))
+    check(dir, "the folder", 0o022, "writable").or_else(|| {
+        check(
+            &dir.join("cache.key"),
+            "its key",
+            0o077,
+            "readable or writable",
+        )
+    })
 }
 
 #[cfg(not(unix))]

@@ -412,7 +412,13 @@ impl Plugin {
         let pre: InstancePre<CallState> = engine
             .linker()
             .instantiate_pre(&component)
-            .map_err(anyhow::Error::from)
+            .map_err(|e| {
+                let e = anyhow::Error::from(e);
+                match unprovided_imports(engine.engine(), &component) {
+                    Some(why) => e.context(why),
+                    None => e,
+                }
+            })
             .with_context(|| format!("plugin {}: linking its imports", file.display()))?;
         let (meta, specs) = describe(engine.engine(), &pre, kind, line, &policy.for_meta(), file)?;
         anyhow::ensure!(
@@ -542,4 +548,49 @@ pub fn is_plugin_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// WASI p2 interfaces the host links (with no capability behind them).
+const PROVIDED: [&str; 6] = [
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:filesystem/",
+    "wasi:io/",
+    "wasi:random/",
+    "wasi:sockets/",
+];
+
+/// The component's imports the host does not provide, said with what to do
+/// about them (for the toolchains whose defaults import them); None when
+/// every import is one the host links.
+fn unprovided_imports(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> Option<String> {
+    let missing: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .filter(|name| !PROVIDED.iter().any(|p| name.starts_with(p)))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let mut why = format!(
+        "it imports {}, which this host does not provide (plugins get no network, and \
+         only the WASI interfaces a language runtime needs)",
+        missing
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if missing.iter().any(|m| m.starts_with("wasi:http/")) {
+        why.push_str(
+            "; componentize-js imports wasi:http by default: build with \
+             `jco componentize ... --disable http --disable fetch-event` \
+             (componentize-js: `-d http -d fetch-event`); see docs/plugins.md",
+        );
+    }
+    Some(why)
 }

@@ -57,7 +57,8 @@ impl PluginRegistry {
         for dir in dirs {
             for file in wasm_files(dir)? {
                 let before = previous.and_then(|p| p.by_file(&file));
-                let loaded = super::engine::read_plugin_file(&file).and_then(|bytes| match before {
+                let loaded =
+                    super::engine::read_plugin_file(&file).and_then(|bytes| match before {
                         Some(old) if old.info().sha256 == sha256_hex(&bytes) => Ok(old.clone()),
                         _ => Plugin::from_bytes(engine, &bytes, &file, dir, limits.clone()),
                     });

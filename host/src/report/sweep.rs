@@ -77,9 +77,9 @@ impl OverSeeds {
 /// The 97.5 % quantile of Student's t with `df` degrees of freedom.
 pub fn t_975(df: usize) -> f64 {
     const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
     ];
     match df {
         0 => f64::NAN,
@@ -143,19 +143,15 @@ pub fn rows(root: &Path, cells: &[SweepCell]) -> Vec<SweepRow> {
             }
         }
         for (mode, summaries) in per_mode {
-            let of = |f: &dyn Fn(&ModeSummary) -> f64| {
-                OverSeeds::of(summaries.iter().map(f).collect())
-            };
-            let majority = summaries
-                .iter()
-                .all(|s| s.consensus.is_some())
-                .then(|| {
-                    of(&|s| {
-                        s.consensus
-                            .as_ref()
-                            .map_or(f64::NAN, |c| c.majority_accuracy)
-                    })
-                });
+            let of =
+                |f: &dyn Fn(&ModeSummary) -> f64| OverSeeds::of(summaries.iter().map(f).collect());
+            let majority = summaries.iter().all(|s| s.consensus.is_some()).then(|| {
+                of(&|s| {
+                    s.consensus
+                        .as_ref()
+                        .map_or(f64::NAN, |c| c.majority_accuracy)
+                })
+            });
             let kinds: Vec<String> = summaries
                 .iter()
                 .flat_map(|s| s.by_kind.keys().cloned())
@@ -223,9 +219,9 @@ pub fn markdown(sweep: &Sweep) -> String {
             format!("{:.2}", r.refinements.mean),
         ];
         cells.extend(kinds.iter().map(|k| {
-            r.temperature_by_kind
-                .get(k)
-                .map_or("–".into(), |t| format!("{:.2} ± {:.2}", t.mean, (t.hi - t.mean).max(0.0)))
+            r.temperature_by_kind.get(k).map_or("–".into(), |t| {
+                format!("{:.2} ± {:.2}", t.mean, (t.hi - t.mean).max(0.0))
+            })
         }));
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }

@@ -77,9 +77,17 @@ pub fn run(
         oracle_world.best_action(oracle_world.kind_of(&problem.question))
     });
     let constant = best_constant(job, &learner)?;
-    tracing::info!("best constant action on training problems: T {:.2}, p {:.2}", constant[0], constant[1]);
+    tracing::info!(
+        "best constant action on training problems: T {:.2}, p {:.2}",
+        constant[0],
+        constant[1]
+    );
     let constant: FixedActions = Arc::new(move |_, _, _| constant);
-    for (name, fixed) in [("random", random), ("constant", constant), ("oracle", oracle)] {
+    for (name, fixed) in [
+        ("random", random),
+        ("constant", constant),
+        ("oracle", oracle),
+    ] {
         let summary = job.test_with(&learner, &problems, Mode::Baseline, Some(fixed))?;
         points.push(point(
             job,
@@ -128,7 +136,13 @@ const CONSTANT_TRIALS: usize = 100;
 /// grid of 5 temperatures × 3 repetition penalties over the bounds.
 fn best_constant(job: &Job, learner: &Mutex<Learner>) -> Result<[f32; 2]> {
     let b = &job.config.nets.sampling;
-    let problems: Vec<Problem> = job.splits.train.iter().take(CONSTANT_TRIALS).cloned().collect();
+    let problems: Vec<Problem> = job
+        .splits
+        .train
+        .iter()
+        .take(CONSTANT_TRIALS)
+        .cloned()
+        .collect();
     let mut best = ([0f32; 2], -1.0);
     for i in 0..5 {
         for j in 0..3 {

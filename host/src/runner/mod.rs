@@ -73,7 +73,10 @@ impl Drop for Job {
         }
         self.run.finished = Some(provenance::now_utc());
         // Fields a server refused during the run are recorded too.
-        for (role, client) in [("coordinator", &self.res.coordinator), ("executor", &self.res.executor)] {
+        for (role, client) in [
+            ("coordinator", &self.res.coordinator),
+            ("executor", &self.res.executor),
+        ] {
             if let Some(d) = client.dialect() {
                 self.run.llm_dialects.insert(role.to_string(), d);
             }
@@ -163,9 +166,8 @@ impl Job {
                 run.llm_dialects.insert(role.to_string(), d);
             }
         }
-        run.fixed_actions = fixed_penalty.map(|p| {
-            format!("repetition_penalty = {p} (the executors' server cannot receive it)")
-        });
+        run.fixed_actions = fixed_penalty
+            .map(|p| format!("repetition_penalty = {p} (the executors' server cannot receive it)"));
         provenance::write(log_dir, &run)?;
         startup.done("run.json");
         tracing::info!("{startup}");
@@ -687,10 +689,26 @@ fn check_plugin_names(config: &Config, registry: &crate::plugins::PluginRegistry
     // Each configured plugin must be of the kind its key asks for: a reward
     // plugin named as the parser fails here, not on every episode.
     let kinds: [(&str, &String, Result<()>); 4] = [
-        ("plugins.prompts", &config.plugins.prompts, registry.prompt_template(&config.plugins.prompts).map(drop)),
-        ("plugins.parser", &config.plugins.parser, registry.answer_parser(&config.plugins.parser).map(drop)),
-        ("plugins.reward", &config.plugins.reward, registry.reward(&config.plugins.reward).map(drop)),
-        ("dataset.adapter", &config.dataset.adapter, registry.dataset_adapter(&config.dataset.adapter).map(drop)),
+        (
+            "plugins.prompts",
+            &config.plugins.prompts,
+            registry.prompt_template(&config.plugins.prompts).map(drop),
+        ),
+        (
+            "plugins.parser",
+            &config.plugins.parser,
+            registry.answer_parser(&config.plugins.parser).map(drop),
+        ),
+        (
+            "plugins.reward",
+            &config.plugins.reward,
+            registry.reward(&config.plugins.reward).map(drop),
+        ),
+        (
+            "dataset.adapter",
+            &config.dataset.adapter,
+            registry.dataset_adapter(&config.dataset.adapter).map(drop),
+        ),
     ];
     for (key, name, kind) in kinds {
         if let Err(e) = kind {

@@ -254,9 +254,9 @@ pub fn record_run(
                 kind: i.kind.to_string(),
                 file: i.file.clone(),
                 sha256: i.sha256.clone(),
-                overrides_builtin: registry.overridden_builtin(&i.name).map(|b| {
-                    format!("{}@{} (sha256 {})", b.name, b.version, &b.sha256[..12])
-                }),
+                overrides_builtin: registry
+                    .overridden_builtin(&i.name)
+                    .map(|b| format!("{}@{} (sha256 {})", b.name, b.version, &b.sha256[..12])),
             }
         })
         .collect();

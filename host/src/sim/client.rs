@@ -122,7 +122,11 @@ impl SimClient {
             // sampler).
             let u = draws.unit();
             let wrong = wrong_answer(&problem.answer, draws);
-            if u < chance { problem.answer.clone() } else { wrong }
+            if u < chance {
+                problem.answer.clone()
+            } else {
+                wrong
+            }
         };
         // Debate: other agents' answers in the prompt sway it.
         if let Some(majority) = majority(shown)
@@ -313,7 +317,6 @@ fn majority(answers: &[String]) -> Option<String> {
     let top = counts.iter().map(|(_, c)| *c).max()?;
     counts.into_iter().find(|(_, c)| *c == top).map(|(a, _)| a)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use crate::config::SimConfig;
-use crate::rng::SplitMix64;
 use crate::plugins::dataset_adapter::Problem;
+use crate::rng::SplitMix64;
 
 /// A problem the world knows: its reference answer, its kind, and whether
 /// it is a test problem (whose strategy names the kind in other words).
@@ -161,7 +161,8 @@ pub fn normal_cdf(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * z);
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erf = 1.0 - poly * (-z * z).exp();
     if x >= 0.0 {
         0.5 * (1.0 + erf)
