@@ -128,6 +128,10 @@ pub struct SweepArgs {
     /// Runs at once (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Keep the runs an earlier sweep into this folder finished with the
+    /// same command line and config; run only the rest.
+    #[arg(long)]
+    pub resume: bool,
     /// Print sweep.json on stdout instead of the table.
     #[arg(long)]
     pub json: bool,

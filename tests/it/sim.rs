@@ -754,3 +754,62 @@ fn progress_lines_end_on_the_results() {
         assert_eq!(last_acc(prefix), percent, "{prefix}: {stderr}\n{stdout}");
     }
 }
+
+/// `sweep` runs every arm at every seed and tabulates them; `--resume` keeps
+/// the finished runs of the same command and config and runs the rest.
+#[test]
+fn a_sweep_tabulates_its_arms_and_resume_keeps_finished_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = |arms: &[&str], resume: bool| {
+        let mut cmd = Command::new(common::binary());
+        cmd.arg("sweep")
+            .arg("--config")
+            .arg(common::repo_root().join("configs/sim.toml"))
+            .arg("--log-dir")
+            .arg(dir.path())
+            .args(["--seeds", "1,2", "--train-eps", "10", "--test-eps", "10"])
+            .args(["--jobs", "2"]);
+        for arm in arms {
+            cmd.arg("--arm").arg(arm);
+        }
+        if resume {
+            cmd.arg("--resume");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let run_id = |cell: &str, seed: u64| -> String {
+        let path = dir.path().join(cell).join(format!("seed-{seed}/run.json"));
+        let v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        v["run_id"].as_str().unwrap().to_string()
+    };
+    let first = sweep(
+        &["a: bne.critic_veto=true", "b: bne.critic_veto=false"],
+        false,
+    );
+    assert_eq!(first.matches(": done").count(), 4, "{first}");
+    let table = std::fs::read_to_string(dir.path().join("sweep.md")).unwrap();
+    assert!(table.contains("| a ") && table.contains("| b "), "{table}");
+    let before = [run_id("00-a", 1), run_id("00-a", 2), run_id("01-b", 1)];
+    // Arm b changes: its runs are made again, arm a's are kept.
+    let second = sweep(
+        &["a: bne.critic_veto=true", "b: bne.refine_at_infer=false"],
+        true,
+    );
+    assert_eq!(
+        second.matches("kept (finished before)").count(),
+        2,
+        "{second}"
+    );
+    assert_eq!(second.matches(": done").count(), 2, "{second}");
+    assert_eq!(run_id("00-a", 1), before[0]);
+    assert_eq!(run_id("00-a", 2), before[1]);
+    assert_ne!(run_id("01-b", 1), before[2]);
+    // Nothing is deleted: the replaced run is set aside.
+    assert!(dir.path().join("01-b/seed-1.before-1/run.json").is_file());
+}

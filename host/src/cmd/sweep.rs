@@ -139,12 +139,22 @@ pub(super) fn sweep(cli: &Cli, args: &SweepArgs) -> Result<()> {
                     let Some((c, r)) = next else { break };
                     let cell = &planned[c];
                     let run = &cell.runs[r];
-                    let result = one_run(cli, args, &exe, cell, run);
+                    let kept = args
+                        .resume
+                        .then(|| finished_before(cli, args, cell, run))
+                        .flatten();
+                    let result = match kept {
+                        Some(_) => Ok(()),
+                        None if args.resume => set_aside(&args.log_dir.join(&run.dir))
+                            .and_then(|()| one_run(cli, args, &exe, cell, run)),
+                        None => one_run(cli, args, &exe, cell, run),
+                    };
                     let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
                     *d += 1;
-                    let status = match &result {
-                        Ok(()) => "done".to_string(),
-                        Err(e) => format!("FAILED: {e:#}"),
+                    let status = match (&result, kept) {
+                        (Ok(()), Some(note)) => note,
+                        (Ok(()), None) => "done".to_string(),
+                        (Err(e), _) => format!("FAILED: {e:#}"),
                     };
                     eprintln!("[{}/{total}] {} seed {}: {status}", *d, cell.name, run.seed);
                     if let Err(e) = result {
@@ -192,6 +202,100 @@ pub(super) fn sweep(cli: &Cli, args: &SweepArgs) -> Result<()> {
     Ok(())
 }
 
+/// The `econ-host run` arguments of a cell at a seed (after the program
+/// and the global `--plugins`): run.json records them as its command.
+fn run_args(args: &SweepArgs, cell: &SweepCell, run: &SweepRun) -> Vec<String> {
+    let dir = args.log_dir.join(&run.dir);
+    let mut out: Vec<String> = vec![
+        "run".into(),
+        "--config".into(),
+        args.config.display().to_string(),
+        "--train-eps".into(),
+        args.train_eps.to_string(),
+        "--log-dir".into(),
+        dir.display().to_string(),
+        "--force".into(),
+        "--json".into(),
+    ];
+    if let Some(m) = args.test_eps {
+        out.extend(["--test-eps".into(), m.to_string()]);
+    }
+    let modes: Vec<String> = args
+        .modes
+        .iter()
+        .map(|m| format!("{m:?}").to_lowercase())
+        .collect();
+    out.extend(["--modes".into(), modes.join(",")]);
+    out.extend(["--set".into(), format!("seed={}", run.seed)]);
+    for set in &cell.overrides {
+        out.extend(["--set".into(), set.clone()]);
+    }
+    out
+}
+
+/// `--resume`: the run's folder holds a finished run of the same command
+/// line whose config (the file as it reads now, with the cell's overrides
+/// and seed) is unchanged. Returns the progress line's status; a run from
+/// another build of econ-host is kept and its commit said on the progress line.
+fn finished_before(
+    cli: &Cli,
+    args: &SweepArgs,
+    cell: &SweepCell,
+    run: &SweepRun,
+) -> Option<String> {
+    let dir = args.log_dir.join(&run.dir);
+    let record = crate::runner::provenance::read_run_record(&dir).ok()??;
+    record.finished.as_ref()?;
+    if !dir.join("summary.json").is_file() {
+        return None;
+    }
+    let wanted = run_args(args, cell, run);
+    let recorded = record.command.iter().skip(1);
+    let global = 2 * cli.plugin_dirs.len();
+    if recorded.clone().count() != global + wanted.len() || !recorded.skip(global).eq(wanted.iter())
+    {
+        return None;
+    }
+    let mut sets = cell.overrides.clone();
+    sets.push(format!("seed={}", run.seed));
+    let config = crate::config::Config::load(&args.config, &sets).ok()?;
+    let (_, sha) = crate::runner::provenance::config_fingerprint(&config);
+    if sha != record.config_sha256 {
+        return None;
+    }
+    let this = env!("ECON_GIT_COMMIT");
+    Some(if record.git_commit == this {
+        "kept (finished before)".to_string()
+    } else {
+        format!(
+            "kept (finished before, by econ-host {} at commit {})",
+            record.econ_host_version,
+            record.git_commit.chars().take(12).collect::<String>()
+        )
+    })
+}
+
+/// `--resume` runs a cell again whose folder holds another or an unfinished
+/// run: that folder moves to `seed-N.before-K` (nothing is deleted).
+fn set_aside(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    let free = (1..)
+        .map(|k| dir.with_file_name(format!("{name}.before-{k}")))
+        .find(|d| !d.exists())
+        .expect("a free name");
+    std::fs::rename(dir, &free)
+        .with_context(|| format!("moving {} to {}", dir.display(), free.display()))?;
+    eprintln!(
+        "{}: not this cell's finished run; moved to {}",
+        dir.display(),
+        free.display()
+    );
+    Ok(())
+}
+
 /// One `econ-host run` of a cell at a seed; its stderr goes to `run.log`
 /// beside the run's folder.
 fn one_run(
@@ -210,28 +314,7 @@ fn one_run(
     for plugins in &cli.plugin_dirs {
         cmd.arg("--plugins").arg(plugins);
     }
-    cmd.arg("run")
-        .arg("--config")
-        .arg(&args.config)
-        .arg("--train-eps")
-        .arg(args.train_eps.to_string())
-        .arg("--log-dir")
-        .arg(&dir)
-        .arg("--force")
-        .arg("--json");
-    if let Some(m) = args.test_eps {
-        cmd.arg("--test-eps").arg(m.to_string());
-    }
-    let modes: Vec<String> = args
-        .modes
-        .iter()
-        .map(|m| format!("{m:?}").to_lowercase())
-        .collect();
-    cmd.arg("--modes").arg(modes.join(","));
-    cmd.arg("--set").arg(format!("seed={}", run.seed));
-    for set in &cell.overrides {
-        cmd.arg("--set").arg(set);
-    }
+    cmd.args(run_args(args, cell, run));
     let status = cmd
         .stdout(Stdio::null())
         .stderr(stderr)
