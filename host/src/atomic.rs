@@ -4,9 +4,15 @@
 //! the folder is synced. A kill or a full disk at any moment leaves either
 //! the old file or the new one. Run files, the compiled-plugin cache and
 //! installed plugins all go through here.
+//!
+//! Files written in place (trace and metrics lines, event files, the lock)
+//! are opened with [`create`] and [`append`], which never follow a symbolic
+//! link: a link planted in a run folder (`traces_train_bne.jsonl ->
+//! ~/.bashrc`) would otherwise have its target overwritten with run output.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,7 +22,8 @@ use anyhow::{Context, Result};
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temporary_beside(path);
     let write = || -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
+        // A new file, never an existing one or a link's target.
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -27,6 +34,47 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     sync_folder(path);
     Ok(())
+}
+
+/// Open `path` for writing from its start (created or truncated), refusing
+/// a symbolic link in its place.
+pub fn create(path: &Path) -> Result<File> {
+    open_nofollow(
+        OpenOptions::new().write(true).create(true).truncate(true),
+        path,
+    )
+}
+
+/// Open `path` to append to it (created if `create`), refusing a symbolic
+/// link in its place.
+pub fn append(path: &Path, create: bool) -> Result<File> {
+    open_nofollow(OpenOptions::new().append(true).create(create), path)
+}
+
+/// Open `path` read-write without truncating (created), refusing a link.
+pub fn read_write(path: &Path) -> Result<File> {
+    open_nofollow(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+        path,
+    )
+}
+
+fn open_nofollow(options: &mut OpenOptions, path: &Path) -> Result<File> {
+    match options.custom_flags(libc::O_NOFOLLOW).open(path) {
+        Ok(file) => Ok(file),
+        Err(e) if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
+            Err(crate::error::bad_input(anyhow::anyhow!(
+                "{} is a symbolic link: run files are never written through one (its \
+                 target would be overwritten); remove the link ({e})",
+                path.display()
+            )))
+        }
+        Err(e) => Err(e).with_context(|| format!("opening {}", path.display())),
+    }
 }
 
 /// `.NAME.tmp-PID-N` beside `path`: unique within this process (threads
@@ -67,6 +115,28 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn no_write_goes_through_a_symbolic_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, b"keep").unwrap();
+        let link = dir.path().join("traces.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        for e in [create(&link).unwrap_err(), append(&link, true).unwrap_err()] {
+            assert!(format!("{e:#}").contains("symbolic link"), "{e:#}");
+        }
+        assert!(read_write(&link).is_err());
+        // An atomic write replaces the link itself, never its target.
+        write_atomic(&link, b"new").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        assert!(
+            !std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
     }
 
     #[test]

@@ -219,12 +219,7 @@ fn the_default_learner_is_the_one_default_vllm_and_the_hard_world_run() {
         let c = Config::load(&root.join("configs").join(file), &[]).unwrap();
         let mut v = serde_json::to_value(&c.nets).unwrap();
         // The world's: its dimensions and action bounds.
-        for key in [
-            "obs_dim",
-            "commitment_embedding_dim",
-            "belief_dim",
-            "n_agents",
-        ] {
+        for key in ["obs_dim", "commitment_embedding_dim", "n_agents"] {
             v.as_object_mut().unwrap().remove(key);
         }
         for key in ["temperature_min", "temperature_max", "p_min", "p_max"] {

@@ -1170,3 +1170,56 @@ async fn plugin_options_from_set_reach_the_server_and_the_rewards() {
         "{msg}"
     );
 }
+
+/// A log folder that holds files but no run.json is refused (exit 2) unless
+/// --force; no run file is written through a symbolic link planted in the
+/// folder; a run refused at start leaves no folder it made behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_folders_cannot_be_turned_against_their_owner() {
+    let s = Setup::new(Duration::ZERO, "").await;
+    let mine = s.path("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "my notes").unwrap();
+    let args = [
+        "run",
+        "--train-eps",
+        "1",
+        "--test-eps",
+        "1",
+        "--log-dir",
+        "mine",
+    ];
+    let refused = s.econ_host(&args).await;
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("holds files but no run.json (notes.txt)"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(
+        std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
+        "my notes"
+    );
+
+    let precious = s.path("precious");
+    std::fs::write(&precious, "keep").unwrap();
+    std::os::unix::fs::symlink(&precious, mine.join("traces_train_bne.jsonl")).unwrap();
+    let forced = s.econ_host(&[&args[..], &["--force"]].concat()).await;
+    assert!(!forced.status.success(), "{}", text(&forced));
+    assert!(
+        text(&forced).contains("is a symbolic link"),
+        "{}",
+        text(&forced)
+    );
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep");
+
+    let out = Command::new(common::binary())
+        .args(["run", "--config", "config.toml", "--train-eps", "1"])
+        .args(["--set", "plugins.reward=\"no-such-reward\""])
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let left: Vec<_> = std::fs::read_dir(s.path("runs")).unwrap().collect();
+    assert!(left.is_empty(), "a refused run left {left:?}");
+}

@@ -103,10 +103,11 @@ pub(super) fn load_registry_with(
 
 /// Opens a job for `run`, `train` or `test`; from here on Ctrl-C stops the
 /// run after saving what is finished (see `crate::interrupt`).
-pub(super) fn open_job(cli: &Cli, args: &JobArgs) -> Result<Job> {
+/// `force`: write into a log folder that holds files but no run.json.
+pub(super) fn open_job(cli: &Cli, args: &JobArgs, force: bool) -> Result<Job> {
     let config = Config::load(&args.config, &args.overrides).map_err(bad_input)?;
     let log_dir = log_folder(args)?;
-    let mut job = Job::open(config, plugin_dirs(cli)?, &log_dir)?;
+    let mut job = Job::open(config, plugin_dirs(cli)?, &log_dir, force)?;
     if args.tensorboard {
         job.enable_tensorboard()?;
     }

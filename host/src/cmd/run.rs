@@ -19,7 +19,7 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
         let modes = expand_modes(&args.modes);
         return dry_run(cli, &args.job, args.train_eps, args.test_eps, &modes);
     }
-    let job = open_job(cli, &args.job)?;
+    let job = open_job(cli, &args.job, args.force)?;
     let mut learner = job.new_learner()?;
     let mut train = None;
     if args.train_eps > 0 {
@@ -149,7 +149,7 @@ pub(super) fn train(cli: &Cli, args: &TrainArgs) -> Result<()> {
              if it had one)"
         )));
     }
-    let job = open_job(cli, &args.job)?;
+    let job = open_job(cli, &args.job, args.force)?;
     let learner = job.new_learner()?;
     let model_dir = model_folder(&job, &args.model_dir);
     let start = match (args.resume, args.force) {

@@ -22,7 +22,7 @@ pub(super) fn test(cli: &Cli, args: &TestArgs) -> Result<()> {
             "--resume goes on with a run's test: name its folder with --log-dir"
         )));
     }
-    let mut job = open_job(cli, &args.job)?;
+    let mut job = open_job(cli, &args.job, false)?;
     job.resume_tests = args.resume;
     let (learner, trained) = match &args.checkpoint {
         Some(checkpoint) => {

@@ -8,9 +8,13 @@
 //!   independent executors. Learnable with a bag-of-words embedder.
 //! - `"hard"`: the kind is hidden from the question (assigned by a hash) and
 //!   named only by the coordinator's strategy, by its topic (money vs.
-//!   riddles) in words that differ between training and test problems (no
-//!   content word shared: a bag of words cannot carry it over, a sentence
-//!   encoder can); one optimum sits on the bound of the action range;
+//!   riddles) in words that differ between training and test problems: of
+//!   the words only one kind's training phrases use, a test phrase repeats
+//!   just "first" (exploratory); "question" and "treat" occur in both kinds'
+//!   training phrases, "think" in the other kind's; "trick"/"tricky" and
+//!   "hidden"/"hide" share a stem. A bag of words carries little over, a
+//!   sentence encoder carries the meaning. One optimum sits on the bound of
+//!   the action range;
 //!   executors at similar actions make the same mistakes (coupled payoffs),
 //!   so a team spread around the optimum beats identical agents at it.
 //! - `"realistic"`: the hard world with the effect of a real temperature
@@ -150,8 +154,8 @@ coordinator_error = 0.1
 debate_adoption = 0.5
 
 # Money and bookkeeping want a cold executor (the best temperature is on the
-# lower bound); riddles and puzzles a hot one. The test phrases share no
-# content word with the training phrases of their kind.
+# lower bound); riddles and puzzles a hot one. The test phrases are other
+# words for the same topics (see the module's text for the few words shared).
 [[kinds]]
 name = "exact"
 best_temperature = 0.2

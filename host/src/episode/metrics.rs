@@ -1,7 +1,7 @@
 //! LOG_DIR/metrics.jsonl: one line per learner update with every loss term,
 //! the alpha weights and the rewards, each under its own name.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -20,11 +20,7 @@ impl MetricsLog {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating log folder {}", dir.display()))?;
         let path = dir.join("metrics.jsonl");
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let file = crate::atomic::append(&path, true)?;
         Ok(MetricsLog {
             out: BufWriter::new(file),
             path,

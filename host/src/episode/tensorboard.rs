@@ -70,7 +70,7 @@ impl EventWriter {
             std::process::id()
         );
         let path = dir.join(name);
-        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let file = crate::atomic::create(&path)?;
         let mut writer = EventWriter {
             out: BufWriter::new(file),
             path,

@@ -350,7 +350,7 @@ pub struct TraceWriter {
 impl TraceWriter {
     /// Start `path` afresh.
     pub fn create(path: &Path) -> Result<Self> {
-        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let file = crate::atomic::create(path)?;
         Ok(TraceWriter {
             out: BufWriter::new(file),
             path: path.to_path_buf(),
@@ -359,10 +359,7 @@ impl TraceWriter {
 
     /// Append to `path` as it is.
     fn append_to(path: &Path) -> Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let file = crate::atomic::append(path, false)?;
         Ok(TraceWriter {
             out: BufWriter::new(file),
             path: path.to_path_buf(),

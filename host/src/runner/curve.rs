@@ -125,7 +125,7 @@ pub fn run(
         .map(|p| serde_json::to_string(p).map(|l| l + "\n"))
         .collect::<Result<_, _>>()?;
     let path = job.log_dir.join(CURVE_FILE);
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    crate::atomic::write_atomic(&path, text.as_bytes())?;
     Ok(points)
 }
 

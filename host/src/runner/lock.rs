@@ -4,7 +4,7 @@
 //! The lock is the operating system's (`flock` through `File::try_lock`), so
 //! it goes away with its process on every exit path, `kill -9` included.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -29,13 +29,7 @@ impl FolderLock {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating {what} {}", dir.display()))?;
         let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let mut file = crate::atomic::read_write(&path)?;
         match file.try_lock() {
             Ok(()) => {
                 // Who holds it, for the message a second process shows.

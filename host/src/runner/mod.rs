@@ -88,7 +88,30 @@ impl Drop for Job {
 }
 
 impl Job {
-    pub fn open(config: Config, plugin_dirs: Vec<PathBuf>, log_dir: &Path) -> Result<Job> {
+    /// Open a job writing into `log_dir`: empty, new, or a run's folder
+    /// (run.json), unless `force` (see [`provenance::check_log_folder`]). A
+    /// job refused before it starts leaves no folder it made behind.
+    pub fn open(
+        config: Config,
+        plugin_dirs: Vec<PathBuf>,
+        log_dir: &Path,
+        force: bool,
+    ) -> Result<Job> {
+        let fresh = std::fs::read_dir(log_dir).map_or(true, |mut d| d.next().is_none());
+        let job = Self::open_in(config, plugin_dirs, log_dir, force);
+        if job.is_err() && fresh {
+            let _ = std::fs::remove_file(log_dir.join(lock::LOCK_FILE));
+            let _ = std::fs::remove_dir(log_dir);
+        }
+        job
+    }
+
+    fn open_in(
+        config: Config,
+        plugin_dirs: Vec<PathBuf>,
+        log_dir: &Path,
+        force: bool,
+    ) -> Result<Job> {
         // Where start-up time goes, logged once the job is ready.
         let mut startup = Startup::new();
         let threads = torch_threads(&config);
@@ -96,6 +119,7 @@ impl Job {
         tracing::info!("libtorch uses {threads} threads");
         tch::manual_seed(config.seed as i64);
         let log_lock = lock::FolderLock::acquire(log_dir, "log folder")?;
+        provenance::check_log_folder(log_dir, force)?;
 
         startup.done("libtorch");
         let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;

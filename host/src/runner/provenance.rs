@@ -182,6 +182,36 @@ pub fn read_run_record(log_dir: &Path) -> Result<Option<RunRecord>> {
         .map(Some)
 }
 
+/// A log folder must be new, empty or a run's (it holds run.json): in a
+/// folder of other files (someone's data, a copied-in run without its
+/// record) a run would overwrite any of the same names. `force` writes
+/// there anyway.
+pub fn check_log_folder(log_dir: &Path, force: bool) -> Result<()> {
+    if force || log_dir.join(RUN_FILE).exists() {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(log_dir)
+        .with_context(|| format!("reading log folder {}", log_dir.display()))?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != super::lock::LOCK_FILE)
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    names.sort();
+    let shown = names.len().min(3);
+    let more = if names.len() > shown { ", ..." } else { "" };
+    Err(bad_input(anyhow!(
+        "log folder {} holds files but no run.json ({}{more}): it is not a run's folder, and \
+         a run would overwrite files of the names it writes; choose a new or empty --log-dir, \
+         or pass --force (run, train) to write into it anyway",
+        log_dir.display(),
+        crate::error::printable(&names[..shown].join(", "))
+    )))
+}
+
 /// Refuse to write a run into `log_dir` when its run.json records another
 /// config: two configurations' results would read as one.
 pub fn check_same_config(log_dir: &Path, config_sha256: &str) -> Result<Option<RunRecord>> {
