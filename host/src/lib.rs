@@ -8,9 +8,12 @@
 //! - [`cmd`]: one file per command; [`cli`] parses the command line.
 //! - [`report`]: the HTML report and the sweep's table, read from run folders.
 //! - [`runner`]: a job — data, plugins, LLM clients, the encoder — and its
-//!   training and test loops, checkpoints, resume, learning curve, run.json.
+//!   training and test loops, checkpoints, resume, learning curve.
 //! - [`episode`]: one problem — strategy, executor rounds, commitment, BNE
-//!   rounds and stop rules, the comparison modes; traces and summaries.
+//!   rounds and stop rules, the comparison modes; what a trace line and a
+//!   summary hold.
+//! - [`runlog`]: the run folder — run.json, traces, summary, metrics,
+//!   TensorBoard events, the folder lock: each file's one writer and reader.
 //! - [`sim`]: the simulated worlds, an LLM provider with a hidden rule.
 //! - [`data`]: dataset files and the Hugging Face cache, through adapter plugins.
 //! - [`embed`]: sentence embeddings (local BERT-family, remote, hashed, cached).
@@ -21,10 +24,12 @@
 //! - [`llm`]: the LLM clients — embedded llama.cpp, OpenAI-compatible servers in
 //!   their dialects, record/replay.
 //! - [`plugins`]: the sandboxed WebAssembly components and their registry.
+//! - [`atomic`]: all-or-nothing writes, and opening files never through a
+//!   symbolic link (run folders, the plugin cache, installed plugins).
 //! - [`error`] (exit codes, printable text), [`progress`], [`interrupt`] (Ctrl-C).
 //! - [`http`]: TLS, POST, one retry loop, API keys, redaction.
 //! - [`nets`]: the paper's networks — belief, encoder, refine, mixer.
-//! - [`rng`] (the one seeded generator), [`atomic`] (all-or-nothing writes).
+//! - [`rng`]: the one seeded generator.
 
 pub mod cmd;
 
@@ -35,6 +40,8 @@ pub mod report;
 pub mod runner;
 
 pub mod episode;
+
+pub mod runlog;
 
 pub mod sim;
 
@@ -54,6 +61,8 @@ pub mod llm;
 
 pub mod plugins;
 
+pub mod atomic;
+
 pub mod error;
 
 pub mod progress;
@@ -65,8 +74,6 @@ pub mod http;
 pub mod nets;
 
 pub mod rng;
-
-pub mod atomic;
 
 /// Where the networks run: CUDA when libtorch sees a GPU, else the CPU.
 pub fn torch_device() -> tch::Device {

@@ -728,7 +728,7 @@ fn every_loss_term_is_logged_by_name_to_metrics_jsonl() {
     let batch: Vec<_> = (0..4).map(|i| random_episode(&cfg, 2, 300 + i)).collect();
     let metrics = l.update_on(&batch).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut log = econ_host::episode::metrics::MetricsLog::open(dir.path()).unwrap();
+    let mut log = econ_host::runlog::metrics::MetricsLog::open(dir.path()).unwrap();
     log.append(4, 1, &metrics).unwrap();
     log.append(8, 2, &metrics).unwrap();
     let text = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();

@@ -581,7 +581,7 @@ fn rescore_tries_another_parser_on_a_finished_run() {
 /// they belong to, and each test mode's accuracy, matching summary.json.
 #[test]
 fn tensorboard_event_files_hold_the_runs_curves() {
-    use econ_host::episode::tensorboard::{What, read_events};
+    use econ_host::runlog::tensorboard::{What, read_events};
     let dir = tempfile::tempdir().unwrap();
     let args = ["--train-eps", "40", "--test-eps", "20", "--tensorboard"];
     let summary = run_with(dir.path(), &args, &[]);

@@ -126,7 +126,7 @@ pub(super) fn log_folder(args: &JobArgs) -> Result<PathBuf> {
         .config
         .file_stem()
         .map_or("run".into(), |s| s.to_string_lossy().into_owned());
-    let stamp: String = crate::runner::provenance::now_utc()
+    let stamp: String = crate::runlog::provenance::now_utc()
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == 'T')
         .collect();

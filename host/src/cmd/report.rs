@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use crate::cli::{JobArgs, ReportArgs};
 use crate::episode::Mode;
-use crate::episode::summary::{self, ModeSummary, TrainSummary};
+use crate::episode::summary::{ModeSummary, TrainSummary};
 use crate::runner::Job;
 
 /// summary.json (merged with what the log folder has) and the terminal lines.
@@ -39,7 +39,8 @@ pub(super) fn report(
     if let Some(t) = train {
         value["train"] = serde_json::to_value(t)?;
     }
-    let merged = summary::merge_into(&job.log_dir.join("summary.json"), value)?;
+    let merged =
+        crate::runlog::summary::merge_into(&job.log_dir.join(crate::runlog::SUMMARY_FILE), value)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&merged)?);
         return Ok(());

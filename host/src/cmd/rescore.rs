@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 
 use super::load_registry_with;
+use crate::atomic::write_atomic;
 use crate::cli::{Cli, RescoreArgs};
 use crate::episode::rescore::{Rescored, rescore as rescore_trace, rescore_rewards};
-use crate::episode::summary::{ModeSummary, write_atomic};
+use crate::episode::summary::ModeSummary;
 use crate::episode::trace::read_traces;
 use crate::error::bad_input;
-use crate::runner::provenance::{RUN_FILE, RunRecord, read_run_record};
+use crate::runlog::provenance::{RUN_FILE, RunRecord, read_run_record};
 
 pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
     let run = read_run_record(&args.log_dir).map_err(bad_input)?;

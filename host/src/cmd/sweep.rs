@@ -178,9 +178,9 @@ pub(super) fn sweep(cli: &Cli, args: &SweepArgs) -> Result<()> {
         rows,
     };
     let json = serde_json::to_string_pretty(&result)?;
-    crate::episode::summary::write_atomic(&args.log_dir.join(sweep::SWEEP_FILE), json.as_bytes())?;
+    crate::atomic::write_atomic(&args.log_dir.join(sweep::SWEEP_FILE), json.as_bytes())?;
     let table = sweep::markdown(&result);
-    crate::episode::summary::write_atomic(&args.log_dir.join(sweep::TABLE_FILE), table.as_bytes())?;
+    crate::atomic::write_atomic(&args.log_dir.join(sweep::TABLE_FILE), table.as_bytes())?;
     if args.json {
         println!("{json}");
     } else {
@@ -244,9 +244,9 @@ fn finished_before(
     run: &SweepRun,
 ) -> Option<String> {
     let dir = args.log_dir.join(&run.dir);
-    let record = crate::runner::provenance::read_run_record(&dir).ok()??;
+    let record = crate::runlog::provenance::read_run_record(&dir).ok()??;
     record.finished.as_ref()?;
-    if !dir.join("summary.json").is_file() {
+    if !dir.join(crate::runlog::SUMMARY_FILE).is_file() {
         return None;
     }
     let wanted = run_args(args, cell, run);
@@ -259,7 +259,7 @@ fn finished_before(
     let mut sets = cell.overrides.clone();
     sets.push(format!("seed={}", run.seed));
     let config = crate::config::Config::load(&args.config, &sets).ok()?;
-    let (_, sha) = crate::runner::provenance::config_fingerprint(&config);
+    let (_, sha) = crate::runlog::provenance::config_fingerprint(&config);
     if sha != record.config_sha256 {
         return None;
     }

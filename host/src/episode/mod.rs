@@ -4,14 +4,16 @@
 
 pub mod bne;
 pub mod comparisons;
-pub mod jsonl;
-pub mod metrics;
+mod mode;
+mod observation;
 pub mod rescore;
 mod round;
 mod strategy;
 pub mod summary;
-pub mod tensorboard;
 pub mod trace;
+
+pub use mode::{Mode, Phase, refinements, seed_stream};
+pub use observation::{embed_with, observation_text, observation_texts, observe};
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -30,32 +32,6 @@ use bne::StopReason;
 pub(crate) use round::{Failure, Step, Usage, conclude, fatal, plugin};
 use round::{ask_executors, judge};
 use trace::{AgentRewardTrace, RoundTrace, StepTrace, Trace};
-
-/// BNE refinements after round 0 an episode of `mode` may run in `phase`.
-pub fn refinements(bne: &crate::nets::config::BneConfig, phase: Phase, mode: Mode) -> usize {
-    match (phase, mode) {
-        (_, Mode::Bne) if !bne.enabled => 0,
-        (Phase::Train, Mode::Bne) => bne.max_iterations_train,
-        (Phase::Test, Mode::Bne) if bne.refine_at_infer => bne.max_iterations_infer,
-        _ => 0,
-    }
-}
-
-/// The seed stream of a phase and mode (`CallSite::stream`): training, and
-/// each test mode, draw seeds of their own; with `llm.pair_econ_modes`
-/// baseline and bne share theirs.
-pub fn seed_stream(config: &Config, phase: Phase, mode: Mode) -> u64 {
-    match (phase, mode) {
-        (Phase::Train, _) => 1,
-        (Phase::Test, Mode::Baseline | Mode::Bne) if config.llm.pair_econ_modes => 2,
-        (Phase::Test, Mode::Baseline) => 3,
-        (Phase::Test, Mode::Bne) => 4,
-        (Phase::Test, Mode::Majority) => 5,
-        (Phase::Test, Mode::Cot) => 6,
-        (Phase::Test, Mode::Sc) => 7,
-        (Phase::Test, Mode::Debate) => 8,
-    }
-}
 
 /// ECON's stand-in when the coordinator returned no strategy.
 pub const FALLBACK_STRATEGY: &str =
@@ -80,105 +56,6 @@ pub struct Resources {
     /// Each role's model with its sha256 (`provenance::model_labels`), for
     /// every trace line.
     pub models: Vec<String>,
-}
-
-/// The observation's texts: question and strategy apart (`observation =
-/// "separate"`) or the one joint text (`"joint"`).
-pub fn observation_texts(
-    nets: &crate::nets::NetsConfig,
-    question: &str,
-    strategy: &str,
-) -> Vec<String> {
-    if nets.observation_tokens() == 2 {
-        vec![question.to_string(), strategy.to_string()]
-    } else {
-        vec![observation_text(question, strategy)]
-    }
-}
-
-/// The observation as one text (what traces show).
-pub fn observation_text(question: &str, strategy: &str) -> String {
-    format!("{question}\n\nStrategy:\n{strategy}")
-}
-
-/// The observation vector: the embeddings of its texts, one after another.
-pub fn observe(embedder: &dyn Embedder, texts: &[String]) -> Result<Vec<f32>> {
-    Ok(embedder
-        .embed(texts)
-        .context("computing sentence embeddings")?
-        .concat())
-}
-
-/// Embed on the calling thread, holding the encoder for the call.
-pub fn embed_with(embedder: &Mutex<Box<dyn Embedder>>, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-    let embedder = embedder.lock().unwrap_or_else(|e| e.into_inner());
-    embedder
-        .embed(texts)
-        .context("computing sentence embeddings")
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    Train,
-    Test,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Train => "train",
-            Phase::Test => "test",
-        }
-    }
-}
-
-/// Baseline: round 0 only (the belief networks' first actions, no BNE
-/// refinement). Bne: up to K refinement rounds with the convergence guard.
-/// Majority: baseline's round 0 decided by the executors' parsed majority
-/// instead of the coordinator's commitment (the control for what the
-/// commitment adds). Cot, Sc, Debate: the comparison methods of
-/// comparisons.rs (no coordinator, no networks).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Baseline,
-    Bne,
-    Majority,
-    Cot,
-    Sc,
-    Debate,
-}
-
-impl Mode {
-    /// Every test mode, in the order `--mode all` runs them.
-    pub const ALL: [Mode; 6] = [
-        Mode::Baseline,
-        Mode::Bne,
-        Mode::Majority,
-        Mode::Cot,
-        Mode::Sc,
-        Mode::Debate,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Baseline => "baseline",
-            Mode::Bne => "bne",
-            Mode::Majority => "majority",
-            Mode::Cot => "cot",
-            Mode::Sc => "sc",
-            Mode::Debate => "debate",
-        }
-    }
-
-    /// The modes that run the belief networks (and need a checkpoint).
-    pub fn is_econ(self) -> bool {
-        matches!(self, Mode::Baseline | Mode::Bne | Mode::Majority)
-    }
-
-    /// Whether the coordinator commits (every ECON mode but majority).
-    pub fn commits(self) -> bool {
-        matches!(self, Mode::Baseline | Mode::Bne)
-    }
 }
 
 /// A finished episode: its trace line and what the learner stores (one
@@ -731,7 +608,7 @@ impl Episode<'_> {
         // for the commitment (no coordinator call).
         let (commitment, commitment_verdict) = match (commitment, commitment_verdict) {
             (Some(c), Some(v)) => (c, v),
-            _ => majority_of(&executors),
+            _ => round::majority_of(&executors),
         };
         let commitment_answer = commitment_verdict.answer;
         let canonical = match &commitment_answer {
@@ -776,37 +653,6 @@ impl Episode<'_> {
         );
         let rewards = plugin(plugins.reward.score(&episode))?;
         Ok(rewards.iter().map(AgentRewardTrace::from).collect())
-    }
-}
-
-/// The executors' parsed majority as a commitment: its text (`\boxed{answer}`,
-/// empty when no executor gave an answer) and its verdict.
-fn majority_of(executors: &[trace::ExecutorTrace]) -> (String, round::Verdict) {
-    let answers: Vec<Option<&str>> = executors.iter().map(|e| e.answer.as_deref()).collect();
-    let votes = comparisons::majority(&answers);
-    match comparisons::winner(&votes) {
-        Some(w) => {
-            let correct = executors
-                .iter()
-                .find(|e| e.answer.as_deref() == Some(w))
-                .is_some_and(|e| e.correct);
-            (
-                format!("\\boxed{{{w}}}"),
-                round::Verdict {
-                    answer: Some(w.to_string()),
-                    method: "majority".into(),
-                    correct,
-                },
-            )
-        }
-        None => (
-            String::new(),
-            round::Verdict {
-                answer: None,
-                method: "none".into(),
-                correct: false,
-            },
-        ),
     }
 }
 

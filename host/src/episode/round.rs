@@ -179,3 +179,34 @@ pub(crate) fn judge(
         })
         .collect())
 }
+
+/// The executors' parsed majority as a commitment: its text (`\boxed{answer}`,
+/// empty when no executor gave an answer) and its verdict.
+pub(super) fn majority_of(executors: &[ExecutorTrace]) -> (String, Verdict) {
+    let answers: Vec<Option<&str>> = executors.iter().map(|e| e.answer.as_deref()).collect();
+    let votes = super::comparisons::majority(&answers);
+    match super::comparisons::winner(&votes) {
+        Some(w) => {
+            let correct = executors
+                .iter()
+                .find(|e| e.answer.as_deref() == Some(w))
+                .is_some_and(|e| e.correct);
+            (
+                format!("\\boxed{{{w}}}"),
+                Verdict {
+                    answer: Some(w.to_string()),
+                    method: "majority".into(),
+                    correct,
+                },
+            )
+        }
+        None => (
+            String::new(),
+            Verdict {
+                answer: None,
+                method: "none".into(),
+                correct: false,
+            },
+        ),
+    }
+}

@@ -3,11 +3,9 @@
 //! episode records on `train --resume` without asking an LLM again.
 
 use crate::learn::RoundRecord;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::episode::bne::StopReason;
@@ -342,74 +340,10 @@ impl Trace {
 }
 
 /// Appends trace lines, flushed per episode.
-pub struct TraceWriter {
-    out: BufWriter<File>,
-    path: PathBuf,
-}
+pub type TraceWriter = crate::runlog::jsonl::JsonlWriter<Trace>;
 
-impl TraceWriter {
-    /// Start `path` afresh.
-    pub fn create(path: &Path) -> Result<Self> {
-        let file = crate::atomic::create(path)?;
-        Ok(TraceWriter {
-            out: BufWriter::new(file),
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Append to `path` as it is.
-    fn append_to(path: &Path) -> Result<Self> {
-        let file = crate::atomic::append(path, false)?;
-        Ok(TraceWriter {
-            out: BufWriter::new(file),
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Keep the first `keep` complete lines of `path` (a resumed run) and
-    /// append after them; a torn last line is dropped.
-    pub fn resume(path: &Path, keep: usize) -> Result<Self> {
-        // Rewritten beside the old file and renamed over it: a kill or a full
-        // disk during the rewrite leaves the old trace whole.
-        let mut kept = Vec::new();
-        for trace in read_traces(path)?.into_iter().take(keep) {
-            serde_json::to_writer(&mut kept, &trace)?;
-            kept.push(b'\n');
-        }
-        super::jsonl::write_atomic(path, &kept)?;
-        Self::append_to(path)
-    }
-
-    pub fn append(&mut self, trace: &Trace) -> Result<()> {
-        serde_json::to_writer(&mut self.out, trace)?;
-        self.out.write_all(b"\n")?;
-        self.out
-            .flush()
-            .with_context(|| format!("writing {}", self.path.display()))
-    }
-}
-
-/// Every complete trace line of a file (none if it does not exist). A torn
-/// last line — a run killed mid-write — is skipped; a bad line elsewhere is
-/// an error naming it.
+/// Every complete trace line of a file (none if it does not exist; see
+/// [`crate::runlog::jsonl::read_records`]).
 pub fn read_traces(path: &Path) -> Result<Vec<Trace>> {
-    let lines = super::jsonl::complete_lines(path)?;
-    let last = lines.last().map(|(n, _)| *n);
-    let mut out = Vec::new();
-    for (number, line) in lines {
-        match serde_json::from_str::<Trace>(&line) {
-            Ok(t) => out.push(t),
-            // A complete last line cut short in its JSON (an older writer's kill).
-            Err(e) if Some(number) == last => {
-                tracing::warn!(
-                    "{} line {number}: dropping a torn last line ({e})",
-                    path.display()
-                );
-            }
-            Err(e) => {
-                return Err(e).with_context(|| format!("{} line {number}", path.display()));
-            }
-        }
-    }
-    Ok(out)
+    crate::runlog::jsonl::read_records(path)
 }

@@ -1,6 +1,6 @@
 //! Configuration of the networks and the learner.
 //!
-//! Key names mirror the paper and the reference config (`scripts/config_p0.yaml`).
+//! Key names mirror the paper and the reference code's p0 configuration.
 //! Defaults are this project's learner, the one that measurably learns
 //! (BENCHMARKS.md); `configs/p0-reference.toml` sets every key where the
 //! reference differs (docs/deviations.md). Keys the reference declares but
@@ -8,6 +8,8 @@
 //! per-component learning rates) work for real here.
 //!
 //! Every struct denies unknown keys, so a typo is an error that names the key.
+
+mod defaults;
 
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
@@ -17,28 +19,28 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct NetsConfig {
     /// Number of executors n (ECON: 3, 5 or 8).
-    #[serde(default = "d_n_agents")]
+    #[serde(default = "defaults::d_n_agents")]
     pub n_agents: usize,
     /// Dimension of a belief b_i (and of the group representation E).
-    #[serde(default = "d_64")]
+    #[serde(default = "defaults::d_64")]
     pub belief_dim: usize,
     /// Dimension of the observation: the sentence embedding of question + strategy
     /// (384 for all-MiniLM-L6-v2, 1024 for bge-large-en-v1.5). Set it from the embedder.
-    #[serde(default = "d_1024")]
+    #[serde(default = "defaults::d_1024")]
     pub obs_dim: usize,
     /// Dimension of an output / commitment embedding (the same embedder in practice).
-    #[serde(default = "d_1024")]
+    #[serde(default = "defaults::d_1024")]
     pub commitment_embedding_dim: usize,
     /// How the observation is embedded: "separate" (question and strategy
     /// each embedded and fed as a token of its own, so that a short strategy
     /// is not washed out by a long question) or "joint" (one embedding of
     /// question + "Strategy:" + strategy, as the reference's one text).
-    #[serde(default = "d_separate")]
+    #[serde(default = "defaults::d_separate")]
     pub observation: String,
     /// Standardise each observation value by the running mean and variance
     /// of the training observations (false: the raw embedding, as the
     /// reference's token ids).
-    #[serde(default = "d_true")]
+    #[serde(default = "defaults::d_true")]
     pub observation_norm: bool,
     /// Network groups this config leaves untrained on purpose (say why in a
     /// comment beside it): "belief_net", "action", "encoder", "refine",
@@ -46,13 +48,13 @@ pub struct NetsConfig {
     #[serde(default)]
     pub fixed_groups: Vec<String>,
     /// Soft target update rate: θ⁻ ← τθ + (1−τ)θ⁻.
-    #[serde(default = "d_tau")]
+    #[serde(default = "defaults::d_tau")]
     pub target_update_tau: f64,
     /// Soft-update the targets every this many learner updates.
-    #[serde(default = "d_target_interval")]
+    #[serde(default = "defaults::d_target_interval")]
     pub target_update_interval: u64,
     /// Default Adam learning rate of every component.
-    #[serde(default = "d_lr")]
+    #[serde(default = "defaults::d_lr")]
     pub lr: f64,
     /// Per-component learning rates; absent = `lr`.
     #[serde(default)]
@@ -65,10 +67,10 @@ pub struct NetsConfig {
     pub refine_lr: Option<f64>,
     /// Learning rate of the belief networks' action heads (the initial
     /// actors): slower than the critic they climb.
-    #[serde(default = "d_action_lr")]
+    #[serde(default = "defaults::d_action_lr")]
     pub action_lr: Option<f64>,
     /// L2 weight decay of Adam (as torch.optim.Adam's `weight_decay`).
-    #[serde(default = "d_wd")]
+    #[serde(default = "defaults::d_wd")]
     pub weight_decay: f64,
     #[serde(default)]
     pub arch: ArchConfig,
@@ -90,29 +92,29 @@ pub struct NetsConfig {
 #[serde(deny_unknown_fields)]
 pub struct ArchConfig {
     /// Width H of the belief network's transformer tokens.
-    #[serde(default = "d_64")]
+    #[serde(default = "defaults::d_64")]
     pub entity_dim: usize,
-    #[serde(default = "d_4")]
+    #[serde(default = "defaults::d_4")]
     pub attention_heads: usize,
-    #[serde(default = "d_1")]
+    #[serde(default = "defaults::d_1")]
     pub transformer_blocks: usize,
     /// Hidden width of the action head, the mixer and the refine module's MLPs.
-    #[serde(default = "d_64")]
+    #[serde(default = "defaults::d_64")]
     pub mlp_hidden_size: usize,
     /// Width of the belief encoder's feed-forward layer.
-    #[serde(default = "d_128")]
+    #[serde(default = "defaults::d_128")]
     pub feedforward_size: usize,
-    #[serde(default = "d_dropout")]
+    #[serde(default = "defaults::d_dropout")]
     pub dropout_rate: f64,
     /// Local value Q_i(b_i, e_i) of the belief and the agent's own action
     /// (true), or Q_i(b_i) of the belief alone (false, the reference: the
     /// actions then reach Q_tot only through a mixer that sees them).
-    #[serde(default = "d_true")]
+    #[serde(default = "defaults::d_true")]
     pub q_uses_action: bool,
     /// How the action heads start: "spread" (tiny weights, a bias per agent
     /// drawn from U(−1, 1) logits: visibly different, nearly constant initial
     /// actions) or "standard" (torch's default initialisation, the reference).
-    #[serde(default = "d_spread")]
+    #[serde(default = "defaults::d_spread")]
     pub action_init: String,
 }
 
@@ -120,92 +122,92 @@ pub struct ArchConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamplingBounds {
-    #[serde(default = "d_t_min")]
+    #[serde(default = "defaults::d_t_min")]
     pub temperature_min: f64,
-    #[serde(default = "d_t_max")]
+    #[serde(default = "defaults::d_t_max")]
     pub temperature_max: f64,
     /// Repetition-penalty bounds. The reference's [0.2, 0.85] means "encourage
     /// repetition" on OpenAI-style servers; kept as the default for comparability.
-    #[serde(default = "d_p_min")]
+    #[serde(default = "defaults::d_p_min")]
     pub p_min: f64,
-    #[serde(default = "d_p_max")]
+    #[serde(default = "defaults::d_p_max")]
     pub p_max: f64,
-    #[serde(default = "d_top_p")]
+    #[serde(default = "defaults::d_top_p")]
     pub top_p_default: f64,
     /// Std of the Gaussian added to the action head's pre-sigmoid logits while
     /// training (not in the reference, which explores only through dropout); 0 = none.
-    #[serde(default = "d_noise")]
+    #[serde(default = "defaults::d_noise")]
     pub exploration_std: f64,
     /// Chance, per agent and training episode, of a uniformly random action
     /// instead of the policy's (0 = none, as the reference) — once the
     /// schedule below has decayed to it.
-    #[serde(default = "d_epsilon")]
+    #[serde(default = "defaults::d_epsilon")]
     pub exploration_epsilon: f64,
     /// The chance of a uniform action at the first training episode; it falls
     /// linearly to `exploration_epsilon` over `exploration_decay_episodes`
     /// (the usual ε schedule: the critics see the whole action range for every
     /// kind of problem before the policies settle).
-    #[serde(default = "d_one")]
+    #[serde(default = "defaults::d_one")]
     pub exploration_epsilon_start: f64,
     /// Training episodes over which ε falls to `exploration_epsilon` (0: no
     /// schedule, ε is `exploration_epsilon` throughout).
-    #[serde(default = "d_decay")]
+    #[serde(default = "defaults::d_decay")]
     pub exploration_decay_episodes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BneConfig {
-    #[serde(default = "d_true")]
+    #[serde(default = "defaults::d_true")]
     pub enabled: bool,
-    #[serde(default = "d_1")]
+    #[serde(default = "defaults::d_1")]
     pub max_iterations_train: usize,
-    #[serde(default = "d_3")]
+    #[serde(default = "defaults::d_3")]
     pub max_iterations_infer: usize,
-    #[serde(default = "d_true")]
+    #[serde(default = "defaults::d_true")]
     pub refine_at_infer: bool,
     /// Stop when ‖e^k − e^{k−1}‖_F falls below this (≤ 0 disables the check).
-    #[serde(default = "d_eps")]
+    #[serde(default = "defaults::d_eps")]
     pub convergence_threshold: f64,
     /// η in e^k = clamp(e^{k−1} + η·Δe).
-    #[serde(default = "d_one")]
+    #[serde(default = "defaults::d_one")]
     pub update_rate: f64,
     /// Largest refine step: Δe = refine_step_scale · tanh(·) (reference 0.3).
-    #[serde(default = "d_step")]
+    #[serde(default = "defaults::d_step")]
     pub refine_step_scale: f64,
     /// Dropout inside the RefineModule (reference 0.1).
-    #[serde(default = "d_01")]
+    #[serde(default = "defaults::d_01")]
     pub refine_dropout: f64,
-    #[serde(default = "d_match")]
+    #[serde(default = "defaults::d_match")]
     pub commitment_match_threshold: f64,
-    #[serde(default = "d_osc")]
+    #[serde(default = "defaults::d_osc")]
     pub commitment_osc_threshold: f64,
-    #[serde(default = "d_true")]
+    #[serde(default = "defaults::d_true")]
     pub detect_oscillation: bool,
     /// Rounds (round 0 included) before the oscillation rule (A, B, A) may
     /// fire; at least 3. The reference's 5 can never be reached with its
     /// K = 3, so the default here is 3.
-    #[serde(default = "d_3")]
+    #[serde(default = "defaults::d_3")]
     pub oscillation_min_history: usize,
     /// In rounds k ≥ 1 recompute the beliefs from the observation plus the agent's
     /// last output and the last commitment (false: keep the round-0 beliefs, as the
     /// reference).
-    #[serde(default = "d_true")]
+    #[serde(default = "defaults::d_true")]
     pub belief_update: bool,
     /// At test, an agent takes its refined action only where its own critic
     /// expects it to beat the previous one (false: always, as the reference).
-    #[serde(default = "d_true")]
+    #[serde(default = "defaults::d_true")]
     pub critic_veto: bool,
     /// When the action-delta rule (`convergence_threshold`) is checked at
     /// test: "before" a round is run (a round whose actions did not move is
     /// not run) or "after" it (the reference: the round runs, then stops).
-    #[serde(default = "d_before")]
+    #[serde(default = "defaults::d_before")]
     pub action_delta_check: String,
     /// Exploration of the refined actions while training: the chance, per
     /// agent and round, that a refined action is replaced by a uniformly
     /// random one, so that the critics of rounds k ≥ 1 see more than the
     /// refine step's own actions (0 = none, as the reference).
-    #[serde(default = "d_epsilon")]
+    #[serde(default = "defaults::d_epsilon")]
     pub refine_exploration_epsilon: f64,
 }
 
@@ -216,44 +218,44 @@ pub struct TrainConfig {
     /// update after every episode on a batch of `batch_size` drawn from the
     /// last `buffer_size` decision steps. The reference's schedule is
     /// `buffer_size = 1`, `batch_size = 1`: every episode, on that episode.
-    #[serde(default = "d_1_u64")]
+    #[serde(default = "defaults::d_1_u64")]
     pub update_interval: u64,
     /// Replay buffer capacity, in decision steps (1: the last episode only,
     /// with env.max_rounds = 1).
-    #[serde(default = "d_2000")]
+    #[serde(default = "defaults::d_2000")]
     pub buffer_size: usize,
     /// Decision steps per update batch, drawn from the buffer.
-    #[serde(default = "d_32")]
+    #[serde(default = "defaults::d_32")]
     pub batch_size: usize,
     /// Gradient steps per update (each on a freshly sampled batch).
-    #[serde(default = "d_1")]
+    #[serde(default = "defaults::d_1")]
     pub updates_per_interval: usize,
     /// Learning rates rise linearly over the first this many updates (0: no
     /// warm-up, as the reference).
     #[serde(default)]
     pub warmup_updates: u64,
-    #[serde(default = "d_gamma")]
+    #[serde(default = "defaults::d_gamma")]
     pub gamma: f64,
     /// Gradient-norm clip, per component (belief nets, encoder, refine, mixer)
     /// with `actor_critic = "split"`, over all parameters with "joint".
-    #[serde(default = "d_clip")]
+    #[serde(default = "defaults::d_clip")]
     pub grad_clip: f64,
     /// Which decisions the critic is fitted on: "round" (every BNE round is a
     /// decision, credited with the reward of the commitment it produced, its
     /// context the previous round's outputs) or "final" (one decision per
     /// step: the final round's actions and outputs with the final reward,
     /// as the reference).
-    #[serde(default = "d_round")]
+    #[serde(default = "defaults::d_round")]
     pub credit: String,
     /// "split": critic terms update the critic's parameters and actor terms
     /// the actors' (DDPG); "joint": one loss over every parameter, one
     /// global gradient clip (the reference).
-    #[serde(default = "d_split")]
+    #[serde(default = "defaults::d_split")]
     pub actor_critic: String,
     /// The actions the critic is evaluated at: "executed" (the actions the
     /// LLM was really called with) or "policy" (the networks' actions
     /// recomputed at update time, with gradient, as the reference).
-    #[serde(default = "d_executed")]
+    #[serde(default = "defaults::d_executed")]
     pub critic_actions: String,
 }
 
@@ -262,28 +264,28 @@ pub struct TrainConfig {
 pub struct MixerConfig {
     /// "qmix" (paper: monotonic hypernetworks conditioned on E) or "attention"
     /// (the reference code's softmax-attention mixer).
-    #[serde(default = "d_qmix")]
+    #[serde(default = "defaults::d_qmix")]
     pub kind: String,
-    #[serde(default = "d_4")]
+    #[serde(default = "defaults::d_4")]
     pub attention_heads: usize,
     /// Width of the QMIX mixing layer (|W1| is n × hypernet_embed).
-    #[serde(default = "d_16")]
+    #[serde(default = "defaults::d_16")]
     pub hypernet_embed: usize,
     /// Weight of the commitment alignment L_SD.
-    #[serde(default = "d_01")]
+    #[serde(default = "defaults::d_01")]
     pub lambda_sd: f64,
     /// Weight of the Q-consistency L_cons (the reference's 0.1·L_cons).
-    #[serde(default = "d_01")]
+    #[serde(default = "defaults::d_01")]
     pub lambda_m: f64,
     /// What L_cons pulls Q_tot towards: the "mean" of the Q_i or their
     /// "sum" (the reference learner).
-    #[serde(default = "d_mean")]
+    #[serde(default = "defaults::d_mean")]
     pub consistency_target: String,
     /// Which mixer inputs carry gradient back into the networks that made
     /// them: "group" (E: the BeliefEncoder learns through the team TD;
     /// beliefs and actions enter detached), "none" (all detached) or "all"
     /// (nothing detached, as the reference).
-    #[serde(default = "d_group")]
+    #[serde(default = "defaults::d_group")]
     pub input_gradient: String,
 }
 
@@ -292,38 +294,38 @@ pub struct MixerConfig {
 #[serde(deny_unknown_fields)]
 pub struct LossWeights {
     /// Team TD on Q_tot.
-    #[serde(default = "d_one")]
+    #[serde(default = "defaults::d_one")]
     pub td_weight: f64,
     /// Per-agent TD on each Q_i.
-    #[serde(default = "d_one")]
+    #[serde(default = "defaults::d_one")]
     pub local_td_weight: f64,
     /// L_eq = mean((e^k − e^{k−1})²): the refine step stays small.
-    #[serde(default = "d_005")]
+    #[serde(default = "defaults::d_005")]
     pub eq_weight: f64,
     /// L_policy = −mean Q_tot(s_0, π(b^0)): the initial actions climb the
     /// critic (deterministic policy gradient).
-    #[serde(default = "d_one")]
+    #[serde(default = "defaults::d_one")]
     pub policy_weight: f64,
     /// L_BR: the initial actions are pulled towards each agent's best
     /// response under its own critic, found among sampled candidates
     /// (0 = off).
-    #[serde(default = "d_one")]
+    #[serde(default = "defaults::d_one")]
     pub best_response_weight: f64,
     /// Candidate actions drawn per agent and sample for L_BR.
-    #[serde(default = "d_16")]
+    #[serde(default = "defaults::d_16")]
     pub best_response_candidates: usize,
     /// L_CI = −mean(Q_tot(s_k, e^k) − Q_tot(s_k, e^{k−1})): the refine step
     /// must beat keeping the previous round's actions.
-    #[serde(default = "d_01")]
+    #[serde(default = "defaults::d_01")]
     pub ci_weight: f64,
     /// Weight of L_sat = mean(relu(|z| − 2.5)²) on the action logits z: keeps the
     /// sigmoid out of saturation, where logit-space exploration would stop moving e.
-    #[serde(default = "d_01")]
+    #[serde(default = "defaults::d_01")]
     pub saturation_weight: f64,
     /// What L_CI compares the refined actions with: "previous" (keeping the
     /// previous round's executed actions, no gradient) or "initial" (the
     /// initial policy's actions, with gradient, as the reference).
-    #[serde(default = "d_previous")]
+    #[serde(default = "defaults::d_previous")]
     pub ci_baseline: String,
 }
 
@@ -331,156 +333,14 @@ pub struct LossWeights {
 #[serde(deny_unknown_fields)]
 pub struct RewardConfig {
     /// Initial α = (α_AL, α_TS, α_CC); α = softmax(alpha_logits), logits = ln(weights).
-    #[serde(default = "d_alpha")]
+    #[serde(default = "defaults::d_alpha")]
     pub initial_weights: [f64; 3],
     /// Learning rate of alpha_logits.
-    #[serde(default = "d_eta_alpha")]
+    #[serde(default = "defaults::d_eta_alpha")]
     pub eta_alpha: f64,
     /// Fit α to Q_tot (the reference); false keeps α at `initial_weights`.
     #[serde(default)]
     pub dynamic_alpha_update: bool,
-}
-
-fn d_n_agents() -> usize {
-    3
-}
-fn d_1() -> usize {
-    1
-}
-fn d_1_u64() -> u64 {
-    1
-}
-fn d_3() -> usize {
-    3
-}
-fn d_4() -> usize {
-    4
-}
-fn d_16() -> usize {
-    16
-}
-fn d_32() -> usize {
-    32
-}
-fn d_64() -> usize {
-    64
-}
-fn d_128() -> usize {
-    128
-}
-fn d_1024() -> usize {
-    1024
-}
-fn d_tau() -> f64 {
-    0.01
-}
-fn d_target_interval() -> u64 {
-    8
-}
-fn d_lr() -> f64 {
-    3e-3
-}
-fn d_action_lr() -> Option<f64> {
-    Some(1e-3)
-}
-fn d_epsilon() -> f64 {
-    0.25
-}
-fn d_decay() -> u64 {
-    500
-}
-fn d_2000() -> usize {
-    2000
-}
-fn d_wd() -> f64 {
-    0.0
-}
-fn d_dropout() -> f64 {
-    0.1
-}
-fn d_t_min() -> f64 {
-    0.2
-}
-fn d_t_max() -> f64 {
-    1.5
-}
-fn d_p_min() -> f64 {
-    0.2
-}
-fn d_p_max() -> f64 {
-    0.85
-}
-fn d_top_p() -> f64 {
-    0.9
-}
-fn d_noise() -> f64 {
-    0.5
-}
-fn d_true() -> bool {
-    true
-}
-fn d_eps() -> f64 {
-    0.08
-}
-fn d_one() -> f64 {
-    1.0
-}
-fn d_step() -> f64 {
-    0.3
-}
-fn d_match() -> f64 {
-    0.995
-}
-fn d_osc() -> f64 {
-    0.98
-}
-fn d_gamma() -> f64 {
-    0.99
-}
-fn d_clip() -> f64 {
-    10.0
-}
-fn d_qmix() -> String {
-    "qmix".into()
-}
-fn d_separate() -> String {
-    "separate".into()
-}
-fn d_spread() -> String {
-    "spread".into()
-}
-fn d_before() -> String {
-    "before".into()
-}
-fn d_round() -> String {
-    "round".into()
-}
-fn d_split() -> String {
-    "split".into()
-}
-fn d_executed() -> String {
-    "executed".into()
-}
-fn d_mean() -> String {
-    "mean".into()
-}
-fn d_group() -> String {
-    "group".into()
-}
-fn d_previous() -> String {
-    "previous".into()
-}
-fn d_01() -> f64 {
-    0.1
-}
-fn d_005() -> f64 {
-    0.05
-}
-fn d_alpha() -> [f64; 3] {
-    [0.4, 0.4, 0.2]
-}
-fn d_eta_alpha() -> f64 {
-    1e-3
 }
 
 impl Default for NetsConfig {

@@ -33,7 +33,7 @@ pub struct Run {
     /// learning_curve.jsonl of `econ-host sim curve`, if any.
     pub curve: Option<Vec<crate::runner::curve::CurvePoint>>,
     /// run.json: how the run was made (absent in older log folders).
-    pub record: Option<crate::runner::provenance::RunRecord>,
+    pub record: Option<crate::runlog::provenance::RunRecord>,
     /// summary.rescored-*.json: the test traces judged by other parsers.
     pub rescored: Vec<crate::episode::rescore::Rescored>,
 }
@@ -210,7 +210,7 @@ fn load_run(dir: &Path) -> Result<Run> {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| dir.display().to_string());
-    let summary_path = dir.join("summary.json");
+    let summary_path = dir.join(crate::runlog::SUMMARY_FILE);
     let summary = match std::fs::read_to_string(&summary_path) {
         Ok(text) => Some(
             serde_json::from_str(&text)
@@ -263,7 +263,7 @@ fn load_run(dir: &Path) -> Result<Run> {
             traces,
         })
         .collect();
-    let metrics = read_metrics(&dir.join("metrics.jsonl"))?;
+    let metrics = read_metrics(&dir.join(crate::runlog::METRICS_FILE))?;
     Ok(Run {
         label,
         dir: dir.to_path_buf(),
@@ -303,8 +303,8 @@ fn read_rescored(dir: &Path) -> Vec<crate::episode::rescore::Rescored> {
         .collect()
 }
 
-fn read_record(dir: &Path) -> Option<crate::runner::provenance::RunRecord> {
-    crate::runner::provenance::read_run_record(dir).unwrap_or_else(|e| {
+fn read_record(dir: &Path) -> Option<crate::runlog::provenance::RunRecord> {
+    crate::runlog::provenance::read_run_record(dir).unwrap_or_else(|e| {
         tracing::warn!("{e:#}; left out of the report");
         None
     })
@@ -312,7 +312,7 @@ fn read_record(dir: &Path) -> Option<crate::runner::provenance::RunRecord> {
 
 fn read_metrics(path: &Path) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
     let mut out = Vec::new();
-    for (number, line) in crate::episode::jsonl::complete_lines(path)? {
+    for (number, line) in crate::runlog::jsonl::complete_lines(path)? {
         match serde_json::from_str::<serde_json::Value>(&line) {
             Ok(serde_json::Value::Object(m)) => out.push(m),
             _ => tracing::warn!(
@@ -332,6 +332,6 @@ pub fn write(dirs: &[PathBuf], out: &Path) -> Result<usize> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
-    crate::episode::summary::write_atomic(out, page.as_bytes())?;
+    crate::atomic::write_atomic(out, page.as_bytes())?;
     Ok(runs.len())
 }

@@ -97,8 +97,9 @@ pub struct SweepRow {
     /// The executors' majority on the same outputs (ECON modes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub majority_accuracy: Option<OverSeeds>,
-    /// BNE refinement rounds run per episode.
-    pub refinements: OverSeeds,
+    /// BNE refinement rounds run per episode (ECON's modes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refinements: Option<OverSeeds>,
     /// Mean round-0 temperature per kind of problem (simulated worlds).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub temperature_by_kind: BTreeMap<String, OverSeeds>,
@@ -117,7 +118,7 @@ pub struct Sweep {
 
 /// The test modes of a run's summary.json.
 fn run_modes(dir: &Path) -> Result<BTreeMap<String, ModeSummary>> {
-    let path = dir.join("summary.json");
+    let path = dir.join(crate::runlog::SUMMARY_FILE);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let v: serde_json::Value =
@@ -152,8 +153,12 @@ pub fn rows(root: &Path, cells: &[SweepCell]) -> Vec<SweepRow> {
                         .map_or(f64::NAN, |c| c.majority_accuracy)
                 })
             });
+            // Only ECON's modes act through the belief networks: the
+            // comparison modes have no actions to show.
+            let econ = matches!(mode.as_str(), "baseline" | "bne" | "majority");
             let kinds: Vec<String> = summaries
                 .iter()
+                .filter(|_| econ)
                 .flat_map(|s| s.by_kind.keys().cloned())
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
@@ -175,7 +180,7 @@ pub fn rows(root: &Path, cells: &[SweepCell]) -> Vec<SweepRow> {
                 mode,
                 accuracy: of(&|s| s.accuracy),
                 majority_accuracy: majority,
-                refinements: of(&|s| (s.rounds_mean - 1.0).max(0.0)),
+                refinements: econ.then(|| of(&|s| (s.rounds_mean - 1.0).max(0.0))),
                 temperature_by_kind,
                 failed,
             });
@@ -216,7 +221,9 @@ pub fn markdown(sweep: &Sweep) -> String {
             r.majority_accuracy
                 .as_ref()
                 .map_or("–".into(), OverSeeds::show),
-            format!("{:.2}", r.refinements.mean),
+            r.refinements
+                .as_ref()
+                .map_or("–".into(), |o| format!("{:.2}", o.mean)),
         ];
         cells.extend(kinds.iter().map(|k| {
             r.temperature_by_kind.get(k).map_or("–".into(), |t| {

@@ -37,7 +37,7 @@ pub struct CurvePoint {
     pub temperature_distance: f64,
 }
 
-pub const CURVE_FILE: &str = "learning_curve.jsonl";
+pub use crate::runlog::CURVE_FILE;
 
 /// Train `episodes` with a checkpoint every `every`, then evaluate each on
 /// the first `eval` test problems. The job's config must save every `every`.
@@ -193,7 +193,7 @@ fn point(
 ) -> Result<CurvePoint> {
     let path = job
         .log_dir
-        .join(format!("traces_test_{}.jsonl", mode.as_str()));
+        .join(crate::runlog::traces_file("test", mode.as_str()));
     let traces = read_traces(&path)?;
     let kinds = world.config.kinds.len();
     let (mut sum, mut count) = (vec![0.0; kinds], vec![0.0; kinds]);
@@ -231,7 +231,7 @@ pub fn read(log_dir: &Path) -> Result<Option<Vec<CurvePoint>>> {
     if !path.is_file() {
         return Ok(None);
     }
-    crate::episode::jsonl::complete_lines(&path)?
+    crate::runlog::jsonl::complete_lines(&path)?
         .into_iter()
         .map(|(number, l)| {
             serde_json::from_str(&l).with_context(|| format!("{}:{number}", path.display()))

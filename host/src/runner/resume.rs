@@ -111,7 +111,7 @@ impl Job {
 
         // metrics.jsonl: keep what the checkpoint knew; the replay below
         // writes the updates after it again.
-        let metrics_path = self.log_dir.join("metrics.jsonl");
+        let metrics_path = self.log_dir.join(crate::runlog::METRICS_FILE);
         let old_losses = truncate_metrics(&metrics_path, at)?;
         let mut metrics = MetricsLog::open(&self.log_dir)?;
         let mut summary = TrainSummary {
@@ -202,7 +202,7 @@ fn commitment_cos_of(t: &Trace) -> Option<f64> {
 fn truncate_metrics(path: &Path, episode: u64) -> Result<Vec<(u64, f64)>> {
     let mut kept = String::new();
     let mut losses = Vec::new();
-    for (_, line) in crate::episode::jsonl::complete_lines(path)? {
+    for (_, line) in crate::runlog::jsonl::complete_lines(path)? {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
@@ -215,6 +215,6 @@ fn truncate_metrics(path: &Path, episode: u64) -> Result<Vec<(u64, f64)>> {
             }
         }
     }
-    crate::episode::summary::write_atomic(path, kept.as_bytes())?;
+    crate::atomic::write_atomic(path, kept.as_bytes())?;
     Ok(losses)
 }

@@ -117,27 +117,6 @@ pub fn config_fingerprint(config: &Config) -> (serde_json::Value, String) {
     (value, hash)
 }
 
-/// Which model each LLM role runs, as every trace line records it:
-/// `coordinator=NAME sha256:PREFIX` for a local GGUF (the hash from `run`),
-/// `executor=NAME (provider)` for a server, which decides what NAME is.
-pub fn model_labels(config: &Config, run: &RunRecord) -> Vec<String> {
-    super::Role::ALL
-        .into_iter()
-        .map(|role| {
-            let (rc, role) = (role.config(&config.llm), role.name());
-            let hash = (rc.provider == "local")
-                .then(|| crate::models::resolve(&rc.model, &config.base_dir).ok())
-                .flatten()
-                .and_then(|path| run.files.iter().find(|f| f.path == path))
-                .map(|f| format!(" sha256:{}", &f.sha256[..16.min(f.sha256.len())]));
-            match hash {
-                Some(hash) => format!("{role}={}{hash}", rc.model),
-                None => format!("{role}={} ({})", rc.model, rc.provider),
-            }
-        })
-        .collect()
-}
-
 /// sha256 and size of a file.
 pub fn hash_file(role: &str, path: &Path) -> Result<HashedFile> {
     let bytes = std::fs::metadata(path)
@@ -317,7 +296,7 @@ pub fn record_run(
 
 pub fn write(log_dir: &Path, record: &RunRecord) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(record)?;
-    crate::episode::jsonl::write_atomic(&log_dir.join(RUN_FILE), &bytes)
+    crate::runlog::jsonl::write_atomic(&log_dir.join(RUN_FILE), &bytes)
 }
 
 /// Now as RFC 3339 UTC ("2026-11-30T12:34:56Z").

@@ -5,9 +5,14 @@
 //! mid-write, even inside a UTF-8 character — with a warning instead of
 //! failing on it.
 
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 pub use crate::atomic::write_atomic;
 
@@ -42,6 +47,75 @@ pub fn complete_lines(path: &Path) -> Result<Vec<(usize, String)>> {
         rest = &rest[end + 1..];
     }
     Ok(out)
+}
+
+/// Every complete line of a JSONL file as a `T` (none if the file does not
+/// exist). A torn last line — a run killed mid-write — is skipped with a
+/// warning; a bad line elsewhere is an error naming it.
+pub fn read_records<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    let lines = complete_lines(path)?;
+    let last = lines.last().map(|(n, _)| *n);
+    let mut out = Vec::new();
+    for (number, line) in lines {
+        match serde_json::from_str::<T>(&line) {
+            Ok(t) => out.push(t),
+            // A complete last line cut short in its JSON (an older writer's kill).
+            Err(e) if Some(number) == last => {
+                tracing::warn!(
+                    "{} line {number}: dropping a torn last line ({e})",
+                    path.display()
+                );
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("{} line {number}", path.display()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Appends `T`s as lines, each flushed at once (never through a link).
+pub struct JsonlWriter<T> {
+    out: BufWriter<File>,
+    path: PathBuf,
+    _records: PhantomData<fn(&T)>,
+}
+
+impl<T: Serialize + DeserializeOwned> JsonlWriter<T> {
+    /// Start `path` afresh.
+    pub fn create(path: &Path) -> Result<Self> {
+        Ok(Self::over(crate::atomic::create(path)?, path))
+    }
+
+    fn over(file: File, path: &Path) -> Self {
+        JsonlWriter {
+            out: BufWriter::new(file),
+            path: path.to_path_buf(),
+            _records: PhantomData,
+        }
+    }
+
+    /// Keep the first `keep` complete lines of `path` (a resumed run) and
+    /// append after them; a torn last line is dropped.
+    pub fn resume(path: &Path, keep: usize) -> Result<Self> {
+        // Rewritten beside the old file and renamed over it: a kill or a full
+        // disk during the rewrite leaves the old file whole.
+        let mut kept = Vec::new();
+        for record in read_records::<T>(path)?.into_iter().take(keep) {
+            serde_json::to_writer(&mut kept, &record)?;
+            kept.push(b'\n');
+        }
+        write_atomic(path, &kept)?;
+        Ok(Self::over(crate::atomic::append(path, false)?, path))
+    }
+
+    pub fn append(&mut self, record: &T) -> Result<()> {
+        serde_json::to_writer(&mut self.out, record)?;
+        self.out.write_all(b"\n")?;
+        self.out
+            .flush()
+            .with_context(|| format!("writing {}", self.path.display()))
+    }
 }
 
 #[cfg(test)]

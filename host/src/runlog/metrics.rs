@@ -19,7 +19,7 @@ impl MetricsLog {
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating log folder {}", dir.display()))?;
-        let path = dir.join("metrics.jsonl");
+        let path = dir.join(super::METRICS_FILE);
         let file = crate::atomic::append(&path, true)?;
         Ok(MetricsLog {
             out: BufWriter::new(file),
