@@ -702,6 +702,12 @@ fn overriding_a_builtin_is_said_and_recorded() {
     );
 }
 
+/// "46.7%" from "... acc 46.7% | ..." (after `marker`).
+fn percent_after(line: &str, marker: &str) -> String {
+    let after = line.split(marker).nth(1).unwrap();
+    after.split('%').next().unwrap().to_string() + "%"
+}
+
 /// The last progress line of each loop says what the result line says.
 #[test]
 fn progress_lines_end_on_the_results() {
@@ -727,14 +733,7 @@ fn progress_lines_end_on_the_results() {
             .filter(|l| l.starts_with(&format!("{prefix} 30/30 acc ")))
             .last()
             .unwrap_or_else(|| panic!("no final {prefix} line in {stderr}"));
-        line.split("acc ")
-            .nth(1)
-            .unwrap()
-            .split('%')
-            .next()
-            .unwrap()
-            .to_string()
-            + "%"
+        percent_after(line, "acc ")
     };
     for (prefix, label) in [
         ("train", "Train: "),
@@ -742,15 +741,7 @@ fn progress_lines_end_on_the_results() {
         ("bne", "BNE ("),
     ] {
         let result = stdout.lines().find(|l| l.starts_with(label)).unwrap();
-        let percent = result
-            .split(" = ")
-            .nth(1)
-            .unwrap()
-            .split('%')
-            .next()
-            .unwrap()
-            .to_string()
-            + "%";
+        let percent = percent_after(result, " = ");
         assert_eq!(last_acc(prefix), percent, "{prefix}: {stderr}\n{stdout}");
     }
 }
