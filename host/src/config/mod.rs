@@ -13,6 +13,7 @@ mod job;
 mod llm;
 mod plugins;
 mod sim;
+mod unknown_key;
 
 use std::path::{Path, PathBuf};
 
@@ -127,8 +128,14 @@ impl Config {
                 format!("config {}", path.display())
             }
         };
-        let run: RunKeys = run.try_into().with_context(whose)?;
-        let nets: NetsConfig = value.try_into().with_context(whose)?;
+        let run: RunKeys = run
+            .try_into()
+            .map_err(|e| unknown_key::explain(e, &text))
+            .with_context(whose)?;
+        let nets: NetsConfig = value
+            .try_into()
+            .map_err(|e| unknown_key::explain(e, &text))
+            .with_context(whose)?;
         let mut llm = run.llm;
         for role in [&mut llm.coordinator, &mut llm.executor] {
             role.openai_defaults(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()));
