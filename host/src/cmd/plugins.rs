@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::*;
+use super::load_registry;
 use crate::cli::Cli;
 use crate::error::bad_input;
 use crate::error::printable as p;

@@ -5,7 +5,9 @@ use std::sync::Mutex;
 
 use anyhow::Result;
 
-use super::*;
+use super::report::report;
+use super::test::test_problems;
+use super::{dry_run, model_folder, open_job};
 use crate::cli::{Cli, RunArgs, TestMode, TrainArgs};
 use crate::episode::Mode;
 use crate::episode::summary::{ModeSummary, TrainSummary};

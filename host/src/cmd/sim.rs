@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::*;
+use super::{log_folder, model_folder, plugin_dirs};
 use crate::cli::Cli;
 use crate::config::Config;
 use crate::error::bad_input;

@@ -5,7 +5,9 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
-use super::*;
+use super::report::report;
+use super::run::{expand_modes, test_interrupted, test_modes};
+use super::{dry_run, open_job};
 use crate::cli::{Cli, TestArgs, TestMode};
 use crate::error::bad_input;
 use crate::learn::Learner;

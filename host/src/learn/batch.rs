@@ -6,7 +6,7 @@ use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use super::*;
+use super::{Batch, Learner, Metrics};
 use crate::nets::tensor_from;
 
 /// One executed BNE round of an episode.

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
-use super::*;
+use super::{Counters, Learner};
 use crate::nets::config::NetsConfig;
 use crate::rng::SplitMix64;
 

@@ -3,7 +3,7 @@
 
 use tch::{Kind, Tensor};
 
-use super::*;
+use super::{Batch, Learner, Losses};
 use crate::nets::tensor_from;
 use crate::rng::SplitMix64;
 

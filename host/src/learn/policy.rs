@@ -5,7 +5,7 @@
 use anyhow::{Result, ensure};
 use tch::{Device, Tensor};
 
-use super::*;
+use super::Learner;
 use crate::nets::tensor_from;
 
 /// A BNE round's refined actions.

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use tch::{Kind, Tensor};
 
-use super::*;
+use super::{Learner, Losses, Metrics, StepRecord};
 
 impl Learner {
     /// Gradients of a loss set per optimiser group and parameter (critic loss →

@@ -28,8 +28,8 @@ use crate::episode::trace::{self, Trace, TraceWriter};
 use crate::episode::{Episode, Mode, Outcome, Phase, Resources};
 use crate::error::bad_input;
 use crate::interrupt;
-use crate::learn::early_stop::{EarlyStopper, StopDecision};
-use crate::learn::{Learner, RunInfo, StepRecord};
+use crate::learn::early_stop::EarlyStopper;
+use crate::learn::{Learner, RunInfo};
 use crate::runlog::metrics::MetricsLog;
 use crate::runlog::{lock, provenance};
 

@@ -6,7 +6,13 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::*;
+use super::Job;
+use crate::episode::summary::TrainSummary;
+use crate::episode::trace::{self, Trace};
+use crate::error::bad_input;
+use crate::learn::early_stop::{EarlyStopper, StopDecision};
+use crate::learn::{Learner, StepRecord};
+use crate::runlog::metrics::MetricsLog;
 
 impl Job {
     /// A checkpoint resumes only the run it was saved by, under the same
