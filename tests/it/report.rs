@@ -27,7 +27,8 @@ fn text(out: &Output) -> String {
     )
 }
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
+    "verdict",
     "overview",
     "accuracy",
     "pareto",
@@ -78,6 +79,29 @@ fn the_report_builds_from_the_fixture_with_every_section() {
             "section {id}"
         );
     }
+    // The page opens with the verdict, whose numbers are summary.json's.
+    let verdict_at = html.find("<section id=\"verdict\">").unwrap();
+    assert!(verdict_at < html.find("<section id=\"overview\">").unwrap());
+    let verdict = &html[verdict_at..];
+    let verdict = &verdict[..verdict.find("</section>").unwrap()];
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture.join("summary.json")).unwrap()).unwrap();
+    for mode in MODES {
+        let m = &summary["modes"][mode];
+        let row = format!(
+            "<td class=\"l\">{mode}</td><td>{} / {}</td><td>{:.1}%</td>",
+            m["correct"],
+            m["episodes"],
+            100.0 * m["accuracy"].as_f64().unwrap()
+        );
+        assert!(verdict.contains(&row), "{row} in {verdict}");
+    }
+    // bne vs baseline, and bne and baseline each vs the best comparison mode.
+    assert!(
+        verdict.contains("<td class=\"l\">bne</td><td class=\"l\">baseline</td>"),
+        "{verdict}"
+    );
+    assert!(verdict.contains("Holm"), "{verdict}");
     // Self-contained: no scripts, no external resources.
     assert!(!html.contains("<script"));
     assert!(!html.contains("src=\"http"));

@@ -8,7 +8,8 @@ use anyhow::Result;
 use super::{ModeData, Run, pair, plots};
 
 /// The sections, in page order: (id, heading). Tests check for each id.
-pub const SECTIONS: [(&str, &str); 10] = [
+pub const SECTIONS: [(&str, &str); 11] = [
+    ("verdict", "Verdict"),
     ("overview", "Runs"),
     ("provenance", "How each run was made"),
     ("accuracy", "Accuracy per mode"),
@@ -68,6 +69,7 @@ pub fn render(runs: &[Run]) -> Result<String> {
         let _ = write!(page, "<a href=\"#{id}\">{}</a> · ", escape(title));
     }
     page.push_str("</p></nav>");
+    super::verdict::verdict(&mut page, runs);
     overview(&mut page, runs);
     super::runs::provenance(&mut page, runs);
     accuracy(&mut page, &modes)?;
@@ -608,7 +610,7 @@ fn significance(page: &mut String, modes: &[&ModeData]) {
             let _ = write!(
                 page,
                 "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{:.4}</td><td class=\"l\">{verdict}</td></tr>",
+                 <td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{verdict}</td></tr>",
                 escape(&p.a),
                 escape(&p.b),
                 p.n,
@@ -618,7 +620,7 @@ fn significance(page: &mut String, modes: &[&ModeData]) {
                 p.both_wrong,
                 p.test.method,
                 p.test.statistic.map_or("–".into(), |x| format!("{x:.3}")),
-                p.test.p_value,
+                super::verdict::p_text(p.test.p_value),
             );
         }
     }
