@@ -543,15 +543,30 @@ fn agreement(page: &mut String, modes: &[&ModeData]) {
             cells.insert((t.id.as_str(), j), (t.correct, t.final_answer.as_deref()));
         }
     }
+    // Only the problems where the modes that ran them disagree on right or
+    // wrong: the rest say nothing a reader needs a row for.
+    let disputed: Vec<&str> = order
+        .iter()
+        .copied()
+        .filter(|id| {
+            let verdicts: Vec<bool> = (0..modes.len())
+                .filter_map(|j| cells.get(&(*id, j)).map(|c| c.0))
+                .collect();
+            verdicts.iter().any(|&v| v) && verdicts.iter().any(|&v| !v)
+        })
+        .collect();
     let _ = write!(
         page,
-        "<h3>Per problem</h3><table><tr><th class=\"l\">problem</th><th class=\"l\">reference</th>"
+        "<details><summary>Per problem: the {} problems of {} where the modes disagree</summary>\
+         <table><tr><th class=\"l\">problem</th><th class=\"l\">reference</th>",
+        disputed.len(),
+        order.len()
     );
     for m in modes {
         let _ = write!(page, "<th>{}</th>", escape(&m.key));
     }
     page.push_str("</tr>");
-    for id in order.iter().take(MAX_PROBLEM_ROWS) {
+    for id in disputed.iter().take(MAX_PROBLEM_ROWS) {
         let _ = write!(
             page,
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td>",
@@ -572,14 +587,14 @@ fn agreement(page: &mut String, modes: &[&ModeData]) {
         page.push_str("</tr>");
     }
     page.push_str("</table>");
-    if order.len() > MAX_PROBLEM_ROWS {
+    if disputed.len() > MAX_PROBLEM_ROWS {
         let _ = write!(
             page,
             "<p class=\"muted\">First {MAX_PROBLEM_ROWS} of {} problems.</p>",
-            order.len()
+            disputed.len()
         );
     }
-    page.push_str("</section>");
+    page.push_str("</details></section>");
 }
 
 fn significance(page: &mut String, modes: &[&ModeData]) {
@@ -589,9 +604,11 @@ fn significance(page: &mut String, modes: &[&ModeData]) {
         return;
     }
     page.push_str(
-        "<p>McNemar's test on the problems both modes ran: only the discordant problems count. \
+        "<details><summary>Every pair of modes</summary>\
+         <p>McNemar's test on the problems both modes ran: only the discordant problems count. \
          Exact two-sided binomial test below 25 discordant problems, otherwise chi-square with \
-         continuity correction. No correction for multiple comparisons.</p>\
+         continuity correction. No correction for multiple comparisons here (the verdict above \
+         corrects its contrasts).</p>\
          <table><tr><th class=\"l\">mode A</th><th class=\"l\">mode B</th><th>paired problems</th>\
          <th>both right</th><th>only A right</th><th>only B right</th><th>both wrong</th>\
          <th class=\"l\">test</th><th>statistic</th><th>p-value</th><th class=\"l\">at 5%</th></tr>",
@@ -624,7 +641,7 @@ fn significance(page: &mut String, modes: &[&ModeData]) {
             );
         }
     }
-    page.push_str("</table></section>");
+    page.push_str("</table></details></section>");
 }
 
 #[cfg(test)]
