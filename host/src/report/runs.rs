@@ -2,6 +2,7 @@
 //! (run.json) and how its test traces fare under other parsers
 //! (summary.rescored-*.json).
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::Run;
@@ -66,7 +67,79 @@ pub(super) fn provenance(page: &mut String, runs: &[Run]) {
         }
         page.push_str("</table>");
     }
+    config_differences(page, runs);
     page.push_str("</section>");
+}
+
+/// Where the compared runs' configs differ, key by key (a seed, an arm's
+/// switch), instead of two hashes to compare by eye.
+fn config_differences(page: &mut String, runs: &[Run]) {
+    let configs: Vec<(&str, BTreeMap<String, String>)> = runs
+        .iter()
+        .filter_map(|r| {
+            let record = r.record.as_ref()?;
+            let mut flat = BTreeMap::new();
+            flatten("", &record.config, &mut flat);
+            Some((r.label.as_str(), flat))
+        })
+        .collect();
+    if configs.len() < 2 {
+        return;
+    }
+    let keys: std::collections::BTreeSet<&String> =
+        configs.iter().flat_map(|(_, c)| c.keys()).collect();
+    let differing: Vec<&String> = keys
+        .into_iter()
+        .filter(|k| {
+            let first = configs[0].1.get(*k);
+            configs.iter().any(|(_, c)| c.get(*k) != first)
+        })
+        .collect();
+    let _ = write!(page, "<h3>Config differences</h3>");
+    if differing.is_empty() {
+        page.push_str("<p>The runs' configs are the same in every key.</p>");
+        return;
+    }
+    page.push_str("<table><tr><th class=\"l\">key</th>");
+    for (label, _) in &configs {
+        let _ = write!(page, "<th class=\"l\">{}</th>", escape(label));
+    }
+    page.push_str("</tr>");
+    for key in differing {
+        let _ = write!(
+            page,
+            "<tr><td class=\"l\"><code>{}</code></td>",
+            escape(key)
+        );
+        for (_, c) in &configs {
+            let _ = write!(
+                page,
+                "<td class=\"l\">{}</td>",
+                escape(c.get(key).map_or("–", String::as_str))
+            );
+        }
+        page.push_str("</tr>");
+    }
+    page.push_str("</table>");
+}
+
+/// `a.b.c = value` for every leaf of a JSON config.
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
 }
 
 /// Each mode's accuracy as the run judged it and as `econ-host rescore`
@@ -125,4 +198,21 @@ pub(super) fn rescored(page: &mut String, runs: &[Run]) {
         );
     }
     page.push_str("</section>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_flatten_to_dotted_keys() {
+        let mut out = BTreeMap::new();
+        flatten(
+            "",
+            &serde_json::json!({"seed": 1, "bne": {"critic_veto": true}}),
+            &mut out,
+        );
+        assert_eq!(out["seed"], "1");
+        assert_eq!(out["bne.critic_veto"], "true");
+    }
 }
