@@ -562,7 +562,11 @@ fn bad_input_errors_name_the_file_line_or_key() {
     for (dataset, expected) in [
         (
             "path = \"missing.jsonl\"",
-            vec!["missing.jsonl", "no such file or folder"],
+            vec![
+                "key dataset.path",
+                "missing.jsonl",
+                "no such file or folder",
+            ],
         ),
         (
             "path = \"data.txt\"",

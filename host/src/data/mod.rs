@@ -117,7 +117,9 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
         None => hf::default_cache(),
     };
     let mut train_source = match (&d.path, &d.hf_id) {
-        (Some(path), None) => local_source(&config.resolve(path), format).map_err(bad_input)?,
+        (Some(path), None) => local_source(&config.resolve(path), format)
+            .context("key dataset.path")
+            .map_err(bad_input)?,
         (None, Some(id)) => {
             hf_source(&hf_cache(), id, d.hf_revision(), d.hf_split()).map_err(bad_input)?
         }
@@ -128,9 +130,11 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
         }
     };
     let mut test_source = match (&d.test_path, &d.test_hf_split, &d.hf_id) {
-        (Some(path), None, _) => {
-            Some(local_source(&config.resolve(path), format).map_err(bad_input)?)
-        }
+        (Some(path), None, _) => Some(
+            local_source(&config.resolve(path), format)
+                .context("key dataset.test_path")
+                .map_err(bad_input)?,
+        ),
         (None, Some(split), Some(id)) => {
             Some(hf_source(&hf_cache(), id, d.hf_revision(), split).map_err(bad_input)?)
         }
