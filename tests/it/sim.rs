@@ -38,6 +38,23 @@ fn kind_of(question: &str) -> usize {
         .unwrap_or_else(|| panic!("no kind for {question:?}"))
 }
 
+/// `econ-host [--plugins P] run --config configs/sim.toml --log-dir LOGS
+/// ARGS...`; its output, whatever its exit.
+fn sim_run(logs: &Path, plugins: Option<&Path>, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(common::binary());
+    if let Some(p) = plugins {
+        cmd.arg("--plugins").arg(p);
+    }
+    cmd.arg("run")
+        .arg("--config")
+        .arg(common::repo_root().join("configs/sim.toml"))
+        .args(args)
+        .arg("--log-dir")
+        .arg(logs)
+        .output()
+        .expect("running econ-host")
+}
+
 /// `econ-host run` on configs/sim.toml; returns summary.json.
 fn run(dir: &Path, train_eps: &str, extra: &[&str]) -> Value {
     run_with(dir, &["--train-eps", train_eps, "--json"], extra)
@@ -46,19 +63,11 @@ fn run(dir: &Path, train_eps: &str, extra: &[&str]) -> Value {
 /// `run` on the simulated world with `args`, each of `extra` as a --set;
 /// summary.json.
 fn run_with(dir: &Path, args: &[&str], extra: &[&str]) -> Value {
-    let config = common::repo_root().join("configs/sim.toml");
-    let out = Command::new(common::binary())
-        .arg("run")
-        .arg("--config")
-        .arg(&config)
-        .args(args)
-        .arg("--log-dir")
-        .arg(dir.join("logs"))
-        .arg("--model-dir")
-        .arg(dir.join("models"))
-        .args(extra.iter().flat_map(|s| ["--set", s]))
-        .output()
-        .expect("running econ-host");
+    let models = dir.join("models");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--model-dir", models.to_str().unwrap()]);
+    all.extend(extra.iter().flat_map(|s| ["--set", s]));
+    let out = sim_run(&dir.join("logs"), None, &all);
     assert!(
         out.status.success(),
         "econ-host run failed: {}",
@@ -629,15 +638,11 @@ fn tensorboard_event_files_hold_the_runs_curves() {
 #[test]
 fn a_plugin_of_the_wrong_kind_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(common::binary())
-        .arg("run")
-        .arg("--config")
-        .arg(common::repo_root().join("configs/sim.toml"))
-        .args(["--train-eps", "2", "--set", "plugins.parser=reward-econ"])
-        .arg("--log-dir")
-        .arg(dir.path().join("logs"))
-        .output()
-        .unwrap();
+    let out = sim_run(
+        &dir.path().join("logs"),
+        None,
+        &["--train-eps", "2", "--set", "plugins.parser=reward-econ"],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -660,17 +665,11 @@ fn overriding_a_builtin_is_said_and_recorded() {
     )
     .unwrap();
     let logs = dir.path().join("logs");
-    let out = Command::new(common::binary())
-        .arg("--plugins")
-        .arg(&plugins)
-        .arg("run")
-        .arg("--config")
-        .arg(common::repo_root().join("configs/sim.toml"))
-        .args(["--train-eps", "2", "--test-eps", "2"])
-        .arg("--log-dir")
-        .arg(&logs)
-        .output()
-        .unwrap();
+    let out = sim_run(
+        &logs,
+        Some(&plugins),
+        &["--train-eps", "2", "--test-eps", "2"],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
@@ -712,15 +711,11 @@ fn percent_after(line: &str, marker: &str) -> String {
 #[test]
 fn progress_lines_end_on_the_results() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(common::binary())
-        .arg("run")
-        .arg("--config")
-        .arg(common::repo_root().join("configs/sim.toml"))
-        .args(["--train-eps", "30", "--test-eps", "30"])
-        .arg("--log-dir")
-        .arg(dir.path().join("logs"))
-        .output()
-        .unwrap();
+    let out = sim_run(
+        &dir.path().join("logs"),
+        None,
+        &["--train-eps", "30", "--test-eps", "30"],
+    );
     assert!(out.status.success());
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),

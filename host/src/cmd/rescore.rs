@@ -39,7 +39,9 @@ pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            let mode = name.strip_prefix("traces_test_")?.strip_suffix(".jsonl")?;
+            let mode = name
+                .strip_prefix(crate::runlog::TEST_TRACES_PREFIX)?
+                .strip_suffix(".jsonl")?;
             Some((mode.to_string(), e.path()))
         })
         .collect();

@@ -56,7 +56,7 @@ pub(super) fn sim_curve(cli: &Cli, args: &crate::cli::CurveArgs) -> Result<()> {
     }
     println!(
         "written: {}",
-        job.log_dir.join(crate::runner::curve::CURVE_FILE).display()
+        job.log_dir.join(crate::runlog::CURVE_FILE).display()
     );
     Ok(())
 }

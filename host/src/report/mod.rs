@@ -235,10 +235,10 @@ fn load_run(dir: &Path) -> Result<Run> {
         let Some(stem) = name.strip_suffix(".jsonl") else {
             continue;
         };
-        if let Some(mode) = stem.strip_prefix("traces_test_") {
+        if let Some(mode) = stem.strip_prefix(crate::runlog::TEST_TRACES_PREFIX) {
             let traces = read_traces(&path).map_err(bad_input)?;
             test.push((mode.to_string(), traces));
-        } else if stem.starts_with("traces_train_") {
+        } else if stem.starts_with(crate::runlog::TRAIN_TRACES_PREFIX) {
             train.extend(read_traces(&path).map_err(bad_input)?);
         }
     }

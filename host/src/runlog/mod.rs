@@ -28,8 +28,10 @@ pub const SUMMARY_FILE: &str = "summary.json";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 /// `sim curve`'s held-out accuracy per checkpoint.
 pub const CURVE_FILE: &str = "learning_curve.jsonl";
-/// The test traces' file names start so; `traces_train_` the training ones.
+/// The test traces' file names start so (then the mode, then `.jsonl`).
 pub const TEST_TRACES_PREFIX: &str = "traces_test_";
+/// The training traces' file names start so.
+pub const TRAIN_TRACES_PREFIX: &str = "traces_train_";
 
 /// The traces of one phase ("train", "test") and mode ("bne", "sc", ...).
 pub fn traces_file(phase: &str, mode: &str) -> String {

@@ -17,6 +17,7 @@ use crate::episode::{FixedActions, Mode};
 use crate::learn::Learner;
 use crate::plugins::dataset_adapter::Problem;
 use crate::rng;
+use crate::runlog::CURVE_FILE;
 use crate::runner::Job;
 use crate::sim::World;
 
@@ -36,8 +37,6 @@ pub struct CurvePoint {
     /// Mean |T − T*| of the round-0 actions from their kind's best temperature.
     pub temperature_distance: f64,
 }
-
-pub use crate::runlog::CURVE_FILE;
 
 /// Train `episodes` with a checkpoint every `every`, then evaluate each on
 /// the first `eval` test problems. The job's config must save every `every`.
