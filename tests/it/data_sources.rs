@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use econ_host::config::Config;
-use econ_host::data::{Splits, load_file, load_splits};
+use econ_host::data::{HeldOut, Splits, load_file, load_splits};
 use econ_host::plugins::{DatasetAdapterPlugin, Limits, PluginEngine, PluginRegistry};
 use serde_json::json;
 
@@ -498,6 +498,38 @@ fn train_and_test_never_overlap() {
         "{:?}",
         s.skipped
     );
+}
+
+#[test]
+fn a_validation_set_is_held_out_of_training_and_can_stand_in_for_test() {
+    let adapter = adapter();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_jsonl(&d.join("d.jsonl"), &(1..=40).map(row).collect::<Vec<_>>());
+    let plain = splits(d, 7, "path = \"d.jsonl\"\ntrain_limit = 10", &adapter);
+    let with = "path = \"d.jsonl\"\ntrain_limit = 10\nvalidation_fraction = 0.25";
+    let held = splits(d, 7, with, &adapter);
+    // The validation set leaves the training problems the limit keeps, and
+    // the test problems, as they were.
+    assert_eq!(ids(&held.train), ids(&plain.train));
+    assert_eq!(ids(&held.test), ids(&plain.test));
+    assert_eq!(held.held_out, HeldOut::Test);
+    let on_validation = splits(d, 7, &format!("{with}\nevaluate_on = \"validation\""), &adapter);
+    assert_eq!(on_validation.held_out, HeldOut::Validation);
+    assert_eq!(ids(&on_validation.train), ids(&plain.train));
+    // 40 problems: 12 test, 28 left, 7 of them validation.
+    assert_eq!(on_validation.test.len(), 7);
+    for p in &on_validation.test {
+        assert!(!ids(&plain.test).contains(&p.id) && !ids(&plain.train).contains(&p.id));
+    }
+    assert!(on_validation.source.contains("7 validation problems"), "{}", on_validation.source);
+    let err = error(d, "path = \"d.jsonl\"\nevaluate_on = \"validation\"", &adapter);
+    assert!(
+        err.contains("dataset.evaluate_on") && err.contains("validation_fraction"),
+        "{err}"
+    );
+    let err = error(d, "path = \"d.jsonl\"\nevaluate_on = \"dev\"", &adapter);
+    assert!(err.contains("dataset.evaluate_on"), "{err}");
 }
 
 #[test]

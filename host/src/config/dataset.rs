@@ -43,8 +43,17 @@ pub struct DatasetConfig {
     /// test source (default 0.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_fraction: Option<f64>,
+    /// Share of the training problems (after the test split) held out as a
+    /// validation set: problems to tune on, so that the test problems are
+    /// met once, at the end. Default: no validation set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_fraction: Option<f64>,
+    /// Which held-out set the test phase runs on: "test" (default) or
+    /// "validation" (needs `validation_fraction`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluate_on: Option<String>,
     /// Train on the first this many training problems only (after the
-    /// shuffle and the split); the test problems are not affected.
+    /// shuffle and the splits); the held-out problems are not affected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_limit: Option<usize>,
     /// Shuffle each source with `seed` (default true).
@@ -65,6 +74,8 @@ impl DatasetConfig {
     pub const DEFAULT_HF_SPLIT: &str = "train";
     pub const DEFAULT_HF_REVISION: &str = "main";
     pub const DEFAULT_TEST_FRACTION: f64 = 0.3;
+    /// The values `evaluate_on` accepts.
+    pub const HELD_OUT_SETS: [&str; 2] = ["test", "validation"];
     /// The formats `format` accepts, also the file extensions recognised.
     pub const FORMATS: [&str; 4] = ["jsonl", "json", "csv", "parquet"];
 
@@ -80,6 +91,11 @@ impl DatasetConfig {
 
     pub fn test_fraction(&self) -> f64 {
         self.test_fraction.unwrap_or(Self::DEFAULT_TEST_FRACTION)
+    }
+
+    /// Whether the test phase runs on the validation set.
+    pub fn evaluates_validation(&self) -> bool {
+        self.evaluate_on.as_deref() == Some("validation")
     }
 
     /// Whether test problems come from their own source (not held out).
@@ -193,6 +209,25 @@ impl DatasetConfig {
         ] {
             if limit == Some(0) {
                 bail!("{}: must be at least 1 (characters)", key(name));
+            }
+        }
+        if let Some(f) = self.validation_fraction
+            && !(f > 0.0 && f < 1.0)
+        {
+            bail!("{}: {f} is outside (0, 1)", key("validation_fraction"));
+        }
+        if let Some(set) = &self.evaluate_on {
+            if !Self::HELD_OUT_SETS.contains(&set.as_str()) {
+                bail!(
+                    "{}: {set:?} is not \"test\" or \"validation\"",
+                    key("evaluate_on")
+                );
+            }
+            if set == "validation" && self.validation_fraction.is_none() {
+                bail!(
+                    "{}: \"validation\" needs dataset.validation_fraction (the share of the training problems to hold out for it)",
+                    key("evaluate_on")
+                );
             }
         }
         if self.train_limit == Some(0) {

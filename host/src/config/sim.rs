@@ -8,13 +8,16 @@
 //!   independent executors. Learnable with a bag-of-words embedder.
 //! - `"hard"`: the kind is hidden from the question (assigned by a hash) and
 //!   named only by the coordinator's strategy, by its topic (money vs.
-//!   riddles) in words that differ between training and test problems: of
-//!   the words only one kind's training phrases use, a test phrase repeats
-//!   just "first" (exploratory); "question" and "treat" occur in both kinds'
-//!   training phrases, "think" in the other kind's; "trick"/"tricky" and
-//!   "hidden"/"hide" share a stem. A bag of words carries little over, a
-//!   sentence encoder carries the meaning. One optimum sits on the bound of
-//!   the action range;
+//!   riddles) in three sets of wording: one for training problems, one for
+//!   validation problems (the wording the learner's settings were tuned on)
+//!   and one for test problems, written after the tuning and never used for
+//!   it. Of the words only one kind's training phrases use, a validation
+//!   phrase repeats just "first" (exploratory); "question" and "treat" occur
+//!   in both kinds' training phrases, "think" in the other kind's;
+//!   "trick"/"tricky" and "hidden"/"hide" share a stem. The test phrases share
+//!   no content word or stem with either kind's training phrases. A bag of
+//!   words carries little over, a sentence encoder carries the meaning. One
+//!   optimum sits on the bound of the action range;
 //!   executors at similar actions make the same mistakes (coupled payoffs),
 //!   so a team spread around the optimum beats identical agents at it.
 //! - `"realistic"`: the hard world with the effect of a real temperature
@@ -95,6 +98,11 @@ pub struct KindConfig {
     /// seen in training (empty: `strategy_phrases`).
     #[serde(default)]
     pub test_strategy_phrases: Vec<String>,
+    /// The same for validation problems (`dataset.validation_fraction`):
+    /// wording to tune on, apart from the test wording (empty:
+    /// `strategy_phrases`).
+    #[serde(default)]
+    pub validation_strategy_phrases: Vec<String>,
 }
 
 const EASY: &str = r#"
@@ -170,12 +178,20 @@ strategy_phrases = [
     "A sales ledger problem: units sold times unit price.",
     "Work it out like a cashier totalling a receipt.",
 ]
-test_strategy_phrases = [
+validation_strategy_phrases = [
     "A finance question: tally the expenses and income precisely.",
     "Think of it as a payroll computation.",
     "This concerns a shop's takings and the change given back.",
     "Treat it as tax arithmetic from a spreadsheet.",
     "A household spending question about groceries and rent.",
+]
+# Written after the learner's settings were tuned, and never tuned on.
+test_strategy_phrases = [
+    "A matter of pocket change: coins, notes and what remains in the wallet.",
+    "Picture a market stall tracking its revenue and outlays.",
+    "Like settling a restaurant tab split among friends.",
+    "Handle it as a mortgage or loan instalment sum.",
+    "An allowance and savings matter: dollars in, dollars out.",
 ]
 
 [[kinds]]
@@ -192,12 +208,19 @@ strategy_phrases = [
     "This is a playful conundrum that needs inventive thinking.",
     "Solve it like a mystery: try several hypotheses.",
 ]
-test_strategy_phrases = [
+validation_strategy_phrases = [
     "An enigma: the answer may hide behind a clever trap.",
     "Approach it as a quiz-show question with a catch.",
     "An artistic challenge: consider unconventional ideas.",
     "Like a detective story, weigh different theories first.",
     "A tricky trivia question that rewards original reasoning.",
+]
+test_strategy_phrases = [
+    "Something here is not what it seems; a surprise waits in the phrasing.",
+    "A paradox of sorts: entertain odd possibilities before settling.",
+    "Like a magician's setup: misdirection is afoot.",
+    "Let curiosity lead you through far-fetched explanations.",
+    "A whimsical scenario where fanciful guesses are welcome.",
 ]
 "#;
 
@@ -285,11 +308,16 @@ impl SimFields {
                     k.name
                 );
             }
-            if k.strategy_phrases.is_empty() && !k.test_strategy_phrases.is_empty() {
-                bail!(
-                    "key sim.kinds[{i}].test_strategy_phrases ({}): needs strategy_phrases too",
-                    k.name
-                );
+            for (key, pool) in [
+                ("test_strategy_phrases", &k.test_strategy_phrases),
+                ("validation_strategy_phrases", &k.validation_strategy_phrases),
+            ] {
+                if k.strategy_phrases.is_empty() && !pool.is_empty() {
+                    bail!(
+                        "key sim.kinds[{i}].{key} ({}): needs strategy_phrases too",
+                        k.name
+                    );
+                }
             }
         }
         for (key, v) in [
@@ -321,5 +349,54 @@ impl SimFields {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SimConfig;
+
+    /// Lower-case words of three letters or more, function words left out.
+    fn content_words(phrases: &[String]) -> Vec<String> {
+        const FUNCTION_WORDS: [&str; 24] = [
+            "the", "this", "its", "and", "for", "with", "may", "are", "what", "where", "here",
+            "not", "like", "you", "your", "let", "before", "out", "through", "about", "from",
+            "that", "some", "sorts",
+        ];
+        phrases
+            .iter()
+            .flat_map(|p| p.split(|c: char| !c.is_ascii_alphabetic()))
+            .map(str::to_lowercase)
+            .filter(|w| w.len() >= 3 && !FUNCTION_WORDS.contains(&w.as_str()))
+            .collect()
+    }
+
+    /// The hard world's claim that its test wording was never seen in
+    /// training: no content word of a test phrase is, contains, or is
+    /// contained in a training word of either kind, and none shares its
+    /// first five letters with one ("tracking" vs "accounting" would pass,
+    /// "counting" would not).
+    #[test]
+    fn the_hard_worlds_test_wording_shares_no_word_or_stem_with_training() {
+        let world: SimConfig = toml::from_str("world = \"hard\"").unwrap();
+        let training: Vec<String> = world
+            .kinds
+            .iter()
+            .flat_map(|k| content_words(&k.strategy_phrases))
+            .collect();
+        for kind in &world.kinds {
+            assert!(kind.test_strategy_phrases.len() >= 5, "{}", kind.name);
+            assert!(kind.validation_strategy_phrases.len() >= 5, "{}", kind.name);
+            for w in content_words(&kind.test_strategy_phrases) {
+                for v in &training {
+                    let stem = |x: &str| x.chars().take(5).collect::<String>();
+                    assert!(
+                        !(w.contains(v.as_str()) || v.contains(w.as_str()) || stem(&w) == stem(v)),
+                        "test word {w:?} of kind {} shares a stem with training word {v:?}",
+                        kind.name
+                    );
+                }
+            }
+        }
     }
 }

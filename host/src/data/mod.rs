@@ -13,6 +13,10 @@
 //!   changes every run's split: don't.
 //! - held out: the last `ceil(test_fraction * n)` problems of the shuffled
 //!   source (at least 1 and at most n - 1 when n >= 2; none when n < 2).
+//! - validation (`validation_fraction`): the last `ceil(validation_fraction * m)`
+//!   of the m training problems left, before `train_limit`. The test phase
+//!   runs on it instead of the test problems with `evaluate_on = "validation"`:
+//!   tune on validation, and meet the test problems once.
 //!
 //! Nothing is dropped silently: every record left out is in `skipped`, as
 //! "file:line: why" — adapter errors, problems over `max_question_length` /
@@ -48,10 +52,21 @@ pub struct Loaded {
     pub skipped: Vec<String>,
 }
 
+/// The held-out set a test phase runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeldOut {
+    Test,
+    Validation,
+}
+
 /// The problems of a run.
 pub struct Splits {
     pub train: Vec<Problem>,
+    /// The held-out problems the test phase runs on: the test set, or the
+    /// validation set where `dataset.evaluate_on = "validation"`.
     pub test: Vec<Problem>,
+    /// Which of the two `test` holds.
+    pub held_out: HeldOut,
     /// "file:line: why" for every record left out of both.
     pub skipped: Vec<String>,
     /// One line for logs and the summary: sources, counts, seed.
@@ -180,7 +195,7 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
         Ok(items)
     };
     let mut train = read(&train_source, 0, &mut skipped)?;
-    let (test, how) = match &test_source {
+    let (test, mut how) = match &test_source {
         Some(source) => (
             read(source, 1, &mut skipped)?,
             format!("test: {}", source.description),
@@ -195,6 +210,19 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
         }
     };
     remove_overlap(&mut train, &test, &mut skipped);
+    let validation = match d.validation_fraction {
+        Some(f) => {
+            let k = held_out(train.len(), f);
+            let validation = train.split_off(train.len() - k);
+            how.push_str(&format!("; validation: {k} held out (validation_fraction {f})"));
+            Some(validation)
+        }
+        None => None,
+    };
+    let (test, held_out) = match validation {
+        Some(validation) if d.evaluates_validation() => (validation, HeldOut::Validation),
+        _ => (test, HeldOut::Test),
+    };
     if let Some(limit) = d.train_limit {
         train.truncate(limit);
     }
@@ -207,9 +235,13 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
     }
     let info = adapter.info();
     let source = format!(
-        "{} train / {} test problems; train: {}; {how}; adapter {}@{}; seed {}{}; {} skipped",
+        "{} train / {} {} problems; train: {}; {how}; adapter {}@{}; seed {}{}; {} skipped",
         train.len(),
         test.len(),
+        match held_out {
+            HeldOut::Test => "test",
+            HeldOut::Validation => "validation",
+        },
         train_source.description,
         info.name,
         info.version,
@@ -224,6 +256,7 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
     Ok(Splits {
         train: train.into_iter().map(|i| i.problem).collect(),
         test: test.into_iter().map(|i| i.problem).collect(),
+        held_out,
         skipped,
         source,
     })

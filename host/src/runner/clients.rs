@@ -83,11 +83,7 @@ pub(super) fn llm_roles(
             }
             "sim" => {
                 let world = world.get_or_insert_with(|| {
-                    Arc::new(crate::sim::World::new(
-                        config.sim.clone(),
-                        &splits.train,
-                        &splits.test,
-                    ))
+                    Arc::new(crate::sim::World::of_splits(config.sim.clone(), splits))
                 });
                 Arc::new(crate::sim::SimClient::new(
                     Arc::clone(world),

@@ -48,11 +48,7 @@ pub fn run(
     model_dir: &Path,
 ) -> Result<Vec<CurvePoint>> {
     let problems: Vec<Problem> = job.splits.test.iter().take(eval).cloned().collect();
-    let world = Arc::new(World::new(
-        job.config.sim.clone(),
-        &job.splits.train,
-        &job.splits.test,
-    ));
+    let world = Arc::new(World::of_splits(job.config.sim.clone(), &job.splits));
     let mut points = Vec::new();
 
     let learner = job.new_learner()?;

@@ -127,11 +127,7 @@ impl Job {
             .iter()
             .any(|r| r.provider == "sim");
         let sim_world = simulated.then(|| {
-            Arc::new(crate::sim::World::new(
-                config.sim.clone(),
-                &splits.train,
-                &splits.test,
-            ))
+            Arc::new(crate::sim::World::of_splits(config.sim.clone(), &splits))
         });
         Ok(Job {
             res: Resources {

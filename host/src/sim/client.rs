@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 
 use super::world::{Known, World, normal, normal_cdf, text_hash};
+use crate::data::HeldOut;
 use crate::llm::{
     BoxFuture, ChatRequest, Completion, LlmClient, estimate_prompt_tokens, estimate_tokens,
 };
@@ -219,14 +220,20 @@ impl SimClient {
     /// The coordinator's strategy: steps without numbers (it never gives the
     /// answer away), opened, where the world's kinds have phrases, by a
     /// sentence that names the problem's kind — in words of the test pool
-    /// for a test problem. One pick per question.
+    /// for a test problem, of the validation pool for a validation problem.
+    /// One pick per question.
     fn strategy(&self, problem: &Known) -> String {
         let h = text_hash(&problem.question);
         let kind = &self.world.config.kinds[problem.kind];
-        let pool = if problem.test && !kind.test_strategy_phrases.is_empty() {
-            &kind.test_strategy_phrases
-        } else {
+        let held_out_pool = match problem.held_out {
+            None => &kind.strategy_phrases,
+            Some(HeldOut::Test) => &kind.test_strategy_phrases,
+            Some(HeldOut::Validation) => &kind.validation_strategy_phrases,
+        };
+        let pool = if held_out_pool.is_empty() {
             &kind.strategy_phrases
+        } else {
+            held_out_pool
         };
         if pool.is_empty() {
             return STRATEGIES[(h % STRATEGIES.len() as u64) as usize].to_string();
@@ -340,7 +347,12 @@ mod tests {
             answer: a.into(),
             metadata: Vec::new(),
         });
-        Arc::new(World::new(SimConfig::default(), &problems, &[]))
+        Arc::new(World::new(
+            SimConfig::default(),
+            &problems,
+            &[],
+            crate::data::HeldOut::Test,
+        ))
     }
 
     fn request(text: &str, t: f32, p: f32, seed: Option<u32>) -> ChatRequest {

@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn answers_are_right_and_kinds_are_visible_to_the_world() {
-        let world = World::new(SimConfig::default(), &[], &[]);
+        let world = World::new(SimConfig::default(), &[], &[], crate::data::HeldOut::Test);
         for v in generate(300, 3) {
             let q = v["question"].as_str().unwrap();
             let kind = v["kind"].as_str().unwrap();

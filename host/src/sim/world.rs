@@ -3,17 +3,19 @@
 use std::collections::HashMap;
 
 use crate::config::SimConfig;
+use crate::data::{HeldOut, Splits};
 use crate::plugins::dataset_adapter::Problem;
 use crate::rng::SplitMix64;
 
-/// A problem the world knows: its reference answer, its kind, and whether
-/// it is a test problem (whose strategy names the kind in other words).
+/// A problem the world knows: its reference answer, its kind, and the set
+/// it belongs to (whose strategy wording it gets).
 #[derive(Clone, Debug)]
 pub struct Known {
     pub question: String,
     pub answer: String,
     pub kind: usize,
-    pub test: bool,
+    /// None: a training problem.
+    pub held_out: Option<HeldOut>,
 }
 
 /// The rule plus every problem of the run, found again in prompts by the
@@ -25,15 +27,20 @@ pub struct World {
 }
 
 impl World {
-    /// The world of a run's training and test problems.
-    pub fn new(config: SimConfig, train: &[Problem], test: &[Problem]) -> Self {
+    /// The world of a run's training and held-out problems.
+    pub fn of_splits(config: SimConfig, splits: &Splits) -> Self {
+        Self::new(config, &splits.train, &splits.test, splits.held_out)
+    }
+
+    /// The world of training problems and held-out problems of one set.
+    pub fn new(config: SimConfig, train: &[Problem], held: &[Problem], set: HeldOut) -> Self {
         let mut world = World {
             config,
             problems: Vec::new(),
             by_first_line: HashMap::new(),
         };
-        let split = train.iter().map(|p| (p, false));
-        for (p, test) in split.chain(test.iter().map(|p| (p, true))) {
+        let split = train.iter().map(|p| (p, None));
+        for (p, held_out) in split.chain(held.iter().map(|p| (p, Some(set)))) {
             let question = p.question.trim().to_string();
             let kind = world.kind_of(&question);
             let key = first_line(&question);
@@ -46,7 +53,7 @@ impl World {
                 question,
                 answer: p.answer.clone(),
                 kind,
-                test,
+                held_out,
             });
         }
         world
@@ -197,7 +204,7 @@ mod tests {
 
     #[test]
     fn kinds_follow_keywords_and_fall_back_to_the_catch_all() {
-        let w = World::new(SimConfig::default(), &[], &[]);
+        let w = World::new(SimConfig::default(), &[], &[], HeldOut::Test);
         assert_eq!(
             w.kind_name(w.kind_of("The accountant's LEDGER shows 4.")),
             "ledger"
@@ -211,7 +218,7 @@ mod tests {
 
     #[test]
     fn the_rule_peaks_at_each_kinds_best_action() {
-        let w = World::new(SimConfig::default(), &[], &[]);
+        let w = World::new(SimConfig::default(), &[], &[], HeldOut::Test);
         for kind in 0..3 {
             let [t, p] = w.best_action(kind);
             let best = w.p_correct(kind, t as f64, p as f64);
@@ -230,7 +237,7 @@ mod tests {
             problem("b", "Riddle: add 2 and 3.\nWhat is twice that?", "10"),
             problem("c", "In the story, a knight has 4 swords.", "4"),
         ];
-        let w = World::new(SimConfig::default(), &ps, &[]);
+        let w = World::new(SimConfig::default(), &ps, &[], HeldOut::Test);
         let prompt = "Solve it.\n\nProblem:\nRiddle: add 2 and 3.\nWhat is twice that?\n\nGo.";
         assert_eq!(w.find(prompt).unwrap().answer, "10");
         assert_eq!(
