@@ -316,10 +316,12 @@ pub enum PluginsCommand {
         sdk: Option<PathBuf>,
     },
     /// Verify plugin files (as `check` does) and copy them into the user
-    /// plugin folder as NAME.wasm; a folder installs every .wasm in it.
+    /// plugin folder as NAME.wasm; a folder installs every .wasm in it, and
+    /// oci://REGISTRY/NAMESPACE/NAME:VERSION (or @sha256:DIGEST) downloads
+    /// one from an OCI registry, digest-checked.
     Install {
-        #[arg(value_name = "FILE|DIR", required = true)]
-        paths: Vec<PathBuf>,
+        #[arg(value_name = "FILE|DIR|oci://...", required = true)]
+        sources: Vec<String>,
         /// Install here instead of the user plugin folder
         /// ($ECON_HOST_PLUGIN_DIR, else ~/.local/share/econ-host/plugins).
         #[arg(long, value_name = "DIR")]
@@ -328,6 +330,20 @@ pub enum PluginsCommand {
         #[arg(long)]
         force: bool,
         /// Say what happened to each file as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a plugin file (as `check` does) and push it to an OCI registry
+    /// as a WebAssembly component artifact (the layout `wkg` reads).
+    /// Credentials: `docker login` (~/.docker/config.json), or
+    /// ECON_HOST_REGISTRY_USERNAME and ECON_HOST_REGISTRY_PASSWORD; plain
+    /// HTTP only for a registry on a loopback address.
+    Publish {
+        file: PathBuf,
+        /// oci://REGISTRY/NAMESPACE/NAME:VERSION
+        #[arg(value_name = "oci://...")]
+        target: String,
+        /// Say what was published as JSON on stdout.
         #[arg(long)]
         json: bool,
     },

@@ -6,6 +6,7 @@
 //! above — and `house::every_module_imports_only_modules_below_it` (in
 //! tests/it) fails when an import runs up.
 //! - [`cmd`]: one file per command; [`cli`] parses the command line.
+//! - [`share`]: plugins shared between people — OCI registries, publishing.
 //! - [`report`]: the HTML report and the sweep's table, read from run folders.
 //! - [`runner`]: a job — data, plugins, LLM clients, the encoder — and its
 //!   training and test loops, checkpoints, resume, learning curve.
@@ -34,6 +35,8 @@
 pub mod cmd;
 
 pub mod cli;
+
+pub mod share;
 
 pub mod report;
 

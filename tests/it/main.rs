@@ -22,6 +22,7 @@ mod local_llm;
 mod method;
 mod models_fetch;
 mod nets;
+mod oci;
 mod plugins;
 mod plugins_cli;
 mod reload;

@@ -205,8 +205,9 @@ fn kind_temperature(summary: &Value, mode: &str, kind: &str) -> f64 {
 }
 
 /// The world that can say no (configs/sim-hard.toml): the kind of a problem
-/// is named only by the coordinator's strategy, in words no training
-/// strategy used; real GSM8K questions the networks never saw; a real
+/// is named only by the coordinator's strategy, in test wording written
+/// after the learner was tuned, that no training strategy used; real GSM8K
+/// questions the networks never saw; a real
 /// sentence encoder; one optimum on the bound; coupled executors. The
 /// default learner (the one configs/default.toml and configs/vllm.toml
 /// run) must learn each kind's action there, and BNE must not lose to round 0.
@@ -237,7 +238,7 @@ fn the_default_learner_learns_the_hard_world_on_unseen_problems_and_wording() {
         let cold = kind_temperature(trained, "baseline", "exact");
         let hot = kind_temperature(trained, "baseline", "exploratory");
         let report = format!(
-            "seed {seed}: untrained {u:.3}, trained baseline {t:.3}, bne {b:.3};              T exact {cold:.2}, exploratory {hot:.2}"
+            "seed {seed}: untrained {u:.3}, trained baseline {t:.3}, bne {b:.3}; T exact {cold:.2}, exploratory {hot:.2}"
         );
         println!("hard world, {report}");
         assert!(t >= u + 0.25, "{report}");

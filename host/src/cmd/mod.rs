@@ -45,11 +45,14 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             sdk,
         }) => plugins_new(kind, name, dir, sdk.as_deref()),
         Command::Plugins(PluginsCommand::Install {
-            paths,
+            sources,
             dir,
             force,
             json,
-        }) => plugins_install(paths, dir.as_deref(), *force, *json),
+        }) => plugins_install(sources, dir.as_deref(), *force, *json),
+        Command::Plugins(PluginsCommand::Publish { file, target, json }) => {
+            plugins_publish(file, target, *json)
+        }
         Command::Models(ModelsCommand::List { json }) => models_list(*json),
         Command::Models(ModelsCommand::Fetch {
             names,

@@ -1,4 +1,4 @@
-//! `econ-host plugins list|check|new|install`.
+//! `econ-host plugins list|check|new|install|publish`.
 
 use std::path::PathBuf;
 
@@ -150,12 +150,13 @@ pub(super) fn plugins_new(
 }
 
 pub(super) fn plugins_install(
-    paths: &[PathBuf],
+    sources: &[String],
     dir: Option<&std::path::Path>,
     force: bool,
     json: bool,
 ) -> Result<()> {
     use crate::plugins::install::{self, Installed};
+    use crate::share::Source;
     let dest = match dir {
         Some(d) => d.to_path_buf(),
         None => crate::plugins::user_plugin_dir().ok_or_else(|| {
@@ -165,15 +166,30 @@ pub(super) fn plugins_install(
             ))
         })?,
     };
-    let mut files = Vec::new();
-    for path in paths {
-        files.extend(install::wasm_files(path).map_err(bad_input)?);
+    // Each file to install: its bytes when already downloaded.
+    let mut files: Vec<(PathBuf, Option<Vec<u8>>)> = Vec::new();
+    for text in sources {
+        match Source::parse(text).map_err(bad_input)? {
+            Source::Path(path) => {
+                files.extend(install::wasm_files(&path).map_err(bad_input)?.into_iter().map(|f| (f, None)));
+            }
+            Source::Oci(reference) => {
+                let (bytes, pinned) = crate::share::oci::pull(&reference).map_err(bad_input)?;
+                if !json {
+                    println!("fetched   {pinned} ({} bytes, digest-checked)", bytes.len());
+                }
+                files.push((PathBuf::from(pinned.to_string()), Some(bytes)));
+            }
+        }
     }
     let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
     let mut refused = 0;
     let mut said = Vec::new();
-    for file in &files {
-        let outcome = install::install(&engine, file, &dest, force);
+    for (file, bytes) in &files {
+        let outcome = match bytes {
+            Some(bytes) => install::install_bytes(&engine, bytes, file, &dest, force),
+            None => install::install(&engine, file, &dest, force),
+        };
         if json {
             said.push(match &outcome {
                 Ok(Installed::New { info }) => {
@@ -233,6 +249,35 @@ pub(super) fn plugins_install(
             "{refused} of {} plugin files not installed",
             files.len()
         )));
+    }
+    Ok(())
+}
+
+pub(super) fn plugins_publish(file: &std::path::Path, target: &str, json: bool) -> Result<()> {
+    let target = crate::share::oci::OciRef::parse(target).map_err(bad_input)?;
+    let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
+    let bytes = crate::plugins::read_plugin_file(file).map_err(bad_input)?;
+    let source = file.parent().unwrap_or(std::path::Path::new("."));
+    let plugin = Plugin::from_bytes(&engine, &bytes, file, source, Limits::default())
+        .map_err(bad_input)?;
+    let published = crate::share::oci::publish(&engine, &plugin, bytes, &target)?;
+    let info = plugin.info();
+    if json {
+        let out = serde_json::json!({
+            "plugin": info.name, "version": info.version, "kind": info.kind,
+            "sha256": info.sha256, "size": published.size,
+            "reference": target.to_string(), "pinned": published.pinned.to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "published {}@{} ({}, {} bytes) -> {target}",
+            info.name,
+            p(&info.version),
+            info.kind,
+            published.size
+        );
+        println!("  pinned  {}", published.pinned);
     }
     Ok(())
 }

@@ -560,6 +560,19 @@ const PROVIDED: [&str; 6] = [
     "wasi:sockets/",
 ];
 
+/// The names of the interfaces a component imports and exports (what an
+/// OCI artifact's config lists).
+pub fn component_interfaces(
+    engine: &super::PluginEngine,
+    bytes: &[u8],
+) -> Result<(Vec<String>, Vec<String>)> {
+    let component = engine.load_bytes(bytes)?.component;
+    let ty = component.component_type();
+    let imports = ty.imports(engine.engine()).map(|(n, _)| n.to_string()).collect();
+    let exports = ty.exports(engine.engine()).map(|(n, _)| n.to_string()).collect();
+    Ok((imports, exports))
+}
+
 /// The component's imports the host does not provide, said with what to do
 /// about them (for the toolchains whose defaults import them); None when
 /// every import is one the host links.

@@ -62,8 +62,6 @@ pub fn wasm_files(path: &Path) -> Result<Vec<PathBuf>> {
 /// the same name unless `force`; refuses outright when another file in
 /// `dest_dir` declares the same name (that file would shadow or be shadowed
 /// by the new one, depending on file names).
-// Long on purpose: validate, compile, then copy atomically: the checks stand next to the
-// step they guard.
 pub fn install(
     engine: &PluginEngine,
     file: &Path,
@@ -71,8 +69,22 @@ pub fn install(
     force: bool,
 ) -> Result<Installed> {
     let bytes = super::engine::read_plugin_file(file)?;
+    install_bytes(engine, &bytes, file, dest_dir, force)
+}
+
+/// As [`install`], for a component's bytes from `file` (a path, or where
+/// the bytes were downloaded from, as it is shown in messages).
+// Long on purpose: validate, compile, then copy atomically: the checks stand next to the
+// step they guard.
+pub fn install_bytes(
+    engine: &PluginEngine,
+    bytes: &[u8],
+    file: &Path,
+    dest_dir: &Path,
+    force: bool,
+) -> Result<Installed> {
     let source = file.parent().unwrap_or(Path::new("."));
-    let plugin = Plugin::from_bytes(engine, &bytes, file, source, Limits::default())?;
+    let plugin = Plugin::from_bytes(engine, bytes, file, source, Limits::default())?;
     let new = plugin.info().clone();
     let dest = dest_dir.join(format!("{}.wasm", new.name));
     std::fs::create_dir_all(dest_dir)
@@ -144,7 +156,7 @@ pub fn install(
             }
         });
     }
-    crate::atomic::write_atomic(&dest, &bytes)?;
+    crate::atomic::write_atomic(&dest, bytes)?;
     let info = installed(dest_dir);
     Ok(match old {
         Some(old) => Installed::Replaced { old, info },

@@ -13,10 +13,10 @@ mod reload;
 mod wit;
 mod worlds;
 
-pub use engine::{Loaded, PluginEngine};
+pub use engine::{Loaded, MAX_PLUGIN_FILE_BYTES, PluginEngine, read_plugin_file};
 pub use handles::{
     AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginInfo, PromptTemplatePlugin,
-    RewardPlugin, is_plugin_name,
+    RewardPlugin, component_interfaces, is_plugin_name,
 };
 pub use limits::{Limits, MAX_PLUGIN_MEMORY_MIB, PluginPolicy};
 pub use options::DeclaredOption;

@@ -1,0 +1,26 @@
+//! Plugins shared between people: where a plugin to install comes from (a
+//! file, an OCI registry) and publishing one to a registry.
+
+pub mod oci;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+/// Where `plugins install` takes a plugin from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A file, or every .wasm of a folder.
+    Path(PathBuf),
+    /// An artifact in an OCI registry.
+    Oci(oci::OciRef),
+}
+
+impl Source {
+    pub fn parse(text: &str) -> Result<Source> {
+        if text.starts_with(oci::reference::SCHEME) {
+            return Ok(Source::Oci(oci::OciRef::parse(text)?));
+        }
+        Ok(Source::Path(PathBuf::from(text)))
+    }
+}
