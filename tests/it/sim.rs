@@ -800,3 +800,80 @@ fn a_sweep_tabulates_its_arms_and_resume_keeps_finished_runs() {
     // Nothing is deleted: the replaced run is set aside.
     assert!(dir.path().join("01-b/seed-1.before-1/run.json").is_file());
 }
+
+/// A plugin replaced while a run goes on: run.json lists each version with
+/// the episodes it served, and together they account for every episode.
+#[test]
+fn run_json_lists_every_plugin_version_a_run_used_and_the_episodes_each_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let v1 = std::fs::read(common::test_plugin("test-misbehave")).unwrap();
+    let v2 = std::fs::read(common::test_plugin("test-misbehave-v2")).unwrap();
+    let file = plugins.join("test-misbehave.wasm");
+    std::fs::write(&file, &v1).unwrap();
+    let logs = dir.path().join("logs");
+    let mut child = Command::new(common::binary())
+        .arg("--plugins")
+        .arg(&plugins)
+        .arg("run")
+        .arg("--config")
+        .arg(common::repo_root().join("configs/sim.toml"))
+        .args(["--train-eps", "600", "--test-eps", "20", "--modes", "baseline"])
+        .args(["--set", "plugins.parser=\"test-misbehave\""])
+        .args(["--set", "runner.concurrency=2"])
+        .arg("--log-dir")
+        .arg(&logs)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Replace the parser once some training episodes are written.
+    let traces = logs.join("traces_train_bne.jsonl");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&traces).map_or(0, |t| t.lines().count()) < 30 {
+        assert!(started.elapsed().as_secs() < 120, "no training traces appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let next = plugins.join("next.tmp");
+    std::fs::write(&next, &v2).unwrap();
+    std::fs::rename(&next, &file).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let run: Value = serde_json::from_slice(&std::fs::read(logs.join("run.json")).unwrap()).unwrap();
+    let served: Vec<&Value> = run["plugins_served"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["plugin"].as_str().unwrap().starts_with("test-misbehave@"))
+        .collect();
+    let sha = |bytes: &[u8]| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(bytes))
+    };
+    assert_eq!(served.len(), 2, "{:#}", run["plugins_served"]);
+    assert_eq!(served[0]["plugin"], "test-misbehave@0.1.0");
+    assert_eq!(served[0]["sha256"].as_str().unwrap(), sha(&v1));
+    assert_eq!(served[1]["plugin"], "test-misbehave@0.2.0");
+    assert_eq!(served[1]["sha256"].as_str().unwrap(), sha(&v2));
+    // Every training episode was served by exactly one of them.
+    let episodes = |s: &Value, part: &str| -> Vec<u64> {
+        s["episodes"][part]
+            .as_str()
+            .unwrap_or("")
+            .split(", ")
+            .filter(|r| !r.is_empty())
+            .flat_map(|r| match r.split_once('-') {
+                Some((a, b)) => (a.parse().unwrap()..=b.parse().unwrap()).collect::<Vec<u64>>(),
+                None => vec![r.parse().unwrap()],
+            })
+            .collect()
+    };
+    let mut all: Vec<u64> = served.iter().flat_map(|s| episodes(s, "train bne")).collect();
+    all.sort_unstable();
+    assert_eq!(all, (1..=600).collect::<Vec<u64>>());
+    assert!(!episodes(served[0], "train bne").is_empty());
+    // The test phase ran after the swap: the new version only.
+    assert_eq!(episodes(served[1], "test baseline"), (1..=20).collect::<Vec<u64>>());
+}

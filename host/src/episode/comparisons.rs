@@ -94,10 +94,12 @@ impl Comparison<'_> {
         let config = &self.res.config;
         let prompts = plugin(self.registry.prompt_template(&config.plugins.prompts))?;
         let parser = plugin(self.registry.answer_parser(&config.plugins.parser))?;
-        trace.plugins = [prompts.info(), parser.info()]
+        let infos = [prompts.info(), parser.info()];
+        trace.plugins = infos
             .iter()
             .map(|i| crate::episode::plugin_label(self.registry, i))
             .collect();
+        trace.plugin_sha256 = infos.iter().map(|i| i.sha256.clone()).collect();
         trace.models = self.res.models.clone();
         let Some((stage, agents, rounds, temperature)) = shape(config, self.mode) else {
             return Err(Failure::Fatal(anyhow!(

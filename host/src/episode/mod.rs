@@ -74,6 +74,7 @@ struct Plugins<'a> {
     parser: &'a AnswerParserPlugin,
     reward: &'a RewardPlugin,
     names: Vec<String>,
+    sha256: Vec<String>,
 }
 
 impl<'a> Plugins<'a> {
@@ -81,15 +82,15 @@ impl<'a> Plugins<'a> {
         let prompts = registry.prompt_template(&config.plugins.prompts)?;
         let parser = registry.answer_parser(&config.plugins.parser)?;
         let reward = registry.reward(&config.plugins.reward)?;
-        let names = [prompts.info(), parser.info(), reward.info()]
-            .iter()
-            .map(|i| plugin_label(registry, i))
-            .collect();
+        let infos = [prompts.info(), parser.info(), reward.info()];
+        let names = infos.iter().map(|i| plugin_label(registry, i)).collect();
+        let sha256 = infos.iter().map(|i| i.sha256.clone()).collect();
         Ok(Plugins {
             prompts,
             parser,
             reward,
             names,
+            sha256,
         })
     }
 }
@@ -167,6 +168,7 @@ impl Episode<'_> {
     ) -> Step<(Vec<StepRecord>, Option<f64>)> {
         let plugins = plugin(Plugins::from(self.config(), self.registry))?;
         trace.plugins = plugins.names.clone();
+        trace.plugin_sha256 = plugins.sha256.clone();
         trace.models = self.res.models.clone();
         trace.alpha = self.lock_learner().alpha();
 

@@ -282,6 +282,11 @@ pub struct Trace {
     pub baseline: Option<BaselineTrace>,
     /// Plugins the episode ran with, as name@version.
     pub plugins: Vec<String>,
+    /// The sha256 of each of `plugins`' files, in the same order: two files
+    /// of one name@version (a plugin rebuilt without a new version, then
+    /// hot-reloaded) stay apart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugin_sha256: Vec<String>,
     /// The model of each LLM role, with its sha256 when it is a local file
     /// (`coordinator=qwen2.5-coder-0.5b sha256:…`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -326,6 +331,7 @@ impl Trace {
             cost_usd: None,
             baseline: None,
             plugins: Vec::new(),
+            plugin_sha256: Vec::new(),
             models: Vec::new(),
             wall_ms: 0,
             llm_ms: 0,

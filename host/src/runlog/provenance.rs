@@ -49,6 +49,91 @@ pub struct RunRecord {
     /// receive it (`llm.unreachable_actions = "fix"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_actions: Option<String>,
+    /// Every plugin version the folder's episodes ran with and the episodes
+    /// each served, from the traces (set when the job ends): a plugin
+    /// replaced mid-run shows each version with its own episodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins_served: Vec<ServedPlugin>,
+}
+
+/// One plugin version and the episodes it served.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServedPlugin {
+    /// name@version, as traces write it.
+    pub plugin: String,
+    /// Its file's sha256 (empty for traces written before it was recorded).
+    pub sha256: String,
+    /// Per traces file ("train bne", "test baseline"): episode numbers as
+    /// ranges, "1-438, 440".
+    pub episodes: std::collections::BTreeMap<String, String>,
+}
+
+/// [`ServedPlugin`]s of every traces file in `log_dir`.
+pub fn plugins_served(log_dir: &Path) -> Result<Vec<ServedPlugin>> {
+    use std::collections::BTreeMap;
+    let mut served: BTreeMap<(String, String), BTreeMap<String, Vec<u64>>> = BTreeMap::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(log_dir)
+        .with_context(|| format!("reading {}", log_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("traces_") && n.ends_with(".jsonl"))
+        })
+        .collect();
+    files.sort();
+    for file in files {
+        let stem = file.file_stem().and_then(|n| n.to_str()).unwrap_or_default();
+        let part = stem.trim_start_matches("traces_").replacen('_', " ", 1);
+        for line in super::jsonl::read_records::<serde_json::Value>(&file)? {
+            let Some(episode) = line["episode"].as_u64() else {
+                continue;
+            };
+            let names = line["plugins"].as_array().cloned().unwrap_or_default();
+            let hashes = line["plugin_sha256"].as_array().cloned().unwrap_or_default();
+            for (i, name) in names.iter().enumerate() {
+                let name = name.as_str().unwrap_or_default().to_string();
+                let sha = hashes.get(i).and_then(|h| h.as_str()).unwrap_or_default();
+                served
+                    .entry((name, sha.to_string()))
+                    .or_default()
+                    .entry(part.clone())
+                    .or_default()
+                    .push(episode);
+            }
+        }
+    }
+    Ok(served
+        .into_iter()
+        .map(|((plugin, sha256), parts)| ServedPlugin {
+            plugin,
+            sha256,
+            episodes: parts.into_iter().map(|(k, v)| (k, ranges(v))).collect(),
+        })
+        .collect())
+}
+
+/// "1-3, 5, 7-8" for 1, 2, 3, 5, 7, 8 (any order, repeats ignored).
+fn ranges(mut numbers: Vec<u64>) -> String {
+    numbers.sort_unstable();
+    numbers.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < numbers.len() {
+        let start = numbers[i];
+        let mut end = start;
+        while i + 1 < numbers.len() && numbers[i + 1] == end + 1 {
+            i += 1;
+            end = numbers[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    out.join(", ")
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -289,6 +374,7 @@ pub fn record_run(
         machine: Machine::this(),
         llm_dialects: Default::default(),
         fixed_actions: None,
+        plugins_served: Vec::new(),
     };
     tracing::info!("provenance recorded in {:.2} s", t0.elapsed().as_secs_f64());
     Ok(record)
@@ -357,6 +443,7 @@ mod tests {
             machine: Machine::this(),
             llm_dialects: Default::default(),
             fixed_actions: None,
+            plugins_served: vec![],
         };
         write(dir.path(), &record).unwrap();
         assert_eq!(
@@ -369,5 +456,41 @@ mod tests {
         let e = check_same_config(dir.path(), "bbb").unwrap_err();
         assert!(format!("{e:#}").contains("another configuration"), "{e:#}");
         assert_eq!(crate::error::exit_code(&e), 2);
+    }
+
+    #[test]
+    fn served_episodes_are_ranges_per_plugin_version() {
+        assert_eq!(super::ranges(vec![7, 1, 2, 3, 5, 8, 2]), "1-3, 5, 7-8");
+        assert_eq!(super::ranges(vec![]), "");
+        let dir = tempfile::tempdir().unwrap();
+        let line = |ep: u64, version: &str, sha: &str| {
+            format!(
+                "{{\"episode\": {ep}, \"plugins\": [\"parser-boxed@1\", \"reward-x@{version}\"], \
+                 \"plugin_sha256\": [\"p\", \"{sha}\"]}}\n"
+            )
+        };
+        let mut text = String::new();
+        for ep in 1..=4 {
+            text.push_str(&line(ep, "0.1.0", "a"));
+        }
+        // Rebuilt without a new version, then hot-reloaded: another file.
+        text.push_str(&line(5, "0.1.0", "b"));
+        text.push_str(&line(6, "0.2.0", "c"));
+        std::fs::write(dir.path().join("traces_train_bne.jsonl"), text).unwrap();
+        std::fs::write(dir.path().join("traces_test_baseline.jsonl"), line(1, "0.2.0", "c")).unwrap();
+        let served = super::plugins_served(dir.path()).unwrap();
+        let find = |plugin: &str, sha: &str| {
+            served
+                .iter()
+                .find(|s| s.plugin == plugin && s.sha256 == sha)
+                .unwrap_or_else(|| panic!("{plugin} {sha} in {served:?}"))
+                .episodes
+                .clone()
+        };
+        assert_eq!(find("reward-x@0.1.0", "a")["train bne"], "1-4");
+        assert_eq!(find("reward-x@0.1.0", "b")["train bne"], "5");
+        let c = find("reward-x@0.2.0", "c");
+        assert_eq!((c["train bne"].as_str(), c["test baseline"].as_str()), ("6", "1"));
+        assert_eq!(find("parser-boxed@1", "p")["train bne"], "1-6");
     }
 }

@@ -81,6 +81,10 @@ impl Drop for Job {
                 self.run.llm_dialects.insert(role.to_string(), d);
             }
         }
+        match provenance::plugins_served(&self.log_dir) {
+            Ok(served) => self.run.plugins_served = served,
+            Err(e) => tracing::warn!("run.json: the plugins each episode ran with: {e:#}"),
+        }
         if let Err(e) = provenance::write(&self.log_dir, &self.run) {
             tracing::warn!("run.json: {e:#}");
         }
