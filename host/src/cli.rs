@@ -167,6 +167,11 @@ pub struct JobArgs {
     /// TensorBoard event files in LOG_DIR/tensorboard/, live.
     #[arg(long)]
     pub tensorboard: bool,
+    /// Refuse to start unless every plugin the config names is the file its
+    /// lock (CONFIG.plugins.lock, `econ-host plugins lock`) pins; a locked
+    /// run does not hot-reload plugins.
+    #[arg(long)]
+    pub locked: bool,
 }
 
 #[derive(Debug, Args)]
@@ -339,11 +344,25 @@ pub enum PluginsCommand {
     /// ECON_HOST_REGISTRY_USERNAME and ECON_HOST_REGISTRY_PASSWORD; plain
     /// HTTP only for a registry on a loopback address.
     Publish {
+        /// The component file.
         file: PathBuf,
         /// oci://REGISTRY/NAMESPACE/NAME:VERSION
         #[arg(value_name = "oci://...")]
         target: String,
         /// Say what was published as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write CONFIG.plugins.lock beside the config: name, version, source
+    /// and sha256 of each plugin the config names, as the plugin folders
+    /// resolve them now. `run --locked` then refuses any other file.
+    Lock {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Override a config key, as `run --set` does.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Print the lock as JSON on stdout too.
         #[arg(long)]
         json: bool,
     },

@@ -191,6 +191,9 @@ fn a_plugin_published_to_a_real_registry_installs_into_a_fresh_home_and_runs() {
         .path()
         .join(".local/share/econ-host/plugins/test-hostile-reward.wasm");
     assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read(&plugin).unwrap());
+    // Where it came from is kept beside it (`plugins lock` records it).
+    let note = std::fs::read_to_string(installed.with_extension("installed-from")).unwrap();
+    assert_eq!(note.trim(), pinned);
     // ... by digest too (unchanged: the same bytes).
     let out = econ_host(user.path(), &["plugins", "install", &pinned], &[]);
     assert!(out.status.success(), "{}", text(&out));

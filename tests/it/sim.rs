@@ -813,7 +813,7 @@ fn run_json_lists_every_plugin_version_a_run_used_and_the_episodes_each_served()
     let file = plugins.join("test-misbehave.wasm");
     std::fs::write(&file, &v1).unwrap();
     let logs = dir.path().join("logs");
-    let mut child = Command::new(common::binary())
+    let child = Command::new(common::binary())
         .arg("--plugins")
         .arg(&plugins)
         .arg("run")

@@ -53,6 +53,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Plugins(PluginsCommand::Publish { file, target, json }) => {
             plugins_publish(file, target, *json)
         }
+        Command::Plugins(PluginsCommand::Lock {
+            config,
+            overrides,
+            json,
+        }) => plugins_lock(&cli, config, overrides, *json),
         Command::Models(ModelsCommand::List { json }) => models_list(*json),
         Command::Models(ModelsCommand::Fetch {
             names,
@@ -109,8 +114,12 @@ pub(super) fn load_registry_with(
 /// `force`: write into a log folder that holds files but no run.json.
 pub(super) fn open_job(cli: &Cli, args: &JobArgs, force: bool) -> Result<Job> {
     let config = Config::load(&args.config, &args.overrides).map_err(bad_input)?;
+    let pins = match args.locked {
+        true => Some(crate::share::lock::read_pins(&args.config).map_err(bad_input)?),
+        false => None,
+    };
     let log_dir = log_folder(args)?;
-    let mut job = Job::open(config, plugin_dirs(cli)?, &log_dir, force)?;
+    let mut job = Job::open(config, plugin_dirs(cli)?, &log_dir, force, pins.as_ref())?;
     if args.tensorboard {
         job.enable_tensorboard()?;
     }

@@ -190,6 +190,13 @@ pub(super) fn plugins_install(
             Some(bytes) => install::install_bytes(&engine, bytes, file, &dest, force),
             None => install::install(&engine, file, &dest, force),
         };
+        // Remember where a downloaded plugin came from (`plugins lock` says
+        // it); a file installed over it forgets that.
+        let outcome = outcome.and_then(|done| {
+            let from = bytes.is_some().then(|| file.to_string_lossy().into_owned());
+            install::note_source(&done.info().file, from.as_deref())?;
+            Ok(done)
+        });
         if json {
             said.push(match &outcome {
                 Ok(Installed::New { info }) => {
@@ -279,5 +286,33 @@ pub(super) fn plugins_publish(file: &std::path::Path, target: &str, json: bool) 
         );
         println!("  pinned  {}", published.pinned);
     }
+    Ok(())
+}
+
+pub(super) fn plugins_lock(
+    cli: &Cli,
+    config_file: &std::path::Path,
+    overrides: &[String],
+    json: bool,
+) -> Result<()> {
+    let config = crate::config::Config::load(config_file, overrides).map_err(bad_input)?;
+    let registry = super::load_registry_with(cli, config.plugins.policy())?;
+    let lock = crate::share::lock::lock(&config, &registry).map_err(bad_input)?;
+    let path = crate::share::lock::path_for(config_file);
+    crate::share::lock::write(&path, config_file, &lock)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&lock)?);
+    }
+    for p in &lock.plugin {
+        eprintln!(
+            "locked {:<16} {}@{} (sha256 {}, {})",
+            p.key,
+            p.name,
+            crate::error::printable(&p.version),
+            &p.sha256[..12],
+            p.source
+        );
+    }
+    eprintln!("wrote {}", path.display());
     Ok(())
 }

@@ -17,7 +17,13 @@ pub(super) fn sim_curve(cli: &Cli, args: &crate::cli::CurveArgs) -> Result<()> {
     }
     let mut config = Config::load(&args.job.config, &args.job.overrides).map_err(bad_input)?;
     config.runner.save_interval = args.every;
-    let mut job = Job::open(config, plugin_dirs(cli)?, &log_folder(&args.job)?, false)?;
+    let mut job = Job::open(
+        config,
+        plugin_dirs(cli)?,
+        &log_folder(&args.job)?,
+        false,
+        None,
+    )?;
     if args.job.tensorboard {
         job.enable_tensorboard()?;
     }

@@ -170,3 +170,33 @@ fn same_file(a: &Path, b: &Path) -> bool {
         _ => false,
     }
 }
+
+/// The file beside an installed plugin that says where it was downloaded
+/// from (`NAME.wasm` -> `NAME.installed-from`); the registry loads only
+/// `.wasm` files, so it is never taken for a plugin.
+fn source_note(installed: &Path) -> PathBuf {
+    installed.with_extension("installed-from")
+}
+
+/// Note that `installed` came from `from` (an OCI reference pinned by
+/// digest), or, with `None`, forget any earlier note (a file was installed
+/// over it).
+pub fn note_source(installed: &Path, from: Option<&str>) -> Result<()> {
+    let note = source_note(installed);
+    match from {
+        Some(from) => crate::atomic::write_atomic(&note, format!("{from}\n").as_bytes()),
+        None => match std::fs::remove_file(&note) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("removing {}", note.display()))
+            }
+            _ => Ok(()),
+        },
+    }
+}
+
+/// Where an installed plugin file was downloaded from, if it was.
+pub fn installed_from(installed: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(source_note(installed)).ok()?;
+    let line = text.lines().next()?.trim();
+    (!line.is_empty() && line.len() < 1000).then(|| crate::error::printable(line).into_owned())
+}

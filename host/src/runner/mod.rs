@@ -11,6 +11,7 @@ pub use clients::Role;
 pub mod curve;
 pub mod dry_run;
 mod open;
+pub use open::{Pin, Pins};
 mod requeue;
 mod resume;
 

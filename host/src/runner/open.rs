@@ -14,18 +14,36 @@ use crate::error::bad_input;
 use crate::plugins::{LiveRegistry, PluginEngine};
 use crate::runlog::{lock, provenance};
 
+/// The plugin files a run must use (a lock file's, `--locked`): by name.
+#[derive(Clone, Debug)]
+pub struct Pins {
+    /// The lock file, for messages.
+    pub file: PathBuf,
+    pub plugins: std::collections::BTreeMap<String, Pin>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pin {
+    pub version: String,
+    pub sha256: String,
+    pub source: String,
+}
+
 impl Job {
     /// Open a job writing into `log_dir`: empty, new, or a run's folder
     /// (run.json), unless `force` (see [`provenance::check_log_folder`]). A
-    /// job refused before it starts leaves no folder it made behind.
+    /// job refused before it starts leaves no folder it made behind. With
+    /// `pins`, every plugin the config names must be the pinned file, and
+    /// plugin folders are not watched (a locked run does not hot-reload).
     pub fn open(
         config: Config,
         plugin_dirs: Vec<PathBuf>,
         log_dir: &Path,
         force: bool,
+        pins: Option<&Pins>,
     ) -> Result<Job> {
         let fresh = std::fs::read_dir(log_dir).map_or(true, |mut d| d.next().is_none());
-        let job = Self::open_in(config, plugin_dirs, log_dir, force);
+        let job = Self::open_in(config, plugin_dirs, log_dir, force, pins);
         if job.is_err() && fresh {
             let _ = std::fs::remove_file(log_dir.join(lock::LOCK_FILE));
             let _ = std::fs::remove_dir(log_dir);
@@ -38,6 +56,7 @@ impl Job {
         plugin_dirs: Vec<PathBuf>,
         log_dir: &Path,
         force: bool,
+        pins: Option<&Pins>,
     ) -> Result<Job> {
         // Where start-up time goes, logged once the job is ready.
         let mut startup = Startup::new();
@@ -51,15 +70,22 @@ impl Job {
         startup.done("libtorch");
         let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
         let live = LiveRegistry::new(engine, plugin_dirs, config.plugins.policy())?;
-        let watch = match live.watch() {
-            Ok(w) => Some(w),
-            Err(e) => {
+        let watch = match (pins, live.watch()) {
+            (Some(p), _) => {
+                tracing::info!("--locked ({}): plugin folders are not watched", p.file.display());
+                None
+            }
+            (None, Ok(w)) => Some(w),
+            (None, Err(e)) => {
                 tracing::warn!("plugin folders are not watched, no hot reload: {e:#}");
                 None
             }
         };
         let registry = live.snapshot();
         check_plugin_names(&config, &registry)?;
+        if let Some(pins) = pins {
+            check_pins(&config, &registry, pins)?;
+        }
         // A plugin that replaces a built-in one is said, not silent.
         for p in registry.plugins() {
             if let Some(b) = registry.overridden_builtin(&p.info().name) {
@@ -156,6 +182,45 @@ impl Job {
 
 /// The plugins the config names are loaded (a limits table for a plugin
 /// not loaded yet is only a warning: it may be dropped in later).
+/// Every plugin the config names is the file `pins` pins (exit 2 if not).
+fn check_pins(config: &Config, registry: &crate::plugins::PluginRegistry, pins: &Pins) -> Result<()> {
+    let mut wrong = Vec::new();
+    for (key, name) in [
+        ("dataset.adapter", &config.dataset.adapter),
+        ("plugins.prompts", &config.plugins.prompts),
+        ("plugins.parser", &config.plugins.parser),
+        ("plugins.reward", &config.plugins.reward),
+    ] {
+        let Some(info) = registry.get(name).map(|p| p.info().clone()) else {
+            continue;
+        };
+        match pins.plugins.get(name) {
+            None => wrong.push(format!("{key} = {name:?}: not in the lock file")),
+            Some(pin) if pin.sha256 != info.sha256 => wrong.push(format!(
+                "{key} = {name:?}: found {}@{} (sha256 {}) in {}, locked {}@{} (sha256 {}, {})",
+                info.name,
+                crate::error::printable(&info.version),
+                &info.sha256[..12.min(info.sha256.len())],
+                info.file.display(),
+                info.name,
+                crate::error::printable(&pin.version),
+                &pin.sha256[..12.min(pin.sha256.len())],
+                pin.source
+            )),
+            Some(_) => {}
+        }
+    }
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    Err(bad_input(anyhow::anyhow!(
+        "--locked: the plugins found are not the ones {} pins:\n  {}\ninstall the locked \
+         files, or write the lock again (`econ-host plugins lock --config ...`)",
+        pins.file.display(),
+        wrong.join("\n  ")
+    )))
+}
+
 fn check_plugin_names(config: &Config, registry: &crate::plugins::PluginRegistry) -> Result<()> {
     // A plugin that failed to load because of the config (its options) is
     // the config's error, not a missing plugin.

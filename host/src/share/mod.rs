@@ -1,6 +1,8 @@
 //! Plugins shared between people: where a plugin to install comes from (a
-//! file, an OCI registry) and publishing one to a registry.
+//! file, an OCI registry), publishing one to a registry, and the lock file
+//! that pins the plugin files a config runs with.
 
+pub mod lock;
 pub mod oci;
 
 use std::path::PathBuf;
