@@ -301,8 +301,10 @@ pub enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write a ready plugin crate (Cargo.toml, src/lib.rs with a working
-    /// example and tests) into DIR/NAME.
+    /// Write a ready plugin project into DIR/NAME: a Rust crate (Cargo.toml,
+    /// src/lib.rs with a working example and tests), or with --lang python|js
+    /// a componentize-py / componentize-js project (the WIT, the example in a
+    /// plain module with its tests, build.sh).
     New {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(
             ["reward", "dataset-adapter", "prompt-template", "answer-parser"]
@@ -316,9 +318,14 @@ pub enum PluginsCommand {
         dir: PathBuf,
         /// The econ-plugin-sdk folder to depend on (default: plugins/sdk of
         /// the repository this econ-host was built from, else one above the
-        /// current folder).
+        /// current folder). Rust only.
         #[arg(long, value_name = "PATH")]
         sdk: Option<PathBuf>,
+        /// The project's language.
+        #[arg(long, default_value = "rust", value_parser = clap::builder::PossibleValuesParser::new(
+            ["rust", "python", "js"]
+        ))]
+        lang: String,
     },
     /// Verify plugin files (as `check` does) and copy them into the user
     /// plugin folder as NAME.wasm; a folder installs every .wasm in it, and

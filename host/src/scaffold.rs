@@ -1,6 +1,8 @@
 //! `econ-host plugins new KIND NAME`: a ready plugin crate from the templates
 //! in `scaffold/` — Cargo.toml, src/lib.rs with the kind's functions filled
-//! with a small working example, unit tests, a README and a .gitignore.
+//! with a small working example, unit tests, a README and a .gitignore; with
+//! `--lang python|js` a componentize-py or componentize-js project instead
+//! ([`languages`]).
 //!
 //! The crate depends on the SDK by path (no git, no registry): `--sdk PATH`,
 //! else the `plugins/sdk` of the repository this binary was built from (its
@@ -14,6 +16,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::plugins::{PluginKind, WIT_VERSION, is_plugin_name};
+
+mod languages;
+pub use languages::{COMPONENTIZE_JS, COMPONENTIZE_PY, Lang};
 
 const CARGO_TOML: &str = include_str!("scaffold/Cargo.toml.tmpl");
 const README: &str = include_str!("scaffold/README.md.tmpl");
@@ -114,23 +119,43 @@ fn is_sdk(dir: &Path) -> bool {
     })
 }
 
+/// What the example of each kind does, in every language.
+fn description(kind: PluginKind) -> &'static str {
+    match kind {
+        PluginKind::Reward => "TS, AL and CC per executor",
+        PluginKind::DatasetAdapter => "rows with question / answer fields (names from options)",
+        PluginKind::PromptTemplate => {
+            "coordinator-strategy, executor and coordinator-commitment prompts"
+        }
+        PluginKind::AnswerParser => "the last boxed answer or the last number; numeric equivalence",
+    }
+}
+
+/// The files of a new project in `lang`, as (path, contents, executable).
+pub fn render_lang(
+    lang: Lang,
+    kind: PluginKind,
+    name: &str,
+    sdk: &Sdk,
+) -> Vec<(PathBuf, String, bool)> {
+    match lang {
+        Lang::Rust => render(kind, name, sdk)
+            .into_iter()
+            .map(|(p, t)| (p, t, false))
+            .collect(),
+        other => languages::render(other, kind, name, description(kind)),
+    }
+}
+
 /// The files of a new crate, as (path relative to the crate, contents).
 // Long on purpose: the files of a new plugin crate, each template next to its path.
 pub fn render(kind: PluginKind, name: &str, sdk: &Sdk) -> Vec<(PathBuf, String)> {
-    let (lib, description) = match kind {
-        PluginKind::Reward => (REWARD, "TS, AL and CC per executor"),
-        PluginKind::DatasetAdapter => (
-            DATASET_ADAPTER,
-            "rows with question / answer fields (names from options)",
-        ),
-        PluginKind::PromptTemplate => (
-            PROMPT_TEMPLATE,
-            "coordinator-strategy, executor and coordinator-commitment prompts",
-        ),
-        PluginKind::AnswerParser => (
-            ANSWER_PARSER,
-            "the last boxed answer or the last number; numeric equivalence",
-        ),
+    let description = description(kind);
+    let lib = match kind {
+        PluginKind::Reward => REWARD,
+        PluginKind::DatasetAdapter => DATASET_ADAPTER,
+        PluginKind::PromptTemplate => PROMPT_TEMPLATE,
+        PluginKind::AnswerParser => ANSWER_PARSER,
     };
     let sdk_dependency = match sdk.path() {
         Some(path) => format!(
@@ -164,10 +189,16 @@ pub fn render(kind: PluginKind, name: &str, sdk: &Sdk) -> Vec<(PathBuf, String)>
     ]
 }
 
-/// Write a new crate for `name` into `parent/name`; refuses an existing path.
-/// The crate is written beside its final place and renamed in one step, so
-/// a failure leaves nothing half-written.
-pub fn create(parent: &Path, kind: PluginKind, name: &str, sdk: &Sdk) -> Result<PathBuf> {
+/// Write a new project for `name` into `parent/name`; refuses an existing
+/// path. The project is written beside its final place and renamed in one
+/// step, so a failure leaves nothing half-written.
+pub fn create(
+    parent: &Path,
+    lang: Lang,
+    kind: PluginKind,
+    name: &str,
+    sdk: &Sdk,
+) -> Result<PathBuf> {
     check_name(name)?;
     let dest = parent.join(name);
     if dest.exists() || dest.is_symlink() {
@@ -179,12 +210,16 @@ pub fn create(parent: &Path, kind: PluginKind, name: &str, sdk: &Sdk) -> Result<
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let tmp = parent.join(format!(".{name}.new-{}", std::process::id()));
     let written = (|| -> Result<()> {
-        for (file, text) in render(kind, name, sdk) {
+        for (file, text, executable) in render_lang(lang, kind, name, sdk) {
             let path = tmp.join(&file);
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            if executable {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+            }
         }
         std::fs::rename(&tmp, &dest)
             .map_err(|e| anyhow!("moving {} to {}: {e}", tmp.display(), dest.display()))

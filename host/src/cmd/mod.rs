@@ -43,7 +43,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             name,
             dir,
             sdk,
-        }) => plugins_new(kind, name, dir, sdk.as_deref()),
+            lang,
+        }) => plugins_new(kind, name, dir, sdk.as_deref(), lang),
         Command::Plugins(PluginsCommand::Install {
             sources,
             dir,

@@ -119,31 +119,61 @@ pub(super) fn plugins_new(
     name: &str,
     dir: &std::path::Path,
     sdk: Option<&std::path::Path>,
+    lang: &str,
 ) -> Result<()> {
-    use crate::scaffold::{self, Sdk};
+    use crate::scaffold::{self, Lang, Sdk};
     let kind = crate::plugins::PluginKind::ALL
         .into_iter()
         .find(|k| k.world() == kind)
         .ok_or_else(|| bad_input(anyhow::anyhow!("unknown plugin kind {kind}")))?;
-    let sdk = scaffold::find_sdk(sdk).map_err(bad_input)?;
-    let crate_dir = scaffold::create(dir, kind, name, &sdk).map_err(bad_input)?;
-    println!("created {kind} plugin {name} in {}", crate_dir.display());
-    match &sdk {
-        Sdk::Given(p) | Sdk::Found(p) => println!("  econ-plugin-sdk: {}", p.display()),
-        Sdk::Missing => eprintln!(
-            "warning: no econ-plugin-sdk found (not built from a checkout, none above this \
-             folder): edit the TODO in {}/Cargo.toml or run again with --sdk PATH",
-            crate_dir.display()
-        ),
-    }
-    let wasm = format!(
-        "target/wasm32-wasip2/release/{}.wasm",
-        name.replace('-', "_")
-    );
+    let lang = Lang::parse(lang).ok_or_else(|| {
+        bad_input(anyhow::anyhow!(
+            "--lang {lang}: not one of {}",
+            Lang::NAMES.join(", ")
+        ))
+    })?;
+    let sdk = match lang {
+        Lang::Rust => scaffold::find_sdk(sdk).map_err(bad_input)?,
+        _ => Sdk::Missing,
+    };
+    let project = scaffold::create(dir, lang, kind, name, &sdk).map_err(bad_input)?;
+    println!("created {kind} plugin {name} in {}", project.display());
+    let wasm = match lang {
+        Lang::Rust => {
+            match &sdk {
+                Sdk::Given(p) | Sdk::Found(p) => println!("  econ-plugin-sdk: {}", p.display()),
+                Sdk::Missing => eprintln!(
+                    "warning: no econ-plugin-sdk found (not built from a checkout, none above \
+                     this folder): edit the TODO in {}/Cargo.toml or run again with --sdk PATH",
+                    project.display()
+                ),
+            }
+            format!("target/wasm32-wasip2/release/{}.wasm", name.replace('-', "_"))
+        }
+        _ => format!("{name}.wasm"),
+    };
     println!("next:");
-    println!("  cd {}", crate_dir.display());
-    println!("  cargo test                                     # its unit tests");
-    println!("  cargo build --release --target wasm32-wasip2   # the plugin");
+    println!("  cd {}", project.display());
+    match lang {
+        Lang::Rust => {
+            println!("  cargo test                                     # its unit tests");
+            println!("  cargo build --release --target wasm32-wasip2   # the plugin");
+        }
+        Lang::Python => {
+            println!("  python3 -m unittest     # its tests, no host needed");
+            println!(
+                "  ./build.sh              # the plugin (componentize-py {}, fetched on first use)",
+                scaffold::COMPONENTIZE_PY
+            );
+        }
+        Lang::Js => {
+            println!("  node --test             # its tests, no host needed");
+            println!(
+                "  ./build.sh              # the plugin (componentize-js {}, fetched on first use)",
+                scaffold::COMPONENTIZE_JS
+            );
+        }
+    }
     println!("  econ-host plugins check {wasm}");
     println!("  econ-host plugins install {wasm}");
     Ok(())
