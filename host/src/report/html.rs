@@ -324,6 +324,51 @@ fn consensus(page: &mut String, modes: &[&&ModeData]) {
          majority is the executors' parsed answers (ties: the first seen). Round 0 → final: how \
          the BNE rounds changed the commitment's answer.</p>",
     );
+    transitions_by_stop(page, modes);
+}
+
+/// Round 0 → final answer, by why the BNE rounds stopped: whether what
+/// converged, what the critics vetoed and what ran out of rounds helped.
+fn transitions_by_stop(page: &mut String, modes: &[&&ModeData]) {
+    let mut rows = String::new();
+    for m in modes {
+        let mut by_reason: BTreeMap<String, crate::episode::summary::ModeSummary> = BTreeMap::new();
+        for t in &m.traces {
+            let Some(step) = t.steps.last() else { continue };
+            let reason = serde_json::to_value(step.stop_reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "unknown".into());
+            by_reason.entry(reason).or_default().add(t);
+        }
+        for (reason, s) in &by_reason {
+            let Some(c) = &s.consensus else { continue };
+            if c.right_to_wrong + c.wrong_to_right == 0 && m.mode != "bne" {
+                continue;
+            }
+            let _ = write!(
+                rows,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&m.key),
+                escape(reason),
+                s.episodes,
+                c.round0_correct,
+                s.correct,
+                c.right_to_wrong,
+                c.wrong_to_right
+            );
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = write!(
+        page,
+        "<h3>Round 0 → final, by stop reason</h3><table><tr><th class=\"l\">mode</th>\
+         <th class=\"l\">stopped by</th><th>episodes</th><th>round 0 right</th>\
+         <th>final right</th><th>right → wrong</th><th>wrong → right</th></tr>{rows}</table>"
+    );
 }
 
 // Long on purpose: one section of the report, HTML written in page order.

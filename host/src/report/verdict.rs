@@ -9,13 +9,18 @@
 use std::fmt::Write;
 
 use super::html::{escape, heading, pct};
+use super::sweep::OverSeeds;
 use super::{ModeData, Run, pair, stats};
 
-/// One contrast: mode A against mode B on the problems both ran.
+/// One contrast: mode A against mode B on the problems both ran, or, when
+/// they share none (runs with different test splits), on all of each.
 pub struct Contrast {
     pub a: String,
     pub b: String,
+    /// Problems paired; 0 when the contrast is unpaired.
     pub n: u64,
+    /// Problems of A and of B in an unpaired contrast.
+    pub unpaired: Option<(u64, u64)>,
     /// Accuracy of A minus accuracy of B on the paired problems.
     pub difference: f64,
     /// 95 % interval of the difference (paired Wald).
@@ -55,6 +60,9 @@ pub fn contrasts(modes: &[&ModeData], all: &[&ModeData]) -> Vec<Contrast> {
         .into_iter()
         .map(|(a, b)| {
             let p = pair(a, b);
+            if p.n == 0 {
+                return unpaired(a, b);
+            }
             let n = p.n.max(1) as f64;
             let (only_a, only_b) = (p.only_a as f64, p.only_b as f64);
             let difference = (only_a - only_b) / n;
@@ -63,6 +71,7 @@ pub fn contrasts(modes: &[&ModeData], all: &[&ModeData]) -> Vec<Contrast> {
                 a: a.key.clone(),
                 b: b.key.clone(),
                 n: p.n,
+                unpaired: None,
                 difference,
                 interval: (difference - stats::Z95 * se, difference + stats::Z95 * se),
                 p: stats::binomial_two_sided(p.only_a.min(p.only_b), p.only_a + p.only_b),
@@ -76,6 +85,34 @@ pub fn contrasts(modes: &[&ModeData], all: &[&ModeData]) -> Vec<Contrast> {
         c.p_holm = p;
     }
     out
+}
+
+/// A against B when no problem is shared: the difference of the two
+/// accuracies, its Wald interval and the two-sided two-proportion z-test.
+fn unpaired(a: &ModeData, b: &ModeData) -> Contrast {
+    let (na, nb) = (a.stats.episodes, b.stats.episodes);
+    let (pa, pb) = (a.stats.accuracy, b.stats.accuracy);
+    let difference = pa - pb;
+    let (fa, fb) = (na.max(1) as f64, nb.max(1) as f64);
+    let se = (pa * (1.0 - pa) / fa + pb * (1.0 - pb) / fb).sqrt();
+    let pooled = (a.stats.correct + b.stats.correct) as f64 / (fa + fb);
+    let se0 = (pooled * (1.0 - pooled) * (1.0 / fa + 1.0 / fb)).sqrt();
+    let p = if se0 > 0.0 {
+        stats::erfc((difference / se0).abs() / std::f64::consts::SQRT_2)
+    } else {
+        1.0
+    };
+    Contrast {
+        a: a.key.clone(),
+        b: b.key.clone(),
+        n: 0,
+        unpaired: Some((na, nb)),
+        difference,
+        interval: (difference - stats::Z95 * se, difference + stats::Z95 * se),
+        p,
+        p_holm: 1.0,
+        tokens: (a.stats.tokens_per_episode, b.stats.tokens_per_episode),
+    }
 }
 
 /// Holm's step-down adjusted p-values, in the order given.
@@ -142,7 +179,8 @@ pub(super) fn verdict(page: &mut String, runs: &[Run]) {
             page,
             "<p>Contrasts{}: accuracy of A minus B on the problems both ran (points), its 95% \
              interval, the exact McNemar p-value and the same after Holm's correction for the \
-             {} contrasts shown.</p>\
+             {} contrasts shown; where A and B share no problem (runs with other test splits) \
+             the contrast is unpaired: the two accuracies' difference, a two-proportion z-test.</p>\
              <table><tr><th class=\"l\">A</th><th class=\"l\">B</th><th>problems</th>\
              <th>A − B</th><th>95% interval</th><th>p (exact)</th><th>p (Holm)</th>\
              <th>tokens / episode A, B</th></tr>",
@@ -160,7 +198,10 @@ pub(super) fn verdict(page: &mut String, runs: &[Run]) {
                  <td>{} – {}</td><td>{}</td><td>{}</td><td>{:.0}, {:.0}</td></tr>",
                 escape(&c.a),
                 escape(&c.b),
-                c.n,
+                match c.unpaired {
+                    Some((na, nb)) => format!("{na} and {nb}, unpaired"),
+                    None => c.n.to_string(),
+                },
                 signed_points(c.difference),
                 signed_points(c.interval.0),
                 signed_points(c.interval.1),
@@ -172,7 +213,107 @@ pub(super) fn verdict(page: &mut String, runs: &[Run]) {
         }
         page.push_str("</table>");
     }
+    over_runs(page, runs);
     page.push_str("</section>");
+}
+
+/// Runs of one config under other seeds: each mode's accuracy over the runs
+/// (mean, Student-t interval, each run's value) and BNE minus round 0 within
+/// each run, then over runs. A spread between seeds larger than a gap
+/// between methods shows here first.
+fn over_runs(page: &mut String, runs: &[Run]) {
+    if runs.len() < 2 {
+        return;
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for m in runs.iter().flat_map(|r| r.modes.iter()) {
+        if !names.contains(&m.mode.as_str()) {
+            names.push(&m.mode);
+        }
+    }
+    let mut rows = String::new();
+    for name in &names {
+        let per_run: Vec<(&str, &ModeData)> = runs
+            .iter()
+            .filter_map(|r| r.modes.iter().find(|m| m.mode == *name).map(|m| (r.label.as_str(), m)))
+            .collect();
+        if per_run.len() < 2 {
+            continue;
+        }
+        let over = OverSeeds::of(per_run.iter().map(|(_, m)| m.stats.accuracy).collect());
+        let _ = write!(
+            rows,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{} – {}</td><td class=\"l\">{}</td></tr>",
+            escape(name),
+            over.n,
+            pct(over.mean),
+            pct(over.lo),
+            pct(over.hi),
+            per_run
+                .iter()
+                .map(|(label, m)| format!("{} {}", escape(label), pct(m.stats.accuracy)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // BNE − round 0 within each run (paired on its own problems), over runs.
+    let gains: Vec<(&str, f64)> = runs
+        .iter()
+        .filter_map(|r| {
+            let bne = r.modes.iter().find(|m| m.mode == "bne")?;
+            let base = r.modes.iter().find(|m| m.mode == "baseline")?;
+            let p = pair(bne, base);
+            (p.n > 0).then(|| (r.label.as_str(), (p.only_a as f64 - p.only_b as f64) / p.n as f64))
+        })
+        .collect();
+    if gains.len() >= 2 {
+        let over = OverSeeds::of(gains.iter().map(|(_, g)| *g).collect());
+        let _ = write!(
+            rows,
+            "<tr><td class=\"l\">bne − baseline (paired within each run)</td><td>{}</td><td>{}</td>\
+             <td>{} – {}</td><td class=\"l\">{}</td></tr>",
+            over.n,
+            signed_points(over.mean),
+            signed_points(over.lo),
+            signed_points(over.hi),
+            gains
+                .iter()
+                .map(|(label, g)| format!("{} {}", escape(label), signed_points(*g)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let shared = shared_problems(runs);
+    let _ = write!(
+        page,
+        "<h3>Over runs</h3><p>Each mode over the {} runs (seeds): the mean accuracy, its 95% \
+         interval over runs (Student's t) and each run's value. The runs share {shared} test \
+         problems{}.</p><table><tr><th class=\"l\">mode</th><th>runs</th><th>mean</th>\
+         <th>95% interval over runs</th><th class=\"l\">each run</th></tr>{rows}</table>",
+        runs.len(),
+        if shared == 0 {
+            ": contrasts across runs are unpaired"
+        } else {
+            ""
+        }
+    );
+}
+
+/// Test problems every run has (by id, in any mode).
+fn shared_problems(runs: &[Run]) -> usize {
+    let ids = |r: &Run| -> std::collections::BTreeSet<String> {
+        r.modes
+            .iter()
+            .flat_map(|m| m.traces.iter().map(|t| t.id.clone()))
+            .collect()
+    };
+    let mut iter = runs.iter().map(ids);
+    let first = iter.next().unwrap_or_default();
+    iter.fold(first, |acc, s| acc.intersection(&s).cloned().collect())
+        .len()
 }
 
 #[cfg(test)]
