@@ -15,12 +15,14 @@ mod test;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use models::*;
-use plugins::*;
-use report::*;
-use run::*;
-use sim::*;
-use test::*;
+use models::{models_fetch, models_list};
+use plugins::{
+    plugins_check, plugins_install, plugins_list, plugins_lock, plugins_new, plugins_publish,
+};
+use report::report_html;
+use run::{run, train};
+use sim::sim_curve;
+use test::test;
 
 use crate::cli::{Cli, Command, JobArgs, ModelsCommand, PluginsCommand, SimCommand};
 use crate::config::Config;
