@@ -1,6 +1,6 @@
 //! The real binary: exit codes, messages, and the main job on a real model.
 
-use crate::common;
+use crate::common::{self, text};
 
 use std::process::{Command, Output};
 
@@ -12,13 +12,6 @@ fn econ_host(args: &[&str]) -> Output {
         .expect("running econ-host")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[test]
 fn plugins_list_shows_every_kind_with_its_source() {

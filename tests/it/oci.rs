@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common;
+use crate::common::{self, text};
 
 /// A registry of our own; killed on drop.
 struct Registry {
@@ -118,13 +118,6 @@ fn econ_host(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("running econ-host")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Run one async HTTP exchange from a plain test.
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {

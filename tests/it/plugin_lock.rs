@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common;
+use crate::common::{self, text};
 
 fn econ_host(plugins: &Path, args: &[&str]) -> Output {
     Command::new(common::binary())
@@ -15,13 +15,6 @@ fn econ_host(plugins: &Path, args: &[&str]) -> Output {
         .expect("running econ-host")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[test]
 fn a_lock_file_pins_the_plugins_a_run_uses_and_a_changed_one_is_refused() {

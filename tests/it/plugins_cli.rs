@@ -1,7 +1,7 @@
 //! `econ-host plugins install` and `plugins list` with a temporary user
 //! plugin folder (ECON_HOST_PLUGIN_DIR or a temporary HOME).
 
-use crate::common;
+use crate::common::{self, text};
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -22,13 +22,6 @@ fn econ_host(args: &[&str], home: &Path, plugin_dir: Option<&Path>) -> Output {
     cmd.output().expect("running econ-host")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

@@ -2,7 +2,7 @@
 //! (made by the real binary against the scripted server: see
 //! tests/baselines.rs `regenerate_report_fixture`).
 
-use crate::common;
+use crate::common::{self, text};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -19,13 +19,6 @@ fn econ_host(args: &[&str], dir: &Path) -> Output {
         .expect("running econ-host")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 const SECTIONS: [&str; 9] = [
     "verdict",

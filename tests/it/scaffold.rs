@@ -3,7 +3,7 @@
 //! registry loads it from `--plugins DIR` and its example answers a real call;
 //! and the Python example (componentize-py) in the unchanged host.
 
-use crate::common;
+use crate::common::{self, text};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -29,13 +29,6 @@ fn econ_host(args: &[&str], cwd: &Path) -> Output {
         .expect("running econ-host")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// The cargo running these tests (same toolchain), in a scaffolded crate,
 /// with a build folder shared by every run of this test (warm after the
