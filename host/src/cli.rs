@@ -328,11 +328,13 @@ pub enum PluginsCommand {
         lang: String,
     },
     /// Verify plugin files (as `check` does) and copy them into the user
-    /// plugin folder as NAME.wasm; a folder installs every .wasm in it, and
+    /// plugin folder as NAME.wasm; a folder installs every .wasm in it,
     /// oci://REGISTRY/NAMESPACE/NAME:VERSION (or @sha256:DIGEST) downloads
-    /// one from an OCI registry, digest-checked.
+    /// one from an OCI registry, digest-checked, and
+    /// hf://ORG/REPO[/PATH][@REVISION] one from the Hugging Face Hub,
+    /// checked against the hub's sha256.
     Install {
-        #[arg(value_name = "FILE|DIR|oci://...", required = true)]
+        #[arg(value_name = "FILE|DIR|oci://...|hf://...", required = true)]
         sources: Vec<String>,
         /// Install here instead of the user plugin folder
         /// ($ECON_HOST_PLUGIN_DIR, else ~/.local/share/econ-host/plugins).

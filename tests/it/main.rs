@@ -23,6 +23,7 @@ mod method;
 mod models_fetch;
 mod nets;
 mod oci;
+mod plugin_hub;
 mod plugin_lock;
 mod plugins;
 mod plugins_cli;

@@ -210,6 +210,13 @@ pub(super) fn plugins_install(
                 }
                 files.push((PathBuf::from(pinned.to_string()), Some(bytes)));
             }
+            Source::Hf(reference) => {
+                let (bytes, pinned) = crate::share::hf::pull(&reference).map_err(bad_input)?;
+                if !json {
+                    println!("fetched   {pinned} ({} bytes, sha256-checked)", bytes.len());
+                }
+                files.push((PathBuf::from(pinned.to_string()), Some(bytes)));
+            }
         }
     }
     let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;

@@ -14,6 +14,7 @@ mod wit;
 mod worlds;
 
 pub use engine::{Loaded, MAX_PLUGIN_FILE_BYTES, PluginEngine, read_plugin_file};
+pub(crate) use engine::sha256_hex;
 pub use handles::{
     AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginInfo, PromptTemplatePlugin,
     RewardPlugin, component_interfaces, is_plugin_name,
