@@ -56,11 +56,11 @@ fn random_episode(cfg: &NetsConfig, rounds: usize, seed: u64) -> StepRecord {
             actions: (0..cfg.n_agents)
                 .map(|_| {
                     let (a, b) = ((r.next() + 1.0) / 2.0, (r.next() + 1.0) / 2.0);
-                    [
+                    econ_host::nets::Action::new(
                         (s.temperature_min + a as f64 * (s.temperature_max - s.temperature_min))
                             as f32,
                         (s.p_min + b as f64 * (s.p_max - s.p_min)) as f32,
-                    ]
+                    )
                 })
                 .collect(),
             outputs: (0..cfg.n_agents)
@@ -260,7 +260,7 @@ fn sampled_actions_stay_within_bounds() {
             .refined_actions(&obs, &e, &outs, &r.vec(16), true)
             .unwrap()
             .actions;
-        for [t, p] in e.into_iter().chain(e2) {
+        for [t, p] in e.into_iter().chain(e2).map(|a| a.to_array()) {
             assert!(
                 (0.3..=1.1).contains(&t) && (1.0..=1.3).contains(&p),
                 "({t}, {p})"
@@ -292,7 +292,7 @@ fn run_bandit(n: usize, band: (f32, f32), episodes: usize, seed: i64) -> (Vec<f3
         l.initial_actions(&obs, false)
             .unwrap()
             .iter()
-            .map(|e| e[0])
+            .map(|e| e.temperature)
             .collect()
     };
     let pays = |t: f32| {
@@ -305,7 +305,7 @@ fn run_bandit(n: usize, band: (f32, f32), episodes: usize, seed: i64) -> (Vec<f3
     let start = temps(&l);
     for _ in 0..episodes {
         let e = l.initial_actions(&obs, true).unwrap();
-        let reward = e.iter().map(|a| pays(a[0])).sum::<f32>() / n as f32;
+        let reward = e.iter().map(|a| pays(a.temperature)).sum::<f32>() / n as f32;
         let ep = StepRecord {
             obs: obs.clone(),
             rounds: vec![RoundRecord {

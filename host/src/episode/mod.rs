@@ -23,7 +23,8 @@ use anyhow::{Context, Result};
 use crate::config::Config;
 use crate::embed::{Embedder, cosine};
 use crate::learn::{Learner, RoundRecord, StepRecord};
-use crate::llm::{ChatRequest, LlmClient, Message};
+use crate::llm::{ChatRequest, LlmClient, Message, Sampling};
+use crate::nets::Action;
 use crate::plugins::dataset_adapter::Problem;
 use crate::plugins::prompt_template::{ChatMessage, PromptContext};
 use crate::plugins::{AnswerParserPlugin, PluginRegistry, PromptTemplatePlugin, RewardPlugin};
@@ -39,8 +40,16 @@ pub const FALLBACK_STRATEGY: &str =
 
 /// Coordinator sampling, as the reference: a focused strategy, a near-greedy
 /// commitment.
-const STRATEGY_SAMPLING: (f32, f32, f32) = (0.3, 0.4, 1.1);
-const COMMITMENT_SAMPLING: (f32, f32, f32) = (0.1, 0.3, 1.05);
+const STRATEGY_SAMPLING: Sampling = Sampling {
+    temperature: 0.3,
+    top_p: 0.4,
+    repetition_penalty: 1.1,
+};
+const COMMITMENT_SAMPLING: Sampling = Sampling {
+    temperature: 0.1,
+    top_p: 0.3,
+    repetition_penalty: 1.05,
+};
 
 /// What an episode shares with every other: config, LLM roles, the encoder.
 pub struct Resources {
@@ -109,7 +118,7 @@ struct StepOutput {
 /// (problem, episode index, agent): the reference curves of
 /// `econ-host sim curve` (uniformly random actions, the simulated world's
 /// best ones). BNE rounds do not run with them.
-pub type FixedActions = Arc<dyn Fn(&Problem, u64, usize) -> [f32; 2] + Send + Sync>;
+pub type FixedActions = Arc<dyn Fn(&Problem, u64, usize) -> Action + Send + Sync>;
 
 pub struct Episode<'a> {
     pub res: &'a Resources,
@@ -246,7 +255,7 @@ impl Episode<'_> {
     fn request(
         &self,
         messages: &[ChatMessage],
-        sampling: (f32, f32, f32),
+        sampling: Sampling,
         max_tokens: u32,
         site: CallSite,
     ) -> ChatRequest {
@@ -255,9 +264,9 @@ impl Episode<'_> {
                 .iter()
                 .map(|m| Message::new(m.role.clone(), m.content.clone()))
                 .collect(),
-            temperature: sampling.0,
-            top_p: sampling.1,
-            repetition_penalty: sampling.2,
+            temperature: sampling.temperature,
+            top_p: sampling.top_p,
+            repetition_penalty: sampling.repetition_penalty,
             max_tokens,
             stop: Vec::new(),
             seed: self.config().llm.call_seed(self.config().seed, site),
@@ -463,10 +472,10 @@ impl Episode<'_> {
     /// Actions as the executors' server can receive them: a dimension it
     /// cannot take held at its fixed value, so that the traces and the
     /// learner see what the model was really asked with.
-    fn hold_fixed(&self, actions: &mut [[f32; 2]]) {
+    fn hold_fixed(&self, actions: &mut [Action]) {
         if let Some(p) = self.res.fixed_penalty {
             for a in actions.iter_mut() {
-                a[1] = p;
+                a.repetition_penalty = p;
             }
         }
     }
@@ -528,7 +537,7 @@ impl Episode<'_> {
         usage: &mut Usage,
         site: impl Fn(Call, u32) -> CallSite,
         strategy: &str,
-        actions: &[[f32; 2]],
+        actions: &[Action],
         delta: Option<f64>,
         previous_commitment: Option<String>,
     ) -> Step<(RoundTrace, RoundRecord)> {
@@ -550,7 +559,12 @@ impl Episode<'_> {
             .enumerate()
             .map(|(i, (msgs, e))| {
                 let site = site(Call::Executor, i as u32);
-                self.request(msgs, (e[0], top_p, e[1]), max_tokens, site)
+                let sampling = Sampling {
+                    temperature: e.temperature,
+                    top_p,
+                    repetition_penalty: e.repetition_penalty,
+                };
+                self.request(msgs, sampling, max_tokens, site)
             })
             .collect();
         let mut executors =

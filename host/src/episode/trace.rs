@@ -196,7 +196,7 @@ impl RoundTrace {
             actions: self
                 .executors
                 .iter()
-                .map(|e| [e.temperature, e.repetition_penalty])
+                .map(|e| crate::nets::Action::new(e.temperature, e.repetition_penalty))
                 .collect(),
             outputs,
             commitment,

@@ -13,7 +13,7 @@ use crate::nets::tensor_from;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoundRecord {
     /// The (T, p) each executor was sampled with in this round (n entries).
-    pub actions: Vec<[f32; 2]>,
+    pub actions: Vec<crate::nets::Action>,
     /// Embedding of each executor's output of this round (n × d_c).
     pub outputs: Vec<Vec<f32>>,
     /// Embedding of this round's commitment (d_c).
@@ -169,7 +169,7 @@ impl Learner {
             let flat = |f: &dyn Fn(&RoundRecord) -> Vec<f32>| -> Vec<f32> {
                 rs.iter().flat_map(|r| f(r)).collect()
             };
-            let a = flat(&|r| r.actions.iter().flatten().copied().collect());
+            let a = flat(&|r| r.actions.iter().flat_map(|a| a.to_array()).collect());
             let u = flat(&|r| r.outputs.iter().flatten().copied().collect());
             let c = flat(&|r| r.commitment.clone());
             let r = flat(&|r| r.components.to_vec());

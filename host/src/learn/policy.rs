@@ -6,15 +6,15 @@ use anyhow::{Result, ensure};
 use tch::{Device, Tensor};
 
 use super::Learner;
-use crate::nets::tensor_from;
+use crate::nets::{Action, tensor_from};
 
 /// A BNE round's refined actions.
 #[derive(Clone, Debug)]
 pub struct Refined {
     /// What the executors will run.
-    pub actions: Vec<[f32; 2]>,
+    pub actions: Vec<Action>,
     /// What the RefineModule proposed, before the critics' veto.
-    pub proposed: Vec<[f32; 2]>,
+    pub proposed: Vec<Action>,
     /// Agents whose critic kept their previous action.
     pub vetoed: usize,
 }
@@ -32,14 +32,14 @@ impl Learner {
         Ok(tensor_from(obs, &[1, obs.len() as i64], self.device))
     }
 
-    pub(super) fn actions_tensor(&self, actions: &[[f32; 2]]) -> Result<Tensor> {
+    pub(super) fn actions_tensor(&self, actions: &[Action]) -> Result<Tensor> {
         ensure!(
             actions.len() == self.cfg.n_agents,
             "{} actions for {} agents",
             actions.len(),
             self.cfg.n_agents
         );
-        let flat: Vec<f32> = actions.iter().flatten().copied().collect();
+        let flat: Vec<f32> = actions.iter().flat_map(|a| a.to_array()).collect();
         Ok(tensor_from(
             &flat,
             &[1, actions.len() as i64, 2],
@@ -75,15 +75,15 @@ impl Learner {
         ))
     }
 
-    pub(super) fn to_actions(e: &Tensor) -> Vec<[f32; 2]> {
+    pub(super) fn to_actions(e: &Tensor) -> Vec<Action> {
         let v: Vec<f32> =
             Vec::try_from(e.to_device(Device::Cpu).reshape([-1])).expect("float actions");
-        v.chunks(2).map(|c| [c[0], c[1]]).collect()
+        v.chunks(2).map(|c| Action::new(c[0], c[1])).collect()
     }
 
     /// Round-0 actions e_i = (T_i, p_i) for one observation; `explore` adds the
     /// training exploration noise. Networks in eval mode (no dropout).
-    pub fn initial_actions(&self, obs: &[f32], explore: bool) -> Result<Vec<[f32; 2]>> {
+    pub fn initial_actions(&self, obs: &[f32], explore: bool) -> Result<Vec<Action>> {
         let obs = self.obs_tensor(obs)?;
         let noise = if explore {
             self.cfg.sampling.exploration_std
@@ -107,7 +107,7 @@ impl Learner {
     pub fn refined_actions(
         &self,
         obs: &[f32],
-        prev_actions: &[[f32; 2]],
+        prev_actions: &[Action],
         outputs: &[Vec<f32>],
         commitment: &[f32],
         explore: bool,

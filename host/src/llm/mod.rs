@@ -32,6 +32,16 @@ impl Message {
     }
 }
 
+/// How one call samples: an executor's action plus the config's top_p, or a
+/// coordinator call's fixed settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sampling {
+    pub temperature: f32,
+    pub top_p: f32,
+    /// >1 discourages repetition; <1 encourages it (llama.cpp / vLLM meaning).
+    pub repetition_penalty: f32,
+}
+
 /// A chat completion request with ECON's per-agent sampling action.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChatRequest {

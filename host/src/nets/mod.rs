@@ -12,6 +12,7 @@
 //! `belief.` (the n agents' networks, stacked: leading dimension n), `encoder.`,
 //! `refine.` or `mixer.`.
 
+pub mod action;
 pub mod adam;
 pub mod belief;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod refine;
 
 use tch::{Device, Kind, Tensor, nn};
 
+pub use action::{Action, action_delta};
 pub use belief::BeliefNetwork;
 pub use config::NetsConfig;
 pub use encoder::BeliefEncoder;
@@ -287,16 +289,6 @@ impl Nets {
         );
         (q, mix)
     }
-}
-
-/// ‖e − e'‖_F over all agents' actions (the BNE convergence test's δ).
-pub fn action_delta(a: &[[f32; 2]], b: &[[f32; 2]]) -> f64 {
-    a.iter()
-        .zip(b)
-        .flat_map(|(x, y)| [(x[0] - y[0]) as f64, (x[1] - y[1]) as f64])
-        .map(|d| d * d)
-        .sum::<f64>()
-        .sqrt()
 }
 
 /// Parameter counts per network for a config: `belief_network` (one agent),

@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::episode::trace::read_traces;
+use crate::nets::Action;
 use crate::episode::{FixedActions, Mode};
 use crate::learn::Learner;
 use crate::plugins::dataset_adapter::Problem;
@@ -62,10 +63,10 @@ pub fn run(
     let seed = job.config.seed;
     let random: FixedActions = Arc::new(move |_, index, agent| {
         let mut r = rng::SplitMix64::new(rng::derive(&[seed, index, agent as u64]));
-        [
+        Action::new(
             (t.0 + (t.1 - t.0) * r.unit()) as f32,
             (p.0 + (p.1 - p.0) * r.unit()) as f32,
-        ]
+        )
     });
     let oracle_world = Arc::clone(&world);
     let oracle: FixedActions = Arc::new(move |problem, _, _| {
@@ -74,8 +75,8 @@ pub fn run(
     let constant = best_constant(job, &learner)?;
     tracing::info!(
         "best constant action on training problems: T {:.2}, p {:.2}",
-        constant[0],
-        constant[1]
+        constant.temperature,
+        constant.repetition_penalty
     );
     let constant: FixedActions = Arc::new(move |_, _, _| constant);
     for (name, fixed) in [
@@ -129,7 +130,7 @@ const CONSTANT_TRIALS: usize = 100;
 
 /// The constant action that does best on the first training problems: a
 /// grid of 5 temperatures × 3 repetition penalties over the bounds.
-fn best_constant(job: &Job, learner: &Mutex<Learner>) -> Result<[f32; 2]> {
+fn best_constant(job: &Job, learner: &Mutex<Learner>) -> Result<Action> {
     let b = &job.config.nets.sampling;
     let problems: Vec<Problem> = job
         .splits
@@ -138,12 +139,12 @@ fn best_constant(job: &Job, learner: &Mutex<Learner>) -> Result<[f32; 2]> {
         .take(CONSTANT_TRIALS)
         .cloned()
         .collect();
-    let mut best = ([0f32; 2], -1.0);
+    let mut best = (Action::default(), -1.0);
     for i in 0..5 {
         for j in 0..3 {
             let t = b.temperature_min + (b.temperature_max - b.temperature_min) * i as f64 / 4.0;
             let p = b.p_min + (b.p_max - b.p_min) * j as f64 / 2.0;
-            let action = [t as f32, p as f32];
+            let action = Action::new(t as f32, p as f32);
             let fixed: FixedActions = Arc::new(move |_, _, _| action);
             let s = job.test_with(learner, &problems, Mode::Baseline, Some(fixed))?;
             if s.accuracy > best.1 {
@@ -195,7 +196,7 @@ fn point(
     let mut distance = 0.0;
     for t in &traces {
         let kind = world.kind_of(&t.question);
-        let best = world.best_action(kind)[0] as f64;
+        let best = world.best_action(kind).temperature as f64;
         let Some(round) = t.steps.first().and_then(|s| s.rounds.first()) else {
             continue;
         };

@@ -144,9 +144,9 @@ impl World {
     }
 
     /// The best action of a kind: (T*, p*).
-    pub fn best_action(&self, kind: usize) -> [f32; 2] {
+    pub fn best_action(&self, kind: usize) -> crate::nets::Action {
         let k = &self.config.kinds[kind];
-        [k.best_temperature as f32, k.best_penalty as f32]
+        crate::nets::Action::new(k.best_temperature as f32, k.best_penalty as f32)
     }
 
     pub fn kind_name(&self, kind: usize) -> &str {
@@ -220,13 +220,13 @@ mod tests {
     fn the_rule_peaks_at_each_kinds_best_action() {
         let w = World::new(SimConfig::default(), &[], &[], HeldOut::Test);
         for kind in 0..3 {
-            let [t, p] = w.best_action(kind);
+            let [t, p] = w.best_action(kind).to_array();
             let best = w.p_correct(kind, t as f64, p as f64);
             assert!((best - 0.9).abs() < 1e-9);
             assert!(w.p_correct(kind, t as f64 + 0.3, p as f64) < best - 0.3);
         }
         // The best action of one kind is poor for another.
-        let [t, p] = w.best_action(0);
+        let [t, p] = w.best_action(0).to_array();
         assert!(w.p_correct(2, t as f64, p as f64) < 0.1);
     }
 
