@@ -18,7 +18,7 @@ pub(super) fn report(
     let registry = job.live.snapshot();
     let plugins: Vec<String> = registry
         .plugins()
-        .map(|p| format!("{}@{}", p.info().name, p.info().version))
+        .map(|p| p.info().id().to_string())
         .collect();
     let mut config = serde_json::to_value(&job.config)?;
     crate::http::redact_urls(&mut config);

@@ -32,7 +32,7 @@ pub(super) fn rescore(cli: &Cli, args: &RescoreArgs) -> Result<()> {
         Some(_) => Some(run_encoder(run.as_ref(), &args.log_dir)?),
         None => None,
     };
-    let named = |info: &crate::plugins::PluginInfo| format!("{}@{}", info.name, info.version);
+    let named = |info: &crate::plugins::PluginInfo| info.id().to_string();
     let mut files: Vec<_> = std::fs::read_dir(&args.log_dir)
         .with_context(|| format!("reading {}", args.log_dir.display()))
         .map_err(bad_input)?

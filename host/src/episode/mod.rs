@@ -676,11 +676,8 @@ impl Episode<'_> {
 /// built-in plugin of that name, says so.
 pub(crate) fn plugin_label(registry: &PluginRegistry, info: &crate::plugins::PluginInfo) -> String {
     match registry.overridden_builtin(&info.name) {
-        Some(b) => format!(
-            "{}@{} (overrides the built-in {}@{})",
-            info.name, info.version, b.name, b.version
-        ),
-        None => format!("{}@{}", info.name, info.version),
+        Some(b) => format!("{} (overrides the built-in {})", info.id(), b.id()),
+        None => info.id().to_string(),
     }
 }
 

@@ -42,9 +42,32 @@ pub struct PluginInfo {
     pub cached: bool,
 }
 
+/// A plugin as traces, logs and run.json name it: `name@version`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PluginId {
+    pub name: String,
+    pub version: String,
+}
+
+impl std::fmt::Display for PluginId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.name, self.version)
+    }
+}
+
+impl PluginInfo {
+    /// `name@version`.
+    pub fn id(&self) -> PluginId {
+        PluginId {
+            name: self.name.clone(),
+            version: self.version.clone(),
+        }
+    }
+}
+
 impl Named for PluginInfo {
     fn label(&self) -> String {
-        format!("{}@{} ({})", self.name, self.version, self.file.display())
+        format!("{} ({})", self.id(), self.file.display())
     }
 }
 

@@ -126,12 +126,7 @@ pub fn install_bytes(
         }
         let previous = Plugin::from_bytes(engine, &existing, &dest, dest_dir, Limits::default());
         let what = match &previous {
-            Ok(p) => format!(
-                "{}@{} (sha256 {})",
-                p.info().name,
-                p.info().version,
-                &p.info().sha256[..12]
-            ),
+            Ok(p) => format!("{} (sha256 {})", p.info().id(), &p.info().sha256[..12]),
             Err(_) => "an unloadable file".to_string(),
         };
         if !force {

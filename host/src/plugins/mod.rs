@@ -16,7 +16,7 @@ mod worlds;
 pub use engine::{Loaded, MAX_PLUGIN_FILE_BYTES, PluginEngine, read_plugin_file};
 pub(crate) use engine::sha256_hex;
 pub use handles::{
-    AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginInfo, PromptTemplatePlugin,
+    AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginId, PluginInfo, PromptTemplatePlugin,
     RewardPlugin, component_interfaces, is_plugin_name,
 };
 pub use limits::{Limits, MAX_PLUGIN_MEMORY_MIB, PluginPolicy};

@@ -47,7 +47,7 @@ pub fn check_options(
     if options.is_empty() {
         return Ok(());
     }
-    let who = format!("{}@{}", plugin.name, plugin.version);
+    let who = plugin.id().to_string();
     if !line.has_options() {
         return match plugin.kind {
             PluginKind::PromptTemplate | PluginKind::DatasetAdapter => Ok(()),

@@ -66,7 +66,7 @@ impl LiveRegistry {
                     "plugin {}@{} now serving (was {}), sha256 {}, {} ms",
                     info.name,
                     info.version,
-                    before.map_or("none".to_string(), |b| format!("{}@{}", b.name, b.version)),
+                    before.map_or("none".to_string(), |b| b.id().to_string()),
                     &info.sha256[..16],
                     started.elapsed().as_millis()
                 );

@@ -350,7 +350,7 @@ pub fn record_run(
                 sha256: i.sha256.clone(),
                 overrides_builtin: registry
                     .overridden_builtin(&i.name)
-                    .map(|b| format!("{}@{} (sha256 {})", b.name, b.version, &b.sha256[..12])),
+                    .map(|b| format!("{} (sha256 {})", b.id(), &b.sha256[..12])),
             }
         })
         .collect();

@@ -349,7 +349,7 @@ impl Job {
         let registry = self.live.snapshot();
         let plugins: Vec<String> = registry
             .plugins()
-            .map(|p| format!("{}@{}", p.info().name, p.info().version))
+            .map(|p| p.info().id().to_string())
             .collect();
         RunInfo {
             run_id: self.run.run_id.clone(),
