@@ -13,6 +13,70 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("drawing a plot: {e}")
 }
 
+/// How a legend entry marks its series.
+#[derive(Clone, Copy)]
+enum Mark {
+    Line,
+    Dot,
+}
+
+/// Rough width of a legend entry in pixels (plotters' own text estimate is
+/// not exposed): the mark, a gap, about 7 px per character.
+fn entry_width(label: &str) -> i32 {
+    26 + 7 * label.chars().count() as i32 + 14
+}
+
+/// Rows of legend entries that fit in `width`.
+fn legend_rows(labels: &[String], width: i32) -> usize {
+    let mut rows = usize::from(!labels.is_empty());
+    let mut x = 0;
+    for l in labels {
+        let w = entry_width(l);
+        if x > 0 && x + w > width {
+            rows += 1;
+            x = 0;
+        }
+        x += w;
+    }
+    rows
+}
+
+const LEGEND_ROW: i32 = 18;
+
+/// The legend below a plot, in its own strip of the picture: it never covers
+/// a mark of the data.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    entries: &[(String, RGBColor, Mark)],
+) -> Result<()> {
+    let width = area.dim_in_pixel().0 as i32;
+    let (mut x, mut y) = (10, 4);
+    for (label, c, mark) in entries {
+        let w = entry_width(label);
+        if x > 10 && x + w > width {
+            x = 10;
+            y += LEGEND_ROW;
+        }
+        let mid = y + LEGEND_ROW / 2 - 2;
+        match mark {
+            Mark::Line => area
+                .draw(&PathElement::new(vec![(x, mid), (x + 18, mid)], c.stroke_width(2)))
+                .map_err(err)?,
+            Mark::Dot => area
+                .draw(&Circle::new((x + 9, mid), 5, c.filled()))
+                .map_err(err)?,
+        }
+        area.draw(&Text::new(
+            label.clone(),
+            (x + 24, mid - 6),
+            ("sans-serif", 12).into_font(),
+        ))
+        .map_err(err)?;
+        x += w;
+    }
+    Ok(())
+}
+
 pub fn colour(i: usize) -> RGBColor {
     // Colour-blind-safe (Okabe–Ito) first, then plotters' palette.
     const OKABE_ITO: [(u8, u8, u8); 7] = [
@@ -89,8 +153,23 @@ pub fn pareto(points: &[(String, f64, f64)]) -> Result<String> {
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
+        let mut entries = vec![("Pareto frontier".to_string(), BLACK.mix(0.5).to_rgba(), Mark::Line)];
+        entries.extend(
+            points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.0.clone(), colour(i).to_rgba(), Mark::Dot)),
+        );
+        let entries: Vec<(String, RGBColor, Mark)> = entries
+            .into_iter()
+            .map(|(l, c, m)| (l, RGBColor(c.0, c.1, c.2), m))
+            .collect();
+        let labels: Vec<String> = entries.iter().map(|e| e.0.clone()).collect();
+        let rows = legend_rows(&labels, WIDTH as i32 - 20) as i32;
+        let (plot, legend) = root.split_vertically(HEIGHT as i32 - rows * LEGEND_ROW - 8);
+        // (the plot gives up the legend's rows: a long legend shortens it)
         let max_tokens = points.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.15;
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(&plot)
             .caption("Accuracy vs tokens per episode", ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
@@ -111,24 +190,20 @@ pub fn pareto(points: &[(String, f64, f64)]) -> Result<String> {
                 frontier.iter().map(|&i| (points[i].1, points[i].2)),
                 BLACK.mix(0.5).stroke_width(1),
             ))
-            .map_err(err)?
-            .label("Pareto frontier")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.5)));
+            .map_err(err)?;
+        // Hollow rings on top of filled dots: two modes at one point stay visible.
         for (i, p) in points.iter().enumerate() {
             let c = colour(i);
+            let radius = 6 + 3 * points[..i]
+                .iter()
+                .filter(|q| (q.1 - p.1).abs() < max_tokens * 0.01 && (q.2 - p.2).abs() < 0.01)
+                .count() as i32;
+            let style = if radius > 6 { c.stroke_width(2) } else { c.filled() };
             chart
-                .draw_series(std::iter::once(Circle::new((p.1, p.2), 6, c.filled())))
-                .map_err(err)?
-                .label(p.0.clone())
-                .legend(move |(x, y)| Circle::new((x + 10, y), 5, c.filled()));
+                .draw_series(std::iter::once(Circle::new((p.1, p.2), radius, style)))
+                .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(err)?;
+        draw_legend(&legend, &entries)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -198,10 +273,20 @@ pub fn bars(title: &str, x_desc: &str, bars: &[(String, u64)]) -> Result<String>
 
 /// Lines over x (learner updates): one per series, with a legend.
 pub fn lines(title: &str, x_desc: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<String> {
+    let labels: Vec<String> = if series.len() > 1 {
+        series.iter().map(|s| s.0.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let rows = legend_rows(&labels, SMALL.0 as i32 - 20) as i32;
+    let legend_height = if rows > 0 { rows * LEGEND_ROW + 8 } else { 0 };
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, SMALL).into_drawing_area();
+        // The legend gets its own strip below the plot.
+        let size = (SMALL.0, SMALL.1 + legend_height as u32);
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
+        let (plot, legend) = root.split_vertically(SMALL.1 as i32);
         let all = series.iter().flat_map(|s| s.1.iter());
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for &(x, y) in all {
@@ -217,7 +302,7 @@ pub fn lines(title: &str, x_desc: &str, series: &[(String, Vec<(f64, f64)>)]) ->
             x1 = x0 + 1.0;
         }
         let pad = ((y1 - y0).abs() * 0.08).max(1e-6);
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(&plot)
             .caption(title, ("sans-serif", 15))
             .margin(10)
             .x_label_area_size(35)
@@ -232,29 +317,23 @@ pub fn lines(title: &str, x_desc: &str, series: &[(String, Vec<(f64, f64)>)]) ->
             .y_label_formatter(&|y| short(*y))
             .draw()
             .map_err(err)?;
-        for (i, (name, points)) in series.iter().enumerate() {
+        for (i, (_, points)) in series.iter().enumerate() {
             let c = colour(i);
             chart
                 .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
-                .map_err(err)?
-                .label(name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
-                });
+                .map_err(err)?;
             if points.len() <= 40 {
                 chart
                     .draw_series(points.iter().map(|&p| Circle::new(p, 2, c.filled())))
                     .map_err(err)?;
             }
         }
-        if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()
-                .map_err(err)?;
-        }
+        let entries: Vec<(String, RGBColor, Mark)> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.clone(), colour(i), Mark::Line))
+            .collect();
+        draw_legend(&legend, &entries)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -328,8 +407,63 @@ mod tests {
                 .unwrap()
                 .contains("<rect")
         );
+        // A legend never covers data: every legend label lies below every
+        // point of every line.
+        let series: Vec<(String, Vec<(f64, f64)>)> = (0..5)
+            .map(|k| {
+                let name = format!("series number {k}");
+                (name, (0..50).map(|i| (i as f64, ((i * (k + 1)) % 17) as f64)).collect())
+            })
+            .collect();
+        let svg = lines("many", "update", &series).unwrap();
+        let lowest_mark = marks_y(&svg).into_iter().fold(f64::MIN, f64::max);
+        for (name, _) in &series {
+            let y = text_y(&svg, name).unwrap_or_else(|| panic!("no legend entry {name}"));
+            assert!(y > lowest_mark, "legend {name} at y {y} above a mark at {lowest_mark}");
+        }
+        let points: Vec<(String, f64, f64)> = (0..7)
+            .map(|i| (format!("run-{i}/baseline"), 100.0 * i as f64, 0.1 * i as f64))
+            .collect();
+        let svg = pareto(&points).unwrap();
+        let lowest_mark = circles_y(&svg).into_iter().fold(f64::MIN, f64::max);
+        for (name, ..) in &points {
+            let y = text_y(&svg, name).unwrap();
+            assert!(y > lowest_mark, "legend {name} at y {y} above a point at {lowest_mark}");
+        }
         // Degenerate inputs still draw.
         assert!(lines("empty", "update", &[]).unwrap().starts_with("<svg"));
         assert!(pareto(&[]).unwrap().starts_with("<svg"));
+    }
+
+    /// The y of every vertex of every data line (legend marks are 2-point lines).
+    fn marks_y(svg: &str) -> Vec<f64> {
+        svg.split("<polyline")
+            .skip(1)
+            .filter_map(|p| p.split("points=\"").nth(1)?.split('"').next())
+            .map(|pts| {
+                pts.split_whitespace()
+                    .filter_map(|xy| xy.split(',').nth(1)?.parse::<f64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|ys| ys.len() > 2)
+            .flatten()
+            .collect()
+    }
+
+    /// The y of every data point (legend dots have radius 5, data points 6+).
+    fn circles_y(svg: &str) -> Vec<f64> {
+        svg.split("<circle")
+            .skip(1)
+            .filter(|c| !c.contains("r=\"5\""))
+            .filter_map(|c| c.split("cy=\"").nth(1)?.split('"').next()?.parse().ok())
+            .collect()
+    }
+
+    /// The y of the text element whose content is `label`.
+    fn text_y(svg: &str, label: &str) -> Option<f64> {
+        svg.split("<text").skip(1).find_map(|t| {
+            let content = t.split('>').nth(1)?.split('<').next()?.trim();
+            (content == label).then(|| t.split("y=\"").nth(1)?.split('"').next()?.parse().ok())?
+        })
     }
 }
