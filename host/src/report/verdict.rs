@@ -149,6 +149,8 @@ pub(super) fn verdict(page: &mut String, runs: &[Run]) {
         page.push_str("<p>No test traces.</p></section>");
         return;
     }
+    // Several runs (seeds): the aggregate answers first, each run after it.
+    over_runs(page, runs);
     page.push_str(
         "<table><tr><th class=\"l\">mode</th><th>correct / problems</th><th>accuracy</th>\
          <th>95% Wilson interval</th><th>tokens / episode</th></tr>",
@@ -169,18 +171,26 @@ pub(super) fn verdict(page: &mut String, runs: &[Run]) {
     }
     page.push_str("</table>");
     let all: Vec<&ModeData> = runs.iter().flat_map(|r| r.modes.iter()).collect();
+    let mut explained = false;
     for run in runs {
         let modes: Vec<&ModeData> = run.modes.iter().collect();
         let contrasts = contrasts(&modes, &all);
         if contrasts.is_empty() {
             continue;
         }
+        if !explained {
+            page.push_str(
+                "<p>Contrasts: accuracy of A minus B on the problems both ran (points), its 95% \
+                 interval, the exact McNemar p-value and the same after Holm's correction for \
+                 the contrasts of one run; where A and B share no problem (runs with other test \
+                 splits) the contrast is unpaired: the two accuracies' difference, a \
+                 two-proportion z-test.</p>",
+            );
+            explained = true;
+        }
         let _ = write!(
             page,
-            "<p>Contrasts{}: accuracy of A minus B on the problems both ran (points), its 95% \
-             interval, the exact McNemar p-value and the same after Holm's correction for the \
-             {} contrasts shown; where A and B share no problem (runs with other test splits) \
-             the contrast is unpaired: the two accuracies' difference, a two-proportion z-test.</p>\
+            "<p>Contrasts{} ({} shown).</p>\
              <table><tr><th class=\"l\">A</th><th class=\"l\">B</th><th>problems</th>\
              <th>A − B</th><th>95% interval</th><th>p (exact)</th><th>p (Holm)</th>\
              <th>tokens / episode A, B</th></tr>",
@@ -213,7 +223,6 @@ pub(super) fn verdict(page: &mut String, runs: &[Run]) {
         }
         page.push_str("</table>");
     }
-    over_runs(page, runs);
     page.push_str("</section>");
 }
 
