@@ -15,7 +15,8 @@
 //!   phrase repeats just "first" (exploratory); "question" and "treat" occur
 //!   in both kinds' training phrases, "think" in the other kind's;
 //!   "trick"/"tricky" and "hidden"/"hide" share a stem. The test phrases share
-//!   no content word or stem with either kind's training phrases. A bag of
+//!   no content word with either kind's training phrases, nor a first five
+//!   letters (function words such as "out" aside). A bag of
 //!   words carries little over, a sentence encoder carries the meaning. One
 //!   optimum sits on the bound of the action range;
 //!   executors at similar actions make the same mistakes (coupled payoffs),
@@ -384,6 +385,7 @@ mod tests {
             .iter()
             .flat_map(|k| content_words(&k.strategy_phrases))
             .collect();
+        assert!(world.kinds.len() >= 2 && !training.is_empty());
         for kind in &world.kinds {
             assert!(kind.test_strategy_phrases.len() >= 5, "{}", kind.name);
             assert!(kind.validation_strategy_phrases.len() >= 5, "{}", kind.name);

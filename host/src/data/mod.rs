@@ -214,6 +214,8 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
         Some(f) => {
             let k = held_out(train.len(), f);
             let validation = train.split_off(train.len() - k);
+            // A training problem that repeats a validation one leaves train, as for test.
+            remove_overlap(&mut train, &validation, &mut skipped);
             how.push_str(&format!("; validation: {k} held out (validation_fraction {f})"));
             Some(validation)
         }
