@@ -131,6 +131,7 @@ fn request(temperature: f32, penalty: f32, seed: u32) -> ChatRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_reaches_a_real_llama_server_in_its_dialect() {
+    let _alone = common::cpu_heavy_or_timed();
     let server = tokio::task::spawn_blocking(|| LlamaServer::start(free_port()))
         .await
         .unwrap();
@@ -197,6 +198,7 @@ async fn every_action_reaches_a_real_llama_server_in_its_dialect() {
 /// episode is lost or run twice, and run.json names the dialect found.
 #[test]
 fn a_full_run_against_llama_server_survives_a_restart() {
+    let _alone = common::cpu_heavy_or_timed();
     let port = free_port();
     let mut server = LlamaServer::start(port);
     let dir = tempfile::tempdir().unwrap();

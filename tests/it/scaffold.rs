@@ -108,6 +108,7 @@ fn assert_sample_rewards(rewards: &[reward::AgentReward]) {
 
 #[test]
 fn scaffolded_plugins_of_every_kind_test_build_check_and_load() {
+    let _alone = common::cpu_heavy_or_timed();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let plugins = root.join("plugins");
@@ -267,6 +268,7 @@ fn the_examples_do_their_job(plugins: &Path, names: [&str; 4]) {
 /// componentize-py or componentize-js, fetched on first use) -> `plugins
 /// check` -> the same calls as the Rust examples, with the same results.
 fn projects_in(lang: &str, test: &[&str]) {
+    let _alone = common::cpu_heavy_or_timed();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let plugins = root.join("plugins");

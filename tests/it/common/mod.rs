@@ -40,6 +40,15 @@ pub fn test_plugin(name: &str) -> PathBuf {
     file
 }
 
+/// Taken by the tests a busy neighbour can break (a real llama-server must
+/// answer within its timeouts) and by the CPU-heavy ones (compiling 12-18 MB
+/// components, cargo builds of scaffolded crates), so that on a 2-core
+/// machine the two kinds never run at the same time.
+pub fn cpu_heavy_or_timed() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A finished command's stdout and stderr, for assertions and their messages.
 pub fn text(out: &std::process::Output) -> String {
     format!(
