@@ -12,7 +12,6 @@ fn econ_host(args: &[&str]) -> Output {
         .expect("running econ-host")
 }
 
-
 #[test]
 fn plugins_list_shows_every_kind_with_its_source() {
     let out = econ_host(&["plugins", "list", "--json"]);

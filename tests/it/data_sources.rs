@@ -514,7 +514,12 @@ fn a_validation_set_is_held_out_of_training_and_can_stand_in_for_test() {
     assert_eq!(ids(&held.train), ids(&plain.train));
     assert_eq!(ids(&held.test), ids(&plain.test));
     assert_eq!(held.held_out, HeldOut::Test);
-    let on_validation = splits(d, 7, &format!("{with}\nevaluate_on = \"validation\""), &adapter);
+    let on_validation = splits(
+        d,
+        7,
+        &format!("{with}\nevaluate_on = \"validation\""),
+        &adapter,
+    );
     assert_eq!(on_validation.held_out, HeldOut::Validation);
     assert_eq!(ids(&on_validation.train), ids(&plain.train));
     // 40 problems: 12 test, 28 left, 7 of them validation.
@@ -522,8 +527,16 @@ fn a_validation_set_is_held_out_of_training_and_can_stand_in_for_test() {
     for p in &on_validation.test {
         assert!(!ids(&plain.test).contains(&p.id) && !ids(&plain.train).contains(&p.id));
     }
-    assert!(on_validation.source.contains("7 validation problems"), "{}", on_validation.source);
-    let err = error(d, "path = \"d.jsonl\"\nevaluate_on = \"validation\"", &adapter);
+    assert!(
+        on_validation.source.contains("7 validation problems"),
+        "{}",
+        on_validation.source
+    );
+    let err = error(
+        d,
+        "path = \"d.jsonl\"\nevaluate_on = \"validation\"",
+        &adapter,
+    );
     assert!(
         err.contains("dataset.evaluate_on") && err.contains("validation_fraction"),
         "{err}"

@@ -118,7 +118,6 @@ fn econ_host(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("running econ-host")
 }
 
-
 /// Run one async HTTP exchange from a plain test.
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
@@ -135,7 +134,13 @@ fn sha256(bytes: &[u8]) -> String {
 fn publish(home: &Path, file: &Path, target: &str) -> Value {
     let out = econ_host(
         home,
-        &["plugins", "publish", file.to_str().unwrap(), target, "--json"],
+        &[
+            "plugins",
+            "publish",
+            file.to_str().unwrap(),
+            target,
+            "--json",
+        ],
         &[],
     );
     assert!(out.status.success(), "publish failed: {}", text(&out));
@@ -168,7 +173,10 @@ fn a_plugin_published_to_a_real_registry_installs_into_a_fresh_home_and_runs() {
             .await
             .unwrap()
     });
-    assert_eq!(manifest["config"]["mediaType"], "application/vnd.wasm.config.v0+json");
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.wasm.config.v0+json"
+    );
     assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
     assert_eq!(
         manifest["annotations"]["org.opencontainers.image.title"],
@@ -183,7 +191,10 @@ fn a_plugin_published_to_a_real_registry_installs_into_a_fresh_home_and_runs() {
     let installed = user
         .path()
         .join(".local/share/econ-host/plugins/test-hostile-reward.wasm");
-    assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read(&plugin).unwrap());
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(&plugin).unwrap()
+    );
     // Where it came from is kept beside it (`plugins lock` records it).
     let note = std::fs::read_to_string(installed.with_extension("installed-from")).unwrap();
     assert_eq!(note.trim(), pinned);
@@ -199,7 +210,10 @@ fn a_plugin_published_to_a_real_registry_installs_into_a_fresh_home_and_runs() {
         &[
             "run",
             "--config",
-            common::repo_root().join("configs/sim.toml").to_str().unwrap(),
+            common::repo_root()
+                .join("configs/sim.toml")
+                .to_str()
+                .unwrap(),
             "--train-eps",
             "4",
             "--test-eps",
@@ -239,7 +253,13 @@ fn a_blob_altered_in_the_registry_is_refused_at_install() {
     let dest = home.path().join("plugins");
     let out = econ_host(
         home.path(),
-        &["plugins", "install", "--dir", dest.to_str().unwrap(), &target],
+        &[
+            "plugins",
+            "install",
+            "--dir",
+            dest.to_str().unwrap(),
+            &target,
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -250,7 +270,13 @@ fn a_blob_altered_in_the_registry_is_refused_at_install() {
     let wrong = registry.reference(&format!("lab/parser-boxed@sha256:{}", "0".repeat(64)));
     let out = econ_host(
         home.path(),
-        &["plugins", "install", "--dir", dest.to_str().unwrap(), &wrong],
+        &[
+            "plugins",
+            "install",
+            "--dir",
+            dest.to_str().unwrap(),
+            &wrong,
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -326,7 +352,14 @@ fn an_artifact_in_wkgs_layout_installs() {
     let target = registry.reference("wasi-pkg/parser-math:0.2.0");
     let out = econ_host(
         home.path(),
-        &["plugins", "install", "--dir", dest.to_str().unwrap(), &target, "--json"],
+        &[
+            "plugins",
+            "install",
+            "--dir",
+            dest.to_str().unwrap(),
+            &target,
+            "--json",
+        ],
         &[],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -375,7 +408,13 @@ fn a_registry_that_asks_for_credentials_gets_them_from_the_environment_never_pri
     let dest = home.path().join("plugins");
     let out = econ_host(
         home.path(),
-        &["plugins", "install", "--dir", dest.to_str().unwrap(), &target],
+        &[
+            "plugins",
+            "install",
+            "--dir",
+            dest.to_str().unwrap(),
+            &target,
+        ],
         &[],
     );
     assert!(out.status.success(), "{}", text(&out));

@@ -38,8 +38,14 @@ async fn revision(
     }
     let file = |name: &str, bytes: &[u8]| json!({"rfilename": name, "lfs": {"sha256": sha256(bytes), "size": bytes.len()}});
     let siblings = match (org.as_str(), repo.as_str()) {
-        ("lab", "rewards") => vec![json!({"rfilename": "README.md"}), file("reward.wasm", &hub.plugin)],
-        ("lab", "two") => vec![file("a/reward.wasm", &hub.plugin), file("b/parser.wasm", &hub.parser)],
+        ("lab", "rewards") => vec![
+            json!({"rfilename": "README.md"}),
+            file("reward.wasm", &hub.plugin),
+        ],
+        ("lab", "two") => vec![
+            file("a/reward.wasm", &hub.plugin),
+            file("b/parser.wasm", &hub.parser),
+        ],
         ("lab", "tampered") => vec![file("reward.wasm", &hub.plugin)],
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
@@ -55,7 +61,9 @@ async fn resolve(
         return StatusCode::BAD_REQUEST.into_response();
     }
     match (org.as_str(), repo.as_str(), path.as_str()) {
-        ("lab", "rewards", "reward.wasm") | ("lab", "two", "a/reward.wasm") => hub.plugin.clone().into_response(),
+        ("lab", "rewards", "reward.wasm") | ("lab", "two", "a/reward.wasm") => {
+            hub.plugin.clone().into_response()
+        }
         ("lab", "two", "b/parser.wasm") => hub.parser.clone().into_response(),
         ("lab", "tampered", "reward.wasm") => {
             let mut altered = hub.plugin.clone();
@@ -77,7 +85,9 @@ fn start_hub() -> (String, tokio::runtime::Runtime) {
         plugin: std::fs::read(common::test_plugin("test-hostile-reward")).unwrap(),
         parser: std::fs::read(common::plugin_dir().join("parser-json.wasm")).unwrap(),
     });
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     let app = Router::new()
         .route("/api/models/{org}/{repo}/revision/{rev}", get(revision))
@@ -91,7 +101,13 @@ fn start_hub() -> (String, tokio::runtime::Runtime) {
 
 fn install(endpoint: &str, dest: &Path, source: &str) -> Output {
     Command::new(common::binary())
-        .args(["plugins", "install", "--dir", dest.to_str().unwrap(), source])
+        .args([
+            "plugins",
+            "install",
+            "--dir",
+            dest.to_str().unwrap(),
+            source,
+        ])
         .env("HF_ENDPOINT", endpoint)
         .env_remove("HF_TOKEN")
         .output()
@@ -110,15 +126,26 @@ fn plugins_install_from_the_hub_by_commit_and_checked_against_its_sha256() {
     assert!(out.status.success(), "{}", text(&out));
     let pinned = format!("hf://lab/rewards/reward.wasm@{COMMIT}");
     assert!(text(&out).contains(&pinned), "{}", text(&out));
-    assert_eq!(std::fs::read(dest.join("test-hostile-reward.wasm")).unwrap(), plugin);
+    assert_eq!(
+        std::fs::read(dest.join("test-hostile-reward.wasm")).unwrap(),
+        plugin
+    );
     let note = std::fs::read_to_string(dest.join("test-hostile-reward.installed-from")).unwrap();
     assert_eq!(note.trim(), pinned);
 
     // Two .wasm files: name one.
     let out = install(&endpoint, &dest, "hf://lab/two");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("a/reward.wasm") && text(&out).contains("b/parser.wasm"), "{}", text(&out));
-    let out = install(&endpoint, &dest, &format!("hf://lab/two/b/parser.wasm@{COMMIT}"));
+    assert!(
+        text(&out).contains("a/reward.wasm") && text(&out).contains("b/parser.wasm"),
+        "{}",
+        text(&out)
+    );
+    let out = install(
+        &endpoint,
+        &dest,
+        &format!("hf://lab/two/b/parser.wasm@{COMMIT}"),
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(dest.join("parser-json.wasm").is_file());
 

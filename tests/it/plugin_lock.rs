@@ -15,7 +15,6 @@ fn econ_host(plugins: &Path, args: &[&str]) -> Output {
         .expect("running econ-host")
 }
 
-
 #[test]
 fn a_lock_file_pins_the_plugins_a_run_uses_and_a_changed_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -34,8 +33,19 @@ fn a_lock_file_pins_the_plugins_a_run_uses_and_a_changed_one_is_refused() {
     let parser = "plugins.parser=\"test-misbehave\"";
     let run = |logs: &Path, locked: bool| {
         let mut args = vec![
-            "run", "--config", config, "--train-eps", "2", "--test-eps", "2", "--modes",
-            "baseline", "--set", parser, "--log-dir", logs.to_str().unwrap(),
+            "run",
+            "--config",
+            config,
+            "--train-eps",
+            "2",
+            "--test-eps",
+            "2",
+            "--modes",
+            "baseline",
+            "--set",
+            parser,
+            "--log-dir",
+            logs.to_str().unwrap(),
         ];
         if locked {
             args.push("--locked");
@@ -48,11 +58,20 @@ fn a_lock_file_pins_the_plugins_a_run_uses_and_a_changed_one_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("plugins lock"), "{}", text(&out));
 
-    let out = econ_host(&plugins, &["plugins", "lock", "--config", config, "--set", parser]);
+    let out = econ_host(
+        &plugins,
+        &["plugins", "lock", "--config", config, "--set", parser],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let lock = std::fs::read_to_string(dir.path().join("sim.plugins.lock")).unwrap();
-    for want in ["key = \"plugins.parser\"", "name = \"test-misbehave\"", "version = \"0.1.0\"",
-                 "key = \"plugins.reward\"", "built-in", "--plugins"] {
+    for want in [
+        "key = \"plugins.parser\"",
+        "name = \"test-misbehave\"",
+        "version = \"0.1.0\"",
+        "key = \"plugins.reward\"",
+        "built-in",
+        "--plugins",
+    ] {
         assert!(lock.contains(want), "{want} not in\n{lock}");
     }
 
@@ -66,8 +85,10 @@ fn a_lock_file_pins_the_plugins_a_run_uses_and_a_changed_one_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let said = text(&out);
     assert!(
-        said.contains("plugins.parser") && said.contains("test-misbehave@0.2.0")
-            && said.contains("test-misbehave@0.1.0") && said.contains("sim.plugins.lock"),
+        said.contains("plugins.parser")
+            && said.contains("test-misbehave@0.2.0")
+            && said.contains("test-misbehave@0.1.0")
+            && said.contains("sim.plugins.lock"),
         "{said}"
     );
     assert!(!refused.exists(), "a refused run left its folder");

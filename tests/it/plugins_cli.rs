@@ -22,7 +22,6 @@ fn econ_host(args: &[&str], home: &Path, plugin_dir: Option<&Path>) -> Output {
     cmd.output().expect("running econ-host")
 }
 
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }

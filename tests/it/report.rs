@@ -19,7 +19,6 @@ fn econ_host(args: &[&str], dir: &Path) -> Output {
         .expect("running econ-host")
 }
 
-
 const SECTIONS: [&str; 9] = [
     "verdict",
     "overview",
@@ -208,8 +207,18 @@ fn a_compare_of_two_seeds_aggregates_over_the_runs() {
         let logs = dir.path().join(format!("seed-{seed}"));
         let out = econ_host(
             &[
-                "run", "--config", config.to_str().unwrap(), "--train-eps", "30", "--test-eps", "40",
-                "--modes", "baseline,bne", "--set", &format!("seed={seed}"), "--log-dir",
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--train-eps",
+                "30",
+                "--test-eps",
+                "40",
+                "--modes",
+                "baseline,bne",
+                "--set",
+                &format!("seed={seed}"),
+                "--log-dir",
                 logs.to_str().unwrap(),
             ],
             dir.path(),
@@ -222,28 +231,51 @@ fn a_compare_of_two_seeds_aggregates_over_the_runs() {
         ids.push(
             traces
                 .lines()
-                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+                .map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
                 .collect(),
         );
     }
     let out_file = dir.path().join("seeds.html");
     let out = econ_host(
         &[
-            "report", "seed-1", "--compare", "seed-2", "--out", out_file.to_str().unwrap(),
+            "report",
+            "seed-1",
+            "--compare",
+            "seed-2",
+            "--out",
+            out_file.to_str().unwrap(),
         ],
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out));
     let html = std::fs::read_to_string(&out_file).unwrap();
-    let verdict = &html[html.find("id=\"verdict\"").unwrap()..html.find("id=\"overview\"").unwrap()];
+    let verdict =
+        &html[html.find("id=\"verdict\"").unwrap()..html.find("id=\"overview\"").unwrap()];
     assert!(verdict.contains("Over runs"), "no aggregate in the verdict");
     let shared = ids[0].intersection(&ids[1]).count();
-    assert!(verdict.contains(&format!("Any two of them share {shared} test problems")), "{verdict}");
+    assert!(
+        verdict.contains(&format!("Any two of them share {shared} test problems")),
+        "{verdict}"
+    );
     let mean = (accuracy[0] + accuracy[1]) / 2.0;
-    let row = format!("<td class=\"l\">baseline</td><td>2</td><td>{:.1}%</td>", 100.0 * mean);
+    let row = format!(
+        "<td class=\"l\">baseline</td><td>2</td><td>{:.1}%</td>",
+        100.0 * mean
+    );
     assert!(verdict.contains(&row), "{row} not in {verdict}");
-    assert!(verdict.contains(&format!("seed-1 {:.1}%", 100.0 * accuracy[0])), "{verdict}");
-    assert!(verdict.contains("bne − baseline (paired within each run)"), "{verdict}");
+    assert!(
+        verdict.contains(&format!("seed-1 {:.1}%", 100.0 * accuracy[0])),
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains("bne − baseline (paired within each run)"),
+        "{verdict}"
+    );
     // And what BNE did, by stop reason.
     assert!(html.contains("Round 0 → final, by stop reason"));
 }

@@ -29,7 +29,6 @@ fn econ_host(args: &[&str], cwd: &Path) -> Output {
         .expect("running econ-host")
 }
 
-
 /// The cargo running these tests (same toolchain), in a scaffolded crate,
 /// with a build folder shared by every run of this test (warm after the
 /// first) and no network: the SDK's dependencies are the workspace's, already
@@ -189,7 +188,10 @@ fn scaffolded_plugins_of_every_kind_test_build_check_and_load() {
     }
 
     // And each example does its job through the host.
-    the_examples_do_their_job(&plugins, ["my-reward", "my-adapter", "my-prompts", "my-parser"]);
+    the_examples_do_their_job(
+        &plugins,
+        ["my-reward", "my-adapter", "my-prompts", "my-parser"],
+    );
 }
 
 /// Load the four plugins `names` (reward, adapter, prompts, parser) from
@@ -227,7 +229,10 @@ fn the_examples_do_their_job(plugins: &Path, names: [&str; 4]) {
         .adapt(&records, &[])
         .unwrap();
     assert_eq!(problems[0].as_ref().unwrap().answer, "18");
-    assert!(problems[1].as_ref().unwrap_err().contains("answer"), "{problems:?}");
+    assert!(
+        problems[1].as_ref().unwrap_err().contains("answer"),
+        "{problems:?}"
+    );
 
     let ctx = PromptContext {
         stage: "executor".into(),
@@ -242,7 +247,10 @@ fn the_examples_do_their_job(plugins: &Path, names: [&str; 4]) {
     };
     let prompts = registry.prompt_template(prompts_name).unwrap();
     let messages = prompts.render(&[ctx.clone()]).unwrap();
-    assert!(messages[0].iter().any(|m| m.content.contains("9 + 9")), "{messages:?}");
+    assert!(
+        messages[0].iter().any(|m| m.content.contains("9 + 9")),
+        "{messages:?}"
+    );
     let unknown = PromptContext {
         stage: "no-such-stage".into(),
         ..ctx
@@ -280,7 +288,12 @@ fn projects_in(lang: &str, test: &[&str]) {
         let out = econ_host(&["plugins", "new", kind, &name, "--lang", lang], root);
         assert!(out.status.success(), "{}", text(&out));
         let project = root.join(&name);
-        for file in ["README.md", ".gitignore", "build.sh", "wit/econ-plugins.wit"] {
+        for file in [
+            "README.md",
+            ".gitignore",
+            "build.sh",
+            "wit/econ-plugins.wit",
+        ] {
             assert!(project.join(file).is_file(), "{name}: no {file}");
         }
         let out = Command::new(test[0])
@@ -289,15 +302,27 @@ fn projects_in(lang: &str, test: &[&str]) {
             .output()
             .unwrap_or_else(|e| panic!("{name}: running {test:?}: {e}"));
         assert!(out.status.success(), "{name}: {test:?}\n{}", text(&out));
-        let out = Command::new(project.join("build.sh")).current_dir(&project).output().unwrap();
+        let out = Command::new(project.join("build.sh"))
+            .current_dir(&project)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{name}: build.sh\n{}", text(&out));
         let wasm = project.join(format!("{name}.wasm"));
         let built = started.elapsed().as_secs_f64();
-        let out = econ_host(&["plugins", "check", wasm.to_str().unwrap(), "--json"], root);
+        let out = econ_host(
+            &["plugins", "check", wasm.to_str().unwrap(), "--json"],
+            root,
+        );
         assert!(out.status.success(), "{name}: check\n{}", text(&out));
         let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!((info["kind"].as_str(), info["name"].as_str()), (Some(kind), Some(name.as_str())));
-        assert!(!info["options"].as_array().unwrap().is_empty(), "{name}: {info}");
+        assert_eq!(
+            (info["kind"].as_str(), info["name"].as_str()),
+            (Some(kind), Some(name.as_str()))
+        );
+        assert!(
+            !info["options"].as_array().unwrap().is_empty(),
+            "{name}: {info}"
+        );
         eprintln!(
             "{name}: new + tests + build {built:.1} s, check {:.1} s, {} bytes",
             started.elapsed().as_secs_f64() - built,

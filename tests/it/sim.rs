@@ -819,7 +819,14 @@ fn run_json_lists_every_plugin_version_a_run_used_and_the_episodes_each_served()
         .arg("run")
         .arg("--config")
         .arg(common::repo_root().join("configs/sim.toml"))
-        .args(["--train-eps", "600", "--test-eps", "20", "--modes", "baseline"])
+        .args([
+            "--train-eps",
+            "600",
+            "--test-eps",
+            "20",
+            "--modes",
+            "baseline",
+        ])
         .args(["--set", "plugins.parser=\"test-misbehave\""])
         .args(["--set", "runner.concurrency=2"])
         .arg("--log-dir")
@@ -832,16 +839,24 @@ fn run_json_lists_every_plugin_version_a_run_used_and_the_episodes_each_served()
     let traces = logs.join("traces_train_bne.jsonl");
     let started = std::time::Instant::now();
     while std::fs::read_to_string(&traces).map_or(0, |t| t.lines().count()) < 30 {
-        assert!(started.elapsed().as_secs() < 120, "no training traces appeared");
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no training traces appeared"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let next = plugins.join("next.tmp");
     std::fs::write(&next, &v2).unwrap();
     std::fs::rename(&next, &file).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let run: Value = serde_json::from_slice(&std::fs::read(logs.join("run.json")).unwrap()).unwrap();
+    let run: Value =
+        serde_json::from_slice(&std::fs::read(logs.join("run.json")).unwrap()).unwrap();
     let served: Vec<&Value> = run["plugins_served"]
         .as_array()
         .unwrap()
@@ -870,10 +885,16 @@ fn run_json_lists_every_plugin_version_a_run_used_and_the_episodes_each_served()
             })
             .collect()
     };
-    let mut all: Vec<u64> = served.iter().flat_map(|s| episodes(s, "train bne")).collect();
+    let mut all: Vec<u64> = served
+        .iter()
+        .flat_map(|s| episodes(s, "train bne"))
+        .collect();
     all.sort_unstable();
     assert_eq!(all, (1..=600).collect::<Vec<u64>>());
     assert!(!episodes(served[0], "train bne").is_empty());
     // The test phase ran after the swap: the new version only.
-    assert_eq!(episodes(served[1], "test baseline"), (1..=20).collect::<Vec<u64>>());
+    assert_eq!(
+        episodes(served[1], "test baseline"),
+        (1..=20).collect::<Vec<u64>>()
+    );
 }

@@ -148,7 +148,10 @@ pub(super) fn plugins_new(
                     project.display()
                 ),
             }
-            format!("target/wasm32-wasip2/release/{}.wasm", name.replace('-', "_"))
+            format!(
+                "target/wasm32-wasip2/release/{}.wasm",
+                name.replace('-', "_")
+            )
         }
         _ => format!("{name}.wasm"),
     };
@@ -201,7 +204,12 @@ pub(super) fn plugins_install(
     for text in sources {
         match Source::parse(text).map_err(bad_input)? {
             Source::Path(path) => {
-                files.extend(install::wasm_files(&path).map_err(bad_input)?.into_iter().map(|f| (f, None)));
+                files.extend(
+                    install::wasm_files(&path)
+                        .map_err(bad_input)?
+                        .into_iter()
+                        .map(|f| (f, None)),
+                );
             }
             Source::Oci(reference) => {
                 let (bytes, pinned) = crate::share::oci::pull(&reference).map_err(bad_input)?;
@@ -302,8 +310,8 @@ pub(super) fn plugins_publish(file: &std::path::Path, target: &str, json: bool) 
     let engine = PluginEngine::new(crate::plugins::default_cache_dir())?;
     let bytes = crate::plugins::read_plugin_file(file).map_err(bad_input)?;
     let source = file.parent().unwrap_or(std::path::Path::new("."));
-    let plugin = Plugin::from_bytes(&engine, &bytes, file, source, Limits::default())
-        .map_err(bad_input)?;
+    let plugin =
+        Plugin::from_bytes(&engine, &bytes, file, source, Limits::default()).map_err(bad_input)?;
     let published = crate::share::oci::publish(&engine, &plugin, bytes, &target)?;
     let info = plugin.info();
     if json {

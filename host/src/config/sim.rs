@@ -311,7 +311,10 @@ impl SimFields {
             }
             for (key, pool) in [
                 ("test_strategy_phrases", &k.test_strategy_phrases),
-                ("validation_strategy_phrases", &k.validation_strategy_phrases),
+                (
+                    "validation_strategy_phrases",
+                    &k.validation_strategy_phrases,
+                ),
             ] {
                 if k.strategy_phrases.is_empty() && !pool.is_empty() {
                     bail!(

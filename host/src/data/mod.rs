@@ -216,7 +216,9 @@ pub fn load_splits(config: &Config, adapter: &DatasetAdapterPlugin) -> Result<Sp
             let validation = train.split_off(train.len() - k);
             // A training problem that repeats a validation one leaves train, as for test.
             remove_overlap(&mut train, &validation, &mut skipped);
-            how.push_str(&format!("; validation: {k} held out (validation_fraction {f})"));
+            how.push_str(&format!(
+                "; validation: {k} held out (validation_fraction {f})"
+            ));
             Some(validation)
         }
         None => None,

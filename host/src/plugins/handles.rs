@@ -591,8 +591,14 @@ pub fn component_interfaces(
 ) -> Result<(Vec<String>, Vec<String>)> {
     let component = engine.load_bytes(bytes)?.component;
     let ty = component.component_type();
-    let imports = ty.imports(engine.engine()).map(|(n, _)| n.to_string()).collect();
-    let exports = ty.exports(engine.engine()).map(|(n, _)| n.to_string()).collect();
+    let imports = ty
+        .imports(engine.engine())
+        .map(|(n, _)| n.to_string())
+        .collect();
+    let exports = ty
+        .exports(engine.engine())
+        .map(|(n, _)| n.to_string())
+        .collect();
     Ok((imports, exports))
 }
 

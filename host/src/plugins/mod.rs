@@ -13,8 +13,8 @@ mod reload;
 mod wit;
 mod worlds;
 
-pub use engine::{Loaded, MAX_PLUGIN_FILE_BYTES, PluginEngine, read_plugin_file};
 pub(crate) use engine::sha256_hex;
+pub use engine::{Loaded, MAX_PLUGIN_FILE_BYTES, PluginEngine, read_plugin_file};
 pub use handles::{
     AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginId, PluginInfo, PromptTemplatePlugin,
     RewardPlugin, component_interfaces, is_plugin_name,

@@ -60,7 +60,10 @@ fn draw_legend<DB: DrawingBackend>(
         let mid = y + LEGEND_ROW / 2 - 2;
         match mark {
             Mark::Line => area
-                .draw(&PathElement::new(vec![(x, mid), (x + 18, mid)], c.stroke_width(2)))
+                .draw(&PathElement::new(
+                    vec![(x, mid), (x + 18, mid)],
+                    c.stroke_width(2),
+                ))
                 .map_err(err)?,
             Mark::Dot => area
                 .draw(&Circle::new((x + 9, mid), 5, c.filled()))
@@ -153,7 +156,11 @@ pub fn pareto(points: &[(String, f64, f64)]) -> Result<String> {
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut entries = vec![("Pareto frontier".to_string(), BLACK.mix(0.5).to_rgba(), Mark::Line)];
+        let mut entries = vec![(
+            "Pareto frontier".to_string(),
+            BLACK.mix(0.5).to_rgba(),
+            Mark::Line,
+        )];
         entries.extend(
             points
                 .iter()
@@ -198,7 +205,11 @@ pub fn pareto(points: &[(String, f64, f64)]) -> Result<String> {
                 .iter()
                 .filter(|q| (q.1 - p.1).abs() < max_tokens * 0.01 && (q.2 - p.2).abs() < 0.01)
                 .count() as i32;
-            let style = if radius > 6 { c.stroke_width(2) } else { c.filled() };
+            let style = if radius > 6 {
+                c.stroke_width(2)
+            } else {
+                c.filled()
+            };
             chart
                 .draw_series(std::iter::once(Circle::new((p.1, p.2), radius, style)))
                 .map_err(err)?;
@@ -412,23 +423,40 @@ mod tests {
         let series: Vec<(String, Vec<(f64, f64)>)> = (0..5)
             .map(|k| {
                 let name = format!("series number {k}");
-                (name, (0..50).map(|i| (i as f64, ((i * (k + 1)) % 17) as f64)).collect())
+                (
+                    name,
+                    (0..50)
+                        .map(|i| (i as f64, ((i * (k + 1)) % 17) as f64))
+                        .collect(),
+                )
             })
             .collect();
         let svg = lines("many", "update", &series).unwrap();
         let lowest_mark = marks_y(&svg).into_iter().fold(f64::MIN, f64::max);
         for (name, _) in &series {
             let y = text_y(&svg, name).unwrap_or_else(|| panic!("no legend entry {name}"));
-            assert!(y > lowest_mark, "legend {name} at y {y} above a mark at {lowest_mark}");
+            assert!(
+                y > lowest_mark,
+                "legend {name} at y {y} above a mark at {lowest_mark}"
+            );
         }
         let points: Vec<(String, f64, f64)> = (0..7)
-            .map(|i| (format!("run-{i}/baseline"), 100.0 * i as f64, 0.1 * i as f64))
+            .map(|i| {
+                (
+                    format!("run-{i}/baseline"),
+                    100.0 * i as f64,
+                    0.1 * i as f64,
+                )
+            })
             .collect();
         let svg = pareto(&points).unwrap();
         let lowest_mark = circles_y(&svg).into_iter().fold(f64::MIN, f64::max);
         for (name, ..) in &points {
             let y = text_y(&svg, name).unwrap();
-            assert!(y > lowest_mark, "legend {name} at y {y} above a point at {lowest_mark}");
+            assert!(
+                y > lowest_mark,
+                "legend {name} at y {y} above a point at {lowest_mark}"
+            );
         }
         // Degenerate inputs still draw.
         assert!(lines("empty", "update", &[]).unwrap().starts_with("<svg"));

@@ -248,7 +248,12 @@ fn over_runs(page: &mut String, runs: &[Run]) {
     for name in &names {
         let per_run: Vec<(&str, &ModeData)> = runs
             .iter()
-            .filter_map(|r| r.modes.iter().find(|m| m.mode == *name).map(|m| (r.label.as_str(), m)))
+            .filter_map(|r| {
+                r.modes
+                    .iter()
+                    .find(|m| m.mode == *name)
+                    .map(|m| (r.label.as_str(), m))
+            })
             .collect();
         if per_run.len() < 2 {
             continue;
@@ -276,7 +281,12 @@ fn over_runs(page: &mut String, runs: &[Run]) {
             let bne = r.modes.iter().find(|m| m.mode == "bne")?;
             let base = r.modes.iter().find(|m| m.mode == "baseline")?;
             let p = pair(bne, base);
-            (p.n > 0).then(|| (r.label.as_str(), (p.only_a as f64 - p.only_b as f64) / p.n as f64))
+            (p.n > 0).then(|| {
+                (
+                    r.label.as_str(),
+                    (p.only_a as f64 - p.only_b as f64) / p.n as f64,
+                )
+            })
         })
         .collect();
     if gains.len() >= 2 {

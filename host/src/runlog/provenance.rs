@@ -83,14 +83,20 @@ pub fn plugins_served(log_dir: &Path) -> Result<Vec<ServedPlugin>> {
         .collect();
     files.sort();
     for file in files {
-        let stem = file.file_stem().and_then(|n| n.to_str()).unwrap_or_default();
+        let stem = file
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let part = stem.trim_start_matches("traces_").replacen('_', " ", 1);
         for line in super::jsonl::read_records::<serde_json::Value>(&file)? {
             let Some(episode) = line["episode"].as_u64() else {
                 continue;
             };
             let names = line["plugins"].as_array().cloned().unwrap_or_default();
-            let hashes = line["plugin_sha256"].as_array().cloned().unwrap_or_default();
+            let hashes = line["plugin_sha256"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             for (i, name) in names.iter().enumerate() {
                 let name = name.as_str().unwrap_or_default().to_string();
                 let sha = hashes.get(i).and_then(|h| h.as_str()).unwrap_or_default();
@@ -477,7 +483,11 @@ mod tests {
         text.push_str(&line(5, "0.1.0", "b"));
         text.push_str(&line(6, "0.2.0", "c"));
         std::fs::write(dir.path().join("traces_train_bne.jsonl"), text).unwrap();
-        std::fs::write(dir.path().join("traces_test_baseline.jsonl"), line(1, "0.2.0", "c")).unwrap();
+        std::fs::write(
+            dir.path().join("traces_test_baseline.jsonl"),
+            line(1, "0.2.0", "c"),
+        )
+        .unwrap();
         let served = super::plugins_served(dir.path()).unwrap();
         let find = |plugin: &str, sha: &str| {
             served
@@ -490,7 +500,10 @@ mod tests {
         assert_eq!(find("reward-x@0.1.0", "a")["train bne"], "1-4");
         assert_eq!(find("reward-x@0.1.0", "b")["train bne"], "5");
         let c = find("reward-x@0.2.0", "c");
-        assert_eq!((c["train bne"].as_str(), c["test baseline"].as_str()), ("6", "1"));
+        assert_eq!(
+            (c["train bne"].as_str(), c["test baseline"].as_str()),
+            ("6", "1")
+        );
         assert_eq!(find("parser-boxed@1", "p")["train bne"], "1-6");
     }
 }

@@ -13,9 +13,9 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::episode::trace::read_traces;
-use crate::nets::Action;
 use crate::episode::{FixedActions, Mode};
 use crate::learn::Learner;
+use crate::nets::Action;
 use crate::plugins::dataset_adapter::Problem;
 use crate::rng;
 use crate::runlog::CURVE_FILE;

@@ -72,7 +72,10 @@ impl Job {
         let live = LiveRegistry::new(engine, plugin_dirs, config.plugins.policy())?;
         let watch = match (pins, live.watch()) {
             (Some(p), _) => {
-                tracing::info!("--locked ({}): plugin folders are not watched", p.file.display());
+                tracing::info!(
+                    "--locked ({}): plugin folders are not watched",
+                    p.file.display()
+                );
                 None
             }
             (None, Ok(w)) => Some(w),
@@ -152,9 +155,8 @@ impl Job {
         let simulated = [&config.llm.coordinator, &config.llm.executor]
             .iter()
             .any(|r| r.provider == "sim");
-        let sim_world = simulated.then(|| {
-            Arc::new(crate::sim::World::of_splits(config.sim.clone(), &splits))
-        });
+        let sim_world =
+            simulated.then(|| Arc::new(crate::sim::World::of_splits(config.sim.clone(), &splits)));
         Ok(Job {
             res: Resources {
                 config: config.clone(),
@@ -183,7 +185,11 @@ impl Job {
 /// The plugins the config names are loaded (a limits table for a plugin
 /// not loaded yet is only a warning: it may be dropped in later).
 /// Every plugin the config names is the file `pins` pins (exit 2 if not).
-fn check_pins(config: &Config, registry: &crate::plugins::PluginRegistry, pins: &Pins) -> Result<()> {
+fn check_pins(
+    config: &Config,
+    registry: &crate::plugins::PluginRegistry,
+    pins: &Pins,
+) -> Result<()> {
     let mut wrong = Vec::new();
     for (key, name) in [
         ("dataset.adapter", &config.dataset.adapter),

@@ -122,7 +122,11 @@ pub fn render(
         (PathBuf::from(format!("logic.{ext}")), fill(logic), false),
         (PathBuf::from(format!("app.{ext}")), fill(app), false),
         (PathBuf::from(test_file), fill(test), false),
-        (PathBuf::from("wit/econ-plugins.wit"), WIT_TEXT.to_string(), false),
+        (
+            PathBuf::from("wit/econ-plugins.wit"),
+            WIT_TEXT.to_string(),
+            false,
+        ),
     ];
     files.extend(
         common

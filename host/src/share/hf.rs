@@ -70,7 +70,11 @@ impl HfRef {
     }
 
     fn prefix(&self) -> &'static str {
-        if self.kind == "datasets" { "datasets/" } else { "" }
+        if self.kind == "datasets" {
+            "datasets/"
+        } else {
+            ""
+        }
     }
 }
 
@@ -111,7 +115,8 @@ pub fn pull(source: &HfRef) -> Result<(Vec<u8>, HfRef)> {
         .filter(|e| !e.trim().is_empty())
         .unwrap_or_else(|| "https://huggingface.co".into());
     let endpoint = endpoint.trim_end_matches('/').to_string();
-    let url = reqwest::Url::parse(&endpoint).with_context(|| format!("HF_ENDPOINT {endpoint:?}"))?;
+    let url =
+        reqwest::Url::parse(&endpoint).with_context(|| format!("HF_ENDPOINT {endpoint:?}"))?;
     let host = url.host_str().unwrap_or("");
     let loopback = host == "localhost"
         || host
@@ -122,7 +127,9 @@ pub fn pull(source: &HfRef) -> Result<(Vec<u8>, HfRef)> {
     if url.scheme() != "https" && !loopback {
         bail!("HF_ENDPOINT {endpoint}: plain HTTP only for a hub on a loopback address");
     }
-    let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty());
+    let token = std::env::var("HF_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
     let client = crate::http::tls::client_builder()
         .connect_timeout(Duration::from_secs(20))
         .read_timeout(Duration::from_secs(120))
@@ -166,7 +173,10 @@ pub fn pull(source: &HfRef) -> Result<(Vec<u8>, HfRef)> {
                 .await
                 .with_context(|| format!("reading {info_url}"))?;
             if !(info.sha.len() == 40 && info.sha.bytes().all(|b| b.is_ascii_hexdigit())) {
-                bail!("{info_url} answered a commit {:?} that is not a hash", info.sha);
+                bail!(
+                    "{info_url} answered a commit {:?} that is not a hash",
+                    info.sha
+                );
             }
             let file = match &source.path {
                 Some(path) => info
@@ -187,7 +197,10 @@ pub fn pull(source: &HfRef) -> Result<(Vec<u8>, HfRef)> {
                             "{source}: the repository holds {} .wasm files ({}); name one: \
                              hf://{}/PATH",
                             wasm.len(),
-                            wasm.iter().map(|s| s.rfilename.as_str()).collect::<Vec<_>>().join(", "),
+                            wasm.iter()
+                                .map(|s| s.rfilename.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
                             source.repo
                         ),
                     }
@@ -215,14 +228,29 @@ pub fn pull(source: &HfRef) -> Result<(Vec<u8>, HfRef)> {
             if !response.status().is_success() {
                 bail!("GET {file_url}: {}", response.status());
             }
-            if response.content_length().is_some_and(|n| n > MAX_PLUGIN_FILE_BYTES) {
-                bail!("{}: over the {} MiB a plugin may have", file.rfilename, MAX_PLUGIN_FILE_BYTES >> 20);
+            if response
+                .content_length()
+                .is_some_and(|n| n > MAX_PLUGIN_FILE_BYTES)
+            {
+                bail!(
+                    "{}: over the {} MiB a plugin may have",
+                    file.rfilename,
+                    MAX_PLUGIN_FILE_BYTES >> 20
+                );
             }
             let mut response = response;
             let mut bytes = Vec::new();
-            while let Some(chunk) = response.chunk().await.with_context(|| format!("reading {file_url}"))? {
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .with_context(|| format!("reading {file_url}"))?
+            {
                 if bytes.len() as u64 + chunk.len() as u64 > MAX_PLUGIN_FILE_BYTES {
-                    bail!("{}: over the {} MiB a plugin may have", file.rfilename, MAX_PLUGIN_FILE_BYTES >> 20);
+                    bail!(
+                        "{}: over the {} MiB a plugin may have",
+                        file.rfilename,
+                        MAX_PLUGIN_FILE_BYTES >> 20
+                    );
                 }
                 bytes.extend_from_slice(&chunk);
             }
@@ -256,8 +284,17 @@ mod tests {
         assert_eq!(r.revision, "v1");
         assert_eq!(r.to_string(), "hf://my-lab/econ-plugins/rewards/ts.wasm@v1");
         let d = HfRef::parse("hf://datasets/org/repo").unwrap();
-        assert_eq!((d.kind, d.path.as_ref(), d.revision.as_str()), ("datasets", None, "main"));
-        for bad in ["hf://org", "hf://org/../x", "hf://org/repo@", "http://org/repo", "hf://o/r@a/../b"] {
+        assert_eq!(
+            (d.kind, d.path.as_ref(), d.revision.as_str()),
+            ("datasets", None, "main")
+        );
+        for bad in [
+            "hf://org",
+            "hf://org/../x",
+            "hf://org/repo@",
+            "http://org/repo",
+            "hf://o/r@a/../b",
+        ] {
             assert!(HfRef::parse(bad).is_err(), "{bad}");
         }
     }

@@ -83,9 +83,10 @@ pub fn lock(config: &Config, registry: &PluginRegistry) -> Result<LockFile> {
 
 /// Write `lock` to `path` with a header that says what it is.
 pub fn write(path: &Path, config_file: &Path, lock: &LockFile) -> Result<()> {
-    let name = config_file
-        .file_name()
-        .map_or_else(|| config_file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = config_file.file_name().map_or_else(
+        || config_file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let text = format!(
         "# Written by `econ-host plugins lock --config {name}`: the plugin files {name} runs with.\n\
          # `econ-host run --locked` (and train, test) refuses to start with any other file.\n\n{}",

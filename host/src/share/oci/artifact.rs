@@ -120,7 +120,10 @@ pub fn build(component: Vec<u8>, d: &Description) -> Artifact {
     let annotations: BTreeMap<String, String> = [
         ("org.opencontainers.image.title", d.name.as_str()),
         ("org.opencontainers.image.version", d.version.as_str()),
-        ("org.opencontainers.image.description", d.description.as_str()),
+        (
+            "org.opencontainers.image.description",
+            d.description.as_str(),
+        ),
         ("org.opencontainers.image.created", d.created.as_str()),
         (KIND_ANNOTATION, d.world.as_str()),
     ]

@@ -200,17 +200,27 @@ mod tests {
         assert_eq!(c.username, "econ");
         assert_eq!(c.mask("echo s3cret-pw"), "echo ***");
         assert_eq!(format!("{c:?}"), "Credentials(econ, ***)");
-        assert!(from_docker_config(config, "127.0.0.1:5000").unwrap().is_some());
+        assert!(
+            from_docker_config(config, "127.0.0.1:5000")
+                .unwrap()
+                .is_some()
+        );
         assert!(from_docker_config(config, "docker.io").unwrap().is_none());
         let bad = r#"{"auths": {"ghcr.io": {"auth": "%%%"}}}"#;
-        let e = from_docker_config(bad, "ghcr.io").err().unwrap().to_string();
+        let e = from_docker_config(bad, "ghcr.io")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("base64"), "{e}");
         let _ = Credentials::new("a", "b");
     }
 
     #[test]
     fn challenges_are_read() {
-        assert_eq!(Challenge::parse("Basic realm=\"x\""), Some(Challenge::Basic));
+        assert_eq!(
+            Challenge::parse("Basic realm=\"x\""),
+            Some(Challenge::Basic)
+        );
         assert_eq!(
             Challenge::parse(
                 "Bearer realm=\"https://ghcr.io/token\",service=\"ghcr.io\",scope=\"repository:a/b:pull,push\""

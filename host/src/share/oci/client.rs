@@ -48,7 +48,10 @@ impl Registry {
 
     /// Send the request `build` makes; on a 401, answer the challenge and
     /// send it once more.
-    async fn send(&mut self, build: impl Fn(&reqwest::Client) -> RequestBuilder) -> Result<Response> {
+    async fn send(
+        &mut self,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response> {
         let request = |this: &Self| {
             let r = build(&this.http);
             match &this.authorization {
@@ -176,9 +179,7 @@ impl Registry {
     /// Upload `bytes` as the blob `digest` unless the registry has it.
     pub async fn push_blob(&mut self, digest: &str, bytes: &[u8]) -> Result<()> {
         let blob_url = self.url(&format!("blobs/{digest}"));
-        let head = self
-            .send(|h| h.request(Method::HEAD, &blob_url))
-            .await?;
+        let head = self.send(|h| h.request(Method::HEAD, &blob_url)).await?;
         if head.status().is_success() {
             return Ok(());
         }
@@ -252,7 +253,9 @@ impl Registry {
             && said.starts_with("sha256:")
             && said != digest
         {
-            bail!("the registry says the manifest is {said}, but its bytes hash to {digest}: refused");
+            bail!(
+                "the registry says the manifest is {said}, but its bytes hash to {digest}: refused"
+            );
         }
         Ok((bytes, digest))
     }
@@ -263,7 +266,9 @@ impl Registry {
         let url = self.url(&format!("blobs/{digest}"));
         let response = self.send(|h| h.get(&url)).await?;
         if !response.status().is_success() {
-            return Err(self.failed(&format!("reading blob {digest}"), response).await);
+            return Err(self
+                .failed(&format!("reading blob {digest}"), response)
+                .await);
         }
         let bytes = read_capped(response, limit, &format!("blob {digest}")).await?;
         let got = digest_of(&bytes);

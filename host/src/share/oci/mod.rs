@@ -67,16 +67,17 @@ pub fn publish(
     let built = artifact::build(bytes, &description);
     let credentials = auth::lookup(&target.registry)?;
     let mut registry = client::Registry::new(target, credentials)?;
-    let digest = runtime()?.block_on(async {
-        registry
-            .push_blob(&artifact::digest_of(&built.layer), &built.layer)
-            .await?;
-        registry
-            .push_blob(&artifact::digest_of(&built.config), &built.config)
-            .await?;
-        registry.push_manifest(tag, &built.manifest).await
-    })
-    .with_context(|| format!("publishing to {target}"))?;
+    let digest = runtime()?
+        .block_on(async {
+            registry
+                .push_blob(&artifact::digest_of(&built.layer), &built.layer)
+                .await?;
+            registry
+                .push_blob(&artifact::digest_of(&built.config), &built.config)
+                .await?;
+            registry.push_manifest(tag, &built.manifest).await
+        })
+        .with_context(|| format!("publishing to {target}"))?;
     Ok(Published {
         pinned: target.pinned(&digest),
         size,
@@ -126,8 +127,12 @@ pub fn pull(source: &OciRef) -> Result<(Vec<u8>, OciRef)> {
                     .await?;
                 let config: artifact::WasmConfig = serde_json::from_slice(&config)
                     .map_err(|e| anyhow!("its config blob is not a Wasm config: {e}"))?;
-                if !config.layer_digests.is_empty() && !config.layer_digests.contains(&layer.digest) {
-                    bail!("its config does not list the component's digest {}", layer.digest);
+                if !config.layer_digests.is_empty() && !config.layer_digests.contains(&layer.digest)
+                {
+                    bail!(
+                        "its config does not list the component's digest {}",
+                        layer.digest
+                    );
                 }
             }
             let component = registry.pull_blob(&layer.digest, layer.size).await?;

@@ -67,7 +67,9 @@ impl OciRef {
                 bail!("{text:?}: no tag or digest; {shape}");
             };
             if !is_tag(tag) {
-                bail!("{text:?}: {tag:?} is not a tag (letters, digits, '.', '_', '-'; at most 128)");
+                bail!(
+                    "{text:?}: {tag:?} is not a tag (letters, digits, '.', '_', '-'; at most 128)"
+                );
             }
             let repo = &path[..path.len() - last.len() + name.len()];
             (repo, Reference::Tag(tag.to_string()))
@@ -130,7 +132,10 @@ impl fmt::Display for OciRef {
 
 pub fn is_digest(s: &str) -> bool {
     s.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -180,10 +185,17 @@ mod tests {
         assert_eq!(pinned.reference, Reference::Digest(d.clone()));
         assert!(!pinned.is_loopback());
         assert_eq!(pinned.base_url(), "https://ghcr.io");
-        assert_eq!(r.pinned(&d).to_string(), format!("oci://127.0.0.1:5000/econ/reward-x@{d}"));
+        assert_eq!(
+            r.pinned(&d).to_string(),
+            format!("oci://127.0.0.1:5000/econ/reward-x@{d}")
+        );
         assert!(OciRef::parse("oci://[::1]:5000/a:b").unwrap().is_loopback());
         assert!(OciRef::parse("oci://localhost/a:b").unwrap().is_loopback());
-        assert!(!OciRef::parse("oci://127.example.com/a:b").unwrap().is_loopback());
+        assert!(
+            !OciRef::parse("oci://127.example.com/a:b")
+                .unwrap()
+                .is_loopback()
+        );
     }
 
     #[test]
