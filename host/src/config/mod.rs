@@ -161,6 +161,16 @@ impl Config {
         Ok(config)
     }
 
+    /// Each config key that names a plugin, with the plugin it names.
+    pub fn plugin_keys(&self) -> [(&'static str, &str); 4] {
+        [
+            ("plugins.prompts", self.plugins.prompts.as_str()),
+            ("plugins.parser", self.plugins.parser.as_str()),
+            ("plugins.reward", self.plugins.reward.as_str()),
+            ("dataset.adapter", self.dataset.adapter.as_str()),
+        ]
+    }
+
     /// A path from the config, resolved against the config file's folder.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {

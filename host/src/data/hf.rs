@@ -281,21 +281,34 @@ fn download(cache: &Path, id: &str, revision: &str, split: &str) -> Result<PathB
     .map_err(|_| anyhow!("the download thread panicked"))?
 }
 
+/// The Hub's address: HF_ENDPOINT (as `huggingface_hub` reads it), else
+/// huggingface.co; no trailing slash.
+pub(crate) fn endpoint() -> String {
+    std::env::var("HF_ENDPOINT")
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+        .unwrap_or_else(|| "https://huggingface.co".into())
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// HF_TOKEN, when set.
+pub(crate) fn token() -> Option<String> {
+    std::env::var("HF_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+}
+
 // Long on purpose: one download with its resume, checksum and atomic rename, each failure
 // naming the file.
 async fn fetch(cache: &Path, id: &str, revision: &str, split: &str) -> Result<PathBuf> {
-    let endpoint = std::env::var("HF_ENDPOINT")
-        .ok()
-        .filter(|e| !e.trim().is_empty())
-        .unwrap_or_else(|| "https://huggingface.co".into());
-    let endpoint = endpoint.trim_end_matches('/');
+    let endpoint = endpoint();
+    let endpoint = endpoint.as_str();
     let client = crate::http::tls::client_builder()
         .connect_timeout(Duration::from_secs(20))
         .timeout(Duration::from_secs(1800))
         .build()?;
-    let token = std::env::var("HF_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty());
+    let token = token();
     let get = |url: String| {
         let request = client.get(url);
         match &token {

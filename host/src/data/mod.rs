@@ -44,6 +44,7 @@ use crate::plugins::dataset_adapter::{Problem, RawRecord};
 
 pub use files::Format;
 pub use hf::default_cache as default_hf_cache;
+pub(crate) use hf::{endpoint as hf_endpoint, token as hf_token};
 
 /// Problems of one source, plus the records the adapter refused.
 pub struct Loaded {

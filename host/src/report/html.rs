@@ -335,10 +335,7 @@ fn transitions_by_stop(page: &mut String, modes: &[&&ModeData]) {
         let mut by_reason: BTreeMap<String, crate::episode::summary::ModeSummary> = BTreeMap::new();
         for t in &m.traces {
             let Some(step) = t.steps.last() else { continue };
-            let reason = serde_json::to_value(step.stop_reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| "unknown".into());
+            let reason = super::stop_reason_name(step);
             by_reason.entry(reason).or_default().add(t);
         }
         for (reason, s) in &by_reason {

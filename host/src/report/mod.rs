@@ -91,10 +91,7 @@ impl ModeStats {
         for t in traces {
             if let Some(step) = t.steps.last() {
                 *rounds.entry(step.rounds.len()).or_default() += 1;
-                let reason = serde_json::to_value(step.stop_reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_else(|| "unknown".into());
+                let reason = stop_reason_name(step);
                 *stop_reasons.entry(reason).or_default() += 1;
             }
         }
@@ -119,6 +116,14 @@ impl ModeStats {
             stop_reasons,
         }
     }
+}
+
+/// Why a step's BNE rounds stopped, as traces write it ("critic_veto").
+pub(crate) fn stop_reason_name(step: &crate::episode::trace::StepTrace) -> String {
+    serde_json::to_value(step.stop_reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Two modes on the problems both ran (matched by problem id).

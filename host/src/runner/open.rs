@@ -182,8 +182,6 @@ impl Job {
     }
 }
 
-/// The plugins the config names are loaded (a limits table for a plugin
-/// not loaded yet is only a warning: it may be dropped in later).
 /// Every plugin the config names is the file `pins` pins (exit 2 if not).
 fn check_pins(
     config: &Config,
@@ -191,12 +189,7 @@ fn check_pins(
     pins: &Pins,
 ) -> Result<()> {
     let mut wrong = Vec::new();
-    for (key, name) in [
-        ("dataset.adapter", &config.dataset.adapter),
-        ("plugins.prompts", &config.plugins.prompts),
-        ("plugins.parser", &config.plugins.parser),
-        ("plugins.reward", &config.plugins.reward),
-    ] {
+    for (key, name) in config.plugin_keys() {
         let Some(info) = registry.get(name).map(|p| p.info().clone()) else {
             continue;
         };
@@ -227,6 +220,8 @@ fn check_pins(
     )))
 }
 
+/// The plugins the config names are loaded (a limits table for a plugin
+/// not loaded yet is only a warning: it may be dropped in later).
 fn check_plugin_names(config: &Config, registry: &crate::plugins::PluginRegistry) -> Result<()> {
     // A plugin that failed to load because of the config (its options) is
     // the config's error, not a missing plugin.
@@ -238,12 +233,7 @@ fn check_plugin_names(config: &Config, registry: &crate::plugins::PluginRegistry
             .find(|f| f.error.contains(&key))
             .map(|f| bad_input(anyhow::anyhow!("config: {}", f.error)))
     };
-    for name in [
-        &config.plugins.prompts,
-        &config.plugins.parser,
-        &config.plugins.reward,
-        &config.dataset.adapter,
-    ] {
+    for (_, name) in config.plugin_keys() {
         if registry.get(name).is_none() {
             return Err(failed(name).unwrap_or_else(|| {
                 bad_input(anyhow::anyhow!(

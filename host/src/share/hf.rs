@@ -110,26 +110,13 @@ struct Lfs {
 /// The plugin file at `source`, checked against the hub's sha256, and the
 /// reference pinned to the commit it came from.
 pub fn pull(source: &HfRef) -> Result<(Vec<u8>, HfRef)> {
-    let endpoint = std::env::var("HF_ENDPOINT")
-        .ok()
-        .filter(|e| !e.trim().is_empty())
-        .unwrap_or_else(|| "https://huggingface.co".into());
-    let endpoint = endpoint.trim_end_matches('/').to_string();
+    let endpoint = crate::data::hf_endpoint();
     let url =
         reqwest::Url::parse(&endpoint).with_context(|| format!("HF_ENDPOINT {endpoint:?}"))?;
-    let host = url.host_str().unwrap_or("");
-    let loopback = host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if url.scheme() != "https" && !loopback {
+    if url.scheme() != "https" && !super::is_loopback_host(url.host_str().unwrap_or("")) {
         bail!("HF_ENDPOINT {endpoint}: plain HTTP only for a hub on a loopback address");
     }
-    let token = std::env::var("HF_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty());
+    let token = crate::data::hf_token();
     let client = crate::http::tls::client_builder()
         .connect_timeout(Duration::from_secs(20))
         .read_timeout(Duration::from_secs(120))
@@ -142,11 +129,7 @@ pub fn pull(source: &HfRef) -> Result<(Vec<u8>, HfRef)> {
             None => request,
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime
+    super::runtime()?
         .block_on(async {
             let info_url = format!(
                 "{endpoint}/api/{}/{}/revision/{}?blobs=true",
@@ -228,32 +211,8 @@ pub fn pull(source: &HfRef) -> Result<(Vec<u8>, HfRef)> {
             if !response.status().is_success() {
                 bail!("GET {file_url}: {}", response.status());
             }
-            if response
-                .content_length()
-                .is_some_and(|n| n > MAX_PLUGIN_FILE_BYTES)
-            {
-                bail!(
-                    "{}: over the {} MiB a plugin may have",
-                    file.rfilename,
-                    MAX_PLUGIN_FILE_BYTES >> 20
-                );
-            }
-            let mut response = response;
-            let mut bytes = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .with_context(|| format!("reading {file_url}"))?
-            {
-                if bytes.len() as u64 + chunk.len() as u64 > MAX_PLUGIN_FILE_BYTES {
-                    bail!(
-                        "{}: over the {} MiB a plugin may have",
-                        file.rfilename,
-                        MAX_PLUGIN_FILE_BYTES >> 20
-                    );
-                }
-                bytes.extend_from_slice(&chunk);
-            }
+            let bytes =
+                super::read_capped(response, MAX_PLUGIN_FILE_BYTES, &file.rfilename).await?;
             let got = crate::plugins::sha256_hex(&bytes);
             if !got.eq_ignore_ascii_case(&lfs.sha256) {
                 bail!(

@@ -44,20 +44,10 @@ pub fn path_for(config: &Path) -> PathBuf {
     config.with_extension("plugins.lock")
 }
 
-/// The config keys that name a plugin, with the plugin each names.
-fn used(config: &Config) -> [(&'static str, &str); 4] {
-    [
-        ("dataset.adapter", config.dataset.adapter.as_str()),
-        ("plugins.prompts", config.plugins.prompts.as_str()),
-        ("plugins.parser", config.plugins.parser.as_str()),
-        ("plugins.reward", config.plugins.reward.as_str()),
-    ]
-}
-
 /// The lock of the plugins `config` uses, as `registry` resolves them.
 pub fn lock(config: &Config, registry: &PluginRegistry) -> Result<LockFile> {
     let mut plugin = Vec::new();
-    for (key, name) in used(config) {
+    for (key, name) in config.plugin_keys() {
         let found = registry.get(name).ok_or_else(|| {
             anyhow!("key {key}: plugin {name:?} is not among the loaded plugins (see `econ-host plugins list`)")
         })?;

@@ -8,7 +8,7 @@ pub mod oci;
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
 /// Where `plugins install` takes a plugin from.
 #[derive(Clone, Debug)]
@@ -31,4 +31,44 @@ impl Source {
         }
         Ok(Source::Path(PathBuf::from(text)))
     }
+}
+
+/// A runtime of its own for one command's downloads (the commands are
+/// synchronous).
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Whether `host` (a name, an IPv4 address, or an IPv6 one with or without
+/// brackets) is this machine: the only place plain HTTP is spoken to.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A response body of at most `limit` bytes, refused once it says or
+/// proves to be larger.
+async fn read_capped(response: reqwest::Response, limit: u64, what: &str) -> Result<Vec<u8>> {
+    if response.content_length().is_some_and(|n| n > limit) {
+        bail!("{what} is larger than {limit} bytes: refused");
+    }
+    let mut out = Vec::new();
+    let mut response = response;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .with_context(|| format!("reading {what}"))?
+    {
+        if out.len() as u64 + chunk.len() as u64 > limit {
+            bail!("{what} is larger than {limit} bytes: refused");
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }

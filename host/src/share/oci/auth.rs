@@ -37,6 +37,15 @@ impl Credentials {
         request.basic_auth(&self.username, Some(&self.password))
     }
 
+    /// The `Authorization` value of HTTP Basic with these credentials.
+    pub fn basic_header(&self) -> String {
+        let pair = format!("{}:{}", self.username, self.password);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
+
     /// `text` with the password replaced by `***` (a registry may echo it).
     pub fn mask(&self, text: &str) -> String {
         if self.password.len() < 4 {
@@ -198,6 +207,7 @@ mod tests {
                           "127.0.0.1:5000": {"username": "u", "password": "p"}}}"#;
         let c = from_docker_config(config, "ghcr.io").unwrap().unwrap();
         assert_eq!(c.username, "econ");
+        assert_eq!(c.basic_header(), "Basic ZWNvbjpzM2NyZXQtcHc=");
         assert_eq!(c.mask("echo s3cret-pw"), "echo ***");
         assert_eq!(format!("{c:?}"), "Credentials(econ, ***)");
         assert!(

@@ -11,6 +11,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use super::artifact::{MANIFEST_MEDIA_TYPE, digest_of};
 use super::auth::{Challenge, Credentials};
 use super::reference::OciRef;
+use crate::share::read_capped;
 
 /// Largest manifest read (a plugin's has three short entries).
 const MAX_MANIFEST_BYTES: usize = 4 << 20;
@@ -96,15 +97,7 @@ impl Registry {
         match challenge {
             Some(Challenge::Basic) | None => {
                 let c = self.credentials.as_ref().ok_or_else(no_credentials)?;
-                let header = c
-                    .basic(self.http.get("http://unused.invalid"))
-                    .build()?
-                    .headers()
-                    .get(reqwest::header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-                    .ok_or_else(|| anyhow!("the registry credentials do not fit in a header"))?;
-                Ok(header)
+                Ok(c.basic_header())
             }
             Some(Challenge::Bearer {
                 realm,
@@ -280,24 +273,4 @@ impl Registry {
         }
         Ok(bytes)
     }
-}
-
-/// A response body of at most `limit` bytes.
-async fn read_capped(response: Response, limit: u64, what: &str) -> Result<Vec<u8>> {
-    if response.content_length().is_some_and(|n| n > limit) {
-        bail!("{what} is larger than {limit} bytes: refused");
-    }
-    let mut out = Vec::new();
-    let mut response = response;
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .with_context(|| format!("reading {what}"))?
-    {
-        if out.len() as u64 + chunk.len() as u64 > limit {
-            bail!("{what} is larger than {limit} bytes: refused");
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }

@@ -22,13 +22,6 @@ pub use reference::OciRef;
 /// Largest config blob read (a plugin's is a few hundred bytes).
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
 /// What a publish sent.
 pub struct Published {
     /// The target pinned by the manifest's digest.
@@ -67,7 +60,7 @@ pub fn publish(
     let built = artifact::build(bytes, &description);
     let credentials = auth::lookup(&target.registry)?;
     let mut registry = client::Registry::new(target, credentials)?;
-    let digest = runtime()?
+    let digest = super::runtime()?
         .block_on(async {
             registry
                 .push_blob(&artifact::digest_of(&built.layer), &built.layer)
@@ -89,7 +82,7 @@ pub fn publish(
 pub fn pull(source: &OciRef) -> Result<(Vec<u8>, OciRef)> {
     let credentials = auth::lookup(&source.registry)?;
     let mut registry = client::Registry::new(source, credentials)?;
-    runtime()?
+    super::runtime()?
         .block_on(async {
             let (bytes, digest) = registry.pull_manifest(source.reference.as_str()).await?;
             let manifest: artifact::Manifest = serde_json::from_slice(&bytes)

@@ -101,10 +101,7 @@ impl OciRef {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => self.registry.split(':').next().unwrap_or(""),
         };
-        host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+        crate::share::is_loopback_host(host)
     }
 
     /// `http://host:port` on loopback, else `https://host`.
