@@ -326,6 +326,12 @@ pub enum PluginsCommand {
             ["rust", "python", "js"]
         ))]
         lang: String,
+        /// Fetch the project's wit/econ-plugins.wit from a registry
+        /// (oci://REGISTRY/econ/plugins:VERSION, see `plugins wit publish`)
+        /// instead of copying this host's. Python and JS only: a Rust crate
+        /// takes the WIT from econ-plugin-sdk.
+        #[arg(long, value_name = "oci://...", env = "ECON_HOST_WIT")]
+        wit: Option<String>,
     },
     /// Verify plugin files (as `check` does) and copy them into the user
     /// plugin folder as NAME.wasm; a folder installs every .wasm in it,
@@ -362,6 +368,11 @@ pub enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The plugin interface (the WIT package econ:plugins) in an OCI
+    /// registry: publish the versions this host holds, fetch one into a
+    /// project.
+    #[command(subcommand)]
+    Wit(WitCommand),
     /// Write CONFIG.plugins.lock beside the config: name, version, source
     /// and sha256 of each plugin the config names, as the plugin folders
     /// resolve them now. `run --locked` then refuses any other file.
@@ -372,6 +383,34 @@ pub enum PluginsCommand {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
         /// Print the lock as JSON on stdout too.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WitCommand {
+    /// Encode the WIT package as `wkg wit build` does and push it, in the
+    /// layout of `plugins publish`, to oci://REGISTRY/REPOSITORY:VERSION: the
+    /// tag is the version published (this host's, or a frozen earlier one).
+    /// wkg maps econ:plugins@0.2.0 to REGISTRY/econ/plugins:0.2.0.
+    Publish {
+        #[arg(value_name = "oci://...")]
+        target: String,
+        /// Say what was published as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch the package, digest-checked, refuse anything but econ:plugins
+    /// in a version this host serves, and write it as WIT text to
+    /// DIR/econ-plugins.wit.
+    Fetch {
+        #[arg(value_name = "oci://...")]
+        source: String,
+        /// The project's WIT folder.
+        #[arg(long, value_name = "DIR", default_value = "wit")]
+        out: PathBuf,
+        /// Say what was fetched as JSON on stdout.
         #[arg(long)]
         json: bool,
     },

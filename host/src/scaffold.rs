@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::plugins::{PluginKind, WIT_VERSION, is_plugin_name};
 
 mod languages;
-pub use languages::{COMPONENTIZE_JS, COMPONENTIZE_PY, Lang};
+pub use languages::{COMPONENTIZE_JS, COMPONENTIZE_PY, Lang, ProjectWit};
 
 const CARGO_TOML: &str = include_str!("scaffold/Cargo.toml.tmpl");
 const README: &str = include_str!("scaffold/README.md.tmpl");
@@ -137,13 +137,15 @@ pub fn render_lang(
     kind: PluginKind,
     name: &str,
     sdk: &Sdk,
+    wit: &ProjectWit,
 ) -> Vec<(PathBuf, String, bool)> {
     match lang {
+        // A Rust crate takes the WIT from econ-plugin-sdk.
         Lang::Rust => render(kind, name, sdk)
             .into_iter()
             .map(|(p, t)| (p, t, false))
             .collect(),
-        other => languages::render(other, kind, name, description(kind)),
+        other => languages::render(other, kind, name, description(kind), wit),
     }
 }
 
@@ -198,6 +200,7 @@ pub fn create(
     kind: PluginKind,
     name: &str,
     sdk: &Sdk,
+    wit: &ProjectWit,
 ) -> Result<PathBuf> {
     check_name(name)?;
     let dest = parent.join(name);
@@ -210,7 +213,7 @@ pub fn create(
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let tmp = parent.join(format!(".{name}.new-{}", std::process::id()));
     let written = (|| -> Result<()> {
-        for (file, text, executable) in render_lang(lang, kind, name, sdk) {
+        for (file, text, executable) in render_lang(lang, kind, name, sdk, wit) {
             let path = tmp.join(&file);
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;

@@ -420,3 +420,188 @@ fn a_registry_that_asks_for_credentials_gets_them_from_the_environment_never_pri
     assert!(out.status.success(), "{}", text(&out));
     assert!(dest.join("parser-json.wasm").is_file());
 }
+
+/// The plugin interface as a package: `plugins wit publish` pushes the WIT
+/// package (encoded as `wkg wit build` does) under its version; `plugins
+/// new --lang python --wit` fetches it into the project, which then builds
+/// with componentize-py and passes `plugins check`; `plugins wit fetch`
+/// refuses a plugin, an altered blob and a version the host cannot serve,
+/// and writes nothing when it refuses.
+#[test]
+fn the_wit_package_is_published_fetched_into_a_new_project_and_builds() {
+    let registry = Registry::start(None);
+    let home = tempfile::tempdir().unwrap();
+    let target = registry.reference(&format!("econ/plugins:{}", econ_host::plugins::WIT_VERSION));
+    let out = econ_host(
+        home.path(),
+        &["plugins", "wit", "publish", &target, "--json"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let published: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pinned = published["pinned"].as_str().unwrap().to_string();
+    // In the layout wkg reads: a Wasm config, one application/wasm layer.
+    let manifest: Value = block_on(async {
+        reqwest::Client::new()
+            .get(registry.url(&format!(
+                "econ/plugins/manifests/{}",
+                econ_host::plugins::WIT_VERSION
+            )))
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.wasm.config.v0+json"
+    );
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
+    // A version this host does not hold is not published under any tag.
+    let out = econ_host(
+        home.path(),
+        &[
+            "plugins",
+            "wit",
+            "publish",
+            &registry.reference("econ/plugins:9.9.9"),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("this host holds econ:plugins"),
+        "{}",
+        text(&out)
+    );
+
+    // A new Python project takes its WIT from the registry, and builds.
+    let projects = tempfile::tempdir().unwrap();
+    let out = econ_host(
+        home.path(),
+        &[
+            "plugins",
+            "new",
+            "reward",
+            "py-fetched",
+            "--lang",
+            "python",
+            "--dir",
+            projects.path().to_str().unwrap(),
+            "--wit",
+            &target,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let project = projects.path().join("py-fetched");
+    let wit = std::fs::read_to_string(project.join("wit/econ-plugins.wit")).unwrap();
+    assert!(
+        wit.starts_with(&format!(
+            "// econ:plugins@{} from {pinned}",
+            econ_host::plugins::WIT_VERSION
+        )),
+        "{wit}"
+    );
+    assert!(wit.contains("world reward"), "{wit}");
+    {
+        let _alone = common::cpu_heavy_or_timed();
+        let out = Command::new(project.join("build.sh"))
+            .current_dir(&project)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "build.sh\n{}", text(&out));
+    }
+    let wasm = project.join("py-fetched.wasm");
+    let out = econ_host(
+        home.path(),
+        &["plugins", "check", wasm.to_str().unwrap(), "--json"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["kind"], "reward");
+
+    // The frozen 0.1.0 publishes and fetches, but no 0.2 template is
+    // written against it.
+    let old = registry.reference("econ/plugins:0.1.0");
+    let out = econ_host(home.path(), &["plugins", "wit", "publish", &old], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out_dir = home.path().join("old-wit");
+    let out = econ_host(
+        home.path(),
+        &[
+            "plugins",
+            "wit",
+            "fetch",
+            &old,
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let fetched = std::fs::read_to_string(out_dir.join("econ-plugins.wit")).unwrap();
+    assert!(fetched.contains("package econ:plugins@0.1.0;"), "{fetched}");
+    let out = econ_host(
+        home.path(),
+        &[
+            "plugins",
+            "new",
+            "reward",
+            "py-old",
+            "--lang",
+            "python",
+            "--dir",
+            projects.path().to_str().unwrap(),
+            "--wit",
+            &old,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!projects.path().join("py-old").exists());
+
+    // A plugin is not a WIT package; an altered blob is refused.
+    let plugin = common::plugin_dir().join("parser-boxed.wasm");
+    let plugin_ref = registry.reference("lab/parser-boxed:1");
+    publish(home.path(), &plugin, &plugin_ref);
+    let refused = home.path().join("refused");
+    let out = econ_host(
+        home.path(),
+        &[
+            "plugins",
+            "wit",
+            "fetch",
+            &plugin_ref,
+            "--out",
+            refused.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("not a WIT package"), "{}", text(&out));
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let blob = registry.blob_file(layer);
+    let mut altered = std::fs::read(&blob).unwrap();
+    let last = altered.len() - 1;
+    altered[last] ^= 0x01;
+    std::fs::write(&blob, altered).unwrap();
+    let out = econ_host(
+        home.path(),
+        &[
+            "plugins",
+            "wit",
+            "fetch",
+            &target,
+            "--out",
+            refused.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!refused.join("econ-plugins.wit").exists());
+}

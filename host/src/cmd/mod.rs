@@ -18,13 +18,14 @@ use anyhow::{Context, Result};
 use models::{models_fetch, models_list};
 use plugins::{
     plugins_check, plugins_install, plugins_list, plugins_lock, plugins_new, plugins_publish,
+    plugins_wit_fetch, plugins_wit_publish,
 };
 use report::report_html;
 use run::{run, train};
 use sim::sim_curve;
 use test::test;
 
-use crate::cli::{Cli, Command, JobArgs, ModelsCommand, PluginsCommand, SimCommand};
+use crate::cli::{Cli, Command, JobArgs, ModelsCommand, PluginsCommand, SimCommand, WitCommand};
 use crate::config::Config;
 use crate::error::bad_input;
 use crate::interrupt;
@@ -46,7 +47,14 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             dir,
             sdk,
             lang,
-        }) => plugins_new(kind, name, dir, sdk.as_deref(), lang),
+            wit,
+        }) => plugins_new(kind, name, dir, sdk.as_deref(), lang, wit.as_deref()),
+        Command::Plugins(PluginsCommand::Wit(WitCommand::Publish { target, json })) => {
+            plugins_wit_publish(target, *json)
+        }
+        Command::Plugins(PluginsCommand::Wit(WitCommand::Fetch { source, out, json })) => {
+            plugins_wit_fetch(source, out, *json)
+        }
         Command::Plugins(PluginsCommand::Install {
             sources,
             dir,

@@ -120,8 +120,9 @@ pub(super) fn plugins_new(
     dir: &std::path::Path,
     sdk: Option<&std::path::Path>,
     lang: &str,
+    wit: Option<&str>,
 ) -> Result<()> {
-    use crate::scaffold::{self, Lang, Sdk};
+    use crate::scaffold::{self, Lang, ProjectWit, Sdk};
     let kind = crate::plugins::PluginKind::ALL
         .into_iter()
         .find(|k| k.world() == kind)
@@ -136,8 +137,46 @@ pub(super) fn plugins_new(
         Lang::Rust => scaffold::find_sdk(sdk).map_err(bad_input)?,
         _ => Sdk::Missing,
     };
-    let project = scaffold::create(dir, lang, kind, name, &sdk).map_err(bad_input)?;
+    // Fetched before anything is written: a refused package leaves no project.
+    let (project_wit, wit_from) = match wit.filter(|w| !w.is_empty()) {
+        None => (ProjectWit::default(), None),
+        Some(_) if lang == Lang::Rust => {
+            return Err(bad_input(anyhow::anyhow!(
+                "--wit (or ECON_HOST_WIT): a Rust crate takes the WIT from econ-plugin-sdk;                  --wit is for --lang python or js"
+            )));
+        }
+        Some(source) => {
+            let source = crate::share::oci::OciRef::parse(source).map_err(bad_input)?;
+            let (package, pinned) = crate::share::wit::fetch(&source).map_err(bad_input)?;
+            // The templates call the functions of this host's line (0.2.x).
+            if !crate::plugins::same_wit_line(&package.version, crate::plugins::WIT_VERSION) {
+                return Err(bad_input(anyhow::anyhow!(
+                    "--wit {pinned}: it holds {}@{}, and the project templates are written \
+                     for the line of {}@{}",
+                    crate::plugins::WIT_PACKAGE,
+                    package.version,
+                    crate::plugins::WIT_PACKAGE,
+                    crate::plugins::WIT_VERSION
+                )));
+            }
+            let file_text =
+                crate::share::wit::file_text(&package, &pinned, std::path::Path::new("wit"));
+            let wit = ProjectWit {
+                version: package.version,
+                file_text,
+            };
+            (wit, Some(pinned))
+        }
+    };
+    let project = scaffold::create(dir, lang, kind, name, &sdk, &project_wit).map_err(bad_input)?;
     println!("created {kind} plugin {name} in {}", project.display());
+    if let Some(pinned) = wit_from {
+        println!(
+            "  wit/econ-plugins.wit: {}@{} from {pinned}",
+            crate::plugins::WIT_PACKAGE,
+            project_wit.version
+        );
+    }
     let wasm = match lang {
         Lang::Rust => {
             match &sdk {
@@ -330,6 +369,40 @@ pub(super) fn plugins_publish(file: &std::path::Path, target: &str, json: bool) 
             published.size
         );
         println!("  pinned  {}", published.pinned);
+    }
+    Ok(())
+}
+
+pub(super) fn plugins_wit_publish(target: &str, json: bool) -> Result<()> {
+    let target = crate::share::oci::OciRef::parse(target).map_err(bad_input)?;
+    let (pinned, package, size) = crate::share::wit::publish(&target).map_err(bad_input)?;
+    let name = format!("{}@{}", crate::plugins::WIT_PACKAGE, package.version);
+    if json {
+        let out = serde_json::json!({
+            "package": name, "size": size,
+            "reference": target.to_string(), "pinned": pinned.to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("published {name} (WIT package, {size} bytes) -> {target}");
+        println!("  pinned  {pinned}");
+    }
+    Ok(())
+}
+
+pub(super) fn plugins_wit_fetch(source: &str, out: &std::path::Path, json: bool) -> Result<()> {
+    let source = crate::share::oci::OciRef::parse(source).map_err(bad_input)?;
+    let (package, pinned) = crate::share::wit::fetch(&source).map_err(bad_input)?;
+    let path = crate::share::wit::write_into(out, &package, &pinned)?;
+    let name = format!("{}@{}", crate::plugins::WIT_PACKAGE, package.version);
+    if json {
+        let out = serde_json::json!({
+            "package": name, "file": path, "pinned": pinned.to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("fetched {name} -> {}", path.display());
+        println!("  pinned  {pinned}");
     }
     Ok(())
 }

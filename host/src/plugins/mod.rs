@@ -23,7 +23,10 @@ pub use limits::{Limits, MAX_PLUGIN_MEMORY_MIB, PluginPolicy};
 pub use options::DeclaredOption;
 pub use registry::{LoadFailure, PluginRegistry};
 pub use reload::{DEBOUNCE, LiveRegistry, WatchGuard};
-pub use wit::{SUPPORTED as SUPPORTED_WIT, WIT_PACKAGE, WIT_VERSION};
+pub use wit::{
+    SUPPORTED as SUPPORTED_WIT, WIT_PACKAGE, WIT_VERSION, same_line as same_wit_line,
+    serves as serves_wit,
+};
 pub use worlds::{
     PluginKind, answer_parser, dataset_adapter, detect_world, prompt_template, reward,
 };

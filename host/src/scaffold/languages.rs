@@ -38,6 +38,25 @@ pub const COMPONENTIZE_JS: &str = "0.23.0";
 /// The WIT package as this host speaks it.
 pub const WIT_TEXT: &str = include_str!("../../../wit/econ-plugins.wit");
 
+/// The WIT a Python or JavaScript project is built against: this host's
+/// copy, or a package fetched from a registry (`plugins new --wit`).
+#[derive(Clone, Debug)]
+pub struct ProjectWit {
+    /// The package version, e.g. "0.2.0": the worlds the build targets.
+    pub version: String,
+    /// `wit/econ-plugins.wit` as written into the project.
+    pub file_text: String,
+}
+
+impl Default for ProjectWit {
+    fn default() -> ProjectWit {
+        ProjectWit {
+            version: WIT_VERSION.to_string(),
+            file_text: WIT_TEXT.to_string(),
+        }
+    }
+}
+
 macro_rules! kind_templates {
     ($dir:literal, $ext:literal) => {
         [
@@ -78,12 +97,13 @@ pub fn render(
     kind: PluginKind,
     name: &str,
     description: &str,
+    wit: &ProjectWit,
 ) -> Vec<(PathBuf, String, bool)> {
     let fill = |template: &str| {
         template
             .replace("{{description}}", description)
             .replace("{{kind}}", kind.world())
-            .replace("{{wit_version}}", WIT_VERSION)
+            .replace("{{wit_version}}", &wit.version)
             .replace("{{componentize_py}}", COMPONENTIZE_PY)
             .replace("{{componentize_js}}", COMPONENTIZE_JS)
             .replace("{{name}}", name)
@@ -124,7 +144,7 @@ pub fn render(
         (PathBuf::from(test_file), fill(test), false),
         (
             PathBuf::from("wit/econ-plugins.wit"),
-            WIT_TEXT.to_string(),
+            wit.file_text.clone(),
             false,
         ),
     ];
@@ -138,14 +158,18 @@ pub fn render(
 
 #[cfg(test)]
 mod tests {
-    use super::{Lang, render};
+    use super::{Lang, ProjectWit, render};
     use crate::plugins::PluginKind;
 
     #[test]
     fn every_kind_renders_in_every_language_without_leftover_placeholders() {
+        let wit = ProjectWit {
+            version: "0.2.7".into(),
+            file_text: "// fetched\npackage econ:plugins@0.2.7;\n".into(),
+        };
         for lang in [Lang::Python, Lang::Js] {
             for kind in PluginKind::ALL {
-                let files = render(lang, kind, "my-plugin", "does things");
+                let files = render(lang, kind, "my-plugin", "does things", &wit);
                 for (path, text, _) in &files {
                     assert!(!text.contains("{{"), "{lang:?} {kind} {path:?}");
                 }
@@ -154,6 +178,11 @@ mod tests {
                 assert!(build.1.contains(kind.world()), "{lang:?} {kind}");
                 let app = &files[1].1;
                 assert!(app.contains("logic"), "{lang:?} {kind}");
+                // The project names the worlds of the WIT it holds.
+                let readme = files.iter().find(|f| f.0.ends_with("README.md")).unwrap();
+                assert!(readme.1.contains("@0.2.7"), "{lang:?} {kind}");
+                let wit_file = files.iter().find(|f| f.0.ends_with("econ-plugins.wit"));
+                assert_eq!(wit_file.unwrap().1, wit.file_text);
                 if lang == Lang::Js {
                     assert!(build.1.contains("-d http -d fetch-event"));
                 }

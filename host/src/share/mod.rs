@@ -1,10 +1,12 @@
 //! Plugins shared between people: where a plugin to install comes from (a
-//! file, an OCI registry, the Hugging Face Hub), publishing one to a registry, and the lock file
-//! that pins the plugin files a config runs with.
+//! file, an OCI registry, the Hugging Face Hub), publishing one to a registry, the lock file
+//! that pins the plugin files a config runs with, and the plugin interface itself as a
+//! package ([`wit`]).
 
 pub mod hf;
 pub mod lock;
 pub mod oci;
+pub mod wit;
 
 use std::path::PathBuf;
 

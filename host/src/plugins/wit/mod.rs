@@ -46,6 +46,16 @@ impl WitLine {
     }
 }
 
+/// Whether guests built for WIT `version` load in this host.
+pub fn serves(version: &str) -> bool {
+    line_of(version).is_some()
+}
+
+/// Whether two versions belong to one line this host serves.
+pub fn same_line(a: &str, b: &str) -> bool {
+    line_of(a).is_some() && line_of(a) == line_of(b)
+}
+
 /// The line `version` belongs to: same major.minor for 0.x versions (semver);
 /// `None` for a version this host cannot serve.
 pub(super) fn line_of(version: &str) -> Option<WitLine> {
@@ -71,6 +81,8 @@ mod tests {
         assert_eq!(line_of("0.3.0"), None);
         assert_eq!(line_of("1.0.0"), None);
         assert_eq!(line_of(""), None);
+        assert!(same_line("0.2.0", "0.2.5") && !same_line("0.1.0", "0.2.0"));
+        assert!(!same_line("0.9.0", "0.9.0"));
         // The version new plugins are built for is one this host serves.
         assert_eq!(line_of(WIT_VERSION), Some(WitLine::V0_2));
     }

@@ -92,7 +92,8 @@ pub struct Description {
     pub version: String,
     pub description: String,
     pub author: String,
-    /// e.g. "econ:plugins/reward@0.2.0".
+    /// e.g. "econ:plugins/reward@0.2.0"; a WIT package's own name for a
+    /// package.
     pub world: String,
     pub imports: Vec<String>,
     pub exports: Vec<String>,
@@ -110,7 +111,8 @@ pub fn build(component: Vec<u8>, d: &Description) -> Artifact {
         architecture: "wasm".into(),
         os: "wasip2".into(),
         layer_digests: vec![layer.digest.clone()],
-        component: Some(ComponentInfo {
+        // A WIT package (no imports, no exports) is not a component to run.
+        component: (!d.exports.is_empty() || !d.imports.is_empty()).then(|| ComponentInfo {
             exports: d.exports.clone(),
             imports: d.imports.clone(),
             target: Some(d.world.clone()),
