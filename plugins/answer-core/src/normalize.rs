@@ -4,9 +4,10 @@
 use crate::latex::{command_groups, remove_commands, unwrap_whole};
 use crate::number::{canonical_decimal, format_value, loose_value, strip_thousands};
 
-/// Literal rewrites: currency, percent and degree marks, LaTeX spacing and
-/// delimiters carry no value; `\dfrac`/`\tfrac` are display variants.
-const REWRITES: &[(&str, &str)] = &[
+/// Literal rewrites, for numbers and for MATH's LaTeX alike: currency,
+/// percent and degree marks carry no value; `{,}` is a thousands separator;
+/// display variants become the plain command.
+pub(crate) const REWRITES: &[(&str, &str)] = &[
     ("\\$", ""),
     ("$", ""),
     ("\\%", ""),
@@ -14,6 +15,18 @@ const REWRITES: &[(&str, &str)] = &[
     ("^{\\circ}", ""),
     ("^\\circ", ""),
     ("\u{b0}", ""),
+    ("{,}", ","),
+    ("\\dfrac", "\\frac"),
+    ("\\tfrac", "\\frac"),
+    ("\\dbinom", "\\binom"),
+    ("\\tbinom", "\\binom"),
+    ("\\varnothing", "\\emptyset"),
+    ("\u{2212}", "-"),
+];
+
+/// LaTeX spacing and math delimiters, dropped from a number's answer (MATH's
+/// normaliser drops them itself, keeping a `\\` line break).
+const SPACING: &[(&str, &str)] = &[
     ("\\!", ""),
     ("\\,", ""),
     ("\\;", ""),
@@ -22,9 +35,6 @@ const REWRITES: &[(&str, &str)] = &[
     ("\\)", ""),
     ("\\[", ""),
     ("\\]", ""),
-    ("\\dfrac", "\\frac"),
-    ("\\tfrac", "\\frac"),
-    ("\u{2212}", "-"),
 ];
 
 /// Commands that only style or size what follows.
@@ -67,7 +77,7 @@ pub(crate) fn fixpoint(raw: &str, pass: fn(&str) -> String) -> String {
 
 fn pass(raw: &str) -> String {
     let mut s = raw.trim().to_string();
-    for (from, to) in REWRITES {
+    for (from, to) in REWRITES.iter().chain(SPACING) {
         if s.contains(from) {
             s = s.replace(from, to);
         }
@@ -229,6 +239,8 @@ mod tests {
             ("25\\%", "25"),
             ("25 %", "25"),
             ("1\\,234", "1234"),
+            // LaTeX's thousands separator (MATH and MATH-style GSM8K answers).
+            ("1{,}234", "1234"),
             ("1,2,3", "1,2,3"),
             ("+7", "7"),
             ("-0.50", "-0.5"),

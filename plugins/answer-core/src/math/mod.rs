@@ -17,27 +17,10 @@ mod expr;
 pub use expr::{Expr, parse};
 
 use crate::latex::{command_groups, command_name_end, matching_brace, remove_commands, skip_ws};
-use crate::normalize::{TEXT_COMMANDS, drop_variable, fixpoint, strip_unit_words, unwrap_all};
+use crate::normalize::{
+    REWRITES, TEXT_COMMANDS, drop_variable, fixpoint, strip_unit_words, unwrap_all,
+};
 use crate::number::{canonical_decimal, is_integer, strip_thousands};
-
-/// Literal rewrites: money, percent and degree marks carry no value;
-/// display variants become the plain command.
-const REWRITES: &[(&str, &str)] = &[
-    ("\\$", ""),
-    ("$", ""),
-    ("\\%", ""),
-    ("%", ""),
-    ("^{\\circ}", ""),
-    ("^\\circ", ""),
-    ("\u{b0}", ""),
-    ("{,}", ","),
-    ("\\dfrac", "\\frac"),
-    ("\\tfrac", "\\frac"),
-    ("\\dbinom", "\\binom"),
-    ("\\tbinom", "\\binom"),
-    ("\\varnothing", "\\emptyset"),
-    ("\u{2212}", "-"),
-];
 
 /// Commands that only size or style what follows.
 const NOISE_COMMANDS: &[&str] = &[
