@@ -10,6 +10,7 @@ pub mod plots;
 mod runs;
 pub mod stats;
 pub mod sweep;
+mod training;
 pub mod verdict;
 
 use std::collections::BTreeMap;

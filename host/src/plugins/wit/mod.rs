@@ -71,7 +71,7 @@ pub(super) fn line_of(version: &str) -> Option<WitLine> {
 
 #[cfg(test)]
 mod tests {
-    use super::{WIT_VERSION, WitLine, line_of};
+    use super::{WIT_VERSION, WitLine, line_of, same_line};
 
     #[test]
     fn versions() {

@@ -1,0 +1,181 @@
+//! The report's "Training curves" section: per run, the learner's losses,
+//! gradient norms and reward weights over updates, the training episodes'
+//! reward and accuracy, and the learning curve when the run measured one.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+
+use super::html::{escape, heading, pct};
+use super::{Run, plots};
+
+// Long on purpose: one section of the report, HTML written in page order.
+pub(super) fn section(page: &mut String, runs: &[Run]) -> Result<()> {
+    heading(page, "training");
+    let mut any = false;
+    for run in runs {
+        if run.metrics.is_empty() && run.train.is_empty() && run.curve.is_none() {
+            continue;
+        }
+        any = true;
+        let _ = write!(
+            page,
+            "<h3>{}</h3><p>{} training episodes, {} learner updates.</p><div class=\"plots\">",
+            escape(&run.label),
+            run.train.len(),
+            run.metrics.len()
+        );
+        let series = |key: &str| -> Vec<(f64, f64)> {
+            run.metrics
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| {
+                    let x = m
+                        .get("update")
+                        .and_then(|v| v.as_f64())
+                        .unwrap_or(i as f64 + 1.0);
+                    m.get(key).and_then(|v| v.as_f64()).map(|y| (x, y))
+                })
+                .collect()
+        };
+        let mut keys: Vec<&String> = run
+            .metrics
+            .iter()
+            .flat_map(|m| m.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        keys.sort();
+        for key in keys.iter().filter(|k| k.starts_with("loss_")) {
+            let s = series(key);
+            if !s.is_empty() {
+                page.push_str(&plots::lines(
+                    key,
+                    "learner update",
+                    &[((*key).clone(), s)],
+                )?);
+            }
+        }
+        let rewards: Vec<(String, Vec<(f64, f64)>)> = keys
+            .iter()
+            .filter(|k| k.starts_with("reward"))
+            .map(|k| ((*k).clone(), series(k)))
+            .filter(|s| !s.1.is_empty())
+            .collect();
+        if !rewards.is_empty() {
+            page.push_str(&plots::lines("rewards", "learner update", &rewards)?);
+        }
+        let alpha: Vec<(String, Vec<(f64, f64)>)> = keys
+            .iter()
+            .filter(|k| k.starts_with("alpha_"))
+            .map(|k| ((*k).clone(), series(k)))
+            .filter(|s| !s.1.is_empty())
+            .collect();
+        if !alpha.is_empty() {
+            page.push_str(&plots::lines(
+                "alpha weights (AL, TS, CC)",
+                "learner update",
+                &alpha,
+            )?);
+        }
+        if let Some(curve) = &run.curve {
+            learning_curve(page, curve)?;
+        }
+        if !run.train.is_empty() {
+            let mut right = 0u64;
+            let acc: Vec<(f64, f64)> = run
+                .train
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    right += u64::from(t.correct);
+                    (t.episode as f64, right as f64 / (i + 1) as f64)
+                })
+                .collect();
+            let reward: Vec<(f64, f64)> = run
+                .train
+                .iter()
+                .map(|t| (t.episode as f64, f64::from(t.reward)))
+                .collect();
+            page.push_str(&plots::lines(
+                "training episodes",
+                "episode",
+                &[
+                    ("running accuracy".into(), acc),
+                    ("episode reward".into(), reward),
+                ],
+            )?);
+        }
+        page.push_str("</div>");
+    }
+    if !any {
+        page.push_str("<p>No metrics.jsonl or training traces in these logs.</p>");
+    }
+    page.push_str("</section>");
+    Ok(())
+}
+
+/// `econ-host sim curve`: held-out accuracy against training episodes for
+/// the networks (baseline, bne) beside random and oracle actions, and how far
+/// the executors' temperatures are from each kind's best.
+fn learning_curve(page: &mut String, curve: &[crate::runner::curve::CurvePoint]) -> Result<()> {
+    let last = curve.iter().map(|p| p.episodes).max().unwrap_or(0) as f64;
+    let mut accuracy: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut distance: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for p in curve {
+        let name = if p.policy == "trained" {
+            format!("networks, {}", p.mode)
+        } else {
+            format!("{} actions", p.policy)
+        };
+        // Fixed policies do not train: a flat line over the whole run.
+        let xs: Vec<f64> = if p.policy == "trained" {
+            vec![p.episodes as f64]
+        } else {
+            vec![0.0, last]
+        };
+        for (series, y) in [
+            (&mut accuracy, p.accuracy),
+            (&mut distance, p.temperature_distance),
+        ] {
+            let at = match series.iter().position(|(n, _)| *n == name) {
+                Some(i) => i,
+                None => {
+                    series.push((name.clone(), Vec::new()));
+                    series.len() - 1
+                }
+            };
+            series[at].1.extend(xs.iter().map(|&x| (x, y)));
+        }
+    }
+    page.push_str(&plots::lines(
+        "held-out accuracy (sim curve)",
+        "training episodes",
+        &accuracy,
+    )?);
+    page.push_str(&plots::lines(
+        "mean |T - T*| of round-0 actions",
+        "training episodes",
+        &distance,
+    )?);
+    page.push_str("</div><table><tr><th>episodes</th><th class=\"l\">policy</th><th class=\"l\">mode</th><th>accuracy</th><th>|T &minus; T*|</th><th class=\"l\">T by kind</th></tr>");
+    for p in curve {
+        let kinds: Vec<String> = p
+            .temperature_by_kind
+            .iter()
+            .map(|(k, t)| format!("{} {t:.2}", escape(k)))
+            .collect();
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{:.3}</td><td class=\"l\">{}</td></tr>",
+            p.episodes,
+            escape(&p.policy),
+            escape(&p.mode),
+            pct(p.accuracy),
+            p.temperature_distance,
+            kinds.join(", ")
+        );
+    }
+    page.push_str("</table><div class=\"plots\">");
+    Ok(())
+}
