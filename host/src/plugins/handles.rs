@@ -14,13 +14,18 @@ use super::engine::{Loaded, PluginEngine};
 use super::lift::{BoundedChatMessage, BoundedExtraction, BoundedProblem, Export, Text, bounded};
 use super::limits::{CallState, Limits, PluginPolicy};
 use super::options::{DeclaredOption, check_options};
-use super::wit::{WitLine, since_v0_1_0};
+use super::wit::WitLine;
 use super::worlds::{
     PluginKind, answer_parser, dataset_adapter, detect_world, prompt_template, reward,
 };
 
 /// Options as the WIT passes them: key / value text.
-type Options = [(String, String)];
+pub(super) type Options = [(String, String)];
+
+/// What the exports that differ by WIT line return (wit/ calls them).
+pub(super) type ScoreOut = (Result<Vec<reward::AgentReward>, Text>,);
+pub(super) type ExtractOut = (Vec<BoundedExtraction>,);
+pub(super) type EquivalentOut = (Vec<bool>,);
 
 /// Everything known about one loaded plugin.
 #[derive(Clone, Debug, Serialize)]
@@ -72,7 +77,7 @@ impl Named for PluginInfo {
 }
 
 /// A file that is not (yet) a plugin: before meta() is known.
-struct Unnamed<'a>(&'a std::path::Path);
+pub(super) struct Unnamed<'a>(pub(super) &'a std::path::Path);
 
 impl Named for Unnamed<'_> {
     fn label(&self) -> String {
@@ -82,14 +87,14 @@ impl Named for Unnamed<'_> {
 
 /// What every handle shares: the engine, its limits, who it is.
 #[derive(Clone)]
-struct Core {
+pub(super) struct Core {
     engine: wasmtime::Engine,
     limits: Limits,
     info: Arc<PluginInfo>,
     /// The WIT line it was built for: which arguments its calls take.
     line: WitLine,
     /// Its options from the config, given on every call.
-    options: Arc<Options>,
+    pub(super) options: Arc<Options>,
     /// Calls that trapped, ran out of fuel or memory in a row; shared by the
     /// clones of one loaded version (a reloaded file starts again at 0).
     consecutive_failures: Arc<AtomicU32>,
@@ -121,7 +126,7 @@ impl Core {
 
     /// An export that returns text, called with its results lifted under
     /// the call's byte budget (lift.rs).
-    fn call_lifted<P, R>(
+    pub(super) fn call_lifted<P, R>(
         &self,
         function: &str,
         pre: &InstancePre<CallState>,
@@ -164,19 +169,8 @@ pub struct RewardPlugin {
 impl RewardPlugin {
     /// TS / AL / CC and the weighted total per executor, for one episode.
     pub fn score(&self, episode: &reward::Episode) -> Result<Vec<reward::AgentReward>> {
-        type Out = (Result<Vec<reward::AgentReward>, Text>,);
         let (core, pre, export) = (&self.core, &self.pre, &self.score);
-        let (out,) = match core.line {
-            WitLine::V0_1 => {
-                core.call_lifted::<(&reward::Episode,), Out>("score", pre, export, (episode,))?
-            }
-            WitLine::V0_2 => core.call_lifted::<(&reward::Episode, &Options), Out>(
-                "score",
-                pre,
-                export,
-                (episode, &core.options),
-            )?,
-        };
+        let (out,) = core.line.score(core, pre, export, episode)?;
         let rewards = out.map_err(|e| reported(&*self.core.info, "score", e.0))?;
         self.core
             .expect_len("score", rewards.len(), episode.executors.len(), "executors")?;
@@ -320,19 +314,8 @@ pub struct AnswerParserPlugin {
 
 impl AnswerParserPlugin {
     pub fn extract(&self, texts: &[String]) -> Result<Vec<answer_parser::Extraction>> {
-        type Out = (Vec<BoundedExtraction>,);
         let (core, pre, export) = (&self.core, &self.pre, &self.extract);
-        let (out,) = match core.line {
-            WitLine::V0_1 => {
-                core.call_lifted::<(&[String],), Out>("extract", pre, export, (texts,))?
-            }
-            WitLine::V0_2 => core.call_lifted::<(&[String], &Options), Out>(
-                "extract",
-                pre,
-                export,
-                (texts, &core.options),
-            )?,
-        };
+        let (out,) = core.line.extract(core, pre, export, texts)?;
         let out: Vec<_> = out
             .into_iter()
             .map(|e| answer_parser::Extraction {
@@ -346,22 +329,10 @@ impl AnswerParserPlugin {
     }
 
     pub fn equivalent(&self, reference: &str, candidates: &[String]) -> Result<Vec<bool>> {
-        type Out = (Vec<bool>,);
         let (core, pre, export) = (&self.core, &self.pre, &self.equivalent);
-        let (out,) = match core.line {
-            WitLine::V0_1 => core.call_lifted::<(&str, &[String]), Out>(
-                "equivalent",
-                pre,
-                export,
-                (reference, candidates),
-            )?,
-            WitLine::V0_2 => core.call_lifted::<(&str, &[String], &Options), Out>(
-                "equivalent",
-                pre,
-                export,
-                (reference, candidates, &core.options),
-            )?,
-        };
+        let (out,) = core
+            .line
+            .equivalent(core, pre, export, reference, candidates)?;
         self.core
             .expect_len("equivalent", out.len(), candidates.len(), "candidates")?;
         Ok(out)
@@ -443,7 +414,7 @@ impl Plugin {
                 }
             })
             .with_context(|| format!("plugin {}: linking its imports", file.display()))?;
-        let (meta, specs) = describe(engine.engine(), &pre, kind, line, &policy.for_meta(), file)?;
+        let (meta, specs) = line.describe(engine.engine(), &pre, kind, &policy.for_meta(), file)?;
         anyhow::ensure!(
             PluginKind::from(meta.kind) == kind,
             "plugin {}: implements the `{kind}` world but its meta() declares another kind",
@@ -513,55 +484,6 @@ impl Plugin {
                 equivalent: export("equivalent")?,
             }),
         })
-    }
-}
-
-/// Check the component against its world in the version it was built for,
-/// and read its meta() and (0.2 on) option-specs(), in the same sandbox as
-/// every other call.
-fn describe(
-    engine: &wasmtime::Engine,
-    pre: &InstancePre<CallState>,
-    kind: PluginKind,
-    line: WitLine,
-    limits: &Limits,
-    file: &std::path::Path,
-) -> Result<(reward::PluginMeta, Vec<reward::OptionSpec>)> {
-    let unnamed = Unnamed(file);
-    let binding = || format!("plugin {}: binding the {kind} world", file.display());
-    macro_rules! since_v0_1_0 {
-        ($module:ident, $Pre:ident) => {{
-            let pre = since_v0_1_0::$module::$Pre::new(pre.clone())
-                .map_err(anyhow::Error::from)
-                .with_context(binding)?;
-            sandboxed(engine, limits, &unnamed, "meta", |store| {
-                let meta = pre.instantiate(&mut *store)?.call_meta(store)?;
-                Ok((meta, Vec::new()))
-            })
-        }};
-    }
-    macro_rules! latest {
-        ($module:ident, $Pre:ident) => {{
-            let pre = $module::$Pre::new(pre.clone())
-                .map_err(anyhow::Error::from)
-                .with_context(binding)?;
-            sandboxed(engine, limits, &unnamed, "meta", |store| {
-                let instance = pre.instantiate(&mut *store)?;
-                let meta = instance.call_meta(&mut *store)?;
-                Ok((meta, instance.call_option_specs(store)?))
-            })
-        }};
-    }
-    use PluginKind::*;
-    match (line, kind) {
-        (WitLine::V0_1, Reward) => since_v0_1_0!(reward, RewardPre),
-        (WitLine::V0_1, DatasetAdapter) => since_v0_1_0!(dataset_adapter, DatasetAdapterPre),
-        (WitLine::V0_1, PromptTemplate) => since_v0_1_0!(prompt_template, PromptTemplatePre),
-        (WitLine::V0_1, AnswerParser) => since_v0_1_0!(answer_parser, AnswerParserPre),
-        (WitLine::V0_2, Reward) => latest!(reward, RewardPre),
-        (WitLine::V0_2, DatasetAdapter) => latest!(dataset_adapter, DatasetAdapterPre),
-        (WitLine::V0_2, PromptTemplate) => latest!(prompt_template, PromptTemplatePre),
-        (WitLine::V0_2, AnswerParser) => latest!(answer_parser, AnswerParserPre),
     }
 }
 

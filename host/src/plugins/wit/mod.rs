@@ -5,9 +5,21 @@
 //! and runs unchanged (`tests/fixtures/wit-0.1.0/` keeps one); a new minor
 //! version adds a module here, freezes its predecessor's WIT under
 //! `wit/since_v<version>/`, and the host keeps the old ones.
+//!
+//! Each module owns its export version, whether its calls take options, the
+//! check of a component against its worlds and its calls' arguments; the
+//! methods of [`WitLine`] are the one place that picks a module by version.
 
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
+
+use anyhow::Result;
+use wasmtime::component::InstancePre;
+
+use super::handles::{Core, EquivalentOut, ExtractOut, ScoreOut};
+use super::lift::Export;
+use super::limits::{CallState, Limits};
+use super::worlds::PluginKind;
 
 pub use since_v0_2_0 as latest;
 
@@ -31,18 +43,76 @@ pub enum WitLine {
 }
 
 impl WitLine {
-    /// The version its exports are looked up with (lookups are semver-aware:
-    /// a 0.1.3 plugin matches the 0.1.0 name).
+    /// The version its exports are looked up with.
     pub fn export_version(self) -> &'static str {
         match self {
-            WitLine::V0_1 => "0.1.0",
-            WitLine::V0_2 => "0.2.0",
+            WitLine::V0_1 => since_v0_1_0::EXPORT_VERSION,
+            WitLine::V0_2 => since_v0_2_0::EXPORT_VERSION,
         }
     }
 
     /// Whether its worlds declare options and its calls take them.
     pub fn has_options(self) -> bool {
-        self != WitLine::V0_1
+        match self {
+            WitLine::V0_1 => since_v0_1_0::HAS_OPTIONS,
+            WitLine::V0_2 => since_v0_2_0::HAS_OPTIONS,
+        }
+    }
+
+    /// Check the component against its world in this line and read its
+    /// meta() and declared options, in the same sandbox as every other call.
+    pub(in crate::plugins) fn describe(
+        self,
+        engine: &wasmtime::Engine,
+        pre: &InstancePre<CallState>,
+        kind: PluginKind,
+        limits: &Limits,
+        file: &std::path::Path,
+    ) -> Result<(latest::reward::PluginMeta, Vec<latest::reward::OptionSpec>)> {
+        match self {
+            WitLine::V0_1 => since_v0_1_0::describe(engine, pre, kind, limits, file),
+            WitLine::V0_2 => since_v0_2_0::describe(engine, pre, kind, limits, file),
+        }
+    }
+
+    pub(in crate::plugins) fn score(
+        self,
+        core: &Core,
+        pre: &InstancePre<CallState>,
+        export: &Export,
+        episode: &latest::reward::Episode,
+    ) -> Result<ScoreOut> {
+        match self {
+            WitLine::V0_1 => since_v0_1_0::score(core, pre, export, episode),
+            WitLine::V0_2 => since_v0_2_0::score(core, pre, export, episode),
+        }
+    }
+
+    pub(in crate::plugins) fn extract(
+        self,
+        core: &Core,
+        pre: &InstancePre<CallState>,
+        export: &Export,
+        texts: &[String],
+    ) -> Result<ExtractOut> {
+        match self {
+            WitLine::V0_1 => since_v0_1_0::extract(core, pre, export, texts),
+            WitLine::V0_2 => since_v0_2_0::extract(core, pre, export, texts),
+        }
+    }
+
+    pub(in crate::plugins) fn equivalent(
+        self,
+        core: &Core,
+        pre: &InstancePre<CallState>,
+        export: &Export,
+        reference: &str,
+        candidates: &[String],
+    ) -> Result<EquivalentOut> {
+        match self {
+            WitLine::V0_1 => since_v0_1_0::equivalent(core, pre, export, reference, candidates),
+            WitLine::V0_2 => since_v0_2_0::equivalent(core, pre, export, reference, candidates),
+        }
     }
 }
 
