@@ -60,6 +60,40 @@ fn default_dialect() -> String {
 }
 
 impl LlmConfig {
+    /// `[llm]` and its roles; errors name the key.
+    pub(crate) fn validate(&self) -> Result<()> {
+        self.coordinator.validate("coordinator")?;
+        self.executor.validate("executor")?;
+        if !["fix", "stop"].contains(&self.unreachable_actions.as_str()) {
+            bail!(
+                "key llm.unreachable_actions: {:?} is not \"fix\" or \"stop\"",
+                self.unreachable_actions
+            );
+        }
+        if !["per-call", "none"].contains(&self.seeds.as_str()) {
+            bail!(
+                "key llm.seeds: {:?} is not one of \"per-call\", \"none\"",
+                self.seeds
+            );
+        }
+        let cache = &self.cache;
+        match cache.mode.as_str() {
+            "off" => {}
+            "record" | "replay" => {
+                if cache.path.as_ref().is_none_or(|p| p.as_os_str().is_empty()) {
+                    bail!(
+                        "key llm.cache.path: required when llm.cache.mode = {:?}",
+                        cache.mode
+                    );
+                }
+            }
+            other => {
+                bail!("key llm.cache.mode: {other:?} is not one of \"off\", \"record\", \"replay\"")
+            }
+        }
+        Ok(())
+    }
+
     /// The seed of one call under `seeds`.
     pub fn call_seed(&self, run_seed: u64, site: crate::rng::CallSite) -> Option<u32> {
         (self.seeds != "none").then(|| crate::rng::call_seed(run_seed, site))

@@ -1,17 +1,24 @@
 //! The run configuration: a TOML file, `--set key=value` overrides, and
 //! validation whose errors name the file and the key.
 //!
-//! One section a file: [`llm`] (roles), [`dataset`], [`plugins`],
-//! [`embedding`], [`job`] (env, runner, early stopping, comparison modes);
-//! [`http`] validates what every section that talks to a server shares. The
-//! networks' and learner's keys live in [`crate::nets::NetsConfig`].
+//! One section a file, each validating its own keys with errors that name
+//! them (`key K: ...`): [`llm`] (roles), [`dataset`], [`plugins`],
+//! [`embedding`], [`env`], [`runner`], [`early_stopping`], [`baselines`]
+//! (comparison modes), [`budget`], [`sim`]; [`http`] validates what every
+//! section that talks to a server shares. The networks' and learner's
+//! sections (`[arch]`, `[sampling]`, `[bne]`, `[train]`, `[mixer]`, `[loss]`,
+//! `[reward]`) belong to [`crate::nets::config`], which validates them.
 
+mod baselines;
+mod budget;
 mod dataset;
+mod early_stopping;
 mod embedding;
+mod env;
 mod http;
-mod job;
 mod llm;
 mod plugins;
+mod runner;
 mod sim;
 mod unknown_key;
 
@@ -20,11 +27,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+pub use baselines::BaselinesConfig;
+pub use budget::BudgetConfig;
 pub use dataset::DatasetConfig;
+pub use early_stopping::EarlyStoppingConfig;
 pub use embedding::EmbeddingConfig;
-pub use job::{BaselinesConfig, BudgetConfig, EarlyStoppingConfig, EnvConfig, RunnerConfig};
+pub use env::EnvConfig;
 pub use llm::{CacheConfig, LlmConfig, OPENAI_API_KEY_ENV, OPENAI_BASE_URL_ENV, RoleConfig};
 pub use plugins::{OptionValue, PluginLimits, PluginsConfig};
+pub use runner::RunnerConfig;
 pub use sim::{KindConfig, SimConfig};
 
 use crate::nets::config::NetsConfig;
@@ -180,27 +191,9 @@ impl Config {
         }
     }
 
+    /// Each section validates its own keys; errors name the key.
     fn validate(&self) -> Result<()> {
-        if !(1..=64).contains(&self.nets.n_agents) {
-            bail!("key n_agents: {} is outside 1..=64", self.nets.n_agents);
-        }
         self.nets.validate()?;
-        let s = &self.nets.sampling;
-        if s.temperature_min < 0.0 {
-            bail!(
-                "key sampling.temperature_min: {} is below 0",
-                s.temperature_min
-            );
-        }
-        if s.p_min <= 0.0 {
-            bail!("key sampling.p_min: {} must be above 0", s.p_min);
-        }
-        if !(s.top_p_default > 0.0 && s.top_p_default <= 1.0) {
-            bail!(
-                "key sampling.top_p_default: {} is outside (0, 1]",
-                s.top_p_default
-            );
-        }
         self.plugins.validate()?;
         self.embedding.validate()?;
         self.env.validate()?;
@@ -208,37 +201,9 @@ impl Config {
         self.budget.validate()?;
         self.early_stopping.validate()?;
         self.baselines.validate()?;
-        self.llm.coordinator.validate("coordinator")?;
-        self.llm.executor.validate("executor")?;
+        self.llm.validate()?;
         self.dataset.validate()?;
         self.sim.validate()?;
-        if !["fix", "stop"].contains(&self.llm.unreachable_actions.as_str()) {
-            bail!(
-                "key llm.unreachable_actions: {:?} is not \"fix\" or \"stop\"",
-                self.llm.unreachable_actions
-            );
-        }
-        if !["per-call", "none"].contains(&self.llm.seeds.as_str()) {
-            bail!(
-                "key llm.seeds: {:?} is not one of \"per-call\", \"none\"",
-                self.llm.seeds
-            );
-        }
-        let cache = &self.llm.cache;
-        match cache.mode.as_str() {
-            "off" => {}
-            "record" | "replay" => {
-                if cache.path.as_ref().is_none_or(|p| p.as_os_str().is_empty()) {
-                    bail!(
-                        "key llm.cache.path: required when llm.cache.mode = {:?}",
-                        cache.mode
-                    );
-                }
-            }
-            other => {
-                bail!("key llm.cache.mode: {other:?} is not one of \"off\", \"record\", \"replay\"")
-            }
-        }
         Ok(())
     }
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::plugins::{Limits, MAX_PLUGIN_MEMORY_MIB, PluginPolicy, is_plugin_name};
+use crate::plugins::{
+    Limits, MAX_PLUGIN_DEADLINE_MS, MAX_PLUGIN_MEMORY_MIB, PluginPolicy, is_plugin_name,
+};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -197,9 +199,6 @@ fn default_plugin_memory_mib() -> u64 {
 fn default_plugin_deadline_ms() -> u64 {
     Limits::default().deadline_ms
 }
-
-/// An hour: a longer call is a hung plugin, not a slow one.
-const MAX_PLUGIN_DEADLINE_MS: u64 = 3_600_000;
 
 fn default_plugin_fuel() -> u64 {
     Limits::default().fuel

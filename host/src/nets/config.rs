@@ -370,6 +370,55 @@ default_from_serde!(
 );
 
 impl SamplingBounds {
+    /// `[sampling]`'s keys; each error names its key.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    pub fn validate(&self) -> Result<()> {
+        if !(self.temperature_min >= 0.0) {
+            bail!(
+                "key sampling.temperature_min: {} is below 0",
+                self.temperature_min
+            );
+        }
+        if !(self.temperature_min < self.temperature_max) {
+            bail!(
+                "key sampling.temperature_max: {} is not above sampling.temperature_min ({})",
+                self.temperature_max,
+                self.temperature_min
+            );
+        }
+        if !(self.p_min > 0.0) {
+            bail!("key sampling.p_min: {} must be above 0", self.p_min);
+        }
+        if !(self.p_min < self.p_max) {
+            bail!(
+                "key sampling.p_max: {} is not above sampling.p_min ({})",
+                self.p_max,
+                self.p_min
+            );
+        }
+        if !(self.top_p_default > 0.0 && self.top_p_default <= 1.0) {
+            bail!(
+                "key sampling.top_p_default: {} is outside (0, 1]",
+                self.top_p_default
+            );
+        }
+        if !(self.exploration_std >= 0.0) {
+            bail!(
+                "key sampling.exploration_std: {} is below 0",
+                self.exploration_std
+            );
+        }
+        for (key, v) in [
+            ("exploration_epsilon", self.exploration_epsilon),
+            ("exploration_epsilon_start", self.exploration_epsilon_start),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                bail!("key sampling.{key}: {v} is outside [0, 1]");
+            }
+        }
+        Ok(())
+    }
+
     /// ε after `episodes` training episodes (the linear schedule).
     pub fn epsilon_at(&self, episodes: u64) -> f64 {
         let decay = self.exploration_decay_episodes;
@@ -401,7 +450,7 @@ impl NetsConfig {
             "attention" => Ok(MixerKind::Attention),
             "none" => Ok(MixerKind::None),
             other => {
-                bail!("mixer.kind = {other:?}: expected \"qmix\", \"attention\" or \"none\"")
+                bail!("key mixer.kind: {other:?} is not one of \"qmix\", \"attention\", \"none\"")
             }
         }
     }
@@ -422,7 +471,8 @@ impl NetsConfig {
         self.action_lr.unwrap_or(self.lr)
     }
 
-    /// Checks ranges; errors name the key.
+    /// Checks ranges; each error names its key (`key K: ...`, as every
+    /// section's do).
     // `!(a < b)` on purpose: a NaN from a config must fail these checks.
     // Long on purpose: one check per key, in the order of the config file; each error names
     // its key.
@@ -430,11 +480,13 @@ impl NetsConfig {
     pub fn validate(&self) -> Result<()> {
         fn positive(key: &str, v: usize) -> Result<()> {
             if v == 0 {
-                bail!("{key} must be at least 1");
+                bail!("key {key}: must be at least 1");
             }
             Ok(())
         }
-        positive("n_agents", self.n_agents)?;
+        if !(1..=64).contains(&self.n_agents) {
+            bail!("key n_agents: {} is outside 1..=64", self.n_agents);
+        }
         positive("belief_dim", self.belief_dim)?;
         positive("obs_dim", self.obs_dim)?;
         positive("commitment_embedding_dim", self.commitment_embedding_dim)?;
@@ -457,14 +509,14 @@ impl NetsConfig {
             .is_multiple_of(self.arch.attention_heads)
         {
             bail!(
-                "arch.entity_dim ({}) must be a multiple of arch.attention_heads ({})",
+                "key arch.entity_dim: {} is not a multiple of arch.attention_heads ({})",
                 self.arch.entity_dim,
                 self.arch.attention_heads
             );
         }
         if !self.belief_dim.is_multiple_of(self.arch.attention_heads) {
             bail!(
-                "belief_dim ({}) must be a multiple of arch.attention_heads ({}) (belief encoder)",
+                "key belief_dim: {} is not a multiple of arch.attention_heads ({}) (belief encoder)",
                 self.belief_dim,
                 self.arch.attention_heads
             );
@@ -475,41 +527,38 @@ impl NetsConfig {
             .is_multiple_of(self.mixer.attention_heads)
         {
             bail!(
-                "arch.mlp_hidden_size ({}) must be a multiple of mixer.attention_heads ({})",
+                "key arch.mlp_hidden_size: {} is not a multiple of mixer.attention_heads ({})",
                 self.arch.mlp_hidden_size,
                 self.mixer.attention_heads
             );
         }
         if !(0.0..1.0).contains(&self.arch.dropout_rate) {
-            bail!("arch.dropout_rate must be in [0, 1)");
+            bail!(
+                "key arch.dropout_rate: {} is outside [0, 1)",
+                self.arch.dropout_rate
+            );
         }
         if !(0.0..1.0).contains(&self.bne.refine_dropout) {
-            bail!("bne.refine_dropout must be in [0, 1)");
+            bail!(
+                "key bne.refine_dropout: {} is outside [0, 1)",
+                self.bne.refine_dropout
+            );
         }
-        let s = &self.sampling;
-        if !(s.temperature_min < s.temperature_max) {
-            bail!("sampling.temperature_min must be below sampling.temperature_max");
-        }
-        if !(s.p_min < s.p_max) {
-            bail!("sampling.p_min must be below sampling.p_max");
-        }
-        if !(s.exploration_std >= 0.0) {
-            bail!("sampling.exploration_std must be >= 0");
-        }
-        if !(0.0..=1.0).contains(&s.exploration_epsilon) {
-            bail!("sampling.exploration_epsilon must be in [0, 1]");
-        }
-        if !(0.0..=1.0).contains(&s.exploration_epsilon_start) {
-            bail!("sampling.exploration_epsilon_start must be in [0, 1]");
-        }
+        self.sampling.validate()?;
         if !(self.target_update_tau > 0.0 && self.target_update_tau <= 1.0) {
-            bail!("target_update_tau must be in (0, 1]");
+            bail!(
+                "key target_update_tau: {} is outside (0, 1]",
+                self.target_update_tau
+            );
         }
         if !(0.0..=1.0).contains(&self.train.gamma) {
-            bail!("train.gamma must be in [0, 1]");
+            bail!("key train.gamma: {} is outside [0, 1]", self.train.gamma);
         }
         if !(self.train.grad_clip > 0.0) {
-            bail!("train.grad_clip must be > 0");
+            bail!(
+                "key train.grad_clip: {} must be above 0",
+                self.train.grad_clip
+            );
         }
         for (key, lr) in [
             ("lr", self.lr),
@@ -521,19 +570,29 @@ impl NetsConfig {
             ("reward.eta_alpha", self.reward.eta_alpha),
         ] {
             if !(lr >= 0.0 && lr.is_finite()) {
-                bail!("{key} must be a finite number >= 0");
+                bail!("key {key}: {lr} is not a finite number >= 0");
             }
         }
         if self.reward.initial_weights.iter().any(|w| !(*w > 0.0)) {
-            bail!("reward.initial_weights must all be > 0 (α = softmax of their logarithms)");
+            bail!(
+                "key reward.initial_weights: {:?} are not all above 0 (α = softmax of their \
+                 logarithms)",
+                self.reward.initial_weights
+            );
         }
         for g in &self.fixed_groups {
             if !GROUPS.contains(&g.as_str()) {
-                bail!("fixed_groups: {g:?} is not one of {}", GROUPS.join(", "));
+                bail!(
+                    "key fixed_groups: {g:?} is not one of {}",
+                    GROUPS.join(", ")
+                );
             }
         }
         if !(0.0..=1.0).contains(&self.bne.refine_exploration_epsilon) {
-            bail!("bne.refine_exploration_epsilon must be in [0, 1]");
+            bail!(
+                "key bne.refine_exploration_epsilon: {} is outside [0, 1]",
+                self.bne.refine_exploration_epsilon
+            );
         }
         self.mixer_kind()?;
         for (key, value, allowed) in [
@@ -577,7 +636,7 @@ impl NetsConfig {
         ] {
             if !allowed.contains(&value.as_str()) {
                 let list: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
-                bail!("{key} = {value:?}: expected one of {}", list.join(", "));
+                bail!("key {key}: {value:?} is not one of {}", list.join(", "));
             }
         }
         Ok(())

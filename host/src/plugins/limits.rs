@@ -12,6 +12,9 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 /// wasm32 linear memory cannot grow past 4 GiB.
 pub const MAX_PLUGIN_MEMORY_MIB: u64 = 4096;
 
+/// An hour: a longer call is a hung plugin, not a slow one.
+pub const MAX_PLUGIN_DEADLINE_MS: u64 = 3_600_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Wasm fuel (roughly one unit per instruction). A reward call on an

@@ -19,7 +19,7 @@ pub use handles::{
     AnswerParserPlugin, DatasetAdapterPlugin, Plugin, PluginId, PluginInfo, PromptTemplatePlugin,
     RewardPlugin, component_interfaces, is_plugin_name,
 };
-pub use limits::{Limits, MAX_PLUGIN_MEMORY_MIB, PluginPolicy};
+pub use limits::{Limits, MAX_PLUGIN_DEADLINE_MS, MAX_PLUGIN_MEMORY_MIB, PluginPolicy};
 pub use options::DeclaredOption;
 pub use registry::{LoadFailure, PluginRegistry};
 pub use reload::{DEBOUNCE, LiveRegistry, WatchGuard};
