@@ -202,6 +202,7 @@ fn a_compare_of_two_seeds_aggregates_over_the_runs() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::repo_root().join("configs/sim.toml");
     let mut accuracy = Vec::new();
+    let mut by_kind = Vec::new();
     let mut ids: Vec<std::collections::BTreeSet<String>> = Vec::new();
     for seed in ["1", "2"] {
         let logs = dir.path().join(format!("seed-{seed}"));
@@ -227,6 +228,7 @@ fn a_compare_of_two_seeds_aggregates_over_the_runs() {
         let summary: serde_json::Value =
             serde_json::from_slice(&std::fs::read(logs.join("summary.json")).unwrap()).unwrap();
         accuracy.push(summary["modes"]["baseline"]["accuracy"].as_f64().unwrap());
+        by_kind.push(summary["modes"]["baseline"]["by_kind"].clone());
         let traces = std::fs::read_to_string(logs.join("traces_test_baseline.jsonl")).unwrap();
         ids.push(
             traces
@@ -278,4 +280,38 @@ fn a_compare_of_two_seeds_aggregates_over_the_runs() {
     );
     // And what BNE did, by stop reason.
     assert!(html.contains("Round 0 → final, by stop reason"));
+
+    // How each run was made: the command, the key settings and the plugins
+    // its episodes ran with come first.
+    let provenance =
+        &html[html.find("id=\"provenance\"").unwrap()..html.find("id=\"accuracy\"").unwrap()];
+    let first = &provenance[..provenance.find("<details>").unwrap()];
+    assert!(first.contains("econ-host run --config"), "{first}");
+    assert!(first.contains("seed = 1"), "{first}");
+    assert!(first.contains("n_agents = 3"), "{first}");
+    assert!(
+        first.contains("plugin used</th><td class=\"l\">parser-boxed@"),
+        "{first}"
+    );
+    assert!(first.contains("executor model"), "{first}");
+
+    // Accuracy and actions by the world's kinds, as summary.json counts them.
+    let categories =
+        &html[html.find("id=\"categories\"").unwrap()..html.find("id=\"training\"").unwrap()];
+    let kinds = by_kind[0].as_object().expect("summary.json has by_kind");
+    assert!(kinds.len() >= 2, "{kinds:?}");
+    for (kind, k) in kinds {
+        let row = format!(
+            "<td class=\"l\">{kind}</td><td>{}</td><td>{:.1}%</td>",
+            k["episodes"],
+            100.0 * k["accuracy"].as_f64().unwrap()
+        );
+        assert!(categories.contains(&row), "{row} not in {categories}");
+    }
+    assert!(categories.contains("agent 0: T, p"), "{categories}");
+    // The training section follows each agent's and each kind's actions.
+    let training = &html[html.find("id=\"training\"").unwrap()..];
+    assert!(training.contains("round-0 temperature per category"));
+    assert!(training.contains("round-0 temperature per agent"));
+    assert!(training.contains("training accuracy, last 10 episodes"));
 }

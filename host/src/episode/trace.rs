@@ -243,6 +243,21 @@ impl From<&reward::AgentReward> for AgentRewardTrace {
     }
 }
 
+/// Metadata keys that name a problem's category, by precedence: what an
+/// adapter's `category_field` option writes, MATH's subject, SVAMP's type.
+pub const CATEGORY_KEYS: [&str; 3] = ["category", "type", "Type"];
+
+/// The problem's category from its metadata, if an adapter gave one.
+pub fn category_of(problem: &crate::plugins::dataset_adapter::Problem) -> Option<String> {
+    CATEGORY_KEYS.iter().find_map(|key| {
+        problem
+            .metadata
+            .iter()
+            .find(|(k, v)| k == key && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_string())
+    })
+}
+
 /// One episode (one problem).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Trace {
@@ -251,6 +266,11 @@ pub struct Trace {
     pub phase: String,
     pub mode: String,
     pub id: String,
+    /// The problem's category, for reports only (never shown to the
+    /// agents): the simulated world's kind, else the dataset's metadata
+    /// ([`CATEGORY_KEYS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
     pub question: String,
     pub reference: String,
     pub strategy: String,
@@ -313,6 +333,7 @@ impl Trace {
             phase: phase.into(),
             mode: mode.into(),
             id: problem.id.clone(),
+            category: category_of(problem),
             question: problem.question.clone(),
             reference: problem.answer.clone(),
             strategy: String::new(),

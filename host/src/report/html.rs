@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::{ModeData, Run, pair, plots};
 
 /// The sections, in page order: (id, heading). Tests check for each id.
-pub const SECTIONS: [(&str, &str); 11] = [
+pub const SECTIONS: [(&str, &str); 12] = [
     ("verdict", "Verdict"),
     ("overview", "Runs"),
     ("provenance", "How each run was made"),
@@ -17,6 +17,7 @@ pub const SECTIONS: [(&str, &str); 11] = [
     ("pareto", "Accuracy vs tokens per episode"),
     ("cost", "Tokens, calls, time and cost per episode"),
     ("bne", "BNE rounds and convergence"),
+    ("categories", "By problem category"),
     ("training", "Training curves"),
     ("agreement", "Per-problem agreement between modes"),
     ("significance", "Paired significance (McNemar)"),
@@ -77,6 +78,7 @@ pub fn render(runs: &[Run]) -> Result<String> {
     pareto(&mut page, &modes)?;
     cost(&mut page, &modes);
     bne(&mut page, &modes)?;
+    super::categories::section(&mut page, &modes);
     super::training::section(&mut page, runs)?;
     agreement(&mut page, &modes);
     significance(&mut page, &modes);

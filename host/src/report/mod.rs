@@ -5,6 +5,7 @@
 //! Every number comes from the trace files, so the report matches what the
 //! episodes did even when summary.json was merged from several commands.
 
+mod categories;
 pub mod html;
 pub mod plots;
 mod runs;

@@ -101,14 +101,39 @@ pub fn colour(i: usize) -> RGBColor {
 }
 
 /// Accuracy per mode: a bar per mode with its 95% Wilson interval.
-/// `points`: (label, accuracy, low, high).
+/// `points`: (label, accuracy, low, high). Labels too long for the space
+/// under their bars become numbers, named in a legend strip below.
 pub fn accuracy(points: &[(String, f64, f64, f64)]) -> Result<String> {
+    let n = points.len().max(1);
+    // About 7 px a character, the bar's share of the plot's width.
+    let room = (WIDTH as i32 - 90) / n as i32;
+    let fit = points
+        .iter()
+        .all(|p| 7 * p.0.chars().count() as i32 + 6 <= room);
+    let shown: Vec<String> = if fit {
+        points.iter().map(|p| p.0.clone()).collect()
+    } else {
+        (1..=points.len()).map(|i| i.to_string()).collect()
+    };
+    let entries: Vec<(String, RGBColor, Mark)> = if fit {
+        Vec::new()
+    } else {
+        points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("{}: {}", i + 1, p.0), colour(i), Mark::Dot))
+            .collect()
+    };
+    let labels: Vec<String> = entries.iter().map(|e| e.0.clone()).collect();
+    let rows = legend_rows(&labels, WIDTH as i32 - 20) as i32;
+    let legend_height = if rows > 0 { rows * LEGEND_ROW + 8 } else { 0 };
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let size = (WIDTH, HEIGHT + legend_height as u32);
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let n = points.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
+        let (plot, legend) = root.split_vertically(HEIGHT as i32);
+        let mut chart = ChartBuilder::on(&plot)
             .caption(
                 "Accuracy per mode (95% Wilson interval)",
                 ("sans-serif", 18),
@@ -118,13 +143,12 @@ pub fn accuracy(points: &[(String, f64, f64, f64)]) -> Result<String> {
             .y_label_area_size(50)
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..1f64)
             .map_err(err)?;
-        let labels: Vec<String> = points.iter().map(|p| p.0.clone()).collect();
         chart
             .configure_mesh()
             .max_light_lines(0)
             .disable_x_mesh()
             .x_labels(n)
-            .x_label_formatter(&|x| category(&labels, *x))
+            .x_label_formatter(&|x| category(&shown, *x))
             .y_desc("accuracy")
             .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
             .draw()
@@ -143,6 +167,7 @@ pub fn accuracy(points: &[(String, f64, f64, f64)]) -> Result<String> {
                 ErrorBar::new_vertical(i as f64, p.2, p.1, p.3, BLACK.stroke_width(2), 12)
             }))
             .map_err(err)?;
+        draw_legend(&legend, &entries)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -284,6 +309,84 @@ pub fn bars(title: &str, x_desc: &str, bars: &[(String, u64)]) -> Result<String>
 
 /// Lines over x (learner updates): one per series, with a legend.
 pub fn lines(title: &str, x_desc: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<String> {
+    plot_lines(title, x_desc, series, &[])
+}
+
+/// The trailing mean of the last `window` points (fewer at the start).
+pub fn moving_average(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
+    let window = window.max(1);
+    let mut sum = 0.0;
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, &(x, y))| {
+            sum += y;
+            if i >= window {
+                sum -= points[i - window].1;
+            }
+            (x, sum / (i + 1).min(window) as f64)
+        })
+        .collect()
+}
+
+/// Each series' moving average over `window` points, its raw values faint
+/// beneath. The y axis spans the averages and the raw values after the
+/// first tenth of the points, so the first updates' spikes do not flatten
+/// the rest: raw values beyond it are pinned to its edge, and the title
+/// says so.
+pub fn smoothed(
+    title: &str,
+    x_desc: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    window: usize,
+) -> Result<String> {
+    let averaged: Vec<(String, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|(name, s)| (name.clone(), moving_average(s, window)))
+        .collect();
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for (_, s) in averaged.iter().chain(series) {
+        for &(_, y) in &s[s.len() / 10..] {
+            (lo, hi) = (lo.min(y), hi.max(y));
+        }
+    }
+    let mut clipped = false;
+    let mut clamp = |s: &[(String, Vec<(f64, f64)>)]| -> Vec<(String, Vec<(f64, f64)>)> {
+        s.iter()
+            .map(|(name, points)| {
+                let points = points
+                    .iter()
+                    .map(|&(x, y)| {
+                        clipped |= y < lo || y > hi;
+                        (x, y.clamp(lo, hi))
+                    })
+                    .collect();
+                (name.clone(), points)
+            })
+            .collect()
+    };
+    let (averaged, faint) = if lo <= hi {
+        (clamp(&averaged), clamp(series))
+    } else {
+        (averaged, series.to_vec())
+    };
+    let title = match (window > 1, clipped) {
+        (true, true) => format!("{title} (mean of {window}; early values clipped)"),
+        (true, false) => format!("{title} (mean of {window})"),
+        (false, true) => format!("{title} (early values clipped)"),
+        (false, false) => title.to_string(),
+    };
+    plot_lines(&title, x_desc, &averaged, &faint)
+}
+
+/// `series` as lines with a legend strip below; `faint` (same order and
+/// colours, no legend) drawn thin and pale beneath them.
+fn plot_lines(
+    title: &str,
+    x_desc: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    faint: &[(String, Vec<(f64, f64)>)],
+) -> Result<String> {
     let labels: Vec<String> = if series.len() > 1 {
         series.iter().map(|s| s.0.clone()).collect()
     } else {
@@ -298,7 +401,7 @@ pub fn lines(title: &str, x_desc: &str, series: &[(String, Vec<(f64, f64)>)]) ->
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (plot, legend) = root.split_vertically(SMALL.1 as i32);
-        let all = series.iter().flat_map(|s| s.1.iter());
+        let all = series.iter().chain(faint).flat_map(|s| s.1.iter());
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for &(x, y) in all {
             x0 = x0.min(x);
@@ -328,6 +431,14 @@ pub fn lines(title: &str, x_desc: &str, series: &[(String, Vec<(f64, f64)>)]) ->
             .y_label_formatter(&|y| short(*y))
             .draw()
             .map_err(err)?;
+        for (i, (_, points)) in faint.iter().enumerate() {
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    colour(i).mix(0.3).stroke_width(1),
+                ))
+                .map_err(err)?;
+        }
         for (i, (_, points)) in series.iter().enumerate() {
             let c = colour(i);
             chart
@@ -400,6 +511,46 @@ mod tests {
             p("cheap-bad", 100.0, 0.2),
         ];
         assert_eq!(pareto_frontier(&points), vec![0, 1, 3]);
+    }
+
+    #[test]
+    fn a_moving_average_trails_over_its_window() {
+        let p: Vec<(f64, f64)> = [1.0, 3.0, 5.0, 7.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| (i as f64, y))
+            .collect();
+        let m: Vec<f64> = moving_average(&p, 2).into_iter().map(|q| q.1).collect();
+        assert_eq!(m, [1.0, 2.0, 4.0, 6.0]);
+        assert_eq!(moving_average(&p, 1), p);
+    }
+
+    #[test]
+    fn long_mode_names_move_from_under_the_bars_to_a_legend() {
+        let short =
+            accuracy(&[("cot".into(), 0.5, 0.3, 0.7), ("bne".into(), 0.6, 0.4, 0.8)]).unwrap();
+        assert!(!short.contains("1: cot"), "{short}");
+        let names: Vec<(String, f64, f64, f64)> = (0..8)
+            .map(|i| (format!("simrun{i}/debate-with-a-long-name"), 0.5, 0.4, 0.6))
+            .collect();
+        let long = accuracy(&names).unwrap();
+        assert!(
+            long.contains("1: simrun0/debate-with-a-long-name"),
+            "{long}"
+        );
+        assert!(long.contains("8: simrun7/debate-with-a-long-name"));
+    }
+
+    #[test]
+    fn early_spikes_are_clipped_and_said() {
+        let mut loss: Vec<(f64, f64)> =
+            (1..=50).map(|i| (i as f64, 1.0 / i as f64 + 0.5)).collect();
+        loss[0].1 = 100.0;
+        let svg = smoothed("loss_td", "update", &[("loss_td".into(), loss)], 5).unwrap();
+        assert!(svg.contains("mean of 5; early values clipped"), "{svg}");
+        let flat: Vec<(f64, f64)> = (1..=50).map(|i| (i as f64, 1.0)).collect();
+        let svg = smoothed("x", "update", &[("x".into(), flat)], 1).unwrap();
+        assert!(!svg.contains("clipped"));
     }
 
     #[test]

@@ -8,8 +8,34 @@ use std::fmt::Write;
 use super::Run;
 use super::html::{escape, heading, pct};
 
-/// run.json of each run: version, commit, config hash, files and plugins
-/// with their sha256, the machine, start and end.
+/// Settings shown first: what decides a result (the rest of the config is
+/// in run.json, and the differences between runs below).
+const KEY_SETTINGS: [&str; 10] = [
+    "seed",
+    "n_agents",
+    "sampling.temperature_min",
+    "sampling.temperature_max",
+    "sampling.p_min",
+    "sampling.p_max",
+    "bne.max_iterations_train",
+    "bne.max_iterations_infer",
+    "mixer.kind",
+    "train.update_interval",
+];
+
+/// The value at a dotted path of a JSON config, as text.
+fn setting(config: &serde_json::Value, key: &str) -> Option<String> {
+    let v = key.split('.').try_fold(config, |v, k| v.get(k))?;
+    Some(match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// run.json of each run: the command, the models, the key settings and the
+/// plugins the episodes ran with first; then, collapsed, the machine, the
+/// files with their sha256 and every plugin the folders offered.
+// Long on purpose: one table of the report, rows in reading order.
 pub(super) fn provenance(page: &mut String, runs: &[Run]) {
     heading(page, "provenance");
     for run in runs {
@@ -23,49 +49,128 @@ pub(super) fn provenance(page: &mut String, runs: &[Run]) {
             continue;
         };
         let short = |h: &str| h.chars().take(12).collect::<String>();
-        let _ = write!(
-            page,
-            "<h3>{}</h3><table><tr><th class=\"l\">econ-host</th><td class=\"l\">{} {}</td></tr>\
-             <tr><th class=\"l\">config sha256</th><td class=\"l\"><code>{}</code></td></tr>\
-             <tr><th class=\"l\">started / finished</th><td class=\"l\">{} / {}</td></tr>\
-             <tr><th class=\"l\">machine</th><td class=\"l\">{} ({} threads, {} {}, torch {})</td></tr>\
-             <tr><th class=\"l\">problems</th><td class=\"l\">{} train, {} test from {}</td></tr>",
-            escape(&run.label),
-            escape(&r.econ_host_version),
-            escape(&short(&r.git_commit)),
-            escape(&short(&r.config_sha256)),
-            escape(&r.started),
-            escape(r.finished.as_deref().unwrap_or("(did not finish)")),
-            escape(&r.machine.cpu),
-            r.machine.threads,
-            escape(&r.machine.os),
-            escape(&r.machine.arch),
-            escape(&r.machine.torch_device),
-            r.splits.train.len(),
-            r.splits.test.len(),
-            escape(&r.splits.source),
-        );
-        for f in &r.files {
+        let row = |page: &mut String, k: &str, v: &str| {
             let _ = write!(
                 page,
-                "<tr><th class=\"l\">{}</th><td class=\"l\">{} ({} bytes, sha256 <code>{}</code>)</td></tr>",
-                escape(&f.role),
-                escape(&f.path.display().to_string()),
-                f.bytes,
-                escape(&short(&f.sha256))
+                "<tr><th class=\"l\">{}</th><td class=\"l\">{v}</td></tr>",
+                escape(k)
+            );
+        };
+        let _ = write!(page, "<h3>{}</h3><table>", escape(&run.label));
+        row(
+            page,
+            "command",
+            &format!("<code>{}</code>", escape(&r.command.join(" "))),
+        );
+        for role in ["coordinator", "executor"] {
+            let model = setting(&r.config, &format!("llm.{role}.model")).unwrap_or_default();
+            let provider = setting(&r.config, &format!("llm.{role}.provider")).unwrap_or_default();
+            row(
+                page,
+                &format!("{role} model"),
+                &escape(&format!("{model} ({provider})")),
             );
         }
-        for p in &r.plugins {
-            let _ = write!(
+        let settings: Vec<String> = KEY_SETTINGS
+            .iter()
+            .filter_map(|k| setting(&r.config, k).map(|v| format!("{k} = {v}")))
+            .collect();
+        row(page, "key settings", &escape(&settings.join(", ")));
+        row(
+            page,
+            "problems",
+            &escape(&format!(
+                "{} train, {} test from {}",
+                r.splits.train.len(),
+                r.splits.test.len(),
+                r.splits.source
+            )),
+        );
+        if r.plugins_served.is_empty() {
+            row(
                 page,
-                "<tr><th class=\"l\">plugin ({})</th><td class=\"l\">{}@{} (sha256 <code>{}</code>)</td></tr>",
-                escape(&p.kind),
-                escape(&p.name),
-                escape(&p.version),
-                escape(&short(&p.sha256))
+                "plugins used",
+                "(not recorded: the run did not finish)",
+            );
+        }
+        for p in &r.plugins_served {
+            let episodes: Vec<String> = p
+                .episodes
+                .iter()
+                .map(|(file, range)| format!("{file} {range}"))
+                .collect();
+            row(
+                page,
+                "plugin used",
+                &format!(
+                    "{} (sha256 <code>{}</code>; {})",
+                    escape(&p.plugin),
+                    escape(&short(&p.sha256)),
+                    escape(&episodes.join("; "))
+                ),
             );
         }
         page.push_str("</table>");
+        let _ = write!(
+            page,
+            "<details><summary>econ-host, machine, files and every plugin offered</summary><table>"
+        );
+        row(
+            page,
+            "econ-host",
+            &escape(&format!("{} {}", r.econ_host_version, short(&r.git_commit))),
+        );
+        row(
+            page,
+            "config sha256",
+            &format!("<code>{}</code>", escape(&short(&r.config_sha256))),
+        );
+        row(
+            page,
+            "started / finished",
+            &escape(&format!(
+                "{} / {}",
+                r.started,
+                r.finished.as_deref().unwrap_or("(did not finish)")
+            )),
+        );
+        row(
+            page,
+            "machine",
+            &escape(&format!(
+                "{} ({} threads, {} {}, torch {})",
+                r.machine.cpu,
+                r.machine.threads,
+                r.machine.os,
+                r.machine.arch,
+                r.machine.torch_device
+            )),
+        );
+        for f in &r.files {
+            row(
+                page,
+                &f.role,
+                &format!(
+                    "{} ({} bytes, sha256 <code>{}</code>)",
+                    escape(&f.path.display().to_string()),
+                    f.bytes,
+                    escape(&short(&f.sha256))
+                ),
+            );
+        }
+        for p in &r.plugins {
+            row(
+                page,
+                &format!("plugin ({})", p.kind),
+                &format!(
+                    "{}@{} (sha256 <code>{}</code>)",
+                    escape(&p.name),
+                    escape(&p.version),
+                    escape(&short(&p.sha256))
+                ),
+            );
+        }
+        page.push_str("</table></details>");
     }
     config_differences(page, runs);
     page.push_str("</section>");

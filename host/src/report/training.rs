@@ -1,13 +1,21 @@
-//! The report's "Training curves" section: per run, the learner's losses,
-//! gradient norms and reward weights over updates, the training episodes'
-//! reward and accuracy, and the learning curve when the run measured one.
+//! The report's "Training curves" section: per run, the learner's losses
+//! (smoothed, early spikes clipped) and reward weights over updates, the
+//! training episodes' windowed accuracy and reward, the executors' actions
+//! over training (per agent, and per problem category where the problems
+//! have one), and the learning curve when the run measured one. A series of
+//! one point is a number in a table, not a panel.
 
 use std::fmt::Write as _;
 
 use anyhow::Result;
 
 use super::html::{escape, heading, pct};
-use super::{Run, plots};
+use super::{Run, categories, plots};
+
+/// Points a smoothed curve averages over: a twentieth of the series.
+fn window(points: usize) -> usize {
+    (points / 20).max(1)
+}
 
 // Long on purpose: one section of the report, HTML written in page order.
 pub(super) fn section(page: &mut String, runs: &[Run]) -> Result<()> {
@@ -46,65 +54,68 @@ pub(super) fn section(page: &mut String, runs: &[Run]) -> Result<()> {
             .into_iter()
             .collect();
         keys.sort();
-        for key in keys.iter().filter(|k| k.starts_with("loss_")) {
-            let s = series(key);
-            if !s.is_empty() {
+        // One learner update: its values as numbers, not single-dot panels.
+        let single: Vec<(&String, f64)> = if run.metrics.len() == 1 {
+            keys.iter()
+                .filter_map(|k| series(k).first().map(|p| (*k, p.1)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !single.is_empty() {
+            page.push_str(
+                "</div><table><tr><th class=\"l\">after the one update</th><th>value</th></tr>",
+            );
+            for (k, v) in &single {
+                let _ = write!(
+                    page,
+                    "<tr><td class=\"l\">{}</td><td>{v:.4}</td></tr>",
+                    escape(k)
+                );
+            }
+            page.push_str("</table><div class=\"plots\">");
+        } else {
+            for key in keys.iter().filter(|k| k.starts_with("loss_")) {
+                let s = series(key);
+                if !s.is_empty() {
+                    let w = window(s.len());
+                    page.push_str(&plots::smoothed(
+                        key,
+                        "learner update",
+                        &[((*key).clone(), s)],
+                        w,
+                    )?);
+                }
+            }
+            let rewards: Vec<(String, Vec<(f64, f64)>)> = keys
+                .iter()
+                .filter(|k| k.starts_with("reward"))
+                .map(|k| ((*k).clone(), series(k)))
+                .filter(|s| !s.1.is_empty())
+                .collect();
+            if !rewards.is_empty() {
+                let w = window(rewards[0].1.len());
+                page.push_str(&plots::smoothed("rewards", "learner update", &rewards, w)?);
+            }
+            let alpha: Vec<(String, Vec<(f64, f64)>)> = keys
+                .iter()
+                .filter(|k| k.starts_with("alpha_"))
+                .map(|k| ((*k).clone(), series(k)))
+                .filter(|s| !s.1.is_empty())
+                .collect();
+            if !alpha.is_empty() {
                 page.push_str(&plots::lines(
-                    key,
+                    "alpha weights (AL, TS, CC)",
                     "learner update",
-                    &[((*key).clone(), s)],
+                    &alpha,
                 )?);
             }
-        }
-        let rewards: Vec<(String, Vec<(f64, f64)>)> = keys
-            .iter()
-            .filter(|k| k.starts_with("reward"))
-            .map(|k| ((*k).clone(), series(k)))
-            .filter(|s| !s.1.is_empty())
-            .collect();
-        if !rewards.is_empty() {
-            page.push_str(&plots::lines("rewards", "learner update", &rewards)?);
-        }
-        let alpha: Vec<(String, Vec<(f64, f64)>)> = keys
-            .iter()
-            .filter(|k| k.starts_with("alpha_"))
-            .map(|k| ((*k).clone(), series(k)))
-            .filter(|s| !s.1.is_empty())
-            .collect();
-        if !alpha.is_empty() {
-            page.push_str(&plots::lines(
-                "alpha weights (AL, TS, CC)",
-                "learner update",
-                &alpha,
-            )?);
         }
         if let Some(curve) = &run.curve {
             learning_curve(page, curve)?;
         }
-        if !run.train.is_empty() {
-            let mut right = 0u64;
-            let acc: Vec<(f64, f64)> = run
-                .train
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    right += u64::from(t.correct);
-                    (t.episode as f64, right as f64 / (i + 1) as f64)
-                })
-                .collect();
-            let reward: Vec<(f64, f64)> = run
-                .train
-                .iter()
-                .map(|t| (t.episode as f64, f64::from(t.reward)))
-                .collect();
-            page.push_str(&plots::lines(
-                "training episodes",
-                "episode",
-                &[
-                    ("running accuracy".into(), acc),
-                    ("episode reward".into(), reward),
-                ],
-            )?);
+        if run.train.len() > 1 {
+            training_episodes(page, &run.train)?;
         }
         page.push_str("</div>");
     }
@@ -112,6 +123,59 @@ pub(super) fn section(page: &mut String, runs: &[Run]) -> Result<()> {
         page.push_str("<p>No metrics.jsonl or training traces in these logs.</p>");
     }
     page.push_str("</section>");
+    Ok(())
+}
+
+/// The training episodes: accuracy over a trailing window (not since the
+/// start, which hides trends), the episode reward smoothed over the raw,
+/// and the executors' round-0 actions per agent and per category.
+fn training_episodes(page: &mut String, train: &[crate::episode::trace::Trace]) -> Result<()> {
+    let w = (train.len() / 10).max(10).min(train.len());
+    let correct: Vec<(f64, f64)> = train
+        .iter()
+        .map(|t| (t.episode as f64, f64::from(u8::from(t.correct))))
+        .collect();
+    let accuracy = plots::moving_average(&correct, w);
+    page.push_str(&plots::lines(
+        &format!("training accuracy, last {w} episodes"),
+        "episode",
+        &[("accuracy".into(), accuracy)],
+    )?);
+    let reward: Vec<(f64, f64)> = train
+        .iter()
+        .map(|t| (t.episode as f64, f64::from(t.reward)))
+        .collect();
+    page.push_str(&plots::smoothed(
+        "episode reward",
+        "episode",
+        &[("reward".into(), reward)],
+        w,
+    )?);
+    let [temperature, penalty] = categories::training_actions(train);
+    if !temperature.is_empty() {
+        page.push_str(&plots::smoothed(
+            "round-0 temperature per agent",
+            "episode",
+            &temperature,
+            w,
+        )?);
+        page.push_str(&plots::smoothed(
+            "round-0 repetition penalty per agent",
+            "episode",
+            &penalty,
+            w,
+        )?);
+    }
+    let by_category = categories::training_temperatures(train);
+    if by_category.len() > 1 {
+        let w = (w / by_category.len()).max(1);
+        page.push_str(&plots::smoothed(
+            "round-0 temperature per category",
+            "episode",
+            &by_category,
+            w,
+        )?);
+    }
     Ok(())
 }
 

@@ -230,6 +230,8 @@ impl Job {
                 }
                 Some(Ok(outcome)) => outcome,
             };
+            let mut outcome = outcome;
+            self.categorise(&mut outcome.trace);
             writer.append(&outcome.trace)?;
             summary.results.add(&outcome.trace);
             completion_tokens += outcome.trace.tokens.total().completion;
@@ -334,6 +336,16 @@ impl Job {
         summary.results.interrupted = true;
         summary.last_checkpoint = (finished > 0).then(|| dir.display().to_string());
         Ok((learner, summary))
+    }
+
+    /// The category a trace carries: in a simulated world, the kind the
+    /// world gives its question (the kind the networks must learn, and what
+    /// the report breaks accuracy and actions down by); else the dataset's.
+    fn categorise(&self, trace: &mut Trace) {
+        if let Some(world) = &self.sim_world {
+            let kind = world.kind_of(&trace.question);
+            trace.category = Some(world.kind_name(kind).to_string());
+        }
     }
 
     /// Count a finished episode against `[budget]`; why the job must stop
@@ -480,7 +492,7 @@ impl Job {
                 };
                 let Some(outcome) = next else { break };
                 // An outage after the episode's attempts: keep what finished.
-                let outcome: Outcome = match outcome {
+                let mut outcome: Outcome = match outcome {
                     Ok(outcome) => outcome,
                     Err(e) => {
                         summary.interrupted = true;
@@ -489,11 +501,11 @@ impl Job {
                         break;
                     }
                 };
+                self.categorise(&mut outcome.trace);
                 writer.append(&outcome.trace)?;
                 summary.add(&outcome.trace);
-                if let Some(world) = &self.sim_world {
-                    let kind = world.kind_of(&outcome.trace.question);
-                    summary.add_kind(world.kind_name(kind), &outcome.trace);
+                if let Some(category) = &outcome.trace.category {
+                    summary.add_kind(category, &outcome.trace);
                 }
                 completion_tokens += outcome.trace.tokens.total().completion;
                 // The message first: the line the step prints must already

@@ -31,6 +31,10 @@ pub fn convert(record: &Value, line: u32, fields: &FieldOptions) -> Result<Probl
     } else {
         raw
     };
+    if let Some(field) = &fields.category {
+        let value = record::scalar(record::get(object, field), field)?;
+        metadata.push(("category".to_string(), value));
+    }
     let id = match &fields.id {
         None => format!("row-{line}"),
         Some(id_field) => match record::get(object, id_field) {
@@ -113,6 +117,23 @@ mod tests {
         assert_eq!(p.id, "42");
         let err = convert(&json!({"question": "q", "answer": 1}), 1, &with_id).unwrap_err();
         assert_eq!(err, "missing field \"uid\"");
+    }
+
+    #[test]
+    fn a_category_field_becomes_metadata_and_its_absence_an_error() {
+        let f = FieldOptions::from_options(&[("category_field".into(), "kind".into())]);
+        let p = convert(
+            &json!({"question": "q", "answer": 1, "kind": "riddle"}),
+            1,
+            &f,
+        )
+        .unwrap();
+        assert_eq!(
+            p.metadata,
+            vec![("category".to_string(), "riddle".to_string())]
+        );
+        let err = convert(&json!({"question": "q", "answer": 1}), 3, &f).unwrap_err();
+        assert!(err.contains("\"kind\""), "{err}");
     }
 
     #[test]

@@ -17,11 +17,17 @@ impl DatasetAdapter for Jsonl {
             "adapter-jsonl",
             env!("CARGO_PKG_VERSION"),
             "generic rows: options question_field (question), answer_field (answer; a string, number or \
-             boolean, text after #### if present), id_field (default row-<line>)",
+             boolean, text after #### if present), id_field (default row-<line>), category_field",
         )
         .text_option("question_field", "question", "record field that holds the question")
         .text_option("answer_field", "answer", "record field that holds the reference answer")
         .text_option("id_field", "", "record field that holds the problem id (without it: row-<line>)")
+        .text_option(
+            "category_field",
+            "",
+            "record field that names the problem's category: metadata `category`, for the report's \
+             accuracy and actions by category; never shown to the agents",
+        )
     }
 
     fn adapt(record: &Value, line: u32, options: &Options) -> Result<Problem, String> {

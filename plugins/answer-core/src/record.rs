@@ -105,13 +105,16 @@ pub fn option<'a>(options: &'a [(String, String)], key: &str) -> Option<&'a str>
 }
 
 /// The adapter options that rename fields: `question_field`, `answer_field`,
-/// `id_field`; `None` where the option is absent or empty, so each adapter
+/// `id_field`, `category_field`; `None` where the option is absent or empty, so each adapter
 /// applies its own default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldOptions {
     pub question: Option<String>,
     pub answer: Option<String>,
     pub id: Option<String>,
+    /// The field that names a problem's category (kept as metadata
+    /// `category`, for reports; never shown to the agents).
+    pub category: Option<String>,
 }
 
 impl FieldOptions {
@@ -121,6 +124,7 @@ impl FieldOptions {
             question: get("question_field"),
             answer: get("answer_field"),
             id: get("id_field"),
+            category: get("category_field"),
         }
     }
 }
