@@ -7,7 +7,8 @@ use plotters::prelude::*;
 
 const WIDTH: u32 = 760;
 const HEIGHT: u32 = 380;
-const SMALL: (u32, u32) = (370, 250);
+// Three to a row in the report's 1100 px column.
+const SMALL: (u32, u32) = (340, 240);
 
 fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("drawing a plot: {e}")
@@ -371,9 +372,9 @@ pub fn smoothed(
         (averaged, series.to_vec())
     };
     let title = match (window > 1, clipped) {
-        (true, true) => format!("{title} (mean of {window}; early values clipped)"),
+        (true, true) => format!("{title} (mean of {window}, clipped)"),
         (true, false) => format!("{title} (mean of {window})"),
-        (false, true) => format!("{title} (early values clipped)"),
+        (false, true) => format!("{title} (clipped)"),
         (false, false) => title.to_string(),
     };
     plot_lines(&title, x_desc, &averaged, &faint)
@@ -387,8 +388,20 @@ fn plot_lines(
     series: &[(String, Vec<(f64, f64)>)],
     faint: &[(String, Vec<(f64, f64)>)],
 ) -> Result<String> {
+    // A series drawn over by a later, identical one shows as a wide band
+    // around it, and its legend entry says which.
+    let under: Vec<Option<usize>> = (0..series.len())
+        .map(|i| (i + 1..series.len()).find(|&j| same_points(&series[i].1, &series[j].1)))
+        .collect();
     let labels: Vec<String> = if series.len() > 1 {
-        series.iter().map(|s| s.0.clone()).collect()
+        series
+            .iter()
+            .zip(&under)
+            .map(|(s, u)| match u {
+                Some(j) => format!("{} (under {})", s.0, series[*j].0),
+                None => s.0.clone(),
+            })
+            .collect()
     } else {
         Vec::new()
     };
@@ -417,7 +430,7 @@ fn plot_lines(
         }
         let pad = ((y1 - y0).abs() * 0.08).max(1e-6);
         let mut chart = ChartBuilder::on(&plot)
-            .caption(title, ("sans-serif", 15))
+            .caption(title, ("sans-serif", 13))
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(55)
@@ -441,8 +454,12 @@ fn plot_lines(
         }
         for (i, (_, points)) in series.iter().enumerate() {
             let c = colour(i);
+            let width = if under[i].is_some() { 6 } else { 2 };
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    c.stroke_width(width),
+                ))
                 .map_err(err)?;
             if points.len() <= 40 {
                 chart
@@ -459,6 +476,16 @@ fn plot_lines(
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// Two series with the same points (to float noise).
+fn same_points(a: &[(f64, f64)], b: &[(f64, f64)]) -> bool {
+    !a.is_empty()
+        && a.len() == b.len()
+        && a.iter().zip(b).all(|(p, q)| {
+            (p.0 - q.0).abs() <= 1e-9 * p.0.abs().max(1.0)
+                && (p.1 - q.1).abs() <= 1e-9 * p.1.abs().max(1.0)
+        })
 }
 
 /// The label of the category at x = 0, 1, ...; none between them.
@@ -542,12 +569,30 @@ mod tests {
     }
 
     #[test]
+    fn a_series_hidden_under_an_identical_one_is_named() {
+        let flat: Vec<(f64, f64)> = (1..=5).map(|i| (i as f64, 0.4)).collect();
+        let low: Vec<(f64, f64)> = (1..=5).map(|i| (i as f64, 0.2)).collect();
+        let svg = lines(
+            "alpha",
+            "update",
+            &[
+                ("alpha_al".into(), flat.clone()),
+                ("alpha_cc".into(), low),
+                ("alpha_ts".into(), flat),
+            ],
+        )
+        .unwrap();
+        assert!(svg.contains("alpha_al (under alpha_ts)"), "{svg}");
+        assert!(!svg.contains("alpha_cc (under"));
+    }
+
+    #[test]
     fn early_spikes_are_clipped_and_said() {
         let mut loss: Vec<(f64, f64)> =
             (1..=50).map(|i| (i as f64, 1.0 / i as f64 + 0.5)).collect();
         loss[0].1 = 100.0;
         let svg = smoothed("loss_td", "update", &[("loss_td".into(), loss)], 5).unwrap();
-        assert!(svg.contains("mean of 5; early values clipped"), "{svg}");
+        assert!(svg.contains("mean of 5, clipped"), "{svg}");
         let flat: Vec<(f64, f64)> = (1..=50).map(|i| (i as f64, 1.0)).collect();
         let svg = smoothed("x", "update", &[("x".into(), flat)], 1).unwrap();
         assert!(!svg.contains("clipped"));
