@@ -172,14 +172,15 @@ fn pareto(page: &mut String, modes: &[&ModeData]) -> Result<()> {
         .iter()
         .map(|m| (m.key.clone(), m.stats.tokens_per_episode, m.stats.accuracy))
         .collect();
-    page.push_str(&plots::pareto(&points)?);
+    let intervals: Vec<(f64, f64)> = modes.iter().map(|m| m.stats.ci).collect();
+    page.push_str(&plots::pareto(&points, &intervals)?);
     let frontier: Vec<String> = plots::pareto_frontier(&points)
         .into_iter()
         .map(|i| escape(&points[i].0))
         .collect();
     let _ = write!(
         page,
-        "<p>On the Pareto frontier (no other mode is cheaper and at least as accurate): <b>{}</b>.</p></section>",
+        "<p>Bars: 95% Wilson intervals. On the Pareto frontier (no other mode is cheaper and at least as accurate): <b>{}</b>.</p></section>",
         frontier.join(", ")
     );
     Ok(())

@@ -81,6 +81,25 @@ fn draw_legend<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The colour of a test mode, by its name (the part of a label after the
+/// last '/', "seed-2/bne" -> bne): one colour per mode in every plot and
+/// every run compared. Names that are not a mode come after the modes.
+pub fn mode_colour(label: &str) -> RGBColor {
+    let mode = label.rsplit('/').next().unwrap_or(label);
+    let modes = crate::episode::Mode::ALL;
+    let i = modes
+        .iter()
+        .position(|m| m.as_str() == mode)
+        .unwrap_or_else(|| {
+            modes.len()
+                + mode
+                    .bytes()
+                    .fold(0usize, |h, b| h.wrapping_mul(31) + b as usize)
+                    % 20
+        });
+    colour(i)
+}
+
 pub fn colour(i: usize) -> RGBColor {
     // Colour-blind-safe (Okabe–Ito) first, then plotters' palette.
     const OKABE_ITO: [(u8, u8, u8); 7] = [
@@ -122,7 +141,7 @@ pub fn accuracy(points: &[(String, f64, f64, f64)]) -> Result<String> {
         points
             .iter()
             .enumerate()
-            .map(|(i, p)| (format!("{}: {}", i + 1, p.0), colour(i), Mark::Dot))
+            .map(|(i, p)| (format!("{}: {}", i + 1, p.0), mode_colour(&p.0), Mark::Dot))
             .collect()
     };
     let labels: Vec<String> = entries.iter().map(|e| e.0.clone()).collect();
@@ -159,7 +178,7 @@ pub fn accuracy(points: &[(String, f64, f64, f64)]) -> Result<String> {
                 let x = i as f64;
                 Rectangle::new(
                     [(x - 0.3, 0.0), (x + 0.3, p.1)],
-                    colour(i).mix(0.75).filled(),
+                    mode_colour(&p.0).mix(0.75).filled(),
                 )
             }))
             .map_err(err)?;
@@ -176,8 +195,9 @@ pub fn accuracy(points: &[(String, f64, f64, f64)]) -> Result<String> {
 
 /// Accuracy against tokens per episode, one point per mode, with the Pareto
 /// frontier (no other mode is both cheaper and at least as accurate).
-/// `points`: (label, tokens per episode, accuracy).
-pub fn pareto(points: &[(String, f64, f64)]) -> Result<String> {
+/// `points`: (label, tokens per episode, accuracy); `intervals`: each
+/// point's 95% interval of accuracy (none when empty).
+pub fn pareto(points: &[(String, f64, f64)], intervals: &[(f64, f64)]) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -190,8 +210,7 @@ pub fn pareto(points: &[(String, f64, f64)]) -> Result<String> {
         entries.extend(
             points
                 .iter()
-                .enumerate()
-                .map(|(i, p)| (p.0.clone(), colour(i).to_rgba(), Mark::Dot)),
+                .map(|p| (p.0.clone(), mode_colour(&p.0).to_rgba(), Mark::Dot)),
         );
         let entries: Vec<(String, RGBColor, Mark)> = entries
             .into_iter()
@@ -224,9 +243,21 @@ pub fn pareto(points: &[(String, f64, f64)]) -> Result<String> {
                 BLACK.mix(0.5).stroke_width(1),
             ))
             .map_err(err)?;
+        for (p, &(low, high)) in points.iter().zip(intervals) {
+            chart
+                .draw_series(std::iter::once(ErrorBar::new_vertical(
+                    p.1,
+                    low,
+                    p.2,
+                    high,
+                    mode_colour(&p.0).mix(0.6).stroke_width(1),
+                    8,
+                )))
+                .map_err(err)?;
+        }
         // Hollow rings on top of filled dots: two modes at one point stay visible.
         for (i, p) in points.iter().enumerate() {
-            let c = colour(i);
+            let c = mode_colour(&p.0);
             let radius = 6 + 3 * points[..i]
                 .iter()
                 .filter(|q| (q.1 - p.1).abs() < max_tokens * 0.01 && (q.2 - p.2).abs() < 0.01)
@@ -569,6 +600,20 @@ mod tests {
     }
 
     #[test]
+    fn a_mode_has_one_colour_in_every_run() {
+        assert_eq!(mode_colour("seed-1/bne"), mode_colour("bne"));
+        assert_eq!(mode_colour("seed-2/bne"), mode_colour("seed-1/bne"));
+        assert_ne!(mode_colour("bne"), mode_colour("baseline"));
+        let svg = pareto(
+            &[("a/cot".into(), 100.0, 0.5), ("b/cot".into(), 200.0, 0.6)],
+            &[(0.4, 0.6), (0.5, 0.7)],
+        )
+        .unwrap();
+        // Two interval bars, the colour of cot twice over.
+        assert!(svg.matches("<line").count() >= 2 || svg.matches("<polyline").count() >= 2);
+    }
+
+    #[test]
     fn a_series_hidden_under_an_identical_one_is_named() {
         let flat: Vec<(f64, f64)> = (1..=5).map(|i| (i as f64, 0.4)).collect();
         let low: Vec<(f64, f64)> = (1..=5).map(|i| (i as f64, 0.2)).collect();
@@ -645,7 +690,7 @@ mod tests {
                 )
             })
             .collect();
-        let svg = pareto(&points).unwrap();
+        let svg = pareto(&points, &[]).unwrap();
         let lowest_mark = circles_y(&svg).into_iter().fold(f64::MIN, f64::max);
         for (name, ..) in &points {
             let y = text_y(&svg, name).unwrap();
@@ -656,7 +701,7 @@ mod tests {
         }
         // Degenerate inputs still draw.
         assert!(lines("empty", "update", &[]).unwrap().starts_with("<svg"));
-        assert!(pareto(&[]).unwrap().starts_with("<svg"));
+        assert!(pareto(&[], &[]).unwrap().starts_with("<svg"));
     }
 
     /// The y of every vertex of every data line (legend marks are 2-point lines).
