@@ -131,6 +131,28 @@ fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
+/// The manifest under `repository:tag`, checked to be in the layout wkg
+/// reads: a Wasm config and one application/wasm layer.
+fn wasm_manifest(registry: &Registry, repository: &str, tag: &str) -> Value {
+    let manifest: Value = block_on(async {
+        reqwest::Client::new()
+            .get(registry.url(&format!("{repository}/manifests/{tag}")))
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.wasm.config.v0+json"
+    );
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
+    manifest
+}
+
 fn publish(home: &Path, file: &Path, target: &str) -> Value {
     let out = econ_host(
         home,
@@ -162,22 +184,7 @@ fn a_plugin_published_to_a_real_registry_installs_into_a_fresh_home_and_runs() {
     );
 
     // The artifact is in the layout wkg reads.
-    let manifest: Value = block_on(async {
-        reqwest::Client::new()
-            .get(registry.url("lab/test-hostile-reward/manifests/0.1.0"))
-            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    assert_eq!(
-        manifest["config"]["mediaType"],
-        "application/vnd.wasm.config.v0+json"
-    );
-    assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
+    let manifest = wasm_manifest(&registry, "lab/test-hostile-reward", "0.1.0");
     assert_eq!(
         manifest["annotations"]["org.opencontainers.image.title"],
         "test-hostile-reward"
@@ -440,26 +447,8 @@ fn the_wit_package_is_published_fetched_into_a_new_project_and_builds() {
     assert!(out.status.success(), "{}", text(&out));
     let published: Value = serde_json::from_slice(&out.stdout).unwrap();
     let pinned = published["pinned"].as_str().unwrap().to_string();
-    // In the layout wkg reads: a Wasm config, one application/wasm layer.
-    let manifest: Value = block_on(async {
-        reqwest::Client::new()
-            .get(registry.url(&format!(
-                "econ/plugins/manifests/{}",
-                econ_host::plugins::WIT_VERSION
-            )))
-            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    assert_eq!(
-        manifest["config"]["mediaType"],
-        "application/vnd.wasm.config.v0+json"
-    );
-    assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
+    // In the layout wkg reads.
+    let manifest = wasm_manifest(&registry, "econ/plugins", econ_host::plugins::WIT_VERSION);
     // A version this host does not hold is not published under any tag.
     let out = econ_host(
         home.path(),
