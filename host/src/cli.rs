@@ -328,9 +328,9 @@ pub enum PluginsCommand {
         lang: String,
         /// Fetch the project's wit/econ-plugins.wit from a registry
         /// (oci://REGISTRY/econ/plugins:VERSION, see `plugins wit publish`)
-        /// instead of copying this host's. Python and JS only: a Rust crate
-        /// takes the WIT from econ-plugin-sdk.
-        #[arg(long, value_name = "oci://...", env = "ECON_HOST_WIT")]
+        /// instead of copying this host's; default $ECON_HOST_WIT. Python and
+        /// JS only: a Rust crate takes the WIT from econ-plugin-sdk.
+        #[arg(long, value_name = "oci://...")]
         wit: Option<String>,
     },
     /// Verify plugin files (as `check` does) and copy them into the user

@@ -194,14 +194,8 @@ pub fn render(kind: PluginKind, name: &str, sdk: &Sdk) -> Vec<(PathBuf, String)>
 /// Write a new project for `name` into `parent/name`; refuses an existing
 /// path. The project is written beside its final place and renamed in one
 /// step, so a failure leaves nothing half-written.
-pub fn create(
-    parent: &Path,
-    lang: Lang,
-    kind: PluginKind,
-    name: &str,
-    sdk: &Sdk,
-    wit: &ProjectWit,
-) -> Result<PathBuf> {
+/// A valid name whose folder under `parent` does not exist yet.
+pub fn check_new(parent: &Path, name: &str) -> Result<()> {
     check_name(name)?;
     let dest = parent.join(name);
     if dest.exists() || dest.is_symlink() {
@@ -210,6 +204,19 @@ pub fn create(
             dest.display()
         );
     }
+    Ok(())
+}
+
+pub fn create(
+    parent: &Path,
+    lang: Lang,
+    kind: PluginKind,
+    name: &str,
+    sdk: &Sdk,
+    wit: &ProjectWit,
+) -> Result<PathBuf> {
+    check_new(parent, name)?;
+    let dest = parent.join(name);
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let tmp = parent.join(format!(".{name}.new-{}", std::process::id()));
     let written = (|| -> Result<()> {

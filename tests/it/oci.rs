@@ -113,6 +113,7 @@ fn econ_host(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .env_remove("DOCKER_CONFIG")
         .env_remove("ECON_HOST_REGISTRY_USERNAME")
         .env_remove("ECON_HOST_REGISTRY_PASSWORD")
+        .env_remove("ECON_HOST_WIT")
         .envs(env.iter().copied())
         .output()
         .expect("running econ-host")
@@ -514,6 +515,42 @@ fn the_wit_package_is_published_fetched_into_a_new_project_and_builds() {
     let info: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["kind"], "reward");
 
+    // ECON_HOST_WIT is the default for Python and JS; a Rust crate, which
+    // takes its WIT from econ-plugin-sdk, ignores it.
+    let out = econ_host(
+        home.path(),
+        &[
+            "plugins",
+            "new",
+            "reward",
+            "py-env",
+            "--lang",
+            "python",
+            "--dir",
+            projects.path().to_str().unwrap(),
+        ],
+        &[("ECON_HOST_WIT", &target)],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let wit = std::fs::read_to_string(projects.path().join("py-env/wit/econ-plugins.wit")).unwrap();
+    assert!(
+        wit.contains(&format!("// Refresh: econ-host plugins wit fetch {target}")),
+        "{wit}"
+    );
+    let out = econ_host(
+        home.path(),
+        &[
+            "plugins",
+            "new",
+            "reward",
+            "rs_env",
+            "--dir",
+            projects.path().to_str().unwrap(),
+        ],
+        &[("ECON_HOST_WIT", &target)],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
     // The frozen 0.1.0 publishes and fetches, but no 0.2 template is
     // written against it.
     let old = registry.reference("econ/plugins:0.1.0");
@@ -554,6 +591,64 @@ fn the_wit_package_is_published_fetched_into_a_new_project_and_builds() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(!projects.path().join("py-old").exists());
 
+    // A registry that serves another package under a version this host
+    // holds is not believed, nor a version tag holding another version.
+    let held = econ_host::share::wit::held(econ_host::plugins::WIT_VERSION).unwrap();
+    let changed = held.text.replace(
+        "/// Types shared by every world.",
+        "/// Types shared by every world (and a change).",
+    );
+    assert_ne!(changed, held.text);
+    let bytes = econ_host::share::wit::encode(&changed).unwrap();
+    push_like_wkg(
+        &registry,
+        "evil/plugins",
+        econ_host::plugins::WIT_VERSION,
+        &bytes,
+    );
+    let evil = registry.reference(&format!("evil/plugins:{}", econ_host::plugins::WIT_VERSION));
+    let out_dir = home.path().join("evil-wit");
+    let out = econ_host(
+        home.path(),
+        &[
+            "plugins",
+            "wit",
+            "fetch",
+            &evil,
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("differs from the one this host"),
+        "{}",
+        text(&out)
+    );
+    assert!(!out_dir.join("econ-plugins.wit").exists());
+    let old_bytes =
+        econ_host::share::wit::encode(&econ_host::share::wit::held("0.1.0").unwrap().text).unwrap();
+    push_like_wkg(&registry, "evil/plugins", "0.2.9", &old_bytes);
+    let out = econ_host(
+        home.path(),
+        &[
+            "plugins",
+            "wit",
+            "fetch",
+            &registry.reference("evil/plugins:0.2.9"),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("the tag 0.2.9 holds econ:plugins@0.1.0"),
+        "{}",
+        text(&out)
+    );
+
     // A plugin is not a WIT package; an altered blob is refused.
     let plugin = common::plugin_dir().join("parser-boxed.wasm");
     let plugin_ref = registry.reference("lab/parser-boxed:1");
@@ -592,5 +687,6 @@ fn the_wit_package_is_published_fetched_into_a_new_project_and_builds() {
         &[],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("refused"), "{}", text(&out));
     assert!(!refused.join("econ-plugins.wit").exists());
 }

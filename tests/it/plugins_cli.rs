@@ -15,7 +15,8 @@ fn econ_host(args: &[&str], home: &Path, plugin_dir: Option<&Path>) -> Output {
         .env("HOME", home)
         .env_remove("XDG_DATA_HOME")
         .env_remove("XDG_CACHE_HOME")
-        .env_remove("ECON_HOST_PLUGIN_DIR");
+        .env_remove("ECON_HOST_PLUGIN_DIR")
+        .env_remove("ECON_HOST_WIT");
     if let Some(dir) = plugin_dir {
         cmd.env("ECON_HOST_PLUGIN_DIR", dir);
     }

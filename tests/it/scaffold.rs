@@ -25,6 +25,8 @@ fn econ_host(args: &[&str], cwd: &Path) -> Output {
     Command::new(common::binary())
         .args(args)
         .current_dir(cwd)
+        // The projects get this host's WIT, whatever registry the developer set.
+        .env_remove("ECON_HOST_WIT")
         .output()
         .expect("running econ-host")
 }

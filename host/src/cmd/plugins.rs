@@ -137,16 +137,13 @@ pub(super) fn plugins_new(
         Lang::Rust => scaffold::find_sdk(sdk).map_err(bad_input)?,
         _ => Sdk::Missing,
     };
-    // Fetched before anything is written: a refused package leaves no project.
-    let (project_wit, wit_from) = match wit.filter(|w| !w.is_empty()) {
+    // The name and the folder first, then the package, before anything is
+    // written: a refused package leaves no project.
+    scaffold::check_new(dir, name).map_err(bad_input)?;
+    let (project_wit, wit_from) = match wit_source(wit, lang)? {
         None => (ProjectWit::default(), None),
-        Some(_) if lang == Lang::Rust => {
-            return Err(bad_input(anyhow::anyhow!(
-                "--wit (or ECON_HOST_WIT): a Rust crate takes the WIT from econ-plugin-sdk;                  --wit is for --lang python or js"
-            )));
-        }
         Some(source) => {
-            let source = crate::share::oci::OciRef::parse(source).map_err(bad_input)?;
+            let source = crate::share::oci::OciRef::parse(&source).map_err(bad_input)?;
             let (package, pinned) = crate::share::wit::fetch(&source).map_err(bad_input)?;
             // The templates call the functions of this host's line (0.2.x).
             if !crate::plugins::same_wit_line(&package.version, crate::plugins::WIT_VERSION) {
@@ -159,8 +156,12 @@ pub(super) fn plugins_new(
                     crate::plugins::WIT_VERSION
                 )));
             }
-            let file_text =
-                crate::share::wit::file_text(&package, &pinned, std::path::Path::new("wit"));
+            let file_text = crate::share::wit::file_text(
+                &package,
+                &source,
+                &pinned,
+                std::path::Path::new("wit"),
+            );
             let wit = ProjectWit {
                 version: package.version,
                 file_text,
@@ -373,6 +374,27 @@ pub(super) fn plugins_publish(file: &std::path::Path, target: &str, json: bool) 
     Ok(())
 }
 
+/// Where `plugins new` takes the WIT from: `--wit`, else $ECON_HOST_WIT for
+/// a Python or JS project (a Rust crate ignores the variable: its WIT comes
+/// with econ-plugin-sdk); none: this host's copy.
+fn wit_source(flag: Option<&str>, lang: crate::scaffold::Lang) -> Result<Option<String>> {
+    use crate::scaffold::Lang;
+    let flag = flag.filter(|w| !w.is_empty()).map(str::to_string);
+    if lang == Lang::Rust {
+        return match flag {
+            Some(_) => Err(bad_input(anyhow::anyhow!(
+                "--wit: a Rust crate takes the WIT from econ-plugin-sdk; --wit is for --lang \
+                 python or js"
+            ))),
+            None => Ok(None),
+        };
+    }
+    Ok(flag.or_else(|| std::env::var(WIT_ENV).ok().filter(|w| !w.trim().is_empty())))
+}
+
+/// The registry reference `plugins new` fetches the WIT from by default.
+pub const WIT_ENV: &str = "ECON_HOST_WIT";
+
 pub(super) fn plugins_wit_publish(target: &str, json: bool) -> Result<()> {
     let target = crate::share::oci::OciRef::parse(target).map_err(bad_input)?;
     let (pinned, package, size) = crate::share::wit::publish(&target).map_err(bad_input)?;
@@ -393,7 +415,7 @@ pub(super) fn plugins_wit_publish(target: &str, json: bool) -> Result<()> {
 pub(super) fn plugins_wit_fetch(source: &str, out: &std::path::Path, json: bool) -> Result<()> {
     let source = crate::share::oci::OciRef::parse(source).map_err(bad_input)?;
     let (package, pinned) = crate::share::wit::fetch(&source).map_err(bad_input)?;
-    let path = crate::share::wit::write_into(out, &package, &pinned)?;
+    let path = crate::share::wit::write_into(out, &package, &source, &pinned)?;
     let name = format!("{}@{}", crate::plugins::WIT_PACKAGE, package.version);
     if json {
         let out = serde_json::json!({

@@ -17,6 +17,12 @@ pub struct TokenSummary {
     pub by_role: RoleTokens,
 }
 
+/// Kinds of problem counted one by one in `by_kind`.
+pub const MAX_KINDS: usize = 50;
+
+/// Where the kinds beyond [`MAX_KINDS`] are counted.
+pub const OTHER_KINDS: &str = "(other)";
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModeSummary {
     pub episodes: u64,
@@ -63,8 +69,10 @@ pub struct ModeSummary {
     /// absent for the comparison modes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consensus: Option<Consensus>,
-    /// Results per kind of problem, where the world knows the kinds (the
-    /// simulated world): accuracy and the executors' mean round-0 action.
+    /// Results per kind of problem, where the traces carry one (a simulated
+    /// world's kinds, a dataset's categories): accuracy and the executors'
+    /// mean round-0 action. At most [`MAX_KINDS`]; the rest count as
+    /// "(other)".
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_kind: BTreeMap<String, KindSummary>,
     /// Stopped by Ctrl-C / SIGTERM before every planned episode ran: the
@@ -148,6 +156,9 @@ impl Consensus {
 
 impl ModeSummary {
     pub fn add(&mut self, t: &Trace) {
+        if let Some(category) = &t.category {
+            self.add_kind(category, t);
+        }
         let n = self.episodes as f64;
         self.episodes += 1;
         self.correct += u64::from(t.correct);
@@ -199,8 +210,14 @@ impl ModeSummary {
         };
     }
 
-    /// Counts one episode of a known kind into `by_kind`.
-    pub fn add_kind(&mut self, kind: &str, t: &Trace) {
+    /// Counts one episode of a known kind into `by_kind`: a field of ids
+    /// named as the category would otherwise add a row per problem.
+    fn add_kind(&mut self, kind: &str, t: &Trace) {
+        let kind = if self.by_kind.len() >= MAX_KINDS && !self.by_kind.contains_key(kind) {
+            OTHER_KINDS
+        } else {
+            kind
+        };
         let k = self.by_kind.entry(kind.to_string()).or_default();
         let n = k.episodes as f64;
         k.episodes += 1;

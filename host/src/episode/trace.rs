@@ -244,8 +244,9 @@ impl From<&reward::AgentReward> for AgentRewardTrace {
 }
 
 /// Metadata keys that name a problem's category, by precedence: what an
-/// adapter's `category_field` option writes, MATH's subject, SVAMP's type.
-pub const CATEGORY_KEYS: [&str; 3] = ["category", "type", "Type"];
+/// adapter's `category_field` option writes, MATH's `type`, MATH-500's
+/// `subject`, SVAMP's `Type`.
+pub const CATEGORY_KEYS: [&str; 4] = ["category", "type", "subject", "Type"];
 
 /// The problem's category from its metadata, if an adapter gave one.
 pub fn category_of(problem: &crate::plugins::dataset_adapter::Problem) -> Option<String> {

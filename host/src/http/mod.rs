@@ -31,6 +31,26 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `text` with the credentials of every URL in it redacted ([`redact_url`]):
+/// a command-line argument such as `--set=llm.executor.base_url="https://u:p@h/v1"`.
+pub fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let scheme = rest[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
+            .map_or(0, |i| i + 1);
+        let end = rest[at..]
+            .find(|c: char| c.is_whitespace() || "\"'<>,".contains(c))
+            .map_or(rest.len(), |i| at + i);
+        out.push_str(&rest[..scheme]);
+        out.push_str(&redact_url(&rest[scheme..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Every string in a JSON value that is a URL with credentials, redacted
 /// ([`redact_url`]): what run.json and summary.json hold of a config.
 pub fn redact_urls(value: &mut serde_json::Value) {
@@ -58,6 +78,11 @@ mod tests {
             redact_url("http://127.0.0.1:8000/v1"),
             "http://127.0.0.1:8000/v1"
         );
+        assert_eq!(
+            redact_urls_in("--set=llm.executor.base_url=\"https://alice:s3cret@h/v1\""),
+            "--set=llm.executor.base_url=\"https://***:***@h/v1\""
+        );
+        assert_eq!(redact_urls_in("run --config c.toml"), "run --config c.toml");
         let mut v = serde_json::json!({"llm": {"base_urls": ["http://u:p@h/v1"]}, "n": 3});
         redact_urls(&mut v);
         assert!(!v.to_string().contains("u:p@"), "{v}");

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use super::ModeData;
 use super::html::{escape, heading, pct};
+use crate::episode::summary::{MAX_KINDS, OTHER_KINDS};
 use crate::episode::trace::Trace;
 
 /// Per category: episodes, right answers, and per agent the sums of its
@@ -26,7 +27,13 @@ fn tally<'a>(traces: impl Iterator<Item = &'a Trace>) -> BTreeMap<String, Tally>
         let Some(category) = &t.category else {
             continue;
         };
-        let c = out.entry(category.clone()).or_default();
+        // As summary.json counts them: a field of ids would add a row a problem.
+        let category = if out.len() >= MAX_KINDS && !out.contains_key(category) {
+            OTHER_KINDS.to_string()
+        } else {
+            category.clone()
+        };
+        let c = out.entry(category).or_default();
         c.episodes += 1;
         c.correct += u64::from(t.correct);
         let round0 = t.steps.first().and_then(|s| s.rounds.first());

@@ -60,7 +60,10 @@ pub(super) fn provenance(page: &mut String, runs: &[Run]) {
         row(
             page,
             "command",
-            &format!("<code>{}</code>", escape(&r.command.join(" "))),
+            &format!(
+                "<code>{}</code>",
+                escape(&crate::http::redact_urls_in(&r.command.join(" ")))
+            ),
         );
         for role in ["coordinator", "executor"] {
             let model = setting(&r.config, &format!("llm.{role}.model")).unwrap_or_default();

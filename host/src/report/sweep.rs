@@ -100,7 +100,8 @@ pub struct SweepRow {
     /// BNE refinement rounds run per episode (ECON's modes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refinements: Option<OverSeeds>,
-    /// Mean round-0 temperature per kind of problem (simulated worlds).
+    /// Mean round-0 temperature per kind of problem (a simulated world's
+    /// kinds, a dataset's categories).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub temperature_by_kind: BTreeMap<String, OverSeeds>,
     /// Runs of the cell that failed.

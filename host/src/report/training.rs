@@ -84,6 +84,7 @@ pub(super) fn section(page: &mut String, runs: &[Run]) -> Result<()> {
                         "learner update",
                         &[((*key).clone(), s)],
                         w,
+                        true,
                     )?);
                 }
             }
@@ -95,7 +96,13 @@ pub(super) fn section(page: &mut String, runs: &[Run]) -> Result<()> {
                 .collect();
             if !rewards.is_empty() {
                 let w = window(rewards[0].1.len());
-                page.push_str(&plots::smoothed("rewards", "learner update", &rewards, w)?);
+                page.push_str(&plots::smoothed(
+                    "rewards",
+                    "learner update",
+                    &rewards,
+                    w,
+                    false,
+                )?);
             }
             let alpha: Vec<(String, Vec<(f64, f64)>)> = keys
                 .iter()
@@ -150,6 +157,7 @@ fn training_episodes(page: &mut String, train: &[crate::episode::trace::Trace]) 
         "episode",
         &[("reward".into(), reward)],
         w,
+        false,
     )?);
     let [temperature, penalty] = categories::training_actions(train);
     if !temperature.is_empty() {
@@ -158,12 +166,14 @@ fn training_episodes(page: &mut String, train: &[crate::episode::trace::Trace]) 
             "episode",
             &temperature,
             w,
+            false,
         )?);
         page.push_str(&plots::smoothed(
             "round-0 repetition penalty per agent",
             "episode",
             &penalty,
             w,
+            false,
         )?);
     }
     let by_category = categories::training_temperatures(train);
@@ -174,6 +184,7 @@ fn training_episodes(page: &mut String, train: &[crate::episode::trace::Trace]) 
             "episode",
             &by_category,
             w,
+            false,
         )?);
     }
     Ok(())

@@ -365,7 +365,11 @@ pub fn record_run(
         run_id: String::new(),
         econ_host_version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: env!("ECON_GIT_COMMIT").to_string(),
-        command: std::env::args().collect(),
+        // A URL typed with its credentials (`--set ...base_url=https://u:p@h`)
+        // is kept without them, as the config's are.
+        command: std::env::args()
+            .map(|a| crate::http::redact_urls_in(&a))
+            .collect(),
         started: now_utc(),
         finished: None,
         config_sha256,

@@ -504,9 +504,6 @@ impl Job {
                 self.categorise(&mut outcome.trace);
                 writer.append(&outcome.trace)?;
                 summary.add(&outcome.trace);
-                if let Some(category) = &outcome.trace.category {
-                    summary.add_kind(category, &outcome.trace);
-                }
                 completion_tokens += outcome.trace.tokens.total().completion;
                 // The message first: the line the step prints must already
                 // count this episode.

@@ -121,19 +121,45 @@ pub fn publish(target: &OciRef) -> Result<(OciRef, WitPackage, u64)> {
 }
 
 /// The package at `source`, digest-checked and decoded, and the reference
-/// pinned by its manifest's digest.
+/// pinned by its manifest's digest. A version this host holds must be that
+/// very package (a registry may not change a published version under its
+/// name), and a tag that is a version must be the package's.
 pub fn fetch(source: &OciRef) -> Result<(WitPackage, OciRef)> {
     oci::pull_layer(source, MAX_PACKAGE_BYTES, "WIT package")
-        .and_then(|(bytes, pinned)| Ok((decode(&bytes)?, pinned)))
+        .and_then(|(bytes, pinned)| {
+            let package = decode(&bytes)?;
+            if let Reference::Tag(tag) = &source.reference
+                && is_version(tag)
+                && *tag != package.version
+            {
+                bail!(
+                    "the tag {tag} holds {WIT_PACKAGE}@{}: a tag that is a version must be the \
+                     package's",
+                    package.version
+                );
+            }
+            if let Some(held) = held(&package.version) {
+                let ours = decode(&encode(&held.text)?)?;
+                if ours.text != package.text {
+                    bail!(
+                        "it holds an {WIT_PACKAGE}@{} that differs from the one this host \
+                         serves under that version: refused",
+                        package.version
+                    );
+                }
+            }
+            Ok((package, pinned))
+        })
         .with_context(|| format!("fetching the WIT package from {source}"))
 }
 
 /// The project file of `package`: WIT text headed by where it came from
-/// and how to refresh it into `dir`.
-pub fn file_text(package: &WitPackage, pinned: &OciRef, dir: &Path) -> String {
+/// (`pinned`) and how to refresh it into `dir` (from `source`, the
+/// reference as given, so that a tag picks up what it names later).
+pub fn file_text(package: &WitPackage, source: &OciRef, pinned: &OciRef, dir: &Path) -> String {
     format!(
         "// {WIT_PACKAGE}@{} from {pinned}.\n\
-         // Refresh: econ-host plugins wit fetch {pinned} --out {}\n\n{}",
+         // Refresh: econ-host plugins wit fetch {source} --out {}\n\n{}",
         package.version,
         dir.display(),
         package.text
@@ -141,13 +167,27 @@ pub fn file_text(package: &WitPackage, pinned: &OciRef, dir: &Path) -> String {
 }
 
 /// Write `package` as `dir/econ-plugins.wit`; the file written.
-pub fn write_into(dir: &Path, package: &WitPackage, pinned: &OciRef) -> Result<PathBuf> {
+pub fn write_into(
+    dir: &Path,
+    package: &WitPackage,
+    source: &OciRef,
+    pinned: &OciRef,
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(FILE_NAME);
-    let text = file_text(package, pinned, dir);
+    let text = file_text(package, source, pinned, dir);
     crate::atomic::write_atomic(&path, text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+/// `MAJOR.MINOR.PATCH` (a tag that names a version).
+fn is_version(tag: &str) -> bool {
+    let parts: Vec<&str> = tag.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn parse(text: &str) -> Result<(Resolve, PackageId)> {
@@ -200,7 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn another_package_or_version_or_a_component_is_refused() {
+    fn another_package_a_version_not_served_or_garbage_is_refused() {
         let other = "package acme:tools@1.0.0;\ninterface x { f: func(); }\n";
         let err = decode(&encode(other).unwrap()).unwrap_err();
         assert!(format!("{err:#}").contains("acme:tools@1.0.0, not econ:plugins"));
@@ -211,5 +251,6 @@ mod tests {
         let err = decode(&encode(&future).unwrap()).unwrap_err();
         assert!(format!("{err:#}").contains("this host serves"), "{err:#}");
         assert!(decode(b"\0asm not really").is_err());
+        assert!(is_version("0.2.0") && !is_version("latest") && !is_version("0.2"));
     }
 }

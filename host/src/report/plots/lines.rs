@@ -29,15 +29,17 @@ pub fn moving_average(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
 }
 
 /// Each series' moving average over `window` points, its raw values faint
-/// beneath. The y axis spans the averages and the raw values after the
-/// first tenth of the points, so the first updates' spikes do not flatten
-/// the rest: raw values beyond it are pinned to its edge, and the title
-/// says so.
+/// beneath. With `clip` (losses, whose first updates spike), the y axis
+/// spans only the values after the first tenth of the points, so those
+/// spikes do not flatten the rest: values beyond it are pinned to its edge,
+/// and the title says so. Without it (rewards, actions: an early spread is
+/// exploration, and real), it spans every value.
 pub fn smoothed(
     title: &str,
     x_desc: &str,
     series: &[(String, Vec<(f64, f64)>)],
     window: usize,
+    clip: bool,
 ) -> Result<String> {
     let averaged: Vec<(String, Vec<(f64, f64)>)> = series
         .iter()
@@ -45,7 +47,8 @@ pub fn smoothed(
         .collect();
     let (mut lo, mut hi) = (f64::MAX, f64::MIN);
     for (_, s) in averaged.iter().chain(series) {
-        for &(_, y) in &s[s.len() / 10..] {
+        let from = if clip { s.len() / 10 } else { 0 };
+        for &(_, y) in &s[from..] {
             (lo, hi) = (lo.min(y), hi.max(y));
         }
     }

@@ -433,8 +433,14 @@ mod tests {
             &[(0.4, 0.6), (0.5, 0.7)],
         )
         .unwrap();
-        // Two interval bars, the colour of cot twice over.
-        assert!(svg.matches("<line").count() >= 2 || svg.matches("<polyline").count() >= 2);
+        // Both runs' cot points, bars and legend marks in cot's colour (#CC79A7),
+        // and no other mode's.
+        let cot = svg.matches("#CC79A7").count();
+        assert!(cot >= 6, "{cot} marks in cot's colour: {svg}");
+        assert!(
+            !svg.contains("#0072B2"),
+            "baseline's colour in a plot without baseline"
+        );
     }
 
     #[test]
@@ -460,10 +466,20 @@ mod tests {
         let mut loss: Vec<(f64, f64)> =
             (1..=50).map(|i| (i as f64, 1.0 / i as f64 + 0.5)).collect();
         loss[0].1 = 100.0;
-        let svg = smoothed("loss_td", "update", &[("loss_td".into(), loss)], 5).unwrap();
+        let svg = smoothed(
+            "loss_td",
+            "update",
+            &[("loss_td".into(), loss.clone())],
+            5,
+            true,
+        )
+        .unwrap();
         assert!(svg.contains("mean of 5, clipped"), "{svg}");
         let flat: Vec<(f64, f64)> = (1..=50).map(|i| (i as f64, 1.0)).collect();
-        let svg = smoothed("x", "update", &[("x".into(), flat)], 1).unwrap();
+        let svg = smoothed("x", "update", &[("x".into(), flat)], 1, true).unwrap();
+        assert!(!svg.contains("clipped"));
+        // Unclipped, the early spike stays in range.
+        let svg = smoothed("reward", "episode", &[("r".into(), loss)], 5, false).unwrap();
         assert!(!svg.contains("clipped"));
     }
 
