@@ -24,7 +24,7 @@ pub use options::DeclaredOption;
 pub use registry::{LoadFailure, PluginRegistry};
 pub use reload::{DEBOUNCE, LiveRegistry, WatchGuard};
 pub use wit::{
-    SUPPORTED as SUPPORTED_WIT, WIT_PACKAGE, WIT_VERSION, same_line as same_wit_line,
+    SUPPORTED as SUPPORTED_WIT, WIT_PACKAGE, WIT_TEXT, WIT_VERSION, same_line as same_wit_line,
     serves as serves_wit,
 };
 pub use worlds::{

@@ -88,12 +88,15 @@ pub(super) fn section(page: &mut String, runs: &[Run]) -> Result<()> {
                     )?);
                 }
             }
-            let rewards: Vec<(String, Vec<(f64, f64)>)> = keys
-                .iter()
-                .filter(|k| k.starts_with("reward"))
-                .map(|k| ((*k).clone(), series(k)))
-                .filter(|s| !s.1.is_empty())
-                .collect();
+            // Every non-empty series whose key starts with `prefix`.
+            let group = |prefix: &str| -> Vec<(String, Vec<(f64, f64)>)> {
+                keys.iter()
+                    .filter(|k| k.starts_with(prefix))
+                    .map(|k| ((*k).clone(), series(k)))
+                    .filter(|s| !s.1.is_empty())
+                    .collect()
+            };
+            let rewards = group("reward");
             if !rewards.is_empty() {
                 let w = window(rewards[0].1.len());
                 page.push_str(&plots::smoothed(
@@ -104,12 +107,7 @@ pub(super) fn section(page: &mut String, runs: &[Run]) -> Result<()> {
                     false,
                 )?);
             }
-            let alpha: Vec<(String, Vec<(f64, f64)>)> = keys
-                .iter()
-                .filter(|k| k.starts_with("alpha_"))
-                .map(|k| ((*k).clone(), series(k)))
-                .filter(|s| !s.1.is_empty())
-                .collect();
+            let alpha = group("alpha_");
             if !alpha.is_empty() {
                 page.push_str(&plots::lines(
                     "alpha weights (AL, TS, CC)",

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use crate::plugins::{PluginKind, WIT_VERSION};
+use crate::plugins::{PluginKind, WIT_TEXT, WIT_VERSION};
 
 /// The language of a new plugin project.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,9 +34,6 @@ impl Lang {
 /// The toolchain versions the projects pin (the ones this host is tested with).
 pub const COMPONENTIZE_PY: &str = "0.25.1";
 pub const COMPONENTIZE_JS: &str = "0.23.0";
-
-/// The WIT package as this host speaks it.
-pub const WIT_TEXT: &str = include_str!("../../../wit/econ-plugins.wit");
 
 /// The WIT a Python or JavaScript project is built against: this host's
 /// copy, or a package fetched from a registry (`plugins new --wit`).

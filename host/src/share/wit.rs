@@ -27,7 +27,7 @@ const MAX_PACKAGE_BYTES: u64 = 1 << 20;
 /// The package texts this host holds: the one new plugins are built
 /// against and each frozen earlier version (`wit/since_v*`).
 const HELD: [&str; 2] = [
-    include_str!("../../../wit/econ-plugins.wit"),
+    crate::plugins::WIT_TEXT,
     include_str!("../../../wit/since_v0.1.0/econ-plugins.wit"),
 ];
 

@@ -26,6 +26,10 @@ pub use since_v0_2_0 as latest;
 /// The WIT package.
 pub const WIT_PACKAGE: &str = "econ:plugins";
 
+/// `wit/econ-plugins.wit`, the package new plugins are built against, as
+/// text: what scaffolds copy and `plugins wit publish` encodes.
+pub const WIT_TEXT: &str = include_str!("../../../../wit/econ-plugins.wit");
+
 /// The package version of `wit/econ-plugins.wit`, read from that file by
 /// build.rs: written in one place.
 pub const WIT_VERSION: &str = env!("ECON_WIT_VERSION");
