@@ -702,6 +702,68 @@ fn overriding_a_builtin_is_said_and_recorded() {
     );
 }
 
+/// A test episode whose executors all gave the commitment's answer stops
+/// there (`bne.consensus_stop`): no refinement round is run, and nothing else
+/// of the run changes; with the switch off no episode stops that way.
+#[test]
+fn a_test_episode_whose_executors_agree_with_the_commitment_is_not_refined() {
+    let dir = tempfile::tempdir().unwrap();
+    let bne_traces = |name: &str, set: &[&str]| -> Vec<Value> {
+        let d = dir.path().join(name);
+        run_with(
+            &d,
+            &[
+                "--train-eps",
+                "0",
+                "--test-eps",
+                "60",
+                "--modes",
+                "bne",
+                "--json",
+            ],
+            set,
+        );
+        std::fs::read_to_string(d.join("logs/traces_test_bne.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let unanimous = |round: &Value| {
+        let committed = &round["commitment_answer"];
+        !committed.is_null()
+            && round["executors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| &e["answer"] == committed)
+    };
+    let on = bne_traces("on", &[]);
+    let off = bne_traces("off", &["bne.consensus_stop=false"]);
+    assert_eq!(on.len(), 60);
+    let mut stopped = 0;
+    for (a, b) in on.iter().zip(&off) {
+        let (step, other) = (&a["steps"][0], &b["steps"][0]);
+        // Same problem, same round 0: the rule only decides what follows.
+        assert_eq!(a["id"], b["id"]);
+        assert_eq!(
+            step["rounds"][0]["executors"],
+            other["rounds"][0]["executors"]
+        );
+        let rounds = step["rounds"].as_array().unwrap();
+        if unanimous(&rounds[0]) {
+            stopped += 1;
+            assert_eq!(step["stop_reason"], "consensus", "{step}");
+            assert_eq!(rounds.len(), 1);
+            assert_eq!(step["converged"], true);
+        } else if step["stop_reason"] == "consensus" {
+            assert!(unanimous(rounds.last().unwrap()), "{step}");
+        }
+        assert_ne!(other["stop_reason"], "consensus");
+    }
+    assert!(stopped > 0, "no test episode of 60 had unanimous executors");
+}
+
 /// "46.7%" from "... acc 46.7% | ..." (after `marker`).
 fn percent_after(line: &str, marker: &str) -> String {
     let after = line.split(marker).nth(1).unwrap();

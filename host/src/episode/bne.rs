@@ -1,6 +1,7 @@
 //! The BNE stop rules (docs/method.md, step 8): after each refinement round,
 //! stop when the commitment repeats, the commitments oscillate, or the
-//! executors' actions barely moved.
+//! executors' actions barely moved; at test, before refining, also when the
+//! executors all gave the commitment's answer.
 //!
 //! "The same commitment" means the same *answer*, as the answer-parser plugin
 //! judges equivalence (18 and 18.0 are one answer, 18 and 19 are two); only a
@@ -30,6 +31,9 @@ pub enum StopReason {
     /// agents' critics kept their previous actions (`bne.critic_veto`), so
     /// round k was not run. Not a convergence.
     CriticVeto,
+    /// Every executor of the last round gave the commitment's answer
+    /// (`bne.consensus_stop`, test only): no refinement round was run.
+    Consensus,
 }
 
 impl StopReason {
@@ -37,7 +41,7 @@ impl StopReason {
     pub fn converged(self) -> bool {
         matches!(
             self,
-            StopReason::CommitmentUnchanged | StopReason::ActionDelta
+            StopReason::CommitmentUnchanged | StopReason::ActionDelta | StopReason::Consensus
         )
     }
 }

@@ -408,6 +408,13 @@ impl Episode<'_> {
             if k as usize >= max_refinements {
                 break;
             }
+            if self.phase == Phase::Test
+                && bne.consensus_stop
+                && self.unanimous(plugins, rounds.last().expect("a round was just run"))?
+            {
+                stop = StopReason::Consensus;
+                break;
+            }
             let last = records.last().expect("a round was just run");
             let mut refined = fatal(self.lock_learner().refined_actions(
                 obs,
@@ -478,6 +485,21 @@ impl Episode<'_> {
                 a.repetition_penalty = p;
             }
         }
+    }
+
+    /// Whether every executor of `round` gave the commitment's answer, by the
+    /// parser plugin's equivalence (no parsed commitment: not unanimous).
+    fn unanimous(&self, plugins: &Plugins<'_>, round: &RoundTrace) -> Step<bool> {
+        let Some(committed) = &round.commitment_answer else {
+            return Ok(false);
+        };
+        let answers: Option<Vec<String>> =
+            round.executors.iter().map(|e| e.answer.clone()).collect();
+        let Some(answers) = answers.filter(|a| !a.is_empty()) else {
+            return Ok(false);
+        };
+        let verdicts = plugin(plugins.parser.equivalent(committed, &answers))?;
+        Ok(verdicts.len() == answers.len() && verdicts.into_iter().all(|v| v))
     }
 
     /// Whether a new round's commitment gives the same answer as each earlier

@@ -45,7 +45,8 @@ pub struct ModeSummary {
     pub host_overhead: f64,
     /// BNE rounds per decision step, round 0 included.
     pub rounds_mean: f64,
-    /// Episodes whose last step converged (commitment unchanged or small action delta).
+    /// Episodes whose last step converged (commitment unchanged, small action
+    /// delta, or the executors' consensus).
     pub converged: u64,
     pub reward_mean: f64,
     pub strategy_reveals_answer: u64,
