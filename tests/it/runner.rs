@@ -176,8 +176,27 @@ async fn run_then_test_the_checkpoint_gives_complete_consistent_outputs() {
         let step = &t["steps"][0];
         step["rounds"].as_array().unwrap().len() >= 2
             || step["stop_reason"] == "action_delta"
-            || step["stop_reason"] == "consensus"
+            || step["stop_reason"] == "unanimous"
     }));
+    // A unanimous stop is one: every executor gave the commitment's answer
+    // (as text or as the same number).
+    let same = |a: &Value, b: &Value| {
+        let number = |v: &Value| v.as_str().and_then(|s| s.parse::<f64>().ok());
+        !b.is_null() && (a == b || number(a).is_some_and(|x| Some(x) == number(b)))
+    };
+    for t in bne
+        .iter()
+        .filter(|t| t["steps"][0]["stop_reason"] == "unanimous")
+    {
+        let last = t["steps"][0]["rounds"].as_array().unwrap().last().unwrap();
+        let executors = last["executors"].as_array().unwrap();
+        assert!(
+            executors
+                .iter()
+                .all(|e| same(&e["answer"], &last["commitment_answer"])),
+            "{t}"
+        );
+    }
     // Test problems are not training problems.
     let train_ids: Vec<&str> = train.iter().map(|t| t["id"].as_str().unwrap()).collect();
     assert!(

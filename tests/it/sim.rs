@@ -703,32 +703,43 @@ fn overriding_a_builtin_is_said_and_recorded() {
 }
 
 /// A test episode whose executors all gave the commitment's answer stops
-/// there (`bne.consensus_stop`): no refinement round is run, and nothing else
-/// of the run changes; with the switch off no episode stops that way.
+/// there (`bne.unanimous_stop`): no refinement round is run. Training and
+/// baseline are untouched, every bne episode's round 0 is the same, and
+/// with the switch off no episode stops that way.
 #[test]
 fn a_test_episode_whose_executors_agree_with_the_commitment_is_not_refined() {
     let dir = tempfile::tempdir().unwrap();
-    let bne_traces = |name: &str, set: &[&str]| -> Vec<Value> {
-        let d = dir.path().join(name);
-        run_with(
-            &d,
-            &[
-                "--train-eps",
-                "0",
-                "--test-eps",
-                "60",
-                "--modes",
-                "bne",
-                "--json",
-            ],
-            set,
-        );
-        std::fs::read_to_string(d.join("logs/traces_test_bne.jsonl"))
+    let traces = |name: &str, file: &str| -> Vec<Value> {
+        std::fs::read_to_string(dir.path().join(name).join("logs").join(file))
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     };
+    for (name, set) in [("on", vec![]), ("off", vec!["bne.unanimous_stop=false"])] {
+        let args = [
+            "--train-eps",
+            "20",
+            "--test-eps",
+            "60",
+            "--modes",
+            "baseline,bne",
+        ];
+        run_with(
+            &dir.path().join(name),
+            &[&args[..], &["--json"]].concat(),
+            &set,
+        );
+    }
+    // Training and baseline: the same steps either way, never this stop.
+    for file in ["traces_train_bne.jsonl", "traces_test_baseline.jsonl"] {
+        let (on, off) = (traces("on", file), traces("off", file));
+        assert!(!on.is_empty());
+        for (a, b) in on.iter().zip(&off) {
+            assert_eq!(a["steps"], b["steps"], "{file}");
+            assert_ne!(a["steps"][0]["stop_reason"], "unanimous", "{file}");
+        }
+    }
     let unanimous = |round: &Value| {
         let committed = &round["commitment_answer"];
         !committed.is_null()
@@ -738,28 +749,28 @@ fn a_test_episode_whose_executors_agree_with_the_commitment_is_not_refined() {
                 .iter()
                 .all(|e| &e["answer"] == committed)
     };
-    let on = bne_traces("on", &[]);
-    let off = bne_traces("off", &["bne.consensus_stop=false"]);
+    let (on, off) = (
+        traces("on", "traces_test_bne.jsonl"),
+        traces("off", "traces_test_bne.jsonl"),
+    );
     assert_eq!(on.len(), 60);
     let mut stopped = 0;
     for (a, b) in on.iter().zip(&off) {
         let (step, other) = (&a["steps"][0], &b["steps"][0]);
         // Same problem, same round 0: the rule only decides what follows.
         assert_eq!(a["id"], b["id"]);
-        assert_eq!(
-            step["rounds"][0]["executors"],
-            other["rounds"][0]["executors"]
-        );
+        assert_eq!(step["rounds"][0], other["rounds"][0]);
         let rounds = step["rounds"].as_array().unwrap();
         if unanimous(&rounds[0]) {
             stopped += 1;
-            assert_eq!(step["stop_reason"], "consensus", "{step}");
+            assert_eq!(step["stop_reason"], "unanimous", "{step}");
             assert_eq!(rounds.len(), 1);
             assert_eq!(step["converged"], true);
-        } else if step["stop_reason"] == "consensus" {
+            assert_eq!(a["correct"], rounds[0]["commitment_correct"]);
+        } else if step["stop_reason"] == "unanimous" {
             assert!(unanimous(rounds.last().unwrap()), "{step}");
         }
-        assert_ne!(other["stop_reason"], "consensus");
+        assert_ne!(other["stop_reason"], "unanimous");
     }
     assert!(stopped > 0, "no test episode of 60 had unanimous executors");
 }

@@ -32,8 +32,8 @@ pub enum StopReason {
     /// round k was not run. Not a convergence.
     CriticVeto,
     /// Every executor of the last round gave the commitment's answer
-    /// (`bne.consensus_stop`, test only): no refinement round was run.
-    Consensus,
+    /// (`bne.unanimous_stop`, test only): no refinement round was run.
+    Unanimous,
 }
 
 impl StopReason {
@@ -41,7 +41,7 @@ impl StopReason {
     pub fn converged(self) -> bool {
         matches!(
             self,
-            StopReason::CommitmentUnchanged | StopReason::ActionDelta | StopReason::Consensus
+            StopReason::CommitmentUnchanged | StopReason::ActionDelta | StopReason::Unanimous
         )
     }
 }

@@ -2,6 +2,7 @@
 //! under their belief networks' actions, commitment, BNE rounds with the
 //! convergence guard, answer parser, reward plugin, learner records.
 
+mod agreement;
 pub mod bne;
 pub mod comparisons;
 mod mode;
@@ -385,7 +386,13 @@ impl Episode<'_> {
             let components = components_of(&rewards);
             round.components = Some(components);
             record.components = components;
-            same.push(self.same_answers(plugins, &round, &record, &rounds, &records)?);
+            same.push(agreement::same_answers(
+                plugins.parser,
+                &self.config().nets.bne,
+                (&round, &record),
+                &rounds,
+                &records,
+            )?);
             rounds.push(round);
             records.push(record);
             let bne = &self.config().nets.bne;
@@ -409,10 +416,13 @@ impl Episode<'_> {
                 break;
             }
             if self.phase == Phase::Test
-                && bne.consensus_stop
-                && self.unanimous(plugins, rounds.last().expect("a round was just run"))?
+                && bne.unanimous_stop
+                && agreement::unanimous(
+                    plugins.parser,
+                    rounds.last().expect("a round was just run"),
+                )?
             {
-                stop = StopReason::Consensus;
+                stop = StopReason::Unanimous;
                 break;
             }
             let last = records.last().expect("a round was just run");
@@ -485,67 +495,6 @@ impl Episode<'_> {
                 a.repetition_penalty = p;
             }
         }
-    }
-
-    /// Whether every executor of `round` gave the commitment's answer, by the
-    /// parser plugin's equivalence (no parsed commitment: not unanimous).
-    fn unanimous(&self, plugins: &Plugins<'_>, round: &RoundTrace) -> Step<bool> {
-        let Some(committed) = &round.commitment_answer else {
-            return Ok(false);
-        };
-        let answers: Option<Vec<String>> =
-            round.executors.iter().map(|e| e.answer.clone()).collect();
-        let Some(answers) = answers.filter(|a| !a.is_empty()) else {
-            return Ok(false);
-        };
-        let verdicts = plugin(plugins.parser.equivalent(committed, &answers))?;
-        Ok(verdicts.len() == answers.len() && verdicts.into_iter().all(|v| v))
-    }
-
-    /// Whether a new round's commitment gives the same answer as each earlier
-    /// round's: by the parser plugin's equivalence when both have an answer,
-    /// else by text or embedding (bne.commitment_match_threshold for the
-    /// round just before, bne.commitment_osc_threshold for older ones).
-    fn same_answers(
-        &self,
-        plugins: &Plugins<'_>,
-        round: &RoundTrace,
-        record: &RoundRecord,
-        earlier: &[RoundTrace],
-        earlier_records: &[RoundRecord],
-    ) -> Step<Vec<bool>> {
-        let answered: Vec<String> = earlier
-            .iter()
-            .filter_map(|r| r.commitment_answer.clone())
-            .collect();
-        let verdicts = match &round.commitment_answer {
-            Some(answer) if !answered.is_empty() => {
-                plugin(plugins.parser.equivalent(answer, &answered))?
-            }
-            _ => Vec::new(),
-        };
-        let mut verdicts = verdicts.into_iter();
-        let bne = &self.config().nets.bne;
-        Ok(earlier
-            .iter()
-            .zip(earlier_records)
-            .enumerate()
-            .map(|(j, (r, rec))| {
-                let by_parser = r.commitment_answer.as_ref().map(|_| verdicts.next());
-                match (&round.commitment_answer, by_parser) {
-                    (Some(_), Some(Some(v))) => v,
-                    _ => {
-                        let threshold = if j + 1 == earlier.len() {
-                            bne.commitment_match_threshold
-                        } else {
-                            bne.commitment_osc_threshold
-                        };
-                        bne::same_text(&r.commitment_canonical, &round.commitment_canonical)
-                            || f64::from(cosine(&rec.commitment, &record.commitment)) >= threshold
-                    }
-                }
-            })
-            .collect())
     }
 
     /// One round: executors under `actions`, then the commitment; answers

@@ -46,7 +46,7 @@ pub struct ModeSummary {
     /// BNE rounds per decision step, round 0 included.
     pub rounds_mean: f64,
     /// Episodes whose last step converged (commitment unchanged, small action
-    /// delta, or the executors' consensus).
+    /// delta, or every executor at the commitment's answer).
     pub converged: u64,
     pub reward_mean: f64,
     pub strategy_reveals_answer: u64,

@@ -204,11 +204,11 @@ pub struct BneConfig {
     #[serde(default = "defaults::d_before")]
     pub action_delta_check: String,
     /// At test, stop before a refinement round when every executor's answer
-    /// is the commitment's (stop reason `consensus`): nothing is left for the
+    /// is the commitment's (stop reason `unanimous`): nothing is left for the
     /// round to settle, and it could only resample answers the team already
     /// agrees on (false: refine regardless, as the reference).
     #[serde(default = "defaults::d_true")]
-    pub consensus_stop: bool,
+    pub unanimous_stop: bool,
     /// Exploration of the refined actions while training: the chance, per
     /// agent and round, that a refined action is replaced by a uniformly
     /// random one, so that the critics of rounds k ≥ 1 see more than the

@@ -281,7 +281,7 @@ fn bne(page: &mut String, modes: &[&ModeData]) -> Result<()> {
         page.push_str("</tr>");
     }
     page.push_str(
-        "</table><p class=\"muted\">Stop reasons: commitment_unchanged, action_delta and consensus \
+        "</table><p class=\"muted\">Stop reasons: commitment_unchanged, action_delta and unanimous \
          (every executor gave the commitment's answer, no round run) count as converged; \
          max_rounds is the budget (always for baseline); oscillation is the guard; \
          critic_veto: the critics kept the previous actions (not a convergence).</p>",
