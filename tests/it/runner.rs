@@ -178,12 +178,7 @@ async fn run_then_test_the_checkpoint_gives_complete_consistent_outputs() {
             || step["stop_reason"] == "action_delta"
             || step["stop_reason"] == "unanimous"
     }));
-    // A unanimous stop is one: every executor gave the commitment's answer
-    // (as text or as the same number).
-    let same = |a: &Value, b: &Value| {
-        let number = |v: &Value| v.as_str().and_then(|s| s.parse::<f64>().ok());
-        !b.is_null() && (a == b || number(a).is_some_and(|x| Some(x) == number(b)))
-    };
+    // A unanimous stop is one: every executor gave the commitment's answer.
     for t in bne
         .iter()
         .filter(|t| t["steps"][0]["stop_reason"] == "unanimous")
@@ -193,7 +188,7 @@ async fn run_then_test_the_checkpoint_gives_complete_consistent_outputs() {
         assert!(
             executors
                 .iter()
-                .all(|e| same(&e["answer"], &last["commitment_answer"])),
+                .all(|e| common::same_answer(&e["answer"], &last["commitment_answer"])),
             "{t}"
         );
     }

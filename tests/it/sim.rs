@@ -741,13 +741,11 @@ fn a_test_episode_whose_executors_agree_with_the_commitment_is_not_refined() {
         }
     }
     let unanimous = |round: &Value| {
-        let committed = &round["commitment_answer"];
-        !committed.is_null()
-            && round["executors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|e| &e["answer"] == committed)
+        round["executors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| common::same_answer(&e["answer"], &round["commitment_answer"]))
     };
     let (on, off) = (
         traces("on", "traces_test_bne.jsonl"),

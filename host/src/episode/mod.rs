@@ -386,16 +386,16 @@ impl Episode<'_> {
             let components = components_of(&rewards);
             round.components = Some(components);
             record.components = components;
+            let bne = &self.config().nets.bne;
             same.push(agreement::same_answers(
                 plugins.parser,
-                &self.config().nets.bne,
+                bne,
                 (&round, &record),
                 &rounds,
                 &records,
             )?);
             rounds.push(round);
             records.push(record);
-            let bne = &self.config().nets.bne;
             if k >= 1
                 && let Some(reason) =
                     bne::stop_after_round(rounds.len(), |i, j| same[i.max(j)][i.min(j)], bne)

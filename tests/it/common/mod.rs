@@ -58,6 +58,13 @@ pub fn text(out: &std::process::Output) -> String {
     )
 }
 
+/// Whether two parsed answers in a trace are one answer: equal text or the
+/// same number ("18" and "18.0"); a missing answer is no answer.
+pub fn same_answer(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    let number = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<f64>().ok());
+    !a.is_null() && !b.is_null() && (a == b || number(a).is_some_and(|x| Some(x) == number(b)))
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
