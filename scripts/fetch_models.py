@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -110,6 +111,9 @@ def present(spec, dest: Path, verify: bool) -> bool:
 
 
 def main():
+    # Stopped from outside (scripts/dev stops its background jobs this way): leave
+    # through the normal exit path, so the temporary download folder is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="models to fetch (default: list them)")
     parser.add_argument("--cache", type=Path, default=default_cache())
